@@ -1,0 +1,29 @@
+"""mlrun: write ML code once against a run context; run it anywhere; record every run.
+
+    from mlrun import get_or_create_ctx
+    ctx = get_or_create_ctx("mytask")
+    p1 = ctx.get_param("p1", 1)
+    ctx.log_output("accuracy", p1 * 2)
+    ctx.commit()
+"""
+from .context import MLClientCtx, RunContext, get_or_create_ctx
+from .errors import MLRunError
+from .model import RunRecord
+
+__version__ = "0.1.0"
+
+__all__ = ["get_or_create_ctx", "RunContext", "MLClientCtx", "RunRecord", "MLRunError", "run_function",
+           "get_run_db", "__version__"]
+
+
+def __getattr__(name: str):
+    # loaded on first use, so `import mlrun` stays as cheap as importing PyYAML
+    if name == "run_function":
+        from .run import run_function
+
+        return run_function
+    if name == "get_run_db":
+        from .rundb import get_run_db
+
+        return get_run_db
+    raise AttributeError(f"module 'mlrun' has no attribute {name!r}")

@@ -1,0 +1,27 @@
+"""Where mlrun keeps things, from explicit setting, then environment, then defaults."""
+from __future__ import annotations
+
+import os
+
+#: The run spec injected into a child process (JSON).
+EXEC_CONFIG_ENV = "MLRUN_EXEC_CONFIG"
+#: Secret values handed to a child process; never part of a record.
+EXEC_SECRETS_ENV = "MLRUN_EXEC_SECRETS"
+#: Where runs are stored: a directory, ``s3://bucket/prefix`` or ``http(s)://server``.
+DBPATH_ENV = "MLRUN_DBPATH"
+#: Default directory for artifacts when a run names no output path.
+OUT_PATH_ENV = "MLRUN_OUT_PATH"
+
+
+def home_dir() -> str:
+    return os.environ.get("MLRUN_HOME") or os.path.join(os.path.expanduser("~"), ".mlrun")
+
+
+def default_dbpath() -> str:
+    """The run store URL: ``$MLRUN_DBPATH``, else ``~/.mlrun/db`` (``$MLRUN_HOME/db``)."""
+    return os.environ.get(DBPATH_ENV) or os.path.join(home_dir(), "db")
+
+
+def default_out_path() -> str:
+    """Where artifacts go when a run names no ``--out-path``: ``$MLRUN_OUT_PATH``, else the working directory."""
+    return os.environ.get(OUT_PATH_ENV, "")

@@ -1,0 +1,461 @@
+"""The run context: the one object run code talks to, wherever it runs.
+
+``get_or_create_ctx`` builds it from an incoming event, an explicit spec or the spec a launcher
+put in ``MLRUN_EXEC_CONFIG``; with none of these it starts a fresh local run.  Everything the
+code reads (parameters, secrets, inputs) and writes (outputs, metrics, artifacts, labels) goes
+through it and ends up in the run record.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+from .config import EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, default_out_path
+from .errors import InvalidInputError, NotFoundError
+from .model import RunRecord, now_iso, parse_struct
+from .secrets import SecretsStore
+
+_current: "RunContext | None" = None
+
+
+class RunContext:
+    """Parameters, secrets and inputs in; outputs, metrics, artifacts and state out.
+
+    Use ``get_or_create_ctx`` rather than building one directly.  As a context manager the run
+    ends ``completed``, or in state ``error`` with the exception's message.
+    """
+
+    def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None):
+        self._record = record
+        self._secrets = secrets or SecretsStore()
+        self._rundb = rundb
+        self._metrics = record.status.metrics  # log_metric appends here directly: it must stay cheap
+        self._read_inputs: set[str] = set()
+        self._record.spec.secret_sources = self._secrets.sources
+        if not record.metadata.uid:
+            import uuid
+
+            record.metadata.uid = uuid.uuid4().hex
+        if record.status.state == "created":
+            record.status.state = "running"
+        if not record.status.start_time:
+            record.status.start_time = now_iso()
+        record.status.last_update = record.status.start_time
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._record.metadata.name
+
+    @property
+    def uid(self) -> str:
+        return self._record.metadata.uid
+
+    @property
+    def project(self) -> str:
+        return self._record.metadata.project
+
+    @property
+    def tag(self) -> str:
+        return self._record.metadata.tag
+
+    @property
+    def iteration(self) -> int:
+        return self._record.metadata.iteration
+
+    @property
+    def labels(self) -> dict:
+        return self._record.metadata.labels
+
+    @property
+    def annotations(self) -> dict:
+        return self._record.metadata.annotations
+
+    @property
+    def parameters(self) -> dict:
+        return self._record.spec.parameters
+
+    @property
+    def state(self) -> str:
+        return self._record.status.state
+
+    @property
+    def out_path(self) -> str:
+        """Where artifacts go by default: the run's output path, else the working directory."""
+        return self._record.spec.default_output_path or default_out_path() or os.getcwd()
+
+    @property
+    def inputs(self) -> dict:
+        """Input keys and the URLs they come from."""
+        return {i["key"]: i["path"] for i in self._record.spec.input_objects}
+
+    @property
+    def outputs(self) -> dict:
+        return self._record.status.outputs
+
+    @property
+    def secret_keys(self) -> list:
+        """Names of the secrets available to the run (never their values)."""
+        return self._secrets.keys()
+
+    def set_label(self, key: str, value: str, replace: bool = True) -> None:
+        if replace or key not in self.labels:
+            self.labels[key] = str(value)
+
+    def set_annotation(self, key: str, value: str, replace: bool = True) -> None:
+        if replace or key not in self.annotations:
+            self.annotations[key] = str(value)
+
+    # -- reading ----------------------------------------------------------------------------
+    def get_param(self, key: str, default: Any = None) -> Any:
+        """The parameter's value; a default used is recorded, so the record shows what ran."""
+        parameters = self._record.spec.parameters
+        if key not in parameters:
+            parameters[key] = default
+            return default
+        return parameters[key]
+
+    def get_secret(self, key: str) -> str | None:
+        """A secret's value (``None`` when the run has no such secret); never recorded or logged."""
+        return self._secrets.get(key)
+
+    def get_object(self, key: str):
+        """The input named ``key`` as a data item (``.get()``, ``.local()``, ``.open()``, ...).
+
+        Inputs come from ``-i key=url``; a key the run was not given is read as a local path.
+        """
+        from .datastore import get_item
+
+        url = self.inputs.get(key)
+        if url is None:
+            url = key
+            self._record.spec.input_objects.append({"key": key, "path": key})
+        item = get_item(url, secrets=self._secrets.items(), key=key)
+        item.on_read = self._input_read
+        return item
+
+    input_artifact = get_object
+    get_input = get_object
+
+    def _input_read(self, item) -> None:
+        if item.key in self._read_inputs:
+            return
+        self._read_inputs.add(item.key)
+        entry = {"key": item.key, "url": item.url, "read_time": now_iso()}
+        try:
+            stat = item.stat()
+            entry.update(size=stat.size, etag=stat.etag, modified=stat.modified)
+        except Exception:  # lineage is best effort: the read itself already succeeded
+            pass
+        self._record.status.input_objects.append(entry)
+
+    # -- writing ----------------------------------------------------------------------------
+    def log_output(self, key: str, value: Any) -> None:
+        """Record a result value (a number, string, bool, list or mapping)."""
+        self._record.status.outputs[key] = _plain(value, key)
+
+    log_result = log_output
+
+    def log_outputs(self, outputs: Mapping[str, Any]) -> None:
+        for key, value in outputs.items():
+            self.log_output(key, value)
+
+    log_results = log_outputs
+
+    def log_metric(self, key: str, value: float, step: int | str | None = None) -> None:
+        """Append a point to a metric's history; ``step`` defaults to the point's 1-based position."""
+        metric = self._metrics.get(key)
+        if metric is None:
+            metric = self._metrics[key] = {"labels": {}, "xvalues": [], "yvalues": []}
+        xvalues = metric["xvalues"]
+        xvalues.append(str(len(xvalues) + 1 if step is None else step))
+        metric["yvalues"].append(value if type(value) in (int, float) else _number(value, key))
+
+    def log_artifact(self, key: str, body: bytes | str | None = None, local_path: str | None = None,
+                     target_path: str | None = None, description: str = "", labels: Mapping | None = None,
+                     format: str | None = None) -> dict:
+        """Store a file or a body as an artifact of the run and record where it went.
+
+        With neither ``body`` nor ``local_path`` the artifact is the local file named ``key``.
+        It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``.
+        """
+        from .datastore import get_item
+
+        _check_artifact_key(key)
+        target = target_path or self._output_targets().get(key) or _join(self.out_path, key)
+        item = get_item(target, secrets=self._secrets.items())
+        if body is not None:
+            import hashlib
+
+            data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            digest, size = hashlib.sha256(data).hexdigest(), len(data)
+            item.put(data)
+        else:
+            source = local_path or key
+            if not os.path.isfile(source):
+                raise NotFoundError(f"artifact {key!r}: local file not found: {source}")
+            digest, size = _file_sha256(source)
+            item.upload(source)
+        artifact = {
+            "key": key,
+            "description": description,
+            "target_path": target,
+            "size": size,
+            "sha256": digest,
+            "format": format or os.path.splitext(key)[1].lstrip(".").lower(),
+            "labels": dict(labels or {}),
+            "producer": {"name": self.name, "uid": self.uid},
+            "sources": [{"key": i["key"], "path": i["path"]} for i in self._record.spec.input_objects],
+        }
+        artifacts = self._record.status.output_artifacts
+        artifacts[:] = [a for a in artifacts if a.get("key") != key]
+        artifacts.append(artifact)
+        return artifact
+
+    def _output_targets(self) -> dict:
+        return {o["key"]: o["path"] for o in self._record.spec.output_artifacts}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def commit(self, message: str = "") -> None:
+        """Save the record as it is now into the run store."""
+        if message:
+            self._record.status.commit_message = message
+        self._record.status.last_update = now_iso()
+        self._db().store_run(self.to_dict())
+
+    def set_state(self, state: str, error: str = "") -> None:
+        self._record.status.state = state
+        if error:
+            self._record.status.error = self._secrets.mask(error)
+
+    def finish(self, error: BaseException | str | None = None, commit: bool = True) -> None:
+        """End the run: ``completed``, or ``error`` with the message of ``error``."""
+        if error is None:
+            self.set_state("completed")
+        else:
+            self.set_state("error", error_message(error))
+        if commit:
+            self.commit()
+
+    def __enter__(self) -> "RunContext":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.finish(exc)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret value of this run hidden."""
+        return self._secrets.mask(text)
+
+    def _db(self):
+        from .rundb import RunDB, get_run_db
+
+        if not isinstance(self._rundb, RunDB):
+            self._rundb = get_run_db(self._rundb)
+        return self._rundb
+
+    # -- the record -------------------------------------------------------------------------
+    @property
+    def record(self) -> RunRecord:
+        """A copy of the run record as it is now."""
+        return RunRecord.from_dict(self.to_dict())
+
+    def to_dict(self) -> dict:
+        data = self._record.to_dict()
+        if not data["metadata"]["name"]:  # named by the code later, if it calls get_or_create_ctx(name)
+            data["metadata"]["name"] = _default_name(self._record)
+        return data
+
+    def to_yaml(self) -> str:
+        return self.record.to_yaml()
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def __repr__(self) -> str:
+        return f"<RunContext {self.name or '?'} uid={self.uid} state={self.state}>"
+
+
+MLClientCtx = RunContext  # the name the original design used
+
+
+def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRecord | None = None,
+                      with_env: bool = True, rundb=None, project: str = "", labels: Mapping | None = None,
+                      secrets: Mapping | None = None) -> RunContext:
+    """The run context for this code.
+
+    Sources, first found wins: ``event`` (an HTTP/nuclio event carrying a run spec), ``spec``
+    (a mapping, JSON/YAML text or a ``RunRecord``), ``$MLRUN_EXEC_CONFIG`` (when ``with_env``);
+    else a new run with a fresh uid.  Without an event or spec, a second call in the same process
+    returns the same context.  ``secrets`` adds inline secrets (recorded by key name only).
+    """
+    global _current
+    if event is None and spec is None and _current is not None:
+        if name and not _current.name:
+            _current._record.metadata.name = name
+        return _current
+
+    inline = dict(secrets or {})
+    from_env = False
+    if event is not None:
+        from .adapters.events import spec_from_event
+
+        spec, event_secrets = spec_from_event(event)
+        inline.update(event_secrets)
+    elif spec is None and with_env and os.environ.get(EXEC_CONFIG_ENV):
+        spec = os.environ[EXEC_CONFIG_ENV]
+        inline.update(json.loads(os.environ.get(EXEC_SECRETS_ENV) or "{}"))
+        from_env = True
+
+    if spec is None:
+        record = RunRecord()
+    elif isinstance(spec, RunRecord):
+        record = spec.copy()
+    elif isinstance(spec, (str, bytes)):
+        record = RunRecord.from_text(spec, EXEC_CONFIG_ENV if from_env else "run spec")
+    else:
+        record = RunRecord.from_dict(dict(spec))
+
+    meta = record.metadata
+    meta.name = meta.name or name
+    meta.project = meta.project or project
+    for key, value in (labels or {}).items():
+        meta.labels.setdefault(key, str(value))
+    meta.labels.setdefault("owner", _owner())
+
+    recorded_sources = [s for s in record.spec.secret_sources if s.get("kind") != "inline"]
+    store = SecretsStore.from_sources(recorded_sources)
+    if inline:
+        store.add_source("inline", inline)
+    ctx = RunContext(record, store, rundb)
+    if event is None:
+        _current = ctx
+        if spec is None or from_env:
+            _finish_at_exit(ctx)
+    return ctx
+
+
+_hooks_installed = False
+
+
+def _finish_at_exit(ctx: RunContext) -> None:
+    """A script that never calls ``commit`` still leaves a record; an uncaught exception marks it failed."""
+    global _hooks_installed
+    ctx._owned_by_process = True
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous_hook = sys.excepthook
+
+    def owned_running_ctx():
+        ctx = _current
+        return ctx if ctx is not None and getattr(ctx, "_owned_by_process", False) and ctx.state == "running" else None
+
+    def excepthook(exc_type, exc, tb):
+        ctx = owned_running_ctx()
+        if ctx is not None:
+            _finish_quietly(ctx, exc)
+        previous_hook(exc_type, exc, tb)
+
+    def at_exit():
+        ctx = owned_running_ctx()
+        if ctx is not None:
+            _finish_quietly(ctx, None)
+
+    sys.excepthook = excepthook
+    atexit.register(at_exit)
+
+
+def _finish_quietly(ctx: RunContext, error) -> None:
+    try:
+        ctx.finish(error)
+    except Exception as exc:  # the interpreter is going down: say it in one line, don't dump a traceback
+        print(f"mlrun: could not record run {ctx.uid}: {ctx.mask(str(exc))}", file=sys.stderr)
+
+
+def _reset_current() -> None:
+    """Forget the process's context (tests, long-lived workers serving many runs)."""
+    global _current
+    _current = None
+
+
+def error_message(error: BaseException | str) -> str:
+    """One line that says what went wrong: ``ZeroDivisionError: division by zero``."""
+    if isinstance(error, BaseException):
+        text = str(error)
+        error = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return " ".join(str(error).split()) or "unknown error"
+
+
+def _plain(value: Any, key: str) -> Any:
+    """Make ``value`` YAML/JSON-safe (numpy scalars and arrays included) or refuse it by name."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, key) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, key) for v in value]
+    for method in ("item", "tolist"):  # numpy scalars and arrays
+        if hasattr(value, method):
+            try:
+                return _plain(getattr(value, method)(), key)
+            except (TypeError, ValueError):
+                pass
+    raise InvalidInputError(f"output {key!r}: cannot record a value of type {type(value).__name__}")
+
+
+def _number(value: Any, key: str) -> float:
+    try:
+        plain = value.item() if hasattr(value, "item") else value
+        if isinstance(plain, bool) or not isinstance(plain, (int, float)):
+            raise TypeError
+        return plain
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"metric {key!r}: value must be a number, got {type(value).__name__}") from None
+
+
+def _check_artifact_key(key: str) -> None:
+    if not key or not isinstance(key, str):
+        raise InvalidInputError("artifact key must be a non-empty string")
+    parts = key.replace("\\", "/").split("/")
+    if key.startswith(("/", "\\")) or os.path.isabs(key) or ".." in parts or "://" in key:
+        raise InvalidInputError(f"artifact key {key!r} must be a relative path inside the output path")
+
+
+def _join(base: str, key: str) -> str:
+    if "://" in base:
+        return base.rstrip("/") + "/" + key
+    return os.path.join(base, key)
+
+
+def _file_sha256(path: str) -> tuple[str, int]:
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fp:
+        while chunk := fp.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _default_name(record: RunRecord) -> str:
+    command = record.spec.runtime.get("command", "") if isinstance(record.spec.runtime, dict) else ""
+    base = os.path.splitext(os.path.basename(command.rstrip("/")))[0] if command else ""
+    return base or "run"
+
+
+def _owner() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER", "")

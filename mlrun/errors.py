@@ -1,0 +1,53 @@
+"""One exception tree for mlrun.
+
+Every error mlrun raises on purpose is an ``MLRunError``; errors caused by what a user
+passed in are also ``ValueError`` so generic code can catch them the usual way.
+"""
+from __future__ import annotations
+
+
+class MLRunError(Exception):
+    """Root of all mlrun errors."""
+
+
+class InvalidInputError(MLRunError, ValueError):
+    """Something the user supplied (a parameter, spec, file, URL) is malformed or missing."""
+
+
+class InvalidSpecError(InvalidInputError):
+    """A run spec or record does not have the expected shape; ``field`` names the culprit."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+class SecretError(InvalidInputError):
+    """A secret source cannot be read."""
+
+
+class StoreError(MLRunError):
+    """A run store or data store failed to read or write."""
+
+
+class NotFoundError(StoreError, KeyError):
+    """The requested run, object or file does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class RunError(MLRunError):
+    """A run ended in state error; ``record`` holds the run record when there is one."""
+
+    def __init__(self, message: str, record=None):
+        super().__init__(message)
+        self.record = record
+
+
+class RemoteError(RunError):
+    """A remote function could not be reached or answered with an error."""
+
+    def __init__(self, message: str, record=None, status_code: int | None = None):
+        super().__init__(message, record)
+        self.status_code = status_code

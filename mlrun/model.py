@@ -1,0 +1,293 @@
+"""The run record: ``metadata`` / ``spec`` / ``status``, as the YAML every run leaves behind.
+
+Records are plain data: ``to_dict`` gives only YAML/JSON-safe builtins and
+``RunRecord.from_dict(record.to_dict()) == record`` always holds.  Loading validates
+field names and types, so a bad spec fails with the offending field named.
+"""
+from __future__ import annotations
+
+import json
+
+from .errors import InvalidSpecError
+
+RUN_STATES = ("created", "running", "completed", "error")
+
+
+def now_iso() -> str:
+    """The current time, ISO-8601 with the UTC offset."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+_yaml_codec: tuple = ()
+
+
+def _codec() -> tuple:
+    """(dumper, loader) classes, built on first use: PyYAML is imported only when YAML is needed."""
+    global _yaml_codec
+    if not _yaml_codec:
+        import yaml
+
+        try:  # libyaml makes large records (long metric histories) several times faster
+            from yaml import CSafeDumper as Dumper, CSafeLoader as Loader
+        except ImportError:  # pragma: no cover - PyYAML built without libyaml
+            from yaml import SafeDumper as Dumper, SafeLoader as Loader
+
+        class RecordDumper(Dumper):
+            """Mappings as blocks, lists of scalars inline (``xvalues: ['1', '2', '3']``), as in the seed's records."""
+
+        def represent_list(dumper, data):
+            flat = all(isinstance(v, (str, int, float, bool)) or v is None for v in data)
+            return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+        RecordDumper.add_representer(list, represent_list)
+        _yaml_codec = (RecordDumper, Loader)
+    return _yaml_codec
+
+
+def dump_yaml(data) -> str:
+    import yaml
+
+    return yaml.dump(data, Dumper=_codec()[0], default_flow_style=False, sort_keys=False, allow_unicode=True)
+
+
+def load_yaml(text: str | bytes) -> object:
+    import yaml
+
+    return yaml.load(text, Loader=_codec()[1])
+
+
+def parse_struct(text: str | bytes, what: str = "spec") -> dict:
+    """Parse JSON or YAML text into a mapping; a one-line ``InvalidSpecError`` otherwise."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidSpecError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidSpecError(f"{what} is empty")
+    if stripped[0] in "{[":
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = _load_yaml_or_fail(stripped, what)
+    else:
+        data = _load_yaml_or_fail(stripped, what)
+    if not isinstance(data, dict):
+        raise InvalidSpecError(f"{what} must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _load_yaml_or_fail(text: str, what: str) -> object:
+    import yaml
+
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise InvalidSpecError(f"{what} is not valid JSON or YAML{where}: {problem}") from None
+
+
+class _Section:
+    """A record section: a fixed set of builtin-typed fields, validated on load.
+
+    (Plain classes rather than dataclasses: ``dataclasses`` costs more at import than the rest of mlrun.)
+    """
+
+    #: (name, type, default factory) for each field, in record order
+    FIELDS: tuple = ()
+
+    def __init__(self, **values):
+        for name, _, default in self.FIELDS:
+            setattr(self, name, values.pop(name) if name in values else default())
+        if values:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(values))!r}")
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n, _, _ in self.FIELDS)})"
+
+    def to_dict(self) -> dict:
+        return {name: _copy(getattr(self, name)) for name, _, _ in self.FIELDS}
+
+    @classmethod
+    def from_dict(cls, data, path: str = ""):
+        path = path or cls.__name__
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise InvalidSpecError(f"{path} must be a mapping, got {type(data).__name__}", path)
+        types = {name: kind for name, kind, _ in cls.FIELDS}
+        unknown = [k for k in data if k not in types]
+        if unknown:
+            raise InvalidSpecError(f"{path}.{unknown[0]} is not a known field (expected one of: {', '.join(types)})",
+                                   f"{path}.{unknown[0]}")
+        values = {}
+        for key, value in data.items():
+            expected = types[key]
+            if value is None:
+                continue  # absent and null mean "use the default"
+            if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+                raise InvalidSpecError(f"{path}.{key} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
+                                       f"{path}.{key}")
+            values[key] = _copy(value)
+        return cls(**values)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a list"}
+
+
+def _copy(value):
+    # records are shared between a context and its store: hand out copies of containers
+    if isinstance(value, dict):
+        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
+class RunMetadata(_Section):
+    name: str
+    uid: str
+    project: str
+    tag: str
+    iteration: int
+    labels: dict
+    annotations: dict
+    FIELDS = (("name", str, str), ("uid", str, str), ("project", str, str), ("tag", str, str),
+              ("iteration", int, int), ("labels", dict, dict), ("annotations", dict, dict))
+
+
+class RunSpec(_Section):
+    #: how the run was started: ``kind`` (local, remote, ...), ``command``, ``handler``, ``args``
+    runtime: dict
+    parameters: dict
+    #: inputs the run asked for: ``[{key, path}]``
+    input_objects: list
+    #: named data stores: ``[{name, url, secret_prefix}]``
+    data_stores: list
+    #: artifact targets given up front: ``[{key, path}]``
+    output_artifacts: list
+    default_output_path: str
+    #: where secrets came from, never their values: ``[{kind, source}]``
+    secret_sources: list
+    #: parameter sweeps (hyper-parameter runs): ``{name: [values]}``
+    hyperparams: dict
+    #: sweep options: strategy, selector, max_iterations, ...
+    hyper_options: dict
+    FIELDS = (("runtime", dict, lambda: {"kind": "", "command": ""}), ("parameters", dict, dict),
+              ("input_objects", list, list), ("data_stores", list, list), ("output_artifacts", list, list),
+              ("default_output_path", str, str), ("secret_sources", list, list), ("hyperparams", dict, dict),
+              ("hyper_options", dict, dict))
+
+
+class RunStatus(_Section):
+    state: str
+    outputs: dict
+    #: ``{key: {labels, xvalues, yvalues}}``
+    metrics: dict
+    start_time: str
+    last_update: str
+    #: inputs as read, with lineage: ``[{key, url, size, etag, read_time}]``
+    input_objects: list
+    #: ``[{key, target_path, size, sha256, format, description, producer, sources, labels}]``
+    output_artifacts: list
+    error: str
+    commit_message: str
+    #: hyper-parameter runs: one summary row per iteration
+    iterations: list
+    FIELDS = (("state", str, lambda: "created"), ("outputs", dict, dict), ("metrics", dict, dict),
+              ("start_time", str, str), ("last_update", str, str), ("input_objects", list, list),
+              ("output_artifacts", list, list), ("error", str, str), ("commit_message", str, str),
+              ("iterations", list, list))
+
+
+class RunRecord:
+    """A run: ``metadata`` (who), ``spec`` (what was asked), ``status`` (what happened)."""
+
+    def __init__(self, metadata: RunMetadata | None = None, spec: RunSpec | None = None,
+                 status: RunStatus | None = None):
+        self.metadata = metadata or RunMetadata()
+        self.spec = spec or RunSpec()
+        self.status = status or RunStatus()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunRecord) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"<RunRecord {self.metadata.name or '?'} uid={self.metadata.uid} state={self.status.state}>"
+
+    # convenience accessors used all over: the record stays plain data
+    @property
+    def uid(self) -> str:
+        return self.metadata.uid
+
+    @property
+    def state(self) -> str:
+        return self.status.state
+
+    @property
+    def outputs(self) -> dict:
+        return self.status.outputs
+
+    def to_dict(self) -> dict:
+        return {"metadata": self.metadata.to_dict(), "spec": self.spec.to_dict(), "status": self.status.to_dict()}
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.to_dict())
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data) -> "RunRecord":
+        if isinstance(data, RunRecord):
+            return data.copy()
+        if not isinstance(data, dict):
+            raise InvalidSpecError(f"run spec must be a mapping, got {type(data).__name__}")
+        unknown = [k for k in data if k not in ("metadata", "spec", "status")]
+        if unknown:
+            raise InvalidSpecError(f"{unknown[0]} is not a known section (expected metadata, spec, status)",
+                                   unknown[0])
+        record = cls(
+            RunMetadata.from_dict(data.get("metadata"), "metadata"),
+            RunSpec.from_dict(data.get("spec"), "spec"),
+            RunStatus.from_dict(data.get("status"), "status"),
+        )
+        if record.status.state not in RUN_STATES:
+            raise InvalidSpecError(f"status.state must be one of {', '.join(RUN_STATES)}, got {record.status.state!r}",
+                                   "status.state")
+        return record
+
+    @classmethod
+    def from_text(cls, text: str | bytes, what: str = "run spec") -> "RunRecord":
+        """Load a record or spec from JSON or YAML text."""
+        return cls.from_dict(parse_struct(text, what))
+
+    def copy(self) -> "RunRecord":
+        return RunRecord.from_dict(self.to_dict())
+
+    def summary(self) -> dict:
+        """The few fields listings show: cheap to store, index and send."""
+        return {
+            "uid": self.metadata.uid,
+            "name": self.metadata.name,
+            "project": self.metadata.project,
+            "iteration": self.metadata.iteration,
+            "labels": dict(self.metadata.labels),
+            "state": self.status.state,
+            "start_time": self.status.start_time,
+            "last_update": self.status.last_update,
+            "outputs": {k: v for k, v in self.status.outputs.items() if _is_scalar(v)},
+            "error": self.status.error,
+        }
+
+
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))

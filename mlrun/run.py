@@ -1,0 +1,102 @@
+"""Running code from Python the way the CLI does: ``run_function(file_or_url, params=..., ...)``."""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from .config import default_dbpath
+from .errors import InvalidInputError
+from .model import RunRecord, now_iso
+from .secrets import SecretsStore
+
+
+def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
+            outputs: Mapping[str, str] | None = None, out_path: str = "", project: str = "",
+            labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", command: str = "",
+            handler: str = "", args: Sequence[str] = (), kind: str = "") -> RunRecord:
+    """A run record in state ``created``: what a launcher sends to a runtime."""
+    import uuid
+
+    record = RunRecord()
+    meta, spec = record.metadata, record.spec
+    meta.name, meta.project, meta.uid = name, project, uid or uuid.uuid4().hex
+    meta.labels = {k: str(v) for k, v in (labels or {}).items()}
+    if workflow:
+        meta.labels["workflow"] = workflow
+    from .context import _owner
+
+    meta.labels.setdefault("owner", _owner())
+    spec.runtime = {"kind": kind, "command": command}
+    if handler:
+        spec.runtime["handler"] = handler
+    if args:
+        spec.runtime["args"] = [str(a) for a in args]
+    spec.parameters = dict(params or {})
+    spec.input_objects = [{"key": k, "path": v} for k, v in (inputs or {}).items()]
+    spec.output_artifacts = [{"key": k, "path": v} for k, v in (outputs or {}).items()]
+    spec.default_output_path = out_path
+    record.status.start_time = record.status.last_update = now_iso()
+    return record
+
+
+def as_secrets(secrets) -> SecretsStore:
+    """Accept a ``SecretsStore``, a mapping of inline values or ``[(kind, source), ...]`` pairs."""
+    if isinstance(secrets, SecretsStore):
+        return secrets
+    store = SecretsStore()
+    if isinstance(secrets, Mapping):
+        store.add_source("inline", secrets)
+    elif secrets:
+        for kind, source in secrets:
+            store.add_source(kind, source)
+    return store
+
+
+def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
+                 outputs: Mapping[str, str] | None = None, secrets=None, name: str = "", handler: str = "",
+                 args: Sequence[str] = (), out_path: str = "", project: str = "",
+                 labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", save_to: str = "",
+                 rundb: str | None = None, stream: bool = True, record: RunRecord | None = None) -> RunRecord:
+    """Run a file locally (child process) or a function by URL, record it and return the final record.
+
+    ``secrets``: a mapping of inline values, or ``[("file", "secrets.txt"), ("env", "A,B")]``.
+    A failing run does not raise: the returned record is in state ``error`` with the reason.
+    Bad input (missing file, unknown handler, unreadable secrets) raises ``InvalidInputError``
+    before anything is recorded.
+    """
+    from .rundb import get_run_db
+    from .runtimes import get_runtime
+
+    runtime = get_runtime(target)
+    secrets_store = as_secrets(secrets)
+    if record is None:
+        record = new_run(name=name, params=params, inputs=inputs, outputs=outputs, out_path=out_path,
+                         project=project, labels=labels, uid=uid, workflow=workflow,
+                         command=target, handler=handler, args=args, kind=runtime.kind)
+    record.spec.secret_sources = secrets_store.sources
+    runtime.validate(record)
+    dbpath = rundb or default_dbpath()
+    db = get_run_db(dbpath)
+    db.store_run(record.to_dict())
+    outcome = runtime.run(record, secrets_store, dbpath, stream=stream)
+    final = outcome.record
+    db.store_run(final.to_dict())
+    if outcome.log:
+        db.store_log(final.uid, outcome.log, append=False)
+    if save_to:
+        save_record(final, save_to, secrets_store.items())
+    return final
+
+
+def save_record(record: RunRecord, target: str, secrets: Mapping | None = None) -> str:
+    """Write the record as YAML to a file, or to ``<dir>/<uid>.yaml`` for a directory (local or ``s3://``)."""
+    from .datastore import get_item
+
+    if target.endswith("/") or os.path.isdir(target):
+        target = target.rstrip("/") + f"/{record.uid}.yaml" if "://" in target else os.path.join(
+            target, f"{record.uid}.yaml")
+    try:
+        get_item(target, secrets).put(record.to_yaml())
+    except OSError as exc:
+        raise InvalidInputError(f"cannot save the run record to {target}: {exc.strerror or exc}") from None
+    return target

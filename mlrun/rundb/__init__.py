@@ -1,0 +1,49 @@
+"""Run stores: where run records and logs are kept.
+
+``get_run_db(url)`` picks a back end by the URL's scheme: a local directory (the default,
+``~/.mlrun/db``), ``s3://bucket/prefix`` or ``http(s)://server``.  Each back end is one module
+implementing ``RunDB``; ``register_run_db`` adds more.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ..config import default_dbpath
+from ..errors import InvalidInputError
+from .base import RunDB
+
+__all__ = ["RunDB", "get_run_db", "register_run_db"]
+
+# scheme -> ("module:Class", pip extra)
+_REGISTRY: dict[str, tuple[str | type, str]] = {
+    "": ("mlrun.rundb.filedb:FileRunDB", ""),
+    "file": ("mlrun.rundb.filedb:FileRunDB", ""),
+}
+_cache: dict[str, RunDB] = {}
+
+
+def register_run_db(scheme: str, db: str | type, extra: str = "") -> None:
+    """Serve ``scheme://`` run-store URLs with ``db`` (a ``RunDB`` subclass or ``"module:Class"``)."""
+    _REGISTRY[scheme.lower()] = (db, extra)
+    _cache.clear()
+
+
+def get_run_db(url: str | None = None) -> RunDB:
+    """The run store at ``url``, else ``$MLRUN_DBPATH``, else ``~/.mlrun/db``; one instance per URL."""
+    url = url or default_dbpath()
+    if url in _cache:
+        return _cache[url]
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in _REGISTRY:
+        known = ", ".join(f"{s}://" for s in sorted(_REGISTRY) if s)
+        raise InvalidInputError(f"unknown run store {url!r} (use a directory or one of: {known})")
+    target, extra = _REGISTRY[scheme]
+    if isinstance(target, str):
+        module_name, _, class_name = target.partition(":")
+        try:
+            target = getattr(importlib.import_module(module_name), class_name)
+        except ImportError as exc:
+            hint = f'; install it with: pip install "mlrun[{extra}]"' if extra else ""
+            raise ImportError(f"the {scheme}:// run store needs {exc.name}{hint}") from exc
+    db = _cache[url] = target(url)
+    return db

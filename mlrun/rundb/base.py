@@ -1,0 +1,90 @@
+"""The one interface every run store implements (local directory, S3, HTTP server, ...)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Mapping
+
+#: columns ``list_runs`` can sort by
+SORT_FIELDS = ("start_time", "last_update", "name", "state", "uid")
+
+
+class RunDB(ABC):
+    """Stores run records (as dicts in the ``RunRecord`` shape) and their logs.
+
+    Records are keyed by ``uid`` (and ``iteration`` for hyper-parameter children).
+    Writes must be atomic: a reader never sees half a record.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+
+    @abstractmethod
+    def store_run(self, record: dict) -> None:
+        """Create or replace the record with ``record['metadata']['uid']`` (and iteration)."""
+
+    @abstractmethod
+    def read_run(self, uid: str, iteration: int = 0) -> dict:
+        """The full record; ``NotFoundError`` when there is none."""
+
+    @abstractmethod
+    def list_runs(
+        self,
+        name: str | None = None,
+        project: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        state: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sort: str = "start_time",
+        desc: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
+        iterations: bool = False,
+    ) -> list[dict]:
+        """Run summaries (``RunRecord.summary()``) matching every filter given.
+
+        ``labels`` match exactly (a value of ``None`` means "has the label"); ``since``/``until``
+        bound ``start_time`` (ISO-8601); ``iterations`` includes hyper-parameter children.
+        """
+
+    @abstractmethod
+    def del_run(self, uid: str) -> None:
+        """Delete a run, its iterations and its log; ``NotFoundError`` when there is none."""
+
+    @abstractmethod
+    def store_log(self, uid: str, data: bytes, append: bool = True) -> None: ...
+
+    @abstractmethod
+    def get_log(self, uid: str) -> bytes:
+        """The run's log (empty when it logged nothing); ``NotFoundError`` for an unknown run."""
+
+    def count_runs(self, **filters) -> int:
+        return len(self.list_runs(**filters))
+
+    def close(self) -> None:
+        """Release connections; the store stays usable (it reconnects on demand)."""
+
+
+def select_summaries(summaries, name=None, project=None, labels=None, state=None, since=None, until=None,
+                     sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
+    """Filter, sort and page run summaries in memory: for back ends without a query engine."""
+    check_sort(sort)
+
+    def wanted(s: dict) -> bool:
+        return ((iterations or not s.get("iteration"))
+                and (name is None or s["name"] == name)
+                and (project is None or s["project"] == project)
+                and (state is None or s["state"] == state)
+                and (since is None or s["start_time"] >= since)
+                and (until is None or s["start_time"] <= until)
+                and all(k in s["labels"] and (v is None or s["labels"][k] == v) for k, v in (labels or {}).items()))
+
+    selected = sorted((s for s in summaries if wanted(s)), key=lambda s: (s[sort], s["uid"]), reverse=desc)
+    return selected[offset: None if limit is None else offset + limit]
+
+
+def check_sort(sort: str) -> None:
+    from ..errors import InvalidInputError
+
+    if sort not in SORT_FIELDS:
+        raise InvalidInputError(f"cannot sort runs by {sort!r} (expected one of: {', '.join(SORT_FIELDS)})")

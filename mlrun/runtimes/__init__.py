@@ -1,0 +1,41 @@
+"""Runtimes: how a run is executed.  Each one takes a run record and secrets and returns the final record.
+
+A target with ``http://`` or ``https://`` is a remote function; anything else is a local file run
+in a child process.  ``register_runtime`` adds kinds (by URL scheme).
+"""
+from __future__ import annotations
+
+import importlib
+
+from .base import Runtime, RunOutcome
+
+__all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime"]
+
+_REGISTRY: dict[str, str | type] = {
+    "": "mlrun.runtimes.local:LocalRuntime",
+    "http": "mlrun.runtimes.remote:RemoteRuntime",
+    "https": "mlrun.runtimes.remote:RemoteRuntime",
+}
+
+
+def register_runtime(scheme: str, runtime: str | type) -> None:
+    _REGISTRY[scheme.lower()] = runtime
+
+
+def runtime_kind(target: str) -> str:
+    return target.split("://", 1)[0].lower() if "://" in target else ""
+
+
+def get_runtime(target: str) -> Runtime:
+    """The runtime for ``target``: a file path or a function URL."""
+    from ..errors import InvalidInputError
+
+    kind = runtime_kind(target)
+    if kind not in _REGISTRY:
+        raise InvalidInputError(f"cannot run {target!r}: unknown scheme {kind!r} "
+                                f"(expected a file or one of: {', '.join(k + '://' for k in _REGISTRY if k)})")
+    runtime = _REGISTRY[kind]
+    if isinstance(runtime, str):
+        module_name, _, class_name = runtime.partition(":")
+        runtime = _REGISTRY[kind] = getattr(importlib.import_module(module_name), class_name)
+    return runtime(target)

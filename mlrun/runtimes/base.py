@@ -1,0 +1,30 @@
+"""The contract every runtime meets."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from ..model import RunRecord
+from ..secrets import SecretsStore
+
+
+@dataclass
+class RunOutcome:
+    """What a runtime hands back: the final record and the run's captured log (secrets masked)."""
+
+    record: RunRecord
+    log: bytes = b""
+
+
+class Runtime(ABC):
+    kind = ""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def validate(self, record: RunRecord) -> None:
+        """Refuse a run that cannot start (missing file, unknown handler) before anything is recorded."""
+
+    @abstractmethod
+    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+        """Execute the run; never raise for a failing run: return a record in state ``error``."""

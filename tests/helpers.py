@@ -1,0 +1,51 @@
+"""Shared test helpers: free ports, CLI runs in subprocesses, waiting for servers."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEED_EXAMPLE = os.path.join(ROOT, "examples", "example1.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mlrun_cli(*args: str, cwd: str | None = None, env: dict | None = None, input: str | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m mlrun ARGS`` in a fresh process and capture its output as text."""
+    return subprocess.run([sys.executable, "-m", "mlrun", *args], cwd=cwd, env={**os.environ, **(env or {})},
+                          input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    """Poll ``url`` until it answers (any status); fail early if ``proc`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"server exited with code {proc.returncode}: {out}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)  # polling a port that is not open yet, not synchronising on time
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

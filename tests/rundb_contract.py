@@ -1,0 +1,102 @@
+"""The behaviour every run store back end must show.  A back end's test module subclasses
+``RunDBContract`` and provides a ``db`` fixture returning a fresh, empty store."""
+from __future__ import annotations
+
+import pytest
+
+from mlrun.errors import NotFoundError
+from mlrun.model import RunRecord
+
+
+def make_record(uid: str, name: str = "train", state: str = "completed", start: str = "2024-01-01T00:00:00+00:00",
+                labels: dict | None = None, project: str = "", outputs: dict | None = None, iteration: int = 0) -> dict:
+    record = RunRecord()
+    record.metadata.uid, record.metadata.name, record.metadata.project = uid, name, project
+    record.metadata.iteration = iteration
+    record.metadata.labels = dict(labels or {"owner": "tester"})
+    record.spec.parameters = {"p1": 1}
+    record.status.state, record.status.start_time, record.status.last_update = state, start, start
+    record.status.outputs = dict(outputs or {"accuracy": 0.5})
+    record.status.metrics = {"loss": {"labels": {}, "xvalues": ["1", "2"], "yvalues": [0.5, 0.25]}}
+    return record.to_dict()
+
+
+class RunDBContract:
+    def test_store_and_read_round_trip(self, db):
+        record = make_record("u1")
+        db.store_run(record)
+        assert db.read_run("u1") == record
+
+    def test_store_replaces(self, db):
+        db.store_run(make_record("u1", state="running"))
+        db.store_run(make_record("u1", state="completed"))
+        assert db.read_run("u1")["status"]["state"] == "completed"
+        assert len(db.list_runs()) == 1
+
+    def test_read_unknown_raises_not_found(self, db):
+        with pytest.raises(NotFoundError, match="nope"):
+            db.read_run("nope")
+
+    def test_list_filters(self, db):
+        db.store_run(make_record("a", name="train", labels={"team": "x"}, start="2024-01-01T00:00:00+00:00"))
+        db.store_run(make_record("b", name="train", state="error", start="2024-01-02T00:00:00+00:00"))
+        db.store_run(make_record("c", name="eval", project="p", labels={"team": "y"},
+                                 start="2024-01-03T00:00:00+00:00"))
+        assert [r["uid"] for r in db.list_runs()] == ["c", "b", "a"]
+        assert [r["uid"] for r in db.list_runs(desc=False)] == ["a", "b", "c"]
+        assert [r["uid"] for r in db.list_runs(name="train")] == ["b", "a"]
+        assert [r["uid"] for r in db.list_runs(project="p")] == ["c"]
+        assert [r["uid"] for r in db.list_runs(state="error")] == ["b"]
+        assert [r["uid"] for r in db.list_runs(labels={"team": "x"})] == ["a"]
+        assert [r["uid"] for r in db.list_runs(labels={"team": None})] == ["c", "a"]
+        assert [r["uid"] for r in db.list_runs(since="2024-01-02T00:00:00+00:00")] == ["c", "b"]
+        assert [r["uid"] for r in db.list_runs(until="2024-01-01T12:00:00+00:00")] == ["a"]
+        assert [r["uid"] for r in db.list_runs(sort="name", desc=False, limit=1)] == ["c"]
+
+    def test_list_pagination(self, db):
+        for i in range(7):
+            db.store_run(make_record(f"u{i}", start=f"2024-01-0{i + 1}T00:00:00+00:00"))
+        pages = [db.list_runs(limit=3, offset=o) for o in (0, 3, 6)]
+        assert [[r["uid"] for r in p] for p in pages] == [["u6", "u5", "u4"], ["u3", "u2", "u1"], ["u0"]]
+
+    def test_summaries_carry_listing_fields(self, db):
+        db.store_run(make_record("u1", outputs={"accuracy": 0.9, "table": [1, 2]}))
+        (summary,) = db.list_runs()
+        assert summary["outputs"] == {"accuracy": 0.9}  # only scalars: listings stay small
+        assert summary["state"] == "completed" and summary["name"] == "train"
+        assert "metrics" not in summary
+
+    def test_iterations_hidden_unless_asked(self, db):
+        db.store_run(make_record("u1"))
+        db.store_run(make_record("u1", iteration=1))
+        db.store_run(make_record("u1", iteration=2))
+        assert len(db.list_runs()) == 1
+        assert len(db.list_runs(iterations=True)) == 3
+        assert db.read_run("u1", 2)["metadata"]["iteration"] == 2
+
+    def test_delete(self, db):
+        db.store_run(make_record("u1"))
+        db.store_log("u1", b"hello\n")
+        db.del_run("u1")
+        with pytest.raises(NotFoundError):
+            db.read_run("u1")
+        with pytest.raises(NotFoundError):
+            db.del_run("u1")
+        assert db.list_runs() == []
+
+    def test_logs_append_and_replace(self, db):
+        db.store_run(make_record("u1"))
+        assert db.get_log("u1") == b""
+        db.store_log("u1", b"one\n")
+        db.store_log("u1", b"two\n")
+        assert db.get_log("u1") == b"one\ntwo\n"
+        db.store_log("u1", b"new\n", append=False)
+        assert db.get_log("u1") == b"new\n"
+
+    def test_log_of_unknown_run(self, db):
+        with pytest.raises(NotFoundError):
+            db.get_log("nope")
+
+    def test_bad_sort_is_refused(self, db):
+        with pytest.raises(ValueError, match="sort"):
+            db.list_runs(sort="password")
