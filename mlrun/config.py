@@ -11,6 +11,8 @@ EXEC_SECRETS_ENV = "MLRUN_EXEC_SECRETS"
 DBPATH_ENV = "MLRUN_DBPATH"
 #: Default directory for artifacts when a run names no output path.
 OUT_PATH_ENV = "MLRUN_OUT_PATH"
+#: A descriptor a launcher passes to a child for drawing transfer progress bars (kept out of the run log).
+PROGRESS_FD_ENV = "MLRUN_PROGRESS_FD"
 
 
 def home_dir() -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 from .config import EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, default_out_path
 from .errors import InvalidInputError, NotFoundError
-from .model import RunRecord, now_iso, parse_struct
+from .model import RUN_STATES, RunRecord, now_iso, parse_struct
 from .secrets import SecretsStore
 
 _current: "RunContext | None" = None
@@ -107,18 +107,18 @@ class RunContext:
 
     def set_label(self, key: str, value: str, replace: bool = True) -> None:
         if replace or key not in self.labels:
-            self.labels[key] = str(value)
+            self.labels[key] = self.mask(str(value))
 
     def set_annotation(self, key: str, value: str, replace: bool = True) -> None:
         if replace or key not in self.annotations:
-            self.annotations[key] = str(value)
+            self.annotations[key] = self.mask(str(value))
 
     # -- reading ----------------------------------------------------------------------------
     def get_param(self, key: str, default: Any = None) -> Any:
         """The parameter's value; a default used is recorded, so the record shows what ran."""
         parameters = self._record.spec.parameters
         if key not in parameters:
-            parameters[key] = default
+            parameters[key] = _plain(default, key, "parameter")
             return default
         return parameters[key]
 
@@ -137,14 +137,15 @@ class RunContext:
         if url is None:
             url = key
             self._record.spec.input_objects.append({"key": key, "path": key})
-        item = get_item(url, secrets=self._secrets.items(), key=key)
+        item = get_item(url, secrets=self._secrets.items(), key=key, data_stores=self._record.spec.data_stores)
         item.on_read = self._input_read
         return item
 
     input_artifact = get_object
     get_input = get_object
 
-    def _input_read(self, item) -> None:
+    def _input_read(self, item, content=None) -> None:
+        """Lineage: url, size, etag (else the sha256 of what was read, when it passed through whole) and time."""
         if item.key in self._read_inputs:
             return
         self._read_inputs.add(item.key)
@@ -154,12 +155,17 @@ class RunContext:
             entry.update(size=stat.size, etag=stat.etag, modified=stat.modified)
         except Exception:  # lineage is best effort: the read itself already succeeded
             pass
+        if not entry.get("etag") and content is not None:
+            import hashlib
+
+            is_bytes = isinstance(content, (bytes, bytearray))
+            entry["sha256"] = hashlib.sha256(content).hexdigest() if is_bytes else _file_sha256(content)[0]
         self._record.status.input_objects.append(entry)
 
     # -- writing ----------------------------------------------------------------------------
     def log_output(self, key: str, value: Any) -> None:
         """Record a result value (a number, string, bool, list or mapping)."""
-        self._record.status.outputs[key] = _plain(value, key)
+        self._record.status.outputs[str(key)] = _masked(_plain(value, key), self.mask)
 
     log_result = log_output
 
@@ -190,7 +196,7 @@ class RunContext:
 
         _check_artifact_key(key)
         target = target_path or self._output_targets().get(key) or _join(self.out_path, key)
-        item = get_item(target, secrets=self._secrets.items())
+        item = get_item(target, secrets=self._secrets.items(), data_stores=self._record.spec.data_stores)
         if body is not None:
             import hashlib
 
@@ -206,7 +212,7 @@ class RunContext:
         artifact = {
             "key": key,
             "description": description,
-            "target_path": target,
+            "target_path": item.url,  # a named store (ds://) resolved: where the data really is
             "size": size,
             "sha256": digest,
             "format": format or os.path.splitext(key)[1].lstrip(".").lower(),
@@ -226,17 +232,25 @@ class RunContext:
     def commit(self, message: str = "") -> None:
         """Save the record as it is now into the run store."""
         if message:
-            self._record.status.commit_message = message
+            self._record.status.commit_message = self.mask(message)
         self._record.status.last_update = now_iso()
-        self._db().store_run(self.to_dict())
+        self._db().store_run(self._as_dict(copy=False))
 
     def set_state(self, state: str, error: str = "") -> None:
+        if state not in RUN_STATES:  # refused here, not at the next commit far from the cause
+            raise InvalidInputError(f"run state must be one of {', '.join(RUN_STATES)}, got {state!r}")
         self._record.status.state = state
         if error:
             self._record.status.error = self._secrets.mask(error)
 
     def finish(self, error: BaseException | str | None = None, commit: bool = True) -> None:
-        """End the run: ``completed``, or ``error`` with the message of ``error``."""
+        """End the run: ``completed``, or ``error`` with the message of ``error``.
+
+        A ``SystemExit`` is a failure only with a non-zero code: ``sys.exit()`` inside a run is a clean end.
+        """
+        if isinstance(error, SystemExit):
+            code = error.code
+            error = None if code in (None, 0) else code if isinstance(code, str) else f"script exited with code {code}"
         if error is None:
             self.set_state("completed")
         else:
@@ -268,9 +282,12 @@ class RunContext:
         return RunRecord.from_dict(self.to_dict())
 
     def to_dict(self) -> dict:
-        data = self._record.to_dict()
+        return self._as_dict(copy=True)
+
+    def _as_dict(self, copy: bool) -> dict:
+        data = self._record.to_dict(copy)
         if not data["metadata"]["name"]:  # named by the code later, if it calls get_or_create_ctx(name)
-            data["metadata"]["name"] = _default_name(self._record)
+            data["metadata"] = dict(data["metadata"], name=_default_name(self._record))
         return data
 
     def to_yaml(self) -> str:
@@ -295,6 +312,8 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     (a mapping, JSON/YAML text or a ``RunRecord``), ``$MLRUN_EXEC_CONFIG`` (when ``with_env``);
     else a new run with a fresh uid.  Without an event or spec, a second call in the same process
     returns the same context.  ``secrets`` adds inline secrets (recorded by key name only).
+    A bad ``spec`` raises ``InvalidSpecError``; a bad ``$MLRUN_EXEC_CONFIG`` ends the process with one
+    line on stderr and exit code 2, as a bad command line would.
     """
     global _current
     if event is None and spec is None and _current is not None:
@@ -302,17 +321,35 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
             _current._record.metadata.name = name
         return _current
 
+    from_env = event is None and spec is None and with_env and bool(os.environ.get(EXEC_CONFIG_ENV))
+    try:
+        record, store = _load_run(name, event, spec, from_env, project, labels, secrets)
+    except InvalidInputError as exc:
+        if not from_env:
+            raise
+        # the launcher's spec is input like a command line: one line and the usage exit code, no traceback
+        print(f"mlrun: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    ctx = RunContext(record, store, rundb)
+    if event is None:
+        _current = ctx
+        if spec is None:
+            _finish_at_exit(ctx)
+    return ctx
+
+
+def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapping | None,
+              secrets: Mapping | None) -> tuple[RunRecord, SecretsStore]:
+    """The record and secrets of a new context, from the first source present."""
     inline = dict(secrets or {})
-    from_env = False
     if event is not None:
         from .adapters.events import spec_from_event
 
         spec, event_secrets = spec_from_event(event)
         inline.update(event_secrets)
-    elif spec is None and with_env and os.environ.get(EXEC_CONFIG_ENV):
+    elif from_env:
         spec = os.environ[EXEC_CONFIG_ENV]
-        inline.update(json.loads(os.environ.get(EXEC_SECRETS_ENV) or "{}"))
-        from_env = True
+        inline.update(parse_struct(os.environ.get(EXEC_SECRETS_ENV) or "{}", EXEC_SECRETS_ENV))
 
     if spec is None:
         record = RunRecord()
@@ -330,16 +367,13 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         meta.labels.setdefault(key, str(value))
     meta.labels.setdefault("owner", _owner())
 
-    recorded_sources = [s for s in record.spec.secret_sources if s.get("kind") != "inline"]
+    # an event's caller resolved its own sources (its files, its environment) and sent the values
+    recorded_sources = [] if event is not None else [
+        s for s in record.spec.secret_sources if s.get("kind") != "inline"]
     store = SecretsStore.from_sources(recorded_sources)
     if inline:
         store.add_source("inline", inline)
-    ctx = RunContext(record, store, rundb)
-    if event is None:
-        _current = ctx
-        if spec is None or from_env:
-            _finish_at_exit(ctx)
-    return ctx
+    return record, store
 
 
 _hooks_installed = False
@@ -354,18 +388,18 @@ def _finish_at_exit(ctx: RunContext) -> None:
     _hooks_installed = True
     previous_hook = sys.excepthook
 
-    def owned_running_ctx():
+    def owned_ctx(*states):
         ctx = _current
-        return ctx if ctx is not None and getattr(ctx, "_owned_by_process", False) and ctx.state == "running" else None
+        return ctx if ctx is not None and getattr(ctx, "_owned_by_process", False) and ctx.state in states else None
 
     def excepthook(exc_type, exc, tb):
-        ctx = owned_running_ctx()
+        ctx = owned_ctx("running", "completed")  # an exception after the code completed the run still fails it
         if ctx is not None:
             _finish_quietly(ctx, exc)
         previous_hook(exc_type, exc, tb)
 
     def at_exit():
-        ctx = owned_running_ctx()
+        ctx = owned_ctx("running")
         if ctx is not None:
             _finish_quietly(ctx, None)
 
@@ -394,21 +428,32 @@ def error_message(error: BaseException | str) -> str:
     return " ".join(str(error).split()) or "unknown error"
 
 
-def _plain(value: Any, key: str) -> Any:
+def _plain(value: Any, key: str, what: str = "output") -> Any:
     """Make ``value`` YAML/JSON-safe (numpy scalars and arrays included) or refuse it by name."""
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _plain(v, key) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, key) for v in value]
+        return {str(k): _plain(v, key, what) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v, key, what) for v in value]
     for method in ("item", "tolist"):  # numpy scalars and arrays
         if hasattr(value, method):
             try:
-                return _plain(getattr(value, method)(), key)
+                return _plain(getattr(value, method)(), key, what)
             except (TypeError, ValueError):
                 pass
-    raise InvalidInputError(f"output {key!r}: cannot record a value of type {type(value).__name__}")
+    raise InvalidInputError(f"{what} {key!r}: cannot record a value of type {type(value).__name__}")
+
+
+def _masked(value: Any, mask) -> Any:
+    """``value`` (plain data) with ``mask`` applied to every string in it: code may log what it was given."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _masked(v, mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, mask) for v in value]
+    return value
 
 
 def _number(value: Any, key: str) -> float:

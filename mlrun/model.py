@@ -68,13 +68,16 @@ def parse_struct(text: str | bytes, what: str = "spec") -> dict:
     stripped = text.strip()
     if not stripped:
         raise InvalidSpecError(f"{what} is empty")
-    if stripped[0] in "{[":
-        try:
-            data = json.loads(stripped)
-        except ValueError:
+    try:
+        if stripped[0] in "{[":
+            try:
+                data = json.loads(stripped)
+            except ValueError:
+                data = _load_yaml_or_fail(stripped, what)
+        else:
             data = _load_yaml_or_fail(stripped, what)
-    else:
-        data = _load_yaml_or_fail(stripped, what)
+    except RecursionError:  # thousands of brackets (a hostile request body): a bad spec, not a crash
+        raise InvalidSpecError(f"{what} is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidSpecError(f"{what} must be a mapping, got {type(data).__name__}")
     return data
@@ -113,11 +116,13 @@ class _Section:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n, _, _ in self.FIELDS)})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self, copy: bool = True) -> dict:
+        if not copy:
+            return {name: getattr(self, name) for name, _, _ in self.FIELDS}
         return {name: _copy(getattr(self, name)) for name, _, _ in self.FIELDS}
 
     @classmethod
-    def from_dict(cls, data, path: str = ""):
+    def from_dict(cls, data, path: str = "", copy: bool = True):
         path = path or cls.__name__
         if data is None:
             return cls()
@@ -136,7 +141,7 @@ class _Section:
             if expected is int and isinstance(value, bool) or not isinstance(value, expected):
                 raise InvalidSpecError(f"{path}.{key} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
                                        f"{path}.{key}")
-            values[key] = _copy(value)
+            values[key] = _copy(value) if copy else value
         return cls(**values)
 
 
@@ -185,6 +190,21 @@ class RunSpec(_Section):
               ("input_objects", list, list), ("data_stores", list, list), ("output_artifacts", list, list),
               ("default_output_path", str, str), ("secret_sources", list, list), ("hyperparams", dict, dict),
               ("hyper_options", dict, dict))
+    #: list fields a run acts on, and the string fields each of their entries must have
+    REFERENCES = {"input_objects": ("key", "path"), "output_artifacts": ("key", "path"), "secret_sources": ("kind",)}
+
+    @classmethod
+    def from_dict(cls, data, path: str = "", copy: bool = True):
+        spec = super().from_dict(data, path, copy)
+        for field, required in cls.REFERENCES.items():
+            for i, entry in enumerate(getattr(spec, field)):
+                where = f"spec.{field}[{i}]"
+                if not isinstance(entry, dict):
+                    raise InvalidSpecError(f"{where} must be a mapping, got {type(entry).__name__}", where)
+                missing = [name for name in required if not isinstance(entry.get(name), str)]
+                if missing:
+                    raise InvalidSpecError(f"{where}.{missing[0]} must be a string", f"{where}.{missing[0]}")
+        return spec
 
 
 class RunStatus(_Section):
@@ -236,8 +256,10 @@ class RunRecord:
     def outputs(self) -> dict:
         return self.status.outputs
 
-    def to_dict(self) -> dict:
-        return {"metadata": self.metadata.to_dict(), "spec": self.spec.to_dict(), "status": self.status.to_dict()}
+    def to_dict(self, copy: bool = True) -> dict:
+        """The record as plain data; ``copy=False`` shares containers with the record (read-only use)."""
+        return {"metadata": self.metadata.to_dict(copy), "spec": self.spec.to_dict(copy),
+                "status": self.status.to_dict(copy)}
 
     def to_yaml(self) -> str:
         return dump_yaml(self.to_dict())
@@ -246,7 +268,8 @@ class RunRecord:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data) -> "RunRecord":
+    def from_dict(cls, data, copy: bool = True) -> "RunRecord":
+        """Load and validate; ``copy=False`` shares containers with ``data`` (for read-only use)."""
         if isinstance(data, RunRecord):
             return data.copy()
         if not isinstance(data, dict):
@@ -256,9 +279,9 @@ class RunRecord:
             raise InvalidSpecError(f"{unknown[0]} is not a known section (expected metadata, spec, status)",
                                    unknown[0])
         record = cls(
-            RunMetadata.from_dict(data.get("metadata"), "metadata"),
-            RunSpec.from_dict(data.get("spec"), "spec"),
-            RunStatus.from_dict(data.get("status"), "status"),
+            RunMetadata.from_dict(data.get("metadata"), "metadata", copy),
+            RunSpec.from_dict(data.get("spec"), "spec", copy),
+            RunStatus.from_dict(data.get("status"), "status", copy),
         )
         if record.status.state not in RUN_STATES:
             raise InvalidSpecError(f"status.state must be one of {', '.join(RUN_STATES)}, got {record.status.state!r}",

@@ -22,7 +22,7 @@ def parse_value(text: str) -> Any:
         return _WORDS[lowered]
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested brackets are text, not a crash
         value = _python_literal(text)
         if value is None:
             return text

@@ -5,9 +5,13 @@ import os
 from typing import Mapping, Sequence
 
 from .config import default_dbpath
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StoreError
 from .model import RunRecord, now_iso
 from .secrets import SecretsStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .kfp.outputs import KfpOutputs
 
 
 def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
@@ -15,8 +19,11 @@ def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, 
             labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", command: str = "",
             handler: str = "", args: Sequence[str] = (), kind: str = "") -> RunRecord:
     """A run record in state ``created``: what a launcher sends to a runtime."""
+    import re
     import uuid
 
+    if uid and not re.fullmatch(r"\w[\w.-]*", uid):  # it names files (--save-to DIR, stores keyed by uid)
+        raise InvalidInputError(f"uid {uid!r}: use letters, digits, '_', '-' and '.' only")
     record = RunRecord()
     meta, spec = record.metadata, record.spec
     meta.name, meta.project, meta.uid = name, project, uid or uuid.uuid4().hex
@@ -56,16 +63,22 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
                  outputs: Mapping[str, str] | None = None, secrets=None, name: str = "", handler: str = "",
                  args: Sequence[str] = (), out_path: str = "", project: str = "",
                  labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", save_to: str = "",
-                 rundb: str | None = None, stream: bool = True, record: RunRecord | None = None) -> RunRecord:
+                 rundb: str | None = None, stream: bool = True, record: RunRecord | None = None,
+                 kfp: KfpOutputs | None = None, hyperparams: Mapping[str, list] | None = None,
+                 hyper_options: Mapping | None = None) -> RunRecord:
     """Run a file locally (child process) or a function by URL, record it and return the final record.
 
     ``secrets``: a mapping of inline values, or ``[("file", "secrets.txt"), ("env", "A,B")]``.
+    ``kfp``: also write what Kubeflow Pipelines reads from a step (``mlrun.kfp.KfpOutputs``); a
+    folder it cannot write ends the run in state ``error`` (before the code runs when it can tell).
+    ``hyperparams`` (``{name: [values]}``) and ``hyper_options`` (strategy, selector, parallel, ...)
+    make it a hyper-parameter run: the returned record is the parent (see ``mlrun.hyper``).
     A failing run does not raise: the returned record is in state ``error`` with the reason.
     Bad input (missing file, unknown handler, unreadable secrets) raises ``InvalidInputError``
     before anything is recorded.
     """
     from .rundb import get_run_db
-    from .runtimes import get_runtime
+    from .runtimes import RunOutcome, get_runtime
 
     runtime = get_runtime(target)
     secrets_store = as_secrets(secrets)
@@ -74,12 +87,29 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
                          project=project, labels=labels, uid=uid, workflow=workflow,
                          command=target, handler=handler, args=args, kind=runtime.kind)
     record.spec.secret_sources = secrets_store.sources
+    sweep = None
+    if hyperparams or hyper_options:
+        record.spec.hyperparams, record.spec.hyper_options = dict(hyperparams or {}), dict(hyper_options or {})
+    if record.spec.hyperparams or record.spec.hyper_options:
+        from .hyper import Sweep
+
+        sweep = Sweep(record, secrets_store.items())  # bad sweep options fail here, before anything is stored
     runtime.validate(record)
     dbpath = rundb or default_dbpath()
     db = get_run_db(dbpath)
     db.store_run(record.to_dict())
-    outcome = runtime.run(record, secrets_store, dbpath, stream=stream)
+    kfp_problem = kfp.check() if kfp is not None else ""
+    if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
+        outcome = RunOutcome(record.copy())
+    elif sweep is not None:  # the record is the parent; each iteration is a run of its own
+        outcome = sweep.run(runtime, record, secrets_store, dbpath, stream=stream)
+    else:
+        outcome = runtime.run(record, secrets_store, dbpath, stream=stream)
     final = outcome.record
+    if kfp is not None:
+        kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
+        if kfp_problem and final.state != "error":
+            final.status.state, final.status.error, final.status.last_update = "error", kfp_problem, now_iso()
     db.store_run(final.to_dict())
     if outcome.log:
         db.store_log(final.uid, outcome.log, append=False)
@@ -97,6 +127,6 @@ def save_record(record: RunRecord, target: str, secrets: Mapping | None = None) 
             target, f"{record.uid}.yaml")
     try:
         get_item(target, secrets).put(record.to_yaml())
-    except OSError as exc:
-        raise InvalidInputError(f"cannot save the run record to {target}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the run is already recorded in the store: a failure, not a usage error
+        raise StoreError(f"cannot save the run record to {target}: {exc.strerror or exc}") from None
     return target

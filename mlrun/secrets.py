@@ -6,6 +6,7 @@ Each source may carry a key prefix.  ``mask`` hides every known value in text ab
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 
@@ -116,15 +117,50 @@ def _unquote(value: str) -> str:
 
 def mask(text: str, values: Iterable[str]) -> str:
     """Replace every secret value in ``text`` (longest first, so overlapping values hide fully)."""
-    for value in sorted((v for v in values if v and len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True):
+    return _hide(text, _maskable(values))
+
+
+def _maskable(values: Iterable[str]) -> list[str]:
+    return sorted((v for v in values if v and len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True)
+
+
+def _hide(text: str, maskable: list[str]) -> str:
+    for value in maskable:
         if value in text:
             text = text.replace(value, MASK)
     return text
 
 
 def mask_bytes(data: bytes, values: Iterable[str]) -> bytes:
-    for value in sorted((v for v in values if v and len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True):
+    for value in _maskable(values):
         encoded = value.encode("utf-8")
         if encoded in data:
             data = data.replace(encoded, MASK.encode())
     return data
+
+
+def mask_data(data, values: Iterable[str]):
+    """Plain data (a record) with every secret value hidden in its strings, keys included.
+
+    A copy when there are values to hide; ``data`` itself otherwise.
+    """
+    maskable = _maskable(values)
+    if not maskable:
+        return data
+    try:  # JSON escapes character by character: a value inside a string shows up escaped the same way
+        text = json.dumps(data)
+        if not any(json.dumps(value)[1:-1] in text for value in maskable):
+            return data
+    except (TypeError, ValueError):
+        pass
+
+    def walk(item):
+        if isinstance(item, str):
+            return _hide(item, maskable)
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(data)

@@ -5,13 +5,19 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+pytest_plugins = ["s3server"]  # the moto_server / s3_env fixtures: a real S3 endpoint
+
 
 @pytest.fixture(autouse=True)
 def isolated_store(tmp_path, monkeypatch):
-    """Every test gets its own run store and home, and forgets the process-wide run context."""
+    """Every test gets its own run store, home and working directory, and forgets the process-wide run context.
+
+    (Run code writes artifacts to the working directory by default: never into the checkout.)
+    """
     import mlrun.context
     import mlrun.rundb
 
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLRUN_HOME", str(tmp_path / "mlrun-home"))
     monkeypatch.setenv("MLRUN_DBPATH", str(tmp_path / "db"))
     for name in ("MLRUN_EXEC_CONFIG", "MLRUN_EXEC_SECRETS", "MLRUN_OUT_PATH"):

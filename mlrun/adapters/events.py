@@ -1,28 +1,132 @@
-"""Turn an incoming event (nuclio event, Flask request, bytes, text or a mapping) into a run spec.
+"""HTTP events in, run records out: the wire format between an mlrun caller and a function.
 
-The body is the run spec as JSON or YAML.  Secret values travel in its dedicated top-level
-``secrets`` field: they are split off here and never become part of the record.
+The request body is the run struct as JSON (or YAML): ``{"metadata": ..., "spec": ..., "secrets": {...}}``.
+Secret values travel only in its top-level ``secrets`` field: ``spec_from_event`` splits them off,
+so they never become part of a record.
+
+The answer is the run record.  Its form follows the request's ``Accept`` header: an mlrun caller
+asks for ``application/vnd.mlrun.run+json`` (``{"record": ..., "log": ...}``: the record plus what
+the function printed); ``application/json`` gets the record as JSON; anyone else gets it as YAML.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..errors import InvalidSpecError
-from ..model import parse_struct
+from ..model import dump_yaml, parse_struct
 
 #: the request field that carries secret values; never recorded, never echoed
 SECRETS_FIELD = "secrets"
+#: the answer an mlrun caller asks for: the record and the function's log
+RUN_ANSWER_TYPE = "application/vnd.mlrun.run+json"
+JSON_TYPE = "application/json"
+YAML_TYPE = "application/yaml"
+TEXT_TYPE = "text/plain; charset=utf-8"
+#: the default request body limit (nuclio's default for an HTTP trigger's maxRequestBodySize)
+DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
+#: a bearer token: ``mlrun serve`` requires it and ``mlrun run URL`` sends it, when set
+TOKEN_ENV = "MLRUN_FUNCTION_TOKEN"
+
+
+def event_body(event: Any) -> Any:
+    """The body of a nuclio event, a Flask/werkzeug request, or the event itself (bytes, text, mapping)."""
+    if callable(getattr(event, "get_data", None)):  # a Flask/werkzeug request
+        return event.get_data()
+    return getattr(event, "body", event)
+
+
+def event_header(event: Any, name: str) -> str:
+    """A request header, case-insensitive; ``""`` for events without headers."""
+    if callable(getattr(event, "get_header", None)):  # nuclio
+        return event.get_header(name) or ""
+    headers = getattr(event, "headers", None) or {}
+    if hasattr(headers, "get") and not isinstance(headers, dict):  # werkzeug headers ignore case already
+        return headers.get(name, "")
+    lowered = name.lower()
+    return next((str(v) for k, v in headers.items() if k.lower() == lowered), "")
 
 
 def spec_from_event(event: Any) -> tuple[dict, dict]:
-    """``(spec, secrets)`` from an event; ``InvalidSpecError`` when the body is not a run spec."""
-    body = getattr(event, "body", event)
-    if callable(getattr(event, "get_data", None)):  # a Flask/werkzeug request
-        body = event.get_data()
+    """``(spec, secrets)`` from an event; ``InvalidSpecError`` when the body is not a run spec.
+
+    An empty body is an empty spec: the function runs with its defaults.
+    """
+    body = event_body(event)
+    if isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
     if body is None or body == b"" or body == "":
         return {}, {}
-    data = dict(body) if isinstance(body, dict) else parse_struct(body, "request body")
+    if isinstance(body, dict):
+        data = dict(body)
+    elif isinstance(body, (bytes, str)):
+        data = parse_struct(body, "request body")
+    else:
+        raise InvalidSpecError(f"request body must be JSON or YAML text, got {type(body).__name__}")
     secrets = data.pop(SECRETS_FIELD, None) or {}
     if not isinstance(secrets, dict):
         raise InvalidSpecError(f"{SECRETS_FIELD} must be a mapping of names to values", SECRETS_FIELD)
     return data, {str(k): str(v) for k, v in secrets.items()}
+
+
+def answer_type(accept: str) -> str:
+    """The form of the answer a request asks for (see the module's docstring)."""
+    accept = (accept or "").lower()
+    if RUN_ANSWER_TYPE in accept:
+        return RUN_ANSWER_TYPE
+    if JSON_TYPE in accept:
+        return JSON_TYPE
+    return YAML_TYPE
+
+
+def render_run(record: dict, log: str, content_type: str) -> str:
+    """The answer body for a run record, in the form ``answer_type`` chose."""
+    if content_type == RUN_ANSWER_TYPE:
+        return json.dumps({"record": record, "log": log})
+    if content_type == JSON_TYPE:
+        return json.dumps(record)
+    return dump_yaml(record)
+
+
+def render_error(message: str, content_type: str) -> tuple[str, str]:
+    """``(content type, body)`` for a request that produced no record (bad body, no auth, too large)."""
+    if content_type in (RUN_ANSWER_TYPE, JSON_TYPE):
+        return JSON_TYPE, json.dumps({"error": message})
+    return TEXT_TYPE, message + "\n"
+
+
+def read_answer(content_type: str, body: bytes) -> tuple[dict, str]:
+    """``(record, log)`` from a function's answer: an mlrun answer, or a bare record as JSON or YAML.
+
+    ``InvalidSpecError`` when the answer is not even a mapping; the caller validates the record.
+    """
+    data = parse_struct(body, "the function's answer")
+    if (content_type or "").lower().startswith(RUN_ANSWER_TYPE):
+        record, log = data.get("record"), data.get("log") or ""
+        if not isinstance(record, dict) or not isinstance(log, str):
+            raise InvalidSpecError("the function's answer has no run record")
+        return record, log
+    return data, ""
+
+
+def answer_error(body: bytes, limit: int = 300) -> str:
+    """The reason given by an answer that holds no record: its ``error`` field, else its first line."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        message = json.loads(text).get("error") or text
+    except (ValueError, AttributeError):
+        message = text
+    line = " ".join(str(message).split())
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine: traffic to it never leaves it."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -7,8 +7,7 @@ first use, so ``import mlrun`` never pays for boto3 or requests.  Third parties 
 """
 from __future__ import annotations
 
-from typing import Mapping
-from urllib.parse import urlparse
+from typing import Mapping, Sequence
 
 from ..errors import InvalidInputError
 from .base import DataItem, DataStore, FileStat
@@ -19,6 +18,10 @@ __all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "regist
 _REGISTRY: dict[str, tuple[str | type, str]] = {
     "": ("mlrun.datastore.filestore:FileStore", ""),
     "file": ("mlrun.datastore.filestore:FileStore", ""),
+    "s3": ("mlrun.datastore.s3:S3Store", "s3"),
+    "http": ("mlrun.datastore.http:HttpStore", "http"),
+    "https": ("mlrun.datastore.http:HttpStore", "http"),
+    "memory": ("mlrun.datastore.memory:MemoryStore", ""),
 }
 _entry_points_loaded = False
 
@@ -48,8 +51,9 @@ def split_url(url: str) -> tuple[str, str, str]:
     """``s3://bucket/key`` -> ("s3", "bucket", "/key"); a plain path -> ("", "", path)."""
     if "://" not in url:
         return "", "", url
-    parsed = urlparse(url)
-    return parsed.scheme.lower(), parsed.netloc, parsed.path
+    scheme, _, rest = url.partition("://")
+    netloc, _, path = rest.partition("/")  # not urlparse: '?' and '#' are plain characters in object keys
+    return scheme.lower(), netloc, "/" + path
 
 
 def _store_class(scheme: str) -> type:
@@ -77,9 +81,17 @@ def get_store(url: str, secrets: Mapping | None = None) -> DataStore:
     return _store_class(scheme)(netloc, secrets or {})
 
 
-def get_item(url: str, secrets: Mapping | None = None, key: str = "") -> DataItem:
-    """A handle on the object at ``url``; nothing is read until asked for."""
+def get_item(url: str, secrets: Mapping | None = None, key: str = "",
+             data_stores: Sequence[Mapping] | None = None) -> DataItem:
+    """A handle on the object at ``url``; nothing is read until asked for.
+
+    ``ds://NAME/path`` URLs resolve through ``data_stores`` (a run spec's named stores).
+    """
     if not url:
         raise InvalidInputError("empty data URL")
+    if url.startswith("ds://"):
+        from .named import resolve
+
+        url, secrets = resolve(url, data_stores, secrets)
     store = get_store(url, secrets)
     return DataItem(store, store.path_of(url), url, key=key)

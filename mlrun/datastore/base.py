@@ -1,30 +1,105 @@
 """What every data store provides, and the ``DataItem`` user code holds.
 
-A back end implements a few primitives (``open``, ``put``, ``stat``, ``listdir``, ``delete``,
-and, where it can do better than streaming through ``open``, ``upload``/``download``);
+A back end implements a few primitives (``open``, ``stat``, and where it can: ``listdir``,
+``delete``, and ``upload``/``download`` when it can do better than streaming through ``open``);
 everything else is built here once.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Mapping
+from typing import BinaryIO, Callable, Iterator, Mapping
+
+from ..errors import NotFoundError, StoreError
+from .progress import transfer_progress
 
 CHUNK_SIZE = 1024 * 1024
 
 
 @dataclass
 class FileStat:
+    #: bytes; -1 when the back end cannot tell
     size: int
+    #: last modification time, ISO-8601
     modified: str = ""
+    #: a content tag from the back end (S3 and HTTP ETag, MD5 for memory); empty when it has none
     etag: str = ""
+
+
+def _temp_name(folder: str) -> str:
+    return os.path.join(folder, f".mlrun-{os.urandom(8).hex()}.tmp")
+
+
+@contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A temp name beside ``path`` to write; the file becomes ``path`` only when the block ends without error.
+
+    The name is new and not created here: writing into an existing empty file (truncating it) or
+    renaming over one makes ext4 flush it to disk at once, which costs large copies dearly.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = _temp_name(folder)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class TempFileWriter:
+    """A binary file object whose content is handed to ``commit(temp_path)`` when it closes without error.
+
+    On an error in a ``with`` block the content is discarded, so nothing half-written ever lands.
+    """
+
+    def __init__(self, commit: Callable[[str], None], folder: str | None = None):
+        folder = folder or tempfile.gettempdir()
+        os.makedirs(folder, exist_ok=True)
+        self.name = _temp_name(folder)
+        # not mkstemp: its 0600 mode would stay on the file once renamed into place; this honours the umask
+        self._fp = os.fdopen(os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+        self._commit = commit
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        return self._fp.write(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def __enter__(self) -> "TempFileWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._finish(commit=exc_type is None)
+
+    def close(self) -> None:
+        self._finish(commit=True)
+
+    def _finish(self, commit: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._fp.close()
+        try:
+            if commit:
+                self._commit(self.name)
+        finally:
+            if os.path.exists(self.name):
+                os.unlink(self.name)
 
 
 class DataStore(ABC):
     """One back end: files, an object store, a web server, ... ``netloc`` is the bucket or host."""
+
+    #: the URL scheme this store serves, for messages
+    scheme = ""
 
     def __init__(self, netloc: str = "", secrets: Mapping | None = None):
         self.netloc = netloc
@@ -36,12 +111,17 @@ class DataStore(ABC):
 
         return split_url(url)[2]
 
-    @abstractmethod
-    def open(self, path: str, mode: str = "rb") -> BinaryIO:
-        """A binary stream for reading (``rb``) or writing (``wb``)."""
+    def url_of(self, path: str) -> str:
+        """The URL of ``path`` on this store (the inverse of ``path_of``), for messages."""
+        return f"{self.scheme}://{self.netloc}/{path.lstrip('/')}" if self.scheme else path
 
     @abstractmethod
-    def stat(self, path: str) -> FileStat: ...
+    def open(self, path: str, mode: str = "rb") -> BinaryIO:
+        """A binary stream for reading (``rb``) or writing (``wb``; the object appears when it is closed)."""
+
+    @abstractmethod
+    def stat(self, path: str) -> FileStat:
+        """Size, modification time and tag; ``NotFoundError`` when there is no such object."""
 
     def get(self, path: str) -> bytes:
         with self.open(path, "rb") as fp:
@@ -52,36 +132,36 @@ class DataStore(ABC):
             fp.write(data)
 
     def upload(self, path: str, local_path: str) -> None:
+        size = os.path.getsize(local_path)
         with open(local_path, "rb") as src, self.open(path, "wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK_SIZE)
+            _copy(src, dst, transfer_progress(f"upload {os.path.basename(path)}", size))
 
     def download(self, path: str, local_path: str) -> None:
         """Stream into ``local_path``; the file appears whole or not at all."""
-        folder = os.path.dirname(os.path.abspath(local_path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mlrun-")
-        try:
-            with os.fdopen(fd, "wb") as dst, self.open(path, "rb") as src:
-                shutil.copyfileobj(src, dst, CHUNK_SIZE)
-            os.replace(tmp, local_path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        progress = transfer_progress(f"download {os.path.basename(path)}", lambda: self.stat(path).size)
+        with atomic_path(local_path) as tmp, self.open(path, "rb") as src, open(tmp, "wb") as dst:
+            _copy(src, dst, progress)
 
     def listdir(self, path: str) -> list[str]:
-        raise NotImplementedError(f"{type(self).__name__} cannot list {path}")
+        raise StoreError(f"{self.scheme or 'this'} data store cannot list {self.url_of(path)}")
 
     def delete(self, path: str) -> None:
-        raise NotImplementedError(f"{type(self).__name__} cannot delete {path}")
+        raise StoreError(f"{self.scheme or 'this'} data store cannot delete {self.url_of(path)}")
 
     def exists(self, path: str) -> bool:
-        from ..errors import NotFoundError
-
         try:
             self.stat(path)
             return True
         except (NotFoundError, FileNotFoundError):
             return False
+
+
+def _copy(src, dst, progress) -> None:
+    with progress as update:
+        while chunk := src.read(CHUNK_SIZE):
+            dst.write(chunk)
+            if update is not None:
+                update(len(chunk))
 
 
 class DataItem:
@@ -93,47 +173,70 @@ class DataItem:
         self.url = url
         self.key = key
         self._local_path = ""
-        #: called with the item after its content was read (lineage is recorded there)
-        self.on_read = None
+        #: called as ``on_read(item, content)`` once content was read: ``content`` is the bytes read,
+        #: a local file holding them, or ``None`` for a stream (run contexts record lineage there)
+        self.on_read: Callable | None = None
 
     def __repr__(self) -> str:
         return f"DataItem({self.url!r})"
 
-    def _read_done(self) -> None:
+    def _read_done(self, content: bytes | str | None) -> None:
         if self.on_read is not None:
-            self.on_read(self)
+            self.on_read(self, content)
 
-    def get(self, encoding: str | None = None):
+    def get(self, encoding: str | None = None) -> bytes | str:
         """The whole content: bytes, or text when ``encoding`` is given."""
         data = self.store.get(self.path)
-        self._read_done()
+        self._read_done(data)
         return data.decode(encoding) if encoding else data
 
     def open(self, mode: str = "rb") -> BinaryIO:
+        """A binary stream: ``rb`` to read without holding the whole content, ``wb`` to write."""
+        if mode not in ("r", "rb", "w", "wb"):
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(f"cannot open {self.url} in mode {mode!r} (use 'rb' or 'wb')")
+        stream = self.store.open(self.path, mode if "b" in mode else mode + "b")
         if "r" in mode:
-            self._read_done()
-        return self.store.open(self.path, mode)
+            self._read_done(None)
+        return stream
 
     def local(self) -> str:
-        """A local file with the content: the file itself for local paths, else a cached download."""
+        """A local file with the content: the file itself for local paths, else a cached download.
+
+        Downloads land in ``$MLRUN_HOME/cache`` (``~/.mlrun/cache``) and are reused while the
+        object's tag or modification time is unchanged.
+        """
         if not self._local_path:
             from .filestore import FileStore
 
             if isinstance(self.store, FileStore):
+                if not os.path.isfile(self.path):
+                    self.store.stat(self.path)  # a clear NotFoundError rather than a bad path later
                 self._local_path = self.path
             else:
-                import hashlib
-
-                cache = os.path.join(tempfile.gettempdir(), "mlrun-cache")
-                name = hashlib.sha256(self.url.encode()).hexdigest()[:16] + "-" + os.path.basename(self.path)
-                self._local_path = os.path.join(cache, name)
-                self.store.download(self.path, self._local_path)
-        self._read_done()
+                self._local_path = self._cached_download()
+        self._read_done(self._local_path)
         return self._local_path
 
+    def _cached_download(self) -> str:
+        import hashlib
+
+        from ..config import home_dir
+
+        stat = self.store.stat(self.path)
+        version = stat.etag or stat.modified
+        name = os.path.basename(self.path.rstrip("/")) or "data"
+        digest = hashlib.sha256(f"{self.url}\n{version}\n{stat.size}".encode()).hexdigest()[:16]
+        path = os.path.join(home_dir(), "cache", f"{digest}-{name}")
+        if not (version and os.path.isfile(path) and os.path.getsize(path) == stat.size):
+            self.store.download(self.path, path)
+        return path
+
     def download(self, local_path: str) -> str:
+        """Copy the content to ``local_path`` (atomically) and return it."""
         self.store.download(self.path, local_path)
-        self._read_done()
+        self._read_done(local_path)
         return local_path
 
     def put(self, data: bytes | str) -> None:
@@ -146,6 +249,7 @@ class DataItem:
         return self.store.stat(self.path)
 
     def listdir(self) -> list[str]:
+        """Names directly under this item, taken as a folder or key prefix."""
         return self.store.listdir(self.path)
 
     def delete(self) -> None:

@@ -18,6 +18,9 @@ __all__ = ["RunDB", "get_run_db", "register_run_db"]
 _REGISTRY: dict[str, tuple[str | type, str]] = {
     "": ("mlrun.rundb.filedb:FileRunDB", ""),
     "file": ("mlrun.rundb.filedb:FileRunDB", ""),
+    "s3": ("mlrun.rundb.s3db:S3RunDB", "s3"),
+    "http": ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
+    "https": ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
 }
 _cache: dict[str, RunDB] = {}
 

@@ -6,10 +6,15 @@ import runpy
 import sys
 import traceback
 
-from ..context import error_message, get_or_create_ctx
+from ..config import PROGRESS_FD_ENV
+from ..context import get_or_create_ctx
 
 
 def main() -> int:
+    if os.environ.get(PROGRESS_FD_ENV):
+        from ..datastore.progress import adopt_launcher_stream
+
+        adopt_launcher_stream()
     ctx = get_or_create_ctx("")
     runtime = ctx._record.spec.runtime
     path = os.path.abspath(runtime.get("command", ""))
@@ -29,17 +34,16 @@ def main() -> int:
         else:
             runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
-        if exc.code not in (None, 0):
-            error = exc.code if isinstance(exc.code, str) else f"script exited with code {exc.code}"
+        error = exc  # finish() tells sys.exit(0) from a failing exit
     except BaseException as exc:  # noqa: BLE001 - whatever the code raised ends the run in state error
         error = exc
         tb = traceback.TracebackException.from_exception(exc)
         tb.stack = traceback.StackSummary.from_list([f for f in tb.stack if f.filename != __file__
                                                      and "runpy" not in os.path.basename(f.filename)])
         sys.stderr.write(ctx.mask("".join(tb.format())))
-    if ctx.state == "running":
+    if ctx.state != "error":  # an exception raised after the code completed the run still fails it
         ctx.finish(error)
-    else:  # the code ended the run itself (ctx.finish or a context manager): keep its verdict
+    else:  # the code failed the run itself (ctx.finish or a context manager): keep its reason
         ctx.commit()
     return 0 if ctx.state != "error" else 1
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 
-from ..config import DBPATH_ENV, EXEC_CONFIG_ENV, EXEC_SECRETS_ENV
+from ..config import DBPATH_ENV, EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, PROGRESS_FD_ENV
 from ..errors import InvalidInputError, NotFoundError
 from ..model import RunRecord, now_iso
 from ..secrets import SecretsStore, mask_bytes
@@ -44,9 +44,18 @@ class LocalRuntime(Runtime):
         command = [sys.executable, "-m", "mlrun.runtimes.child"]
         masked = list(secrets.items().values())
         log = _LogCollector(masked, stream)
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # progress bars need a terminal, which the child's piped stderr is not: give it a channel of its own
+        bars_read, bars_write = os.pipe() if stream and _is_terminal(sys.stderr) else (None, None)
+        env.pop(PROGRESS_FD_ENV, None)
+        if bars_write is not None:
+            env[PROGRESS_FD_ENV] = str(bars_write)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                pass_fds=() if bars_write is None else (bars_write,))
         pumps = [threading.Thread(target=log.pump, args=(proc.stdout, sys.stdout), daemon=True),
                  threading.Thread(target=log.pump, args=(proc.stderr, sys.stderr), daemon=True)]
+        if bars_write is not None:
+            os.close(bars_write)  # the child now holds the only writer: the relay ends when the child does
+            pumps.append(threading.Thread(target=log.relay, args=(bars_read, sys.stderr), daemon=True))
         for pump in pumps:
             pump.start()
         try:
@@ -57,7 +66,7 @@ class LocalRuntime(Runtime):
             pump.join()
 
         try:
-            final = RunRecord.from_dict(get_run_db(dbpath).read_run(record.uid))
+            final = RunRecord.from_dict(get_run_db(dbpath).read_run(record.uid, record.metadata.iteration))
         except NotFoundError:
             final = record.copy()  # the child died before its first commit
         if returncode != 0 and final.status.state != "error":
@@ -107,19 +116,37 @@ class _LogCollector:
         self._lock = threading.Lock()
 
     def pump(self, pipe, terminal) -> None:
-        out = getattr(terminal, "buffer", None)
         for line in iter(pipe.readline, b""):
             line = mask_bytes(line, self._secrets)
             with self._lock:
                 self._chunks.append(line)
                 if self._stream:
-                    if out is not None:
-                        out.write(line)
-                        out.flush()
-                    else:
-                        terminal.write(line.decode("utf-8", "replace"))
+                    _echo(line, terminal)
         pipe.close()
+
+    def relay(self, fd: int, terminal) -> None:
+        """Copy what the child draws on ``fd`` (progress bars) to the terminal as it comes; none of it is kept."""
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                with self._lock:
+                    _echo(mask_bytes(chunk, self._secrets), terminal)
 
     def getvalue(self) -> bytes:
         with self._lock:
             return b"".join(self._chunks)
+
+
+def _echo(data: bytes, terminal) -> None:
+    out = getattr(terminal, "buffer", None)
+    if out is not None:
+        out.write(data)
+        out.flush()
+    else:
+        terminal.write(data.decode("utf-8", "replace"))
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False

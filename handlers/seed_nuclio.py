@@ -1,0 +1,28 @@
+"""The seed's function as a nuclio handler: ``spec.handler: seed_nuclio:handler`` (see function.yaml).
+
+    mlrun serve handlers/seed_nuclio.py                       # locally, the way nuclio calls it
+    mlrun run -p p1=5 -s file=secrets.txt -i infile.txt=s3://mybucket/infile.txt http://127.0.0.1:8080
+
+The seed's code, except for its artifact: a deployed function has no ``chart.png`` lying next to
+it, so it logs the seed's other artifact, ``test.txt``, from a body.
+"""
+from mlrun import get_or_create_ctx
+
+
+def handler(context, event):
+    ctx = get_or_create_ctx('myfunc', event=event)
+    context.logger.info('This is an unstructured log')
+    p1 = ctx.get_param('p1', 1)
+    p2 = ctx.get_param('p2', 'a-string')
+
+    print(f'Run: {ctx.name} (uid={ctx.uid})')
+    print(f'Params: p1={p1}, p2={p2}')
+    print('accesskey = {}'.format(ctx.get_secret('ACCESS_KEY')))
+    print('file\n{}\n'.format(ctx.input_artifact('infile.txt').get()))
+
+    ctx.log_output('accuracy', p1 * 2)
+    for i in range(1, 4):
+        ctx.log_metric('loss', 2 * i, i)
+    ctx.log_artifact('test.txt', body=b'abc is 123')
+
+    return ctx.to_yaml()

@@ -1,0 +1,102 @@
+"""``mlrun serve`` and ``mlrun function-config``: serving a handler, and deploying it to nuclio.
+
+Loaded only when one of these commands runs (``mlrun.cli.LazyGroup``); the work is done by
+``mlrun.adapters.flask.serve`` and ``mlrun.deploy.function_config``.
+"""
+from __future__ import annotations
+
+import click
+
+from ..cli import user_errors
+from .events import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
+
+
+@click.command("serve")
+@click.argument("target", metavar="FILE[:HANDLER]")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MLRUN_SERVE_HOST", show_envvar=True,
+              help="Address to listen on (0.0.0.0: every interface; set a token then).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), envvar="MLRUN_SERVE_PORT",
+              show_envvar=True)
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), envvar="MLRUN_SERVE_THREADS",
+              show_envvar=True, help="Requests served at once.")
+@click.option("--token", default="", envvar=TOKEN_ENV, show_envvar=True,
+              help="Require 'Authorization: Bearer TOKEN' on runs (prefer the environment variable).")
+@click.option("--max-body-size", default=DEFAULT_MAX_BODY_SIZE, show_default=True, type=click.IntRange(min=1),
+              metavar="BYTES", help="Larger requests get 413.")
+@click.option("--name", default="", help="Run name when neither the request nor the code names the run "
+                                         "(default: the file's name).")
+@user_errors
+def serve(target, host, port, threads, token, max_body_size, name) -> None:
+    """Serve a handler over HTTP: POST a run spec, get the run record back.
+
+    HANDLER (default: handler) is a plain fn(ctx) or a nuclio handler(context, event).
+    GET /healthz answers {"status": "ok"}.
+
+    \b
+    Example:
+      mlrun serve handlers/seed.py:my_func --port 8080
+      mlrun run -p p1=5 -s file=secrets.txt http://127.0.0.1:8080
+    """
+    from .flask import serve as serve_handler
+
+    serve_handler(target, host=host, port=port, threads=threads, token=token, max_body_size=max_body_size,
+                  name=name)
+
+
+@click.command("function-config")
+@click.argument("target", metavar="FILE[:HANDLER]")
+@click.option("--name", default="", help="Function name (default: the file's name, made DNS-safe).")
+@click.option("-r", "--requirement", "requirements", multiple=True, metavar="REQ",
+              help="A pip requirement to install at build time (repeatable).")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="An environment variable (repeatable).")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1), help="HTTP trigger workers.")
+@click.option("--max-body-size", default=DEFAULT_MAX_BODY_SIZE, show_default=True, type=click.IntRange(min=1),
+              metavar="BYTES", help="The HTTP trigger's request body limit.")
+@click.option("--base-image", default="", help="Build on this image (default: nuclio's for the runtime).")
+@click.option("--namespace", default="", help="Kubernetes namespace.")
+@click.option("--mlrun-requirement", default="", metavar="REQ",
+              help="How the build installs mlrun (default: mlrun[s3]==<this version>).")
+@click.option("-o", "--output", default="", metavar="PATH", help="Write here (local or s3://) instead of stdout.")
+@click.pass_context
+@user_errors
+def function_config(ctx, target, name, requirements, env, workers, max_body_size, base_image, namespace,
+                    mlrun_requirement, output) -> None:
+    """Print a nuclio function config (function.yaml) for a handler file.
+
+    HANDLER (default: handler) must be a nuclio handler(context, event); wrap a plain fn(ctx)
+    with mlrun.adapters.nuclio.nuclio_handler.
+
+    \b
+    Example:
+      mlrun function-config handlers/seed_nuclio.py:handler --name myfunc -o function.yaml
+      nuctl deploy --file function.yaml
+    """
+    from ..deploy import config_yaml, function_config as make_config
+    from ..params import parse_pairs
+
+    config = make_config(target, name=name, requirements=requirements, env=parse_pairs(env, "--env", typed=False),
+                         workers=workers, max_body_size=max_body_size, base_image=base_image,
+                         namespace=namespace, mlrun_requirement=mlrun_requirement)
+    text = config_yaml(config, _command_line(ctx), output or "function.yaml")
+    if output:
+        from ..datastore import get_item
+
+        get_item(output).put(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command, canonically spelled with only the options given: it makes the same file again."""
+    import shlex
+
+    parts = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            parts.append(value)
+        elif value not in (param.default, (), "", None):
+            for item in value if param.multiple else [value]:
+                parts += [param.opts[-1], str(item)]
+    return shlex.join(parts)

@@ -1,0 +1,298 @@
+"""Serve a handler over HTTP: a Flask app on waitress (``mlrun serve FILE[:HANDLER]``).
+
+The handler is a plain ``fn(ctx)`` or a nuclio ``handler(context, event)``; either way it is
+called the nuclio way, with nuclio-sdk's own ``Event``, ``Context`` and ``Logger``, so code that
+runs here runs unchanged on nuclio.  ``POST`` (any path) runs it and answers as the nuclio
+adapter does (see ``events``); ``GET /healthz`` answers ``{"status": "ok"}``.
+
+Requests the handler should never see are refused first: a missing or wrong bearer token (401),
+a body over the limit (413), a body that is not JSON or YAML (400).  A spec with a field of the
+wrong type gets 400 naming it (found when the handler builds its context).  A handler that raises
+gets 500 with the run record in state ``error``.  Every request leaves one access-log line on stderr.
+"""
+from __future__ import annotations
+
+import hmac
+import importlib.util
+import inspect
+import itertools
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+from ..context import error_message
+from ..errors import InvalidInputError, InvalidSpecError, MLRunError
+from ..model import RunRecord, now_iso
+from ..secrets import mask, mask_bytes, mask_data
+from .capture import capture_output, install, print_exception
+from .events import (DEFAULT_MAX_BODY_SIZE, JSON_TYPE, RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_type,
+                     is_loopback, render_error, render_run, spec_from_event)
+from .nuclio import locate_handler, nuclio_handler
+
+
+def load_handler(target: str, name: str = "") -> tuple[Callable, Any, str]:
+    """``FILE[:HANDLER]`` (default handler: ``handler``) -> ``(nuclio-style handler, its module, run name)``.
+
+    A plain ``fn(ctx)`` is wrapped with ``nuclio_handler``.  Runs are named ``name``, else after
+    the file (as ``mlrun run --handler`` names them), unless the request or the code names them.
+    """
+    path, attr = locate_handler(target)
+    module = _import_file(path)
+    fn = getattr(module, attr)
+    name = name or os.path.splitext(os.path.basename(path))[0]
+    if not callable(fn):
+        raise InvalidInputError(f"{path}:{attr} is not a function")
+    required = _required_positional(fn)
+    if required >= 2:
+        return fn, module, name
+    if required == 1:
+        return nuclio_handler(fn, name=name), module, name
+    raise InvalidInputError(f"{path}:{attr} must take (ctx) or nuclio's (context, event)")
+
+
+def _import_file(path: str):
+    path = os.path.abspath(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    # a handler file may share a name with a library module ("json.py"): never shadow it
+    module_name = stem if stem.isidentifier() and stem not in sys.modules else f"mlrun_handler_{abs(hash(path))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(path))  # the handler's own imports of its neighbours
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise MLRunError(f"cannot load {path}: {error_message(exc)}") from None
+    return module
+
+
+def _required_positional(fn: Callable) -> int:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    return sum(1 for p in parameters if p.default is p.empty
+               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+class _Function:
+    """The served handler, called the nuclio way: one nuclio context per server thread, like nuclio's
+    workers (``init_context`` runs once in each), an event per request, nuclio's reading of the answer."""
+
+    def __init__(self, handler: Callable, module=None, name: str = ""):
+        import logging
+
+        import nuclio_sdk
+
+        self.handler, self.name = handler, name
+        install()  # the logger's stream must be the routed stdout, so each run's log gets its lines
+        self._logger = nuclio_sdk.Logger(logging.DEBUG, "mlrun.function")
+        self._logger.set_handler("mlrun", sys.stdout, nuclio_sdk.logger.HumanReadableFormatter())
+        self._platform = nuclio_sdk.Platform("local")
+        self._init = getattr(module, "init_context", None)
+        self._local = threading.local()
+        self._worker_ids = itertools.count()
+
+    def _context(self):
+        context = getattr(self._local, "context", None)
+        if context is None:
+            import nuclio_sdk
+
+            context = nuclio_sdk.Context(self._logger, self._platform, worker_id=next(self._worker_ids))
+            if self._init is not None:
+                self._init(context)
+            self._local.context = context
+        return context
+
+    def __call__(self, request, raw: bytes, spec: dict, secrets: dict, accept_type: str) -> tuple[int, str, Any]:
+        """Run the handler on a request already checked; ``(status, content type, body)`` to answer with."""
+        import nuclio_sdk
+
+        event_body = raw
+        if request.mimetype == JSON_TYPE:  # as nuclio does: JSON bodies arrive decoded
+            event_body = {**spec, SECRETS_FIELD: secrets} if secrets else spec
+        event = nuclio_sdk.Event(body=event_body, content_type=request.content_type, headers=dict(request.headers),
+                                 method=request.method, path=request.path, size=len(raw),
+                                 trigger=nuclio_sdk.TriggerInfo("http", "mlrun-serve"), timestamp=time.time())
+        output = failure = None
+        with capture_output() as out:
+            try:
+                output = self.handler(self._context(), event)
+            except InvalidSpecError:
+                raise
+            except (Exception, SystemExit) as exc:  # the caller gets an error record, the server keeps serving
+                print_exception(exc, out)
+                failure = exc
+        log, answered, body = mask(out.getvalue(), secrets.values()), None, ""
+        if failure is not None:
+            answered = _error_record(spec, self.name, error_message(failure))
+            status, content_type = 500, accept_type
+        else:
+            status, content_type, body = _nuclio_answer(output, secrets.values())
+            if accept_type in (RUN_ANSWER_TYPE, JSON_TYPE) and not content_type.startswith(accept_type):
+                try:  # a nuclio handler answers with its record as text (the seed's ``ctx.to_yaml()``)
+                    answered = RunRecord.from_text(body, "the handler's answer").to_dict()
+                    content_type = accept_type
+                except InvalidInputError:
+                    pass
+        if answered is not None:
+            body = render_run(mask_data(answered, secrets.values()), log, accept_type)
+        if log and not (answered is not None and accept_type == RUN_ANSWER_TYPE):
+            sys.stdout.write(log)  # not sent back: the server's console shows it instead
+            sys.stdout.flush()
+        return status, content_type, body
+
+
+def create_app(handler: Callable, module=None, name: str = "", token: str = "",
+               max_body_size: int = DEFAULT_MAX_BODY_SIZE):
+    """A Flask app running ``handler(context, event)`` for every POST (see the module's docstring).
+
+    ``module`` is the handler's module (its ``init_context`` runs once per server thread); ``name``
+    names the error record of a failing run that named none.
+    """
+    from flask import Flask, Response, request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    app = Flask("mlrun.serve")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_size
+    function = _Function(handler, module, name)
+
+    def error(status: int, message: str, accept_type: str, headers=None) -> Response:
+        content_type, body = render_error(message, accept_type)
+        return Response(body, status=status, content_type=content_type, headers=headers)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.post("/", defaults={"path": ""})
+    @app.post("/<path:path>")
+    def run(path):
+        accept_type = answer_type(request.headers.get("Accept", ""))
+        if token and not _authorized(request.headers.get("Authorization", ""), token):
+            return error(401, "missing or wrong bearer token", accept_type, {"WWW-Authenticate": "Bearer"})
+        try:
+            raw = request.get_data()
+        except RequestEntityTooLarge:
+            return error(413, f"request body is larger than the limit of {max_body_size} bytes", accept_type)
+        try:  # a body that is not even JSON or YAML never reaches the handler
+            spec, secrets = spec_from_event(raw)
+        except InvalidInputError as exc:
+            return error(400, str(exc), accept_type)
+        try:
+            status, content_type, body = function(request, raw, spec, secrets, accept_type)
+        except InvalidSpecError as exc:  # the handler's get_or_create_ctx found the spec malformed
+            return error(400, str(exc), accept_type)
+        return Response(body, status=status, content_type=content_type)
+
+    return app
+
+
+def _authorized(header: str, token: str) -> bool:
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _nuclio_answer(output, secrets) -> tuple[int, str, str | bytes]:
+    """``(status, content type, body)`` from what a nuclio handler returned, as nuclio reads it."""
+    import nuclio_sdk
+
+    answer = nuclio_sdk.Response.from_entrypoint_output(_json_encode, output)
+    status, content_type, body = answer["status_code"], answer["content_type"], answer["body"]
+    if answer["body_encoding"] == "base64":
+        import base64
+
+        return status, content_type, mask_bytes(base64.b64decode(body), secrets)
+    return status, content_type, mask(body, secrets)
+
+
+def _error_record(spec: dict, name: str, error: str) -> dict:
+    """The record of a run whose handler raised before it could answer with one."""
+    import uuid
+
+    record = RunRecord.from_dict(spec)
+    meta, status = record.metadata, record.status
+    meta.name, meta.uid = meta.name or name, meta.uid or uuid.uuid4().hex
+    status.state, status.error = "error", error
+    status.start_time = status.start_time or now_iso()
+    status.last_update = now_iso()
+    return record.to_dict()
+
+
+def _json_encode(data) -> str:
+    return json.dumps(data, default=str)
+
+
+class AccessLog:
+    """WSGI middleware: one line per request, ``host "METHOD /path HTTP/1.1" status bytes time``."""
+
+    def __init__(self, app, stream=None):
+        self.app = app
+        self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        seen = {"status": "-", "length": "-"}
+
+        def recording_start_response(status, headers, exc_info=None):
+            seen["status"] = status.split(" ", 1)[0]
+            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), "-")
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, recording_start_response)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            line = (f'{environ.get("REMOTE_ADDR", "-")} "{environ.get("REQUEST_METHOD")} '
+                    f'{environ.get("PATH_INFO", "")} {environ.get("SERVER_PROTOCOL")}" '
+                    f'{seen["status"]} {seen["length"]} {elapsed:.1f}ms\n')
+            with self._lock:  # whole lines, never interleaved
+                self.stream.write(line)
+                self.stream.flush()
+
+
+def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, token: str = "",
+          max_body_size: int = DEFAULT_MAX_BODY_SIZE, name: str = "") -> None:
+    """Serve ``FILE[:HANDLER]`` with waitress until interrupted (SIGINT or SIGTERM)."""
+    import logging
+    import signal
+
+    try:
+        import flask  # noqa: F401
+        import nuclio_sdk  # noqa: F401
+        from waitress import create_server
+    except ImportError as exc:
+        raise ImportError(f'mlrun serve needs {exc.name}: pip install "mlrun[server]"') from None
+
+    handler, module, name = load_handler(target, name)
+    app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
+    # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="mlrun",
+                               max_request_body_size=max_body_size + 64 * 1024)
+    except OSError as exc:
+        raise MLRunError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a busy server is not an error
+    where = f"http://{host}:{getattr(server, 'effective_port', port)}"
+    print(f"mlrun serve: serving {target} on {where} with {threads} threads", file=sys.stderr, flush=True)
+    if not token and not is_loopback(host):
+        print(f"mlrun serve: warning: no token: anyone who can reach {where} can run the function "
+              f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    print("mlrun serve: stopped", file=sys.stderr, flush=True)
+

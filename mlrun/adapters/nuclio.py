@@ -1,0 +1,102 @@
+"""nuclio handlers from plain ``fn(ctx)`` functions.
+
+    from mlrun.adapters.nuclio import nuclio_handler
+
+    def my_func(ctx):
+        ctx.log_output("accuracy", ctx.get_param("p1", 1) * 2)
+
+    handler = nuclio_handler(my_func)      # function.yaml: spec.handler: "module:handler"
+
+Each event gets a new run context built from its body; the function's printed output becomes
+the run's log; the run ends ``completed`` (200) or ``error`` (500, with the error record), is
+committed to the function's run store and answered with its record (see ``events`` for the
+forms).  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
+in everything answered or logged.  nuclio-sdk itself is not needed: the answer is built with
+``context.Response``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from ..context import RunContext, get_or_create_ctx
+from ..errors import InvalidInputError, MLRunError
+from ..secrets import mask_data
+from .capture import capture_output, print_exception
+from .events import answer_type, event_header, render_error, render_run
+
+
+def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str = ""):
+    """Turn ``fn(ctx)`` into a nuclio ``handler(context, event)``; usable as a decorator too.
+
+    ``name`` is the run name when the request names none (default: the function's name).
+    """
+    if fn is None:
+        return lambda f: nuclio_handler(f, name=name)
+    run_name = name or fn.__name__
+
+    def handler(context, event):
+        status, content_type, body = run_event(fn, event, run_name, logger=context.logger)
+        return context.Response(body=body, content_type=content_type, status_code=status)
+
+    # not functools.wraps: its __wrapped__ would make inspect report fn's one-argument signature
+    handler.__name__, handler.__qualname__, handler.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    handler.__module__ = fn.__module__
+    return handler
+
+
+def locate_handler(target: str, default: str = "handler") -> tuple[str, str]:
+    """``FILE[:HANDLER]`` -> ``(file, handler)``, checked without running the file (nuclio's ``module:function``)."""
+    from ..runtimes.local import top_level_names
+
+    path, sep, attr = target.rpartition(":")
+    if not sep or not attr.isidentifier():
+        path, attr = target, default
+    if not os.path.isfile(path):
+        raise InvalidInputError(f"file not found: {path}")
+    if attr not in top_level_names(path):
+        raise InvalidInputError(f"handler {attr!r} not found in {path}")
+    return path, attr
+
+
+def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logger=None) -> tuple[int, str, str]:
+    """Run ``fn`` on a new context built from ``event``: ``(status, content type, body)`` to answer with.
+
+    ``logger`` (a nuclio logger) hears of bad requests and failed runs; the run's own log is what
+    ``fn`` printed.
+    """
+    content_type = answer_type(event_header(event, "Accept"))
+    with capture_output() as out:
+        try:
+            ctx = get_or_create_ctx(name, event=event)
+        except InvalidInputError as exc:
+            if logger is not None:
+                logger.warn_with("bad request", error=str(exc))
+            return (400, *render_error(str(exc), content_type))
+        error = _call(fn, ctx, out)
+        if ctx.state == "running":
+            ctx.finish(error, commit=False)
+        try:
+            ctx.commit()
+        except (MLRunError, OSError) as exc:  # the caller keeps the record; this store is a convenience
+            print(f"mlrun: could not store the run in the function's run store: {exc}", file=out)
+    record = mask_data(ctx.to_dict(), [ctx.get_secret(key) for key in ctx.secret_keys])
+    status = 500 if record["status"]["state"] == "error" else 200
+    if status == 500 and logger is not None:
+        logger.error_with("run failed", name=record["metadata"]["name"], uid=ctx.uid, error=record["status"]["error"])
+    return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type)
+
+
+def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseException | None:
+    """Call ``fn(ctx)``, record what it returns; on failure write the traceback to the run's log."""
+    try:
+        result = fn(ctx)
+        if isinstance(result, dict):
+            ctx.log_outputs(result)
+        elif result is not None:
+            ctx.log_output("return", result)
+    except (Exception, SystemExit) as exc:  # a failing run is an answer, not a crashed worker
+        print_exception(exc, out)
+        return exc
+    return None
+

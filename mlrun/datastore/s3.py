@@ -1,0 +1,219 @@
+"""S3 and S3-compatible object stores through boto3: ``s3://bucket/key``.
+
+Credentials come from the run's secrets (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_SESSION_TOKEN``), else from boto3's own chain (environment, ``~/.aws``, instance roles).
+An S3-compatible server is named by ``S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` /
+``AWS_ENDPOINT_URL``) and the region by ``AWS_REGION`` / ``AWS_DEFAULT_REGION``: secrets first,
+then the environment.
+
+Transfers go through boto3's transfer manager: multipart above ``TRANSFER.multipart_threshold``,
+a bounded number of parts in flight, failed multipart uploads aborted, downloads written to a
+temp file and renamed.  Requests are retried with backoff (``AWS_MAX_ATTEMPTS``, default 3).
+"""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from contextlib import contextmanager
+from typing import BinaryIO, Iterator, Mapping
+
+import boto3
+from boto3.exceptions import Boto3Error, RetriesExceededError
+from boto3.s3.transfer import TransferConfig
+from botocore import exceptions as aws
+from botocore.config import Config
+
+from ..errors import InvalidInputError, NotFoundError, StoreError
+from .base import DataStore, FileStat, TempFileWriter, atomic_path
+from .progress import transfer_progress
+
+MB = 1024 * 1024
+CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+ENDPOINT_KEYS = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+REGION_KEYS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+#: boto3's defaults, spelled out: 8 MiB parts, 10 in flight.  Uploads from a file read each part
+#: lazily from disk, so memory stays near the I/O queue's size whatever the file's size.
+TRANSFER = TransferConfig(multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=10)
+
+MAX_CLIENTS = 32
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def _lookup(secrets: Mapping, keys: tuple) -> str | None:
+    """The first of ``keys`` set in the secrets, else in the environment."""
+    for source in (secrets, os.environ):
+        for key in keys:
+            if source.get(key):
+                return source[key]
+    return None
+
+
+def s3_client(secrets: Mapping | None = None):
+    """A boto3 S3 client for these secrets (cached: clients are thread safe and costly to build)."""
+    secrets = secrets or {}
+    # credentials only from secrets: without them boto3's chain (environment, files, roles) decides
+    access_key, secret_key, token = (secrets.get(k) or None for k in CREDENTIAL_KEYS)
+    if bool(access_key) != bool(secret_key):
+        raise InvalidInputError("incomplete AWS credentials in the run's secrets: "
+                                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
+    endpoint = _lookup(secrets, ENDPOINT_KEYS)
+    region = _lookup(secrets, REGION_KEYS)
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 3)
+    settings = (access_key, secret_key, token, endpoint, region, attempts)
+    with _clients_lock:
+        client = _clients.get(settings)
+        if client is None:
+            if len(_clients) >= MAX_CLIENTS:  # a long-lived server seeing many credentials: start over
+                _clients.clear()
+            config = Config(
+                retries={"total_max_attempts": attempts, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=60,
+                max_pool_connections=max(10, TRANSFER.max_request_concurrency),
+                # S3-compatible servers (MinIO, moto, Ceph) rarely have per-bucket host names
+                s3={"addressing_style": "path"} if endpoint else None,
+            )
+            session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                             aws_session_token=token, region_name=region)
+            client = _clients[settings] = session.client("s3", endpoint_url=endpoint, config=config)
+    return client
+
+
+class S3Store(DataStore):
+    scheme = "s3"
+
+    def __init__(self, netloc: str = "", secrets: Mapping | None = None):
+        if not netloc:
+            raise InvalidInputError("an s3 URL needs a bucket: s3://BUCKET/KEY")
+        super().__init__(netloc, secrets)
+        self.bucket = netloc
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = s3_client(self.secrets)
+        return self._client
+
+    def path_of(self, url: str) -> str:
+        return super().path_of(url).lstrip("/")
+
+    @contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        """Turn boto's exceptions into mlrun's, naming the URL and never a credential."""
+        try:
+            yield
+        except Exception as exc:
+            error = self._translate(exc, self.url_of(key))
+            if error is None:
+                raise
+            raise error from None
+
+    def _translate(self, exc: Exception, url: str) -> Exception | None:
+        if isinstance(exc, RetriesExceededError):  # a download whose stream kept breaking
+            return StoreError(f"cannot read {url}: {exc.last_exception or exc}")
+        if isinstance(exc, Boto3Error) and exc.__cause__ is not None:  # S3UploadFailedError wraps the real one
+            exc = exc.__cause__
+        if isinstance(exc, aws.ClientError):
+            return self._client_error(exc, url)
+        if isinstance(exc, (aws.NoCredentialsError, aws.PartialCredentialsError)):
+            return StoreError(f"no AWS credentials for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                              "in the run's secrets or the environment")
+        if isinstance(exc, (aws.ConnectionError, aws.HTTPClientError)):
+            return StoreError(f"cannot reach S3 for {url} after {self._attempts()} attempts: {exc}")
+        if isinstance(exc, aws.BotoCoreError):
+            return StoreError(f"{url}: {exc}")
+        return None
+
+    def _attempts(self) -> int:
+        return self.client.meta.config.retries["total_max_attempts"]
+
+    def _client_error(self, exc: aws.ClientError, url: str) -> Exception:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket" or code in ("404", "NoSuchKey", "NotFound") and not self._bucket_exists():
+            return NotFoundError(f"bucket {self.bucket!r} not found ({url})")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return NotFoundError(f"not found: {url}")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                    "AccessDenied", "403", "Forbidden") or status == 403:
+            return StoreError(f"access denied to {url} ({code}): check the AWS credentials")
+        return StoreError(f"{url}: {code or status}: {error.get('Message', '')}".rstrip(": "))
+
+    def _bucket_exists(self) -> bool:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return True
+        except aws.ClientError as exc:
+            return exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound")
+        except aws.BotoCoreError:
+            return True  # cannot tell; the original error stands
+
+    # -- primitives ----------------------------------------------------------------------------
+    def open(self, path: str, mode: str = "rb") -> BinaryIO:
+        if "w" in mode:
+            # parts go up from a local temp file, so a large object never sits in memory
+            return TempFileWriter(lambda tmp: self.upload(path, tmp))  # type: ignore[return-value]
+        with self._errors(path):
+            return self.client.get_object(Bucket=self.bucket, Key=path)["Body"]
+
+    def get(self, path: str) -> bytes:
+        with self._errors(path):
+            return self.client.get_object(Bucket=self.bucket, Key=path)["Body"].read()
+
+    def put(self, path: str, data: bytes) -> None:
+        with self._errors(path):
+            if len(data) < TRANSFER.multipart_threshold:
+                self.client.put_object(Bucket=self.bucket, Key=path, Body=data)
+            else:  # parts go in parallel, each retried on its own
+                self.client.upload_fileobj(io.BytesIO(data), self.bucket, path, Config=TRANSFER)
+
+    def upload(self, path: str, local_path: str) -> None:
+        size = os.path.getsize(local_path)
+        with self._errors(path), transfer_progress(f"upload {os.path.basename(path)}", size) as update:
+            self.client.upload_file(local_path, self.bucket, path, Config=TRANSFER, Callback=update)
+
+    def download(self, path: str, local_path: str) -> None:
+        progress = transfer_progress(f"download {os.path.basename(path)}", lambda: self.stat(path).size)
+        with self._errors(path), atomic_path(local_path) as tmp, progress as update:
+            self.client.download_file(self.bucket, path, tmp, Config=TRANSFER, Callback=update)
+
+    def stat(self, path: str) -> FileStat:
+        with self._errors(path):
+            head = self.client.head_object(Bucket=self.bucket, Key=path)
+        return FileStat(size=head["ContentLength"], modified=head["LastModified"].isoformat(),
+                        etag=head.get("ETag", "").strip('"'))
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix``, at any depth."""
+        with self._errors(prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", ()):
+                    yield obj["Key"]
+
+    def listdir(self, path: str) -> list[str]:
+        prefix = path.strip("/") + "/" if path.strip("/") else ""
+        names = set()
+        with self._errors(path):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix,
+                                                                          Delimiter="/")
+            for page in pages:
+                names.update(o["Key"][len(prefix):] for o in page.get("Contents", ()))
+                names.update(p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", ()))
+        names.discard("")
+        return sorted(names)
+
+    def delete(self, path: str) -> None:
+        self.stat(path)  # S3 deletes silently; say when there was nothing to delete
+        with self._errors(path):
+            self.client.delete_object(Bucket=self.bucket, Key=path)
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete many keys, a thousand per request (missing keys are ignored)."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            with self._errors(batch[0]["Key"]):
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})

@@ -1,0 +1,105 @@
+"""Where iterations run: a local pool (the default) or a Dask cluster.
+
+An executor only starts work; each iteration is still an ordinary run of its runtime (a child
+process for a file, an HTTP call for a function URL).  So one pool of threads serves both local
+files and remote fan-out (threads wait on processes or sockets, not on the GIL), and a Dask worker
+does exactly what a pool thread does, on another machine if the cluster has them.
+"""
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from typing import Callable
+
+#: in-flight calls to a function URL when --parallel is not given: the serverless platform scales out
+REMOTE_CONCURRENCY = 8
+
+
+class Executor(ABC):
+    """Runs callables concurrently; use as a context manager."""
+
+    #: how many iterations a sweep keeps in flight here
+    slots: int = 1
+
+    @abstractmethod
+    def submit(self, fn: Callable, *args, key: str = ""):
+        """Start ``fn(*args)``; returns a future with ``result()`` and ``add_done_callback(fn)``."""
+
+    def close(self) -> None:
+        """Release the executor's resources (a pool first waits for the threads it started)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class PoolExecutor(Executor):
+    """``slots`` threads in this process, each waiting on one run at a time."""
+
+    def __init__(self, slots: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.slots = max(1, slots)
+        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="mlrun-iteration")
+
+    def submit(self, fn: Callable, *args, key: str = ""):
+        return self._pool.submit(fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class DaskExecutor(Executor):
+    """A dask.distributed cluster: ``"local"`` starts a LocalCluster on this machine, an address joins one.
+
+    The LocalCluster's workers are threads of this process: each iteration is a process of its own
+    already, and worker processes would only add seconds of start-up.  Joining a
+    cluster needs mlrun on the workers and the file at the same path there; secret values travel
+    with each task, as they do to a local child process.
+    """
+
+    def __init__(self, address: str = "local", slots: int = 0):
+        import logging
+
+        require_dask()
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        if address == "local":
+            # the scheduler's and workers' status pages would listen on every interface by default
+            self._cluster = LocalCluster(n_workers=slots or os.cpu_count() or 1, threads_per_worker=1, processes=False,
+                                         dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                                         silence_logs=logging.CRITICAL)
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(address, timeout="10s")
+        self.slots = slots or max(1, sum(self._client.nthreads().values()))
+
+    def submit(self, fn: Callable, *args, key: str = ""):
+        return self._client.submit(fn, *args, key=key or None, pure=False)  # key names the task on the dashboard
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def get_executor(dask: str = "", parallel: int = 0, remote: bool = False) -> Executor:
+    """The executor a sweep asked for: Dask when ``dask`` is set, else a local pool.
+
+    ``parallel`` (0: default) bounds the iterations in flight: the CPU count for local files,
+    ``REMOTE_CONCURRENCY`` for a function URL, the cluster's threads for Dask.
+    """
+    if dask:
+        return DaskExecutor(dask, parallel)
+    return PoolExecutor(parallel or (REMOTE_CONCURRENCY if remote else os.cpu_count() or 1))
+
+
+def require_dask() -> None:
+    """Fail before anything runs when dask.distributed is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise ImportError('--dask needs dask.distributed; install it with: pip install "mlrun[dask]"')

@@ -1,0 +1,169 @@
+"""Runs kept by an ``mlrun server``: ``MLRUN_DBPATH=http(s)://host:port``.
+
+The token comes from ``$MLRUN_TOKEN`` (or ``HTTPRunDB(url, token=...)``), never from the URL:
+URLs end up in logs, shell histories and run environments.  Every call has a timeout; calls that
+are safe to repeat (everything but appending to a log) are retried a bounded number of times
+with backoff when the server cannot be reached or answers 502/503/504.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+from urllib.parse import quote, urlparse
+
+from ..errors import InvalidInputError, InvalidSpecError, NotFoundError, StoreError
+from .base import RunDB
+
+TOKEN_ENV = "MLRUN_TOKEN"
+#: (connect, read) seconds
+TIMEOUT = (5.0, 60.0)
+RETRIES = 3
+#: runs asked per request when a caller lists without a limit (the server's largest page)
+PAGE_SIZE = 1000
+
+
+class HTTPRunDB(RunDB):
+    def __init__(self, url: str, token: str | None = None, timeout: tuple[float, float] = TIMEOUT,
+                 retries: int = RETRIES):
+        super().__init__(url)
+        parsed = urlparse(url)
+        if parsed.username or parsed.password:  # and say so without repeating the URL, which holds a secret
+            raise InvalidInputError(f"the run store URL must not carry credentials: set {TOKEN_ENV} instead")
+        if not parsed.hostname:
+            raise InvalidInputError(f"run store URL {url!r} names no host (expected http(s)://host:port)")
+        self.base = url.rstrip("/")
+        self._token = os.environ.get(TOKEN_ENV, "") if token is None else token
+        self.timeout, self.retries = timeout, retries
+        self._session = None
+
+    def __repr__(self) -> str:
+        return f"HTTPRunDB({self.base!r})"
+
+    @property
+    def session(self):
+        if self._session is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+            from urllib3.util.retry import Retry
+
+            retry = Retry(total=self.retries, backoff_factor=0.2, status_forcelist=(502, 503, 504),
+                          allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"}, raise_on_status=False)
+            session = requests.Session()
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            if self._token:
+                session.headers["Authorization"] = f"Bearer {self._token}"
+            self._session = session
+        return self._session
+
+    def _json(self, method: str, path: str, **kwargs):
+        response = self._call(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise StoreError(f"{self.base} answered {path} with something other than JSON: "
+                             "is it an mlrun server?") from None
+
+    def _call(self, method: str, path: str, **kwargs):
+        import requests
+
+        url = f"{self.base}/api{path}"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise StoreError(f"run server {self.base} did not answer: {_reason(exc)}") from None
+        if response.status_code >= 400:
+            raise _error(response, self.base)
+        return response
+
+    def store_run(self, record: dict) -> None:
+        uid = (record.get("metadata") or {}).get("uid")
+        if not uid or not isinstance(uid, str):
+            raise StoreError("cannot store a run without metadata.uid")
+        self._call("PUT", f"/runs/{_quote(uid)}", json=record)
+
+    def read_run(self, uid: str, iteration: int = 0) -> dict:
+        return self._json("GET", f"/runs/{_quote(uid)}", params={"iteration": iteration})
+
+    def update_run(self, uid: str, changes: dict, iteration: int = 0) -> dict:
+        """Merge ``changes`` (a partial record; ``None`` removes a field) into the stored record on the server."""
+        return self._json("PATCH", f"/runs/{_quote(uid)}", params={"iteration": iteration}, json=changes)
+
+    def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+                  sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
+        params = _filters(name, project, labels, state, since, until, iterations)
+        params.update(sort=sort, desc="true" if desc else "false")
+        runs: list[dict] = []
+        while limit is None or len(runs) < limit:
+            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(runs))
+            page = self._json("GET", "/runs", params={**params, "limit": want, "offset": offset + len(runs)})
+            runs.extend(page["runs"])
+            if page.get("next_offset") is None or not page["runs"]:
+                break
+        return runs
+
+    def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+                   iterations=False, **_ignored) -> int:
+        params = _filters(name, project, labels, state, since, until, iterations)
+        return self._json("GET", "/runs", params={**params, "limit": 0})["total"]
+
+    def del_run(self, uid: str) -> None:
+        self._call("DELETE", f"/runs/{_quote(uid)}")
+
+    def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
+        self._call("POST" if append else "PUT", f"/runs/{_quote(uid)}/log", data=data,
+                   headers={"Content-Type": "application/octet-stream"})
+
+    def get_log(self, uid: str) -> bytes:
+        return self._call("GET", f"/runs/{_quote(uid)}/log").content
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def _filters(name, project, labels, state, since, until, iterations) -> dict:
+    params: dict = {key: value for key, value in
+                    (("name", name), ("project", project), ("state", state), ("since", since), ("until", until))
+                    if value is not None}
+    if labels:
+        params["label"] = [key if value is None else f"{key}={value}" for key, value in labels.items()]
+    if iterations:
+        params["iterations"] = "true"
+    return params
+
+
+def _quote(uid: str) -> str:
+    return quote(uid, safe="")
+
+
+def _error(response, base: str) -> Exception:
+    """The server's JSON error as the matching mlrun error (same message as a local store gives)."""
+    try:
+        body = response.json()
+        message, field = body.get("error") or "", body.get("field") or ""
+    except ValueError:
+        message, field = "", ""
+    status = response.status_code
+    message = message or " ".join(response.text.split())[:200] or response.reason or "no details"
+    if status == 404:
+        return NotFoundError(message)
+    if status == 400:
+        return InvalidSpecError(message, field)
+    if status in (401, 403):
+        return StoreError(f"run server {base} refused the request (HTTP {status}): {message}; "
+                          f"is {TOKEN_ENV} set to the server's token?")
+    return StoreError(f"run server {base} failed (HTTP {status}): {message}")
+
+
+def _reason(exc: Exception) -> str:
+    # requests wraps urllib3's last error after the retries; its text is long: say the gist
+    text = str(exc).lower()
+    if "timed out" in text or "timeout" in text:
+        return "timed out"
+    if "refused" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "unknown host"
+    return f"connection failed ({type(exc).__name__})"

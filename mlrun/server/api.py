@@ -1,0 +1,172 @@
+"""The REST API under ``/api/``: runs, their logs and their artifacts.
+
+    GET    /api/runs                      list (filters, sort, page: see ``listing.ListQuery``)
+    POST   /api/runs                      store a record (JSON or YAML body)
+    GET    /api/runs/UID[?iteration=N]    the record (``format=yaml`` for YAML)
+    PUT    /api/runs/UID                  store (create or replace) the record
+    PATCH  /api/runs/UID[?iteration=N]    merge a partial record into it (RFC 7386 JSON merge patch)
+    DELETE /api/runs/UID                  delete the run, its iterations and its log
+    GET    /api/runs/UID/log[?offset=B]   the log (from byte B)
+    POST   /api/runs/UID/log              append to the log;  PUT replaces it
+    GET    /api/runs/UID/artifacts/KEY    the artifact's content, streamed from where the run stored it
+
+Errors are JSON ``{"error": message, "field": name}`` with 400 (bad input, ``field`` names it),
+401 (token), 404 (unknown run or artifact) or 503 (the store failed).
+"""
+from __future__ import annotations
+
+import mimetypes
+import threading
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from ..errors import InvalidSpecError, NotFoundError
+from ..model import RunRecord, parse_struct
+from ..rundb import RunDB
+from .listing import ListQuery, whole_number
+
+bp = Blueprint("api", __name__)
+CHUNK_SIZE = 256 * 1024
+#: artifact formats a browser may show in the page rather than download (no script can run in them)
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain")
+# read-modify-write of one record must not interleave with another PATCH in this server
+_patch_lock = threading.Lock()
+
+
+def run_db() -> RunDB:
+    return current_app.config["MLRUN_DB"]
+
+
+def iteration_arg() -> int:
+    return whole_number(request.args.get("iteration", "0"), "iteration")
+
+
+@bp.get("/runs")
+def list_runs():
+    return ListQuery.from_args(request.args).fetch(run_db()).to_dict()
+
+
+@bp.post("/runs")
+def create_run():
+    record = _record_from_body()
+    if not record.uid:
+        raise InvalidSpecError("metadata.uid is missing", "metadata.uid")
+    return _store(record), 201, {"Location": url_for("api.read_run", uid=record.uid)}
+
+
+@bp.put("/runs/<uid>")
+def store_run(uid: str):
+    record = _record_from_body()
+    if record.uid and record.uid != uid:
+        raise InvalidSpecError(f"metadata.uid {record.uid!r} does not match the URL's {uid!r}", "metadata.uid")
+    record.metadata.uid = uid
+    return _store(record)
+
+
+@bp.get("/runs/<uid>")
+def read_run(uid: str):
+    record = run_db().read_run(uid, iteration_arg())
+    if request.args.get("format") == "yaml":
+        filename = f"{uid}-{record['metadata'].get('iteration') or 0}.yaml"
+        return Response(RunRecord.from_dict(record).to_yaml(), mimetype="application/yaml",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return record
+
+
+@bp.patch("/runs/<uid>")
+def update_run(uid: str):
+    patch = parse_struct(request.get_data(), "request body")
+    iteration = iteration_arg()
+    with _patch_lock:
+        current = run_db().read_run(uid, iteration)
+        record = RunRecord.from_dict(merge_patch(current, patch))
+        if (record.uid, record.metadata.iteration) != (uid, iteration):
+            raise InvalidSpecError("a patch cannot change metadata.uid or metadata.iteration", "metadata")
+        return _store(record)
+
+
+@bp.delete("/runs/<uid>")
+def delete_run(uid: str):
+    run_db().del_run(uid)
+    return {"deleted": uid}
+
+
+@bp.get("/runs/<uid>/log")
+def get_log(uid: str):
+    offset = whole_number(request.args.get("offset", "0"), "offset")
+    return Response(run_db().get_log(uid)[offset:], mimetype="text/plain")
+
+
+@bp.route("/runs/<uid>/log", methods=["POST", "PUT"])
+def store_log(uid: str):
+    db = run_db()
+    db.read_run(uid)  # a log for a run that does not exist could never be seen nor deleted
+    db.store_log(uid, request.get_data(), append=request.method == "POST")
+    return {"uid": uid, "appended" if request.method == "POST" else "replaced": request.content_length or 0}
+
+
+@bp.get("/runs/<uid>/artifacts/<path:key>")
+def get_artifact(uid: str, key: str):
+    from ..datastore import get_item
+
+    record = run_db().read_run(uid, iteration_arg())
+    artifact = find_artifact(record, key)
+    item = get_item(artifact["target_path"])
+    stream = item.open("rb")  # fails here (404) rather than half way through the response
+    mimetype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    inline = request.args.get("inline") == "1" and mimetype in INLINE_TYPES
+    headers = {
+        "Content-Disposition": _disposition("inline" if inline else "attachment", key.rsplit("/", 1)[-1]),
+        # whatever the artifact holds, it never runs as a page of this site
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    }
+    try:  # the recorded size may be stale: ask the store
+        headers["Content-Length"] = str(item.stat().size)
+    except Exception:  # noqa: BLE001 - without a length the body is sent chunked
+        pass
+    return Response(_chunks(stream), mimetype=mimetype, headers=headers, direct_passthrough=True)
+
+
+def find_artifact(record: dict, key: str) -> dict:
+    for artifact in record.get("status", {}).get("output_artifacts") or []:
+        if artifact.get("key") == key and artifact.get("target_path"):
+            return artifact
+    raise NotFoundError(f"run {record['metadata']['uid']} has no artifact {key!r}")
+
+
+def merge_patch(target, patch):
+    """RFC 7386: mappings merge recursively, ``null`` removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _record_from_body() -> RunRecord:
+    return RunRecord.from_dict(parse_struct(request.get_data(), "request body"))
+
+
+def _store(record: RunRecord) -> dict:
+    run_db().store_run(record.to_dict())
+    return {"uid": record.uid, "iteration": record.metadata.iteration}
+
+
+def _disposition(kind: str, filename: str) -> str:
+    if filename.isascii() and filename.isprintable() and '"' not in filename:
+        return f'{kind}; filename="{filename}"'
+    return f"{kind}; filename*=UTF-8''{quote(filename, safe='')}"  # RFC 6266: any name, no header injection
+
+
+def _chunks(stream):
+    # closed when the response ends or the client goes away (the WSGI server closes the iterator)
+    try:
+        while chunk := stream.read(CHUNK_SIZE):
+            yield chunk
+    finally:
+        stream.close()

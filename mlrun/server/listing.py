@@ -1,0 +1,146 @@
+"""Run listings as the API and the UI ask for them: filters, sort order and one page, read from a query string."""
+from __future__ import annotations
+
+from ..errors import InvalidSpecError
+from ..model import RUN_STATES
+from ..rundb import RunDB
+from ..rundb.base import SORT_FIELDS
+
+DEFAULT_LIMIT = 100
+#: the largest page one request returns; clients page through longer listings
+MAX_LIMIT = 1000
+PARAMS = ("name", "project", "label", "state", "since", "until", "sort", "desc", "limit", "offset", "iterations")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+class Page:
+    """One page of run summaries, with the total count of runs matching and where the next page starts."""
+
+    def __init__(self, runs: list[dict], total: int, offset: int, limit: int):
+        self.runs, self.total, self.offset, self.limit = runs, total, offset, limit
+        self.next_offset = offset + limit if offset + limit < total else None
+        self.prev_offset = max(offset - limit, 0) if offset else None
+
+    def to_dict(self) -> dict:
+        return {"runs": self.runs, "total": self.total, "offset": self.offset, "limit": self.limit,
+                "next_offset": self.next_offset}
+
+
+class ListQuery:
+    """Which runs to list (``filters`` as ``RunDB.list_runs`` takes them), in which order, which page.
+
+    Query-string form: ``name``, ``project``, ``state``, ``label=k`` or ``label=k=v`` (repeatable),
+    ``since``/``until`` (ISO-8601 date or time; a bare ``until`` date includes that whole day),
+    ``sort`` (one of ``SORT_FIELDS``), ``desc`` (true/false), ``limit`` (0 to ``MAX_LIMIT``; 0 counts
+    only), ``offset``, ``iterations`` (true: include hyper-parameter iterations).
+    """
+
+    def __init__(self, filters: dict | None = None, sort: str = "start_time", desc: bool = True,
+                 limit: int = DEFAULT_LIMIT, offset: int = 0):
+        self.filters = filters or {}
+        self.sort, self.desc, self.limit, self.offset = sort, desc, limit, offset
+
+    @classmethod
+    def from_args(cls, args, strict: bool = True) -> "ListQuery":
+        """Parse a query string (a werkzeug ``MultiDict`` or a plain mapping); ``InvalidSpecError`` names
+        the bad parameter.  ``strict`` refuses parameters that are not listing parameters."""
+        getlist = args.getlist if hasattr(args, "getlist") else (lambda key: [args[key]] if key in args else [])
+        if strict:
+            unknown = [key for key in args if key not in PARAMS]
+            if unknown:
+                raise InvalidSpecError(f"unknown query parameter {unknown[0]!r} (expected one of: {', '.join(PARAMS)})",
+                                       unknown[0])
+        value = {key: getlist(key)[-1] for key in PARAMS if getlist(key)}
+        filters: dict = {key: value[key] for key in ("name", "project") if key in value}
+        if "state" in value:
+            filters["state"] = _choice(value["state"], RUN_STATES, "state")
+        labels = parse_labels(getlist("label"))
+        if labels:
+            filters["labels"] = labels
+        for key in ("since", "until"):
+            if key in value:
+                filters[key] = parse_time(value[key], key, end_of_day=key == "until")
+        if "iterations" in value and _flag(value["iterations"], "iterations"):
+            filters["iterations"] = True
+        return cls(
+            filters,
+            sort=_choice(value.get("sort", "start_time"), SORT_FIELDS, "sort"),
+            desc=_flag(value.get("desc", "true"), "desc"),
+            limit=whole_number(value.get("limit", str(DEFAULT_LIMIT)), "limit", high=MAX_LIMIT),
+            offset=whole_number(value.get("offset", "0"), "offset"),
+        )
+
+    def fetch(self, db: RunDB) -> Page:
+        runs = db.list_runs(**self.filters, sort=self.sort, desc=self.desc, limit=self.limit,
+                            offset=self.offset) if self.limit else []
+        if self.offset == 0 and len(runs) < self.limit:
+            total = len(runs)  # the whole listing fits on this page: no need to count
+        else:
+            total = db.count_runs(**self.filters)
+        return Page(runs, total, self.offset, self.limit)
+
+    def to_args(self, **changes) -> dict:
+        """This query as query-string arguments (for links to other pages and sort orders)."""
+        args: dict = {key: value for key, value in self.filters.items() if key not in ("labels", "iterations")}
+        if self.filters.get("labels"):
+            args["label"] = [k if v is None else f"{k}={v}" for k, v in self.filters["labels"].items()]
+        if self.filters.get("iterations"):
+            args["iterations"] = "true"
+        args.update(sort=self.sort, desc="true" if self.desc else "false", limit=self.limit, offset=self.offset)
+        args.update(changes)
+        return args
+
+
+def parse_labels(items) -> dict:
+    """``["team=x", "owner"]`` -> ``{"team": "x", "owner": None}`` (``None``: has the label)."""
+    labels: dict = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise InvalidSpecError(f"label filter {item!r} has no key (expected KEY or KEY=VALUE)", "label")
+        labels[key] = val if sep else None
+    return labels
+
+
+def parse_time(text: str, field: str, end_of_day: bool = False) -> str:
+    """An ISO-8601 date or time as the UTC ISO string run records use; naive times are UTC."""
+    from datetime import datetime, time, timezone
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidSpecError(f"{field} must be an ISO-8601 date or time (e.g. 2024-01-31 or "
+                               f"2024-01-31T12:00:00+00:00), got {text!r}", field) from None
+    if end_of_day and len(text.strip()) == 10:  # a bare date: up to the end of that day
+        when = datetime.combine(when.date(), time.max)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat()
+
+
+def _choice(text: str, choices, field: str) -> str:
+    if text not in choices:
+        raise InvalidSpecError(f"{field} must be one of {', '.join(choices)}, got {text!r}", field)
+    return text
+
+
+def _flag(text: str, field: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise InvalidSpecError(f"{field} must be true or false, got {text!r}", field)
+
+
+def whole_number(text: str | int, field: str, low: int = 0, high: int | None = None) -> int:
+    """``text`` as an int from ``low`` to ``high``, else an ``InvalidSpecError`` naming ``field``."""
+    text = str(text)
+    try:
+        number = int(text) if text.isascii() else None
+    except ValueError:
+        number = None
+    if number is None or number < low or (high is not None and number > high):
+        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise InvalidSpecError(f"{field} must be a whole number {bounds}, got {text!r}", field)
+    return number

@@ -1,0 +1,26 @@
+"""Fixtures for the remote-function tests (helpers in ``remote_helpers``)."""
+from typing import Iterator
+
+import pytest
+
+from remote_helpers import SEED_HANDLERS, Served, Workdir, serving
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Code run in process writes its artifacts to the working directory: never the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Workdir:
+    """A folder with the seed's inputs."""
+    return Workdir(str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def seed_server(tmp_path_factory) -> Iterator[tuple[Served, Workdir]]:
+    """``mlrun serve handlers/seed.py:my_func``, shared by a module's tests, in a folder with the seed's inputs."""
+    work = Workdir(str(tmp_path_factory.mktemp("served")))
+    with serving(f"{SEED_HANDLERS}:my_func", "--max-body-size", "200000", cwd=work.path) as served:
+        yield served, work

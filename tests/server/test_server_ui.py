@@ -1,0 +1,173 @@
+"""The web UI in a real headless chromium: list, filter, open a run, see its charts, compare two runs.
+
+A screenshot of each page is saved under this module's pytest temporary directory (printed with -s).
+"""
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
+
+from chromium import headless_chromium, quit_chromium
+from server_process import TOKEN, running_server
+from mlrun.rundb.httpdb import HTTPRunDB
+from sample_runs import sample_record
+
+# counts the pixels a chart's canvas has drawn: an empty canvas has none
+DRAWN_PIXELS = """
+const canvas = arguments[0].querySelector('canvas');
+if (!canvas) return 0;
+const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+let drawn = 0;
+for (let i = 3; i < data.length; i += 4) if (data[i] > 0) drawn++;
+return drawn;
+"""
+
+
+@pytest.fixture(scope="module")
+def site(server, tmp_path_factory):
+    """The server filled with three realistic runs (and 120 small ones, for paging)."""
+    artifacts = str(tmp_path_factory.mktemp("artifacts"))
+    db = HTTPRunDB(server.url)
+    db.store_run(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
+                               artifacts_dir=artifacts))
+    db.store_run(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
+                               start="2024-03-02T10:00:00+00:00", artifacts_dir=artifacts))
+    db.store_run(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
+                               labels={"owner": "bo", "team": "nlp"}))
+    for i in range(120):
+        start = f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00+00:00"
+        db.store_run(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
+    db.store_log("aaaa1111", b"epoch 1: loss 2.0\nepoch 5000: loss 0.05\n")
+    db.close()
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = headless_chromium()
+    yield driver
+    quit_chromium(driver)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("screenshots")
+    print(f"\nUI screenshots: {folder}")
+    return folder
+
+
+def screenshot(driver, folder, name: str) -> None:
+    """The whole page, not just the window."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(height + 150, 600), 5000))  # the window is a bit taller than the page
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)) and path.stat().st_size > 10_000
+    driver.set_window_size(1400, 1000)
+
+
+def wait(driver, seconds: float = 10):
+    return WebDriverWait(driver, seconds)
+
+
+def rows(driver) -> list:
+    return driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
+
+
+def test_runs_list_filters_sorts_and_pages(site, browser, shots):
+    browser.get(site + "/")
+    assert len(rows(browser)) == 100
+    assert browser.find_element(By.CSS_SELECTOR, ".count").text == "123"
+    first = rows(browser)[0].find_elements(By.TAG_NAME, "td")
+    assert first[1].text == "train" and first[2].text == "aaaa1111"[:8] and first[3].text == "completed"
+    screenshot(browser, shots, "runs-list")
+
+    browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
+    wait(browser).until(lambda d: "offset=100" in d.current_url)
+    assert len(rows(browser)) == 23
+
+    browser.get(site + "/")
+    browser.find_element(By.NAME, "name").send_keys("train")
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(browser).until(lambda d: "name=train" in d.current_url)
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows(browser)] == ["aaaa1111", "bbbb2222"]
+    screenshot(browser, shots, "runs-filtered")
+
+    browser.find_element(By.CSS_SELECTOR, "a.sort[data-sort=start_time]").click()  # newest first -> oldest first
+    wait(browser).until(lambda d: "desc=false" in d.current_url)
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows(browser)] == ["bbbb2222", "aaaa1111"]
+
+    browser.find_element(By.NAME, "label").send_keys("team=nlp")
+    browser.find_element(By.NAME, "name").clear()
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(browser).until(lambda d: "team%3Dnlp" in d.current_url)
+    assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows(browser)] == ["evaluate"]
+
+
+def test_run_page_shows_everything_and_draws_its_charts(site, browser, shots):
+    browser.get(site + "/")
+    browser.find_element(By.LINK_TEXT, "aaaa1111").click()
+    wait(browser).until(lambda d: "/runs/aaaa1111" in d.current_url)
+    charts = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".chart canvas") and
+                                 d.find_elements(By.CSS_SELECTOR, ".chart"))
+    assert [" ".join(c.text.split()) for c in browser.find_elements(By.CSS_SELECTOR, "figcaption")] == \
+        ["loss 5,000 points, downsampled", "accuracy 100 points"]
+    for chart in charts:
+        assert browser.execute_script(DRAWN_PIXELS, chart) > 500, "a chart's canvas stayed empty"
+
+    text = browser.find_element(By.TAG_NAME, "main").text
+    for expected in ("lr", "0.1", "optimizer", "adam", "s3://datasets/iris/data.csv",
+                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05", "uid: aaaa1111", "secrets.txt"):
+        assert expected in text, expected
+    image = browser.find_element(By.CSS_SELECTOR, "img.preview-image")
+    wait(browser).until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image))
+    assert browser.execute_script("return arguments[0].naturalWidth", image) == 64
+    csv_cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, ".preview-table td")]
+    assert csv_cells[:3] == ["1", "2.0", "0.5"]
+    assert browser.find_element(By.CSS_SELECTOR, "pre.preview-text").text.startswith("run aaaa1111: lr=0.1")
+    assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    screenshot(browser, shots, "run-page")
+
+
+def test_compare_two_runs_overlays_their_metrics(site, browser, shots):
+    browser.get(site + "/?name=train")
+    for box in browser.find_elements(By.CSS_SELECTOR, "#runs-table input[type=checkbox]"):
+        box.click()
+    button = browser.find_element(By.ID, "compare-button")
+    assert button.is_enabled() and button.text == "Compare 2 runs"
+    button.click()
+    wait(browser).until(lambda d: "/compare" in d.current_url)
+    charts = wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chart canvas")) == 2 and
+                                 d.find_elements(By.CSS_SELECTOR, ".chart"))
+    for chart in charts:
+        assert browser.execute_script(DRAWN_PIXELS, chart) > 500
+        legend = chart.find_elements(By.CSS_SELECTOR, ".u-legend .u-series")
+        assert len(legend) == 3  # the x axis and one line per run
+    differing = {row.find_element(By.TAG_NAME, "th").text: [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+                 for row in browser.find_elements(By.CSS_SELECTOR, "#compare-table tr.differs")}
+    assert differing["lr"] == ["0.1", "0.3"] and differing["epochs"] == ["5000", "800"]
+    assert "optimizer" not in differing
+    screenshot(browser, shots, "compare")
+
+    browser.find_element(By.ID, "only-diff").click()
+    wait(browser).until(lambda d: "diff=1" in d.current_url)
+    shown = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#compare-table tbody tr:not(.section-row) th")]
+    assert "lr" in shown and "optimizer" not in shown
+
+
+def test_login_page_guards_the_ui(tmp_path, browser, shots):
+    with running_server(str(tmp_path / "store"), token=TOKEN) as locked:
+        browser.get(locked.url + "/")
+        wait(browser).until(lambda d: "/login" in d.current_url)
+        field = browser.find_element(By.NAME, "token")
+        field.send_keys("not-it")
+        field.submit()
+        wait(browser).until(ready.text_to_be_present_in_element((By.CSS_SELECTOR, ".error-message"), "wrong token"))
+        screenshot(browser, shots, "login")
+        field = browser.find_element(By.NAME, "token")
+        field.send_keys(TOKEN)
+        field.submit()
+        wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".table-head h1"))
+        assert browser.find_element(By.CSS_SELECTOR, ".table-head h1").text.startswith("Runs")
+        assert TOKEN not in browser.page_source

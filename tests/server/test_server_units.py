@@ -1,0 +1,192 @@
+"""The server's parts in-process: listing queries, downsampling, merge patches, pages (Flask's test client)."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from mlrun.errors import InvalidSpecError, StoreError
+from mlrun.rundb.filedb import FileRunDB
+from mlrun.server import create_app
+from mlrun.server.api import merge_patch
+from mlrun.server.charts import lttb, metric_series
+from mlrun.server.listing import ListQuery
+from mlrun.server.views import clean_log, diff_rows
+from sample_runs import sample_record
+
+
+# -- listing queries --------------------------------------------------------------------------
+def test_list_query_defaults_and_round_trip():
+    query = ListQuery.from_args({})
+    assert (query.filters, query.sort, query.desc, query.limit, query.offset) == ({}, "start_time", True, 100, 0)
+    from werkzeug.datastructures import MultiDict
+
+    args = MultiDict([("name", "train"), ("label", "team=a"), ("label", "owner"), ("state", "error"),
+                      ("sort", "name"), ("desc", "false"), ("limit", "25"), ("offset", "50"), ("iterations", "1")])
+    query = ListQuery.from_args(args)
+    assert query.filters == {"name": "train", "state": "error", "labels": {"team": "a", "owner": None},
+                             "iterations": True}
+    again = ListQuery.from_args(MultiDict([(k, v) for k, vs in query.to_args().items()
+                                           for v in (vs if isinstance(vs, list) else [vs])]))
+    assert vars(again) == vars(query)
+
+
+def test_times_are_compared_in_utc():
+    query = ListQuery.from_args({"since": "2024-05-03T10:00:00+02:00", "until": "2024-05-04"})
+    assert query.filters["since"] == "2024-05-03T08:00:00+00:00"
+    assert query.filters["until"] == "2024-05-04T23:59:59.999999+00:00"  # a bare date includes that day
+    assert ListQuery.from_args({"since": "2024-05-03T10:00"}).filters["since"] == "2024-05-03T10:00:00+00:00"
+
+
+def test_non_strict_queries_ignore_other_parameters():
+    with pytest.raises(InvalidSpecError) as failure:
+        ListQuery.from_args({"page": "2"})
+    assert failure.value.field == "page"
+    assert ListQuery.from_args({"page": "2"}, strict=False).filters == {}
+
+
+# -- charts -----------------------------------------------------------------------------------
+def test_lttb_keeps_the_shape_in_fewer_points():
+    x = [float(i) for i in range(10_000)]
+    y = [math.sin(i / 500) for i in x]
+    y[4321] = 50.0  # a spike every-n-th sampling would miss
+    sx, sy = lttb(x, y, 1000)
+    assert len(sx) == 1000 and sx[0] == 0 and sx[-1] == 9999 and sx == sorted(sx)
+    assert 50.0 in sy and sx[sy.index(50.0)] == 4321
+    assert lttb([1.0, 2.0], [3.0, 4.0], 1000) == ([1.0, 2.0], [3.0, 4.0])
+
+
+def test_metric_series_numbers_times_and_gaps():
+    series = metric_series({"xvalues": ["3", "1", "2", "4", "5"], "yvalues": [0.3, 0.1, float("nan"), None, True]},
+                           "loss")
+    assert (series["x"], series["y"], series["points"], series["time"]) == ([1.0, 3.0], [0.1, 0.3], 5, False)
+    timed = metric_series({"xvalues": ["2024-01-01T00:00:00+00:00", "2024-01-01T00:00:10+00:00"],
+                           "yvalues": [1, 2]}, "t")
+    assert timed["time"] and timed["x"][1] - timed["x"][0] == 10
+    named = metric_series({"xvalues": ["warmup", "main"], "yvalues": [1, 2]}, "n")
+    assert named["x"] == [1.0, 2.0] and not named["time"]
+    long = metric_series({"xvalues": [str(i) for i in range(50_000)], "yvalues": list(range(50_000))}, "l")
+    assert len(long["x"]) == 1000 and long["points"] == 50_000
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def test_merge_patch_follows_rfc_7386():
+    assert merge_patch({"a": "b", "c": {"d": "e", "f": "g"}}, {"a": "z", "c": {"f": None}}) == \
+        {"a": "z", "c": {"d": "e"}}
+    assert merge_patch({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}
+    assert merge_patch({"a": 1}, {"b": {"c": 2}}) == {"a": 1, "b": {"c": 2}}
+
+
+def test_logs_read_as_a_terminal_left_them():
+    raw = b"\x1b[32mgreen\x1b[0m done\nprogress 10%\rprogress 50%\rprogress 100%\nbad byte \xff\n"
+    assert clean_log(raw) == "green done\nprogress 100%\nbad byte \ufffd\n"
+
+
+def test_diff_rows_mark_differences_and_missing_keys():
+    rows = diff_rows([{"lr": 0.1, "opt": "adam", "layers": [1, 2]}, {"lr": 0.2, "opt": "adam", "layers": [1, 2]},
+                      {"opt": "adam", "layers": [1, 2]}])
+    assert [(r["key"], r["differs"]) for r in rows] == [("lr", True), ("opt", False), ("layers", False)]
+    assert rows[0]["cells"] == [0.1, 0.2, None] and rows[0]["missing"] == [False, False, True]
+    assert [r["key"] for r in diff_rows([{"a": 1, "b": 2}, {"a": 1, "b": 3}], only_diff=True)] == ["b"]
+
+
+# -- pages and errors (in-process) ------------------------------------------------------------
+@pytest.fixture
+def client(tmp_path):
+    db = FileRunDB(str(tmp_path / "store"))
+    app = create_app(db)
+    return app.test_client(), db
+
+
+def test_pages_escape_whatever_records_hold(client, tmp_path):
+    web, db = client
+    evil = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
+    record = sample_record("xss", name=evil, labels={evil: evil}, artifacts_dir=str(tmp_path / "art"))
+    record["spec"]["parameters"][evil] = evil
+    record["status"]["outputs"][evil] = evil
+    record["status"]["metrics"][evil] = {"labels": {}, "xvalues": ["1"], "yvalues": [1]}
+    record["status"]["output_artifacts"][2]["target_path"] = str(tmp_path / "evil.txt")
+    (tmp_path / "evil.txt").write_text(evil)
+    db.store_run(record)
+    db.store_log("xss", evil.encode())
+    db.store_run(sample_record("other"))
+    for url in ("/", "/runs/xss", "/compare?uid=xss&uid=other", f"/?name={evil}"):
+        html = web.get(url).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html, url
+        assert "&lt;/script&gt;" in html or "\\u003c/script\\u003e" in html, url
+
+
+def test_run_page_downsamples_long_histories(client):
+    web, db = client
+    record = sample_record("long", epochs=30_000)
+    db.store_run(record)
+    html = web.get("/runs/long").get_data(as_text=True)
+    data = json.loads(html.split('<script type="application/json" id="chart-data">')[1].split("</script>")[0])
+    loss = next(chart for chart in data if chart["title"] == "loss")
+    assert loss["points"] == 30_000 and loss["downsampled"] and len(loss["series"][0]["x"]) == 1000
+    assert "29,980 more (download the record for all)" in html  # the YAML shown is cut short too
+    assert len(html) < 300_000
+
+
+def test_ui_errors_are_pages_with_one_line(client):
+    web, db = client
+    db.store_run(sample_record("only"))
+    for url, status, text in [("/runs/ghost", 404, "run ghost not found"),
+                              ("/compare?uid=only", 400, "pick from 2 to 10 runs to compare (got 1)"),
+                              ("/compare?uid=only&uid=ghost", 404, "run ghost not found"),
+                              ("/?state=finished", 400, "state must be one of")]:
+        response = web.get(url)
+        assert response.status_code == status and response.mimetype == "text/html", url
+        assert text in response.get_data(as_text=True)
+
+
+def test_hyper_parameter_runs_link_and_compare_their_iterations(client):
+    web, db = client
+    parent = sample_record("sweep")
+    parent["status"]["iterations"] = [["iteration", "state", "param.lr", "output.accuracy"],
+                                      [1, "completed", 0.1, 0.85], [2, "completed", 0.3, 0.95]]
+    db.store_run(parent)
+    for number, lr in ((1, 0.1), (2, 0.3)):
+        child = sample_record("sweep", lr=lr)
+        child["metadata"]["iteration"] = number
+        db.store_run(child)
+    html = web.get("/runs/sweep").get_data(as_text=True)
+    assert 'href="/runs/sweep?iteration=2"' in html and 'href="/compare?uid=sweep@1&amp;uid=sweep@2"' in html
+    child_page = web.get("/runs/sweep?iteration=2").get_data(as_text=True)
+    assert "iteration 2 of sweep" in child_page and "0.3" in child_page
+    compared = web.get("/compare?uid=sweep@1&uid=sweep@2")
+    assert compared.status_code == 200 and "sweep@2" in compared.get_data(as_text=True)
+    assert web.get("/compare?uid=sweep@1&uid=sweep@x").status_code == 400
+
+
+class _BrokenDB(FileRunDB):
+    def list_runs(self, **kwargs):
+        raise RuntimeError("internal detail /etc/secret-path")
+
+    def read_run(self, uid, iteration=0):
+        raise StoreError("run store /data: disk I/O error")
+
+
+def test_failures_become_one_line_json_without_internals(tmp_path, caplog):
+    web = create_app(_BrokenDB(str(tmp_path / "store"))).test_client()
+    response = web.get("/api/runs")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal server error (the server log has the details)"}
+    assert "internal detail" in caplog.text  # the operator still learns what happened
+    response = web.get("/api/runs/x")
+    assert response.status_code == 503 and response.get_json() == {"error": "run store /data: disk I/O error"}
+    page = web.get("/")
+    assert page.status_code == 500 and "Traceback" not in page.get_data(as_text=True)
+
+
+def test_importing_mlrun_and_the_cli_stays_light():
+    code = ("import sys, mlrun, mlrun.rundb, mlrun.server, mlrun.server.cli; from mlrun.cli import cli\n"
+            "try:\n    cli(['--help'], prog_name='mlrun')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('flask', 'waitress', 'requests', 'jinja2', 'mlrun.server.app') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "server" in done.stdout and done.stdout.strip().splitlines()[-1] == "[]"
