@@ -12,9 +12,11 @@ in a run store of their own.  A third line, plain ``requests`` POSTs to the echo
 HTTP alone costs.  The three alternate in rounds, so all see the same machine; reported: runs per
 second (the median round), p50/p99 latency, and the ratio mlrun serve / echo.
 
-Concurrent: 8 client threads (one caller process, as a pipeline driver running runs in parallel;
-each with its own run store) against ``mlrun serve --threads 4``, vs 1: the throughput ratio
-(median of 3).  Client processes would compete with the server for this machine's cores.
+Concurrent: 8 client processes (each with its own run store, as parallel pipeline steps would be)
+against ``mlrun serve --threads 4``, vs 1 client process: the throughput ratio (median of 3).
+Clients and server share this machine's cores, so the ratio is bounded by the core count.  Then the
+same 4 server threads as ``--workers 2 --threads 2``: one Python process runs one thread at a time,
+so a CPU-bound handler scales with worker processes.
 
 Servers listen on 127.0.0.1 at free ports and are stopped at the end.  Files (stores, inputs,
 artifacts) live in /dev/shm when there is one (``--dir``), so the disk does not dominate.
@@ -30,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,35 +148,41 @@ def sequential(mlrun_url: str, echo_url: str, work: str, runs: int) -> None:
           "(target >= 0.7x)")
 
 
-def concurrent(url: str, work: str, runs: int, clients: int = 8) -> None:
+def _client(url: str, infile: str, store: str, count: int, start, done) -> None:
+    """One client process: warm up, wait for the start signal, run ``count`` runs, report."""
+    api_run(url, infile, store, 0)  # warm this caller's store and connection
+    start.wait()
+    timed(functools.partial(api_run, url, infile, store), count)
+    done.put(count)
+
+
+def concurrent(url: str, work: str, runs: int, server: str, clients: int = 8) -> None:
+    import multiprocessing
+
     infile = os.path.join(work, "infile.txt")
+    context = multiprocessing.get_context("fork")
 
-    def rate(threads: int, attempt: int) -> float:
-        per_client = max(1, runs // threads)
-        stores = [os.path.join(work, f"caller-{attempt}-{threads}-{i}") for i in range(threads)]
-        for store in stores:  # warm each caller's store and connection
-            api_run(url, infile, store, 0)
-        failures = []
-
-        def caller(store: str) -> None:
-            try:
-                timed(functools.partial(api_run, url, infile, store), per_client)
-            except Exception as exc:  # a failed run makes the figure meaningless: stop the benchmark
-                failures.append(exc)
-
-        pool = [threading.Thread(target=caller, args=(store,)) for store in stores]
+    def rate(processes: int, attempt: int) -> float:
+        per_client = max(1, runs // processes)
+        start, done = context.Event(), context.Queue()
+        pool = [context.Process(target=_client, args=(url, infile, os.path.join(work, f"caller-{attempt}-{processes}-{i}"),
+                                                      per_client, start, done)) for i in range(processes)]
+        for proc in pool:
+            proc.start()
         started = time.perf_counter()
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-        if failures:
-            sys.exit(str(failures[0]))
-        return per_client * threads / (time.perf_counter() - started)
+        start.set()
+        total = sum(done.get(timeout=600) for _ in pool)
+        elapsed = time.perf_counter() - started
+        for proc in pool:
+            proc.join()
+            if proc.exitcode:
+                sys.exit(f"a client failed with exit code {proc.exitcode}")
+        return total / elapsed
 
     pairs = [(rate(1, attempt), rate(clients, attempt)) for attempt in range(3)]
     one, many = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    print(f"\n{clients} concurrent clients vs 1, against mlrun serve --threads 4 ({runs} runs a side, median of 3)")
+    print(f"\n{clients} concurrent client processes vs 1, against mlrun serve {server} ({runs} runs a side, "
+          "median of 3)")
     print(f"1 client: {one:.0f} runs/s   {clients} clients: {many:.0f} runs/s   ratio {many / one:.2f}x "
           "(target >= 1.5x)")
 
@@ -191,18 +198,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlrun-bench-serve-", dir=args.dir) as work:
         with open(os.path.join(work, "infile.txt"), "w") as fp:
             fp.write("hello from infile.txt\n")
-        mlrun_port, echo_port = free_port(), free_port()
+        mlrun_port, echo_port, workers_port = free_port(), free_port(), free_port()
         mlrun_url, echo_url = f"http://127.0.0.1:{mlrun_port}", f"http://127.0.0.1:{echo_port}"
+        workers_url = f"http://127.0.0.1:{workers_port}"
         servers = [
             start([sys.executable, "-m", "mlrun", "serve", SEED, "--port", str(mlrun_port), "--threads", "4"],
                   mlrun_url, work),
             start([sys.executable, "-c", ECHO_APP, str(echo_port), "4"], echo_url, work),
+            start([sys.executable, "-m", "mlrun", "serve", SEED, "--port", str(workers_port), "--threads", "2",
+                   "--workers", "2"], workers_url, work),
         ]
         try:
             print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average "
                   f"{os.getloadavg()[0]:.1f}; clients and servers on this machine; files in {work}")
             sequential(mlrun_url, echo_url, work, args.runs)
-            concurrent(mlrun_url, work, args.concurrent_runs)
+            concurrent(mlrun_url, work, args.concurrent_runs, "--threads 4")
+            # the same 4 threads in 2 processes: Python runs one thread at a time per process
+            concurrent(workers_url, work, args.concurrent_runs, "--workers 2 --threads 2")
         except RuntimeError as exc:
             sys.exit(str(exc))
         finally:

@@ -497,10 +497,16 @@ def _default_name(record: RunRecord) -> str:
     return base or "run"
 
 
-def _owner() -> str:
-    try:
-        import getpass
+_owner_name: list = []
 
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return os.environ.get("USER", "")
+
+def _owner() -> str:
+    """The user running the code (looked up once: a password-database lookup per run adds up in a server)."""
+    if not _owner_name:
+        try:
+            import getpass
+
+            _owner_name.append(getpass.getuser())
+        except Exception:  # no passwd entry in some containers
+            _owner_name.append(os.environ.get("USER", ""))
+    return _owner_name[0]

@@ -97,7 +97,7 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
     runtime.validate(record)
     dbpath = rundb or default_dbpath()
     db = get_run_db(dbpath)
-    db.store_run(record.to_dict())
+    db.store_run(record.to_dict(copy=False))  # stores only read it
     kfp_problem = kfp.check() if kfp is not None else ""
     if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
         outcome = RunOutcome(record.copy())
@@ -110,7 +110,7 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
         kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
         if kfp_problem and final.state != "error":
             final.status.state, final.status.error, final.status.last_update = "error", kfp_problem, now_iso()
-    db.store_run(final.to_dict())
+    db.store_run(final.to_dict(copy=False))
     if outcome.log:
         db.store_log(final.uid, outcome.log, append=False)
     if save_to:

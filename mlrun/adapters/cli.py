@@ -19,6 +19,9 @@ from .events import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
               show_envvar=True)
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), envvar="MLRUN_SERVE_THREADS",
               show_envvar=True, help="Requests served at once.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), envvar="MLRUN_SERVE_WORKERS",
+              show_envvar=True, help="Processes sharing the port (each with --threads): CPU-bound handlers need "
+                                     "more than one to use more than one core.")
 @click.option("--token", default="", envvar=TOKEN_ENV, show_envvar=True,
               help="Require 'Authorization: Bearer TOKEN' on runs (prefer the environment variable).")
 @click.option("--max-body-size", default=DEFAULT_MAX_BODY_SIZE, show_default=True, type=click.IntRange(min=1),
@@ -26,7 +29,7 @@ from .events import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
 @click.option("--name", default="", help="Run name when neither the request nor the code names the run "
                                          "(default: the file's name).")
 @user_errors
-def serve(target, host, port, threads, token, max_body_size, name) -> None:
+def serve(target, host, port, threads, workers, token, max_body_size, name) -> None:
     """Serve a handler over HTTP: POST a run spec, get the run record back.
 
     HANDLER (default: handler) is a plain fn(ctx) or a nuclio handler(context, event).
@@ -40,7 +43,7 @@ def serve(target, host, port, threads, token, max_body_size, name) -> None:
     from .flask import serve as serve_handler
 
     serve_handler(target, host=host, port=port, threads=threads, token=token, max_body_size=max_body_size,
-                  name=name)
+                  name=name, workers=workers)
 
 
 @click.command("function-config")

@@ -257,42 +257,35 @@ class AccessLog:
 
 
 def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, token: str = "",
-          max_body_size: int = DEFAULT_MAX_BODY_SIZE, name: str = "") -> None:
-    """Serve ``FILE[:HANDLER]`` with waitress until interrupted (SIGINT or SIGTERM)."""
+          max_body_size: int = DEFAULT_MAX_BODY_SIZE, name: str = "", workers: int = 1) -> None:
+    """Serve ``FILE[:HANDLER]`` with waitress until interrupted (SIGINT or SIGTERM).
+
+    ``workers`` processes (each with ``threads`` threads) share the port: more than one lets
+    CPU-bound handlers use more than one core.
+    """
     import logging
-    import signal
 
     try:
         import flask  # noqa: F401
         import nuclio_sdk  # noqa: F401
-        from waitress import create_server
+        import waitress  # noqa: F401
     except ImportError as exc:
         raise ImportError(f'mlrun serve needs {exc.name}: pip install "mlrun[server]"') from None
+    from ..wsgi import run_server
 
     handler, module, name = load_handler(target, name)
     app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
-    # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
-    try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="mlrun",
-                               max_request_body_size=max_body_size + 64 * 1024)
-    except OSError as exc:
-        raise MLRunError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a busy server is not an error
-    where = f"http://{host}:{getattr(server, 'effective_port', port)}"
-    print(f"mlrun serve: serving {target} on {where} with {threads} threads", file=sys.stderr, flush=True)
-    if not token and not is_loopback(host):
-        print(f"mlrun serve: warning: no token: anyone who can reach {where} can run the function "
-              f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt
+    def announce(effective_port: int) -> None:
+        where = f"http://{host}:{effective_port}"
+        processes = f"{workers} processes x {threads} threads" if workers > 1 else f"{threads} threads"
+        print(f"mlrun serve: serving {target} on {where} with {processes}", file=sys.stderr, flush=True)
+        if not token and not is_loopback(host):
+            print(f"mlrun serve: warning: no token: anyone who can reach {where} can run the function "
+                  f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
+    run_server(app, host=host, port=port, threads=threads, workers=workers,
+               max_request_body_size=max_body_size + 64 * 1024, announce=announce)
     print("mlrun serve: stopped", file=sys.stderr, flush=True)
-

@@ -8,9 +8,9 @@
     handler = nuclio_handler(my_func)      # function.yaml: spec.handler: "module:handler"
 
 Each event gets a new run context built from its body; the function's printed output becomes
-the run's log; the run ends ``completed`` (200) or ``error`` (500, with the error record), is
-committed to the function's run store and answered with its record (see ``events`` for the
-forms).  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
+the run's log; the run ends ``completed`` (200) or ``error`` (500, with the error record) and is
+answered with its record (see ``events`` for the forms).  The caller records the run from that
+answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
 in everything answered or logged.  nuclio-sdk itself is not needed: the answer is built with
 ``context.Response``.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx
 from ..errors import InvalidInputError, MLRunError
 from ..secrets import mask_data
@@ -76,11 +77,13 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
         error = _call(fn, ctx, out)
         if ctx.state == "running":
             ctx.finish(error, commit=False)
-        try:
-            ctx.commit()
-        except (MLRunError, OSError) as exc:  # the caller keeps the record; this store is a convenience
-            print(f"mlrun: could not store the run in the function's run store: {exc}", file=out)
-    record = mask_data(ctx.to_dict(), [ctx.get_secret(key) for key in ctx.secret_keys])
+        if os.environ.get(DBPATH_ENV):  # the caller records the run from the answer; a copy only where asked
+            try:
+                ctx.commit()
+            except (MLRunError, OSError) as exc:  # the caller keeps the record; this store is a convenience
+                print(f"mlrun: could not store the run in the function's run store: {exc}", file=out)
+    # only serialised from here on: no copy needed
+    record = mask_data(ctx._as_dict(copy=False), [ctx.get_secret(key) for key in ctx.secret_keys])
     status = 500 if record["status"]["state"] == "error" else 200
     if status == 500 and logger is not None:
         logger.error_with("run failed", name=record["metadata"]["name"], uid=ctx.uid, error=record["status"]["error"])

@@ -90,20 +90,11 @@ def _wants_json() -> bool:
 
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, announce=print) -> None:
     """Serve ``app`` on waitress until interrupted; ``announce`` gets the line saying where."""
-    from waitress import create_server
+    from ..wsgi import run_server
 
-    try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="mlrun",
-                               max_request_body_size=MAX_BODY)
-    except OSError as exc:
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     shown = f"[{host}]" if ":" in host else host
     guard = "token required" if app.config["MLRUN_AUTH"] else "no token"
-    announce(f"mlrun server: serving runs from {app.config['MLRUN_DB'].url} on "
-             f"http://{shown}:{server.effective_port}/ ({guard})")
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    run_server(app, host=host, port=port, threads=threads, max_request_body_size=MAX_BODY,
+               announce=lambda effective_port: announce(
+                   f"mlrun server: serving runs from {app.config['MLRUN_DB'].url} on "
+                   f"http://{shown}:{effective_port}/ ({guard})"))

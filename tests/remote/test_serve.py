@@ -220,3 +220,27 @@ def test_serve_refuses_a_busy_port_and_a_missing_file_with_one_line(seed_server,
     assert busy.stderr.strip() == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     missing = mlrun_cli("serve", "nothing.py", cwd=str(tmp_path))
     assert missing.returncode == 2 and missing.stderr.strip().endswith("Error: file not found: nothing.py")
+
+
+def test_worker_processes_share_the_port_and_stop_with_the_server(tmp_path):
+    handler = tmp_path / "pid.py"
+    handler.write_text("import os\n\ndef handler(ctx):\n    ctx.log_output('pid', os.getpid())\n")
+    with serving(f"{handler}:handler", "--workers", "2", "--threads", "2", cwd=str(tmp_path)) as served:
+        records = [None] * 16
+
+        def call(i):
+            records[i] = mlrun.run_function(served.url, params={"i": i}, stream=False)
+
+        callers = [threading.Thread(target=call, args=(i,)) for i in range(16)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+        assert all(r.state == "completed" for r in records)
+        pids = {r.outputs["pid"] for r in records}
+        assert served.proc.pid not in pids  # the runs are served by the forked workers
+        output = served.stop()
+    assert "2 processes x 2 threads" in output
+    for pid in pids:  # no worker outlives the server
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -1,0 +1,72 @@
+"""Serving a WSGI app on waitress, for ``mlrun serve`` and ``mlrun server``.
+
+One process serves with ``threads`` threads.  Python runs one thread at a time, so CPU-bound
+handlers scale with processes, not threads: ``workers > 1`` forks that many processes that share
+one listening socket (each with ``threads`` threads), the way pre-forking servers do.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from typing import Callable
+
+from .errors import MLRunError
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, workers: int = 1,
+               max_request_body_size: int = 1024 ** 3, announce: Callable[[int], None] = lambda port: None) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM; ``announce`` gets the port listened on (useful with port 0)."""
+    from waitress import create_server
+
+    options = dict(threads=threads, ident="mlrun", max_request_body_size=max_request_body_size)
+    try:
+        if workers <= 1:
+            server = create_server(app, host=host, port=port, **options)
+            listening = [server]
+        else:  # bound here, before forking, so every worker accepts on the same socket
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            listening = [socket.create_server((host, port), family=family, backlog=1024)]
+    except OSError as exc:
+        raise MLRunError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    announce(server.effective_port if workers <= 1 else listening[0].getsockname()[1])
+    signal.signal(signal.SIGTERM, _stop)
+    if workers <= 1:
+        _serve_forever(server)
+        return
+
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until told to stop, never return into the parent's code
+            try:
+                _serve_forever(create_server(app, sockets=listening, **options))
+            finally:
+                os._exit(0)
+        children.append(pid)
+    try:
+        for pid in children:
+            os.waitpid(pid, 0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        listening[0].close()
+
+
+def _serve_forever(server) -> None:
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
