@@ -67,6 +67,11 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
 
         self._cluster = None
+        # dask logs its own shutdown (tracebacks of closed in-process comms among them) at INFO:
+        # noise for a sweep's user, and LocalCluster's silence_logs ends before its own close
+        self._quiet = logging.getLogger("distributed")
+        self._level = self._quiet.level
+        self._quiet.setLevel(logging.ERROR)
         if address == "local":
             # the scheduler's and workers' status pages would listen on every interface by default
             self._cluster = LocalCluster(n_workers=slots or os.cpu_count() or 1, threads_per_worker=1, processes=False,
@@ -81,9 +86,12 @@ class DaskExecutor(Executor):
         return self._client.submit(fn, *args, key=key or None, pure=False)  # key names the task on the dashboard
 
     def close(self) -> None:
-        self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        try:
+            self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            self._quiet.setLevel(self._level)
 
 
 def get_executor(dask: str = "", parallel: int = 0, remote: bool = False) -> Executor:

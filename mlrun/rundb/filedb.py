@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from typing import Mapping
 
@@ -45,6 +46,8 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_uid ON logs (uid);
 """
 DB_FILE = "runs.sqlite3"
+#: tries to open a store that other openers hold locked (about 30 s in all, with backoff)
+_OPEN_ATTEMPTS = 40
 
 
 class FileRunDB(RunDB):
@@ -64,16 +67,33 @@ class FileRunDB(RunDB):
         return conn
 
     def _connect(self) -> sqlite3.Connection:
+        # Switching a new store to WAL takes an exclusive lock for which SQLite does not wait: when
+        # several processes or threads open a new store at once, the losers back off and try again.
+        delay = 0.01
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == _OPEN_ATTEMPTS - 1:
+                    raise StoreError(f"cannot open run store {self.dirpath}: {exc}") from None
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot open run store {self.dirpath}: {exc}") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def _open(self) -> sqlite3.Connection:
+        os.makedirs(self.dirpath, exist_ok=True)
+        conn = sqlite3.connect(os.path.join(self.dirpath, DB_FILE), timeout=60, isolation_level=None)
         try:
-            os.makedirs(self.dirpath, exist_ok=True)
-            conn = sqlite3.connect(os.path.join(self.dirpath, DB_FILE), timeout=60, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 60000")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")  # readers never wait for writers
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open run store {self.dirpath}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _execute(self, sql: str, args=()) -> sqlite3.Cursor:

@@ -69,6 +69,7 @@ def test_concurrent_runs_each_get_their_own_log(seed_server):
         thread.start()
     for thread in threads:
         thread.join()
+    assert sorted(records) == list(range(8))  # every caller got its record back
     for n, record in records.items():
         log = get_run_db().get_log(record.uid).decode()
         assert record.outputs == {"accuracy": 2 * n}
