@@ -36,10 +36,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name in self.lazy_commands:
-            import importlib
+            from .plugins import load
 
-            module_name, _, attr = self.lazy_commands[name].partition(":")
-            return getattr(importlib.import_module(module_name), attr)
+            return load(self.lazy_commands[name])
         return super().get_command(ctx, name)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from ..errors import InvalidInputError
+from ..plugins import load
 from .base import DataItem, DataStore, FileStat
 
 __all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes"]
@@ -62,16 +63,8 @@ def _store_class(scheme: str) -> type:
     if scheme not in _REGISTRY:
         raise InvalidInputError(f"unknown data store scheme {scheme!r} (known: {', '.join(known_schemes())})")
     target, extra = _REGISTRY[scheme]
-    if isinstance(target, str):
-        module_name, _, class_name = target.partition(":")
-        try:
-            import importlib
-
-            target = getattr(importlib.import_module(module_name), class_name)
-        except ImportError as exc:
-            hint = f'; install it with: pip install "mlrun[{extra}]"' if extra else ""
-            raise ImportError(f"the {scheme}:// data store needs {exc.name}{hint}") from exc
-        _REGISTRY[scheme] = (target, extra)
+    target = load(target, f"the {scheme}:// data store", extra)
+    _REGISTRY[scheme] = (target, extra)
     return target
 
 

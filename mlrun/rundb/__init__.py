@@ -6,7 +6,7 @@ implementing ``RunDB``; ``register_run_db`` adds more.
 """
 from __future__ import annotations
 
-import importlib
+from ..plugins import load
 
 from ..config import default_dbpath
 from ..errors import InvalidInputError
@@ -41,12 +41,5 @@ def get_run_db(url: str | None = None) -> RunDB:
         known = ", ".join(f"{s}://" for s in sorted(_REGISTRY) if s)
         raise InvalidInputError(f"unknown run store {url!r} (use a directory or one of: {known})")
     target, extra = _REGISTRY[scheme]
-    if isinstance(target, str):
-        module_name, _, class_name = target.partition(":")
-        try:
-            target = getattr(importlib.import_module(module_name), class_name)
-        except ImportError as exc:
-            hint = f'; install it with: pip install "mlrun[{extra}]"' if extra else ""
-            raise ImportError(f"the {scheme}:// run store needs {exc.name}{hint}") from exc
-    db = _cache[url] = target(url)
+    db = _cache[url] = load(target, f"the {scheme}:// run store", extra)(url)
     return db

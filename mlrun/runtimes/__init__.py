@@ -5,7 +5,7 @@ in a child process.  ``register_runtime`` adds kinds (by URL scheme).
 """
 from __future__ import annotations
 
-import importlib
+from ..plugins import load
 
 from .base import Runtime, RunOutcome
 
@@ -34,8 +34,5 @@ def get_runtime(target: str) -> Runtime:
     if kind not in _REGISTRY:
         raise InvalidInputError(f"cannot run {target!r}: unknown scheme {kind!r} "
                                 f"(expected a file or one of: {', '.join(k + '://' for k in _REGISTRY if k)})")
-    runtime = _REGISTRY[kind]
-    if isinstance(runtime, str):
-        module_name, _, class_name = runtime.partition(":")
-        runtime = _REGISTRY[kind] = getattr(importlib.import_module(module_name), class_name)
+    runtime = _REGISTRY[kind] = load(_REGISTRY[kind])
     return runtime(target)
