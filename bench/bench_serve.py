@@ -9,8 +9,9 @@ baseline is the same Python API call against a bare Flask app on waitress (as ma
 echoes the same JSON back (the run spec it got, its secrets left out), so the two differ only by
 the server: what ``mlrun serve`` costs on top of Flask on waitress.  Both callers record every run
 in a run store of their own.  A third line, plain ``requests`` POSTs to the echo app, shows what
-HTTP alone costs.  The three alternate in rounds, so all see the same machine; reported: runs per
-second (the median round), p50/p99 latency, and the ratio mlrun serve / echo.
+HTTP alone costs.  The three alternate in 20 short rounds, so all see the same machine; reported:
+runs per second (the median round), p50/p99 latency, and the ratio mlrun serve / echo (the median
+of the rounds' ratios).
 
 Concurrent: 8 client processes (each with its own run store, as parallel pipeline steps would be)
 against ``mlrun serve --threads 4``, vs 1 client process: the throughput ratio (median of 3).
@@ -37,7 +38,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = os.path.join(ROOT, "handlers", "seed.py") + ":my_func"
 SECRETS = {"ACCESS_KEY": "bench-access-key"}
-ROUNDS = 5
+#: short alternating rounds: this machine's speed drifts, and each pair of rounds sees the same speed
+ROUNDS = 20
 
 ECHO_APP = """
 import sys
@@ -144,13 +146,20 @@ def sequential(mlrun_url: str, echo_url: str, work: str, runs: int) -> None:
         rates[name] = statistics.median(round_rates)
         print(f"{name:20} {rates[name]:22.0f} {percentile(latencies, 0.5) * 1000:8.2f} "
               f"{percentile(latencies, 0.99) * 1000:8.2f}")
-    print(f"throughput ratio mlrun serve / bare Flask echo: {rates['mlrun serve'] / rates['bare Flask echo']:.2f}x "
-          "(target >= 0.7x)")
+    paired = [m / e for m, e in zip(results["mlrun serve"][1], results["bare Flask echo"][1])]
+    print(f"throughput ratio mlrun serve / bare Flask echo: {statistics.median(paired):.2f}x, median of the "
+          f"{ROUNDS} rounds' ratios (quartiles {_quartiles(paired)}; target >= 0.7x)")
 
 
-def _client(url: str, infile: str, store: str, count: int, start, done) -> None:
-    """One client process: warm up, wait for the start signal, run ``count`` runs, report."""
+def _quartiles(values: list[float]) -> str:
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"{q1:.2f}-{q3:.2f}"
+
+
+def _client(url: str, infile: str, store: str, count: int, ready, start, done) -> None:
+    """One client process: warm up, say so, wait for the start signal, run ``count`` runs, report."""
     api_run(url, infile, store, 0)  # warm this caller's store and connection
+    ready.put(True)
     start.wait()
     timed(functools.partial(api_run, url, infile, store), count)
     done.put(count)
@@ -164,11 +173,13 @@ def concurrent(url: str, work: str, runs: int, server: str, clients: int = 8) ->
 
     def rate(processes: int, attempt: int) -> float:
         per_client = max(1, runs // processes)
-        start, done = context.Event(), context.Queue()
+        ready, start, done = context.Queue(), context.Event(), context.Queue()
         pool = [context.Process(target=_client, args=(url, infile, os.path.join(work, f"caller-{attempt}-{processes}-{i}"),
-                                                      per_client, start, done)) for i in range(processes)]
+                                                      per_client, ready, start, done)) for i in range(processes)]
         for proc in pool:
             proc.start()
+        for _ in pool:  # the clock starts once every client is warm: starting processes is not serving
+            ready.get(timeout=120)
         started = time.perf_counter()
         start.set()
         total = sum(done.get(timeout=600) for _ in pool)
@@ -190,7 +201,7 @@ def concurrent(url: str, work: str, runs: int, server: str, clients: int = 8) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="sequential runs each way (default 1000)")
-    parser.add_argument("--concurrent-runs", type=int, default=400, help="runs per concurrency test (default 400)")
+    parser.add_argument("--concurrent-runs", type=int, default=800, help="runs per concurrency test (default 800: 100 per client)")
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                         help="where run stores, inputs and artifacts live (default: /dev/shm when there is one)")
     args = parser.parse_args()

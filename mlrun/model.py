@@ -6,6 +6,7 @@ field names and types, so a bad spec fails with the offending field named.
 """
 from __future__ import annotations
 
+import functools
 import json
 
 from .errors import InvalidSpecError
@@ -13,11 +14,17 @@ from .errors import InvalidSpecError
 RUN_STATES = ("created", "running", "completed", "error")
 
 
+_utc_now = None
+
+
 def now_iso() -> str:
     """The current time, ISO-8601 with the UTC offset."""
-    from datetime import datetime, timezone
+    global _utc_now
+    if _utc_now is None:  # datetime is imported on first use: it would cost ``import mlrun`` a tenth
+        from datetime import datetime, timezone
 
-    return datetime.now(timezone.utc).isoformat()
+        _utc_now = functools.partial(datetime.now, timezone.utc)
+    return _utc_now().isoformat()
 
 
 _yaml_codec: tuple = ()
@@ -123,26 +130,32 @@ class _Section:
 
     @classmethod
     def from_dict(cls, data, path: str = "", copy: bool = True):
-        path = path or cls.__name__
         if data is None:
             return cls()
+        path = path or cls.__name__
         if not isinstance(data, dict):
             raise InvalidSpecError(f"{path} must be a mapping, got {type(data).__name__}", path)
-        types = {name: kind for name, kind, _ in cls.FIELDS}
-        unknown = [k for k in data if k not in types]
-        if unknown:
-            raise InvalidSpecError(f"{path}.{unknown[0]} is not a known field (expected one of: {', '.join(types)})",
-                                   f"{path}.{unknown[0]}")
-        values = {}
-        for key, value in data.items():
-            expected = types[key]
-            if value is None:
-                continue  # absent and null mean "use the default"
-            if expected is int and isinstance(value, bool) or not isinstance(value, expected):
-                raise InvalidSpecError(f"{path}.{key} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
-                                       f"{path}.{key}")
-            values[key] = _copy(value) if copy else value
-        return cls(**values)
+        section = cls.__new__(cls)  # fields set once, here: loading runs on every request a server gets
+        known = 0
+        for name, expected, default in cls.FIELDS:
+            value = data.get(name)
+            if value is None:  # absent and null mean "use the default"
+                known += name in data
+                value = default()
+            else:
+                known += 1
+                if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+                    raise InvalidSpecError(f"{path}.{name} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
+                                           f"{path}.{name}")
+                if copy:
+                    value = _copy(value)
+            setattr(section, name, value)
+        if known != len(data):
+            names = [name for name, _, _ in cls.FIELDS]
+            unknown = next(k for k in data if k not in names)
+            raise InvalidSpecError(f"{path}.{unknown} is not a known field (expected one of: {', '.join(names)})",
+                                   f"{path}.{unknown}")
+        return section
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a list"}

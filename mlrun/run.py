@@ -110,9 +110,10 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
         kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
         if kfp_problem and final.state != "error":
             final.status.state, final.status.error, final.status.last_update = "error", kfp_problem, now_iso()
-    db.store_run(final.to_dict(copy=False))
     if outcome.log:
-        db.store_log(final.uid, outcome.log, append=False)
+        db.store_run_and_log(final.to_dict(copy=False), outcome.log)
+    else:
+        db.store_run(final.to_dict(copy=False))
     if save_to:
         save_record(final, save_to, secrets_store.items())
     return final

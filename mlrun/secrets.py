@@ -147,20 +147,33 @@ def mask_data(data, values: Iterable[str]):
     maskable = _maskable(values)
     if not maskable:
         return data
-    try:  # JSON escapes character by character: a value inside a string shows up escaped the same way
-        text = json.dumps(data)
-        if not any(json.dumps(value)[1:-1] in text for value in maskable):
+    try:
+        if not _in_json(json.dumps(data), maskable):
             return data
     except (TypeError, ValueError):
         pass
+    return _hide_in(data, maskable)
 
-    def walk(item):
-        if isinstance(item, str):
-            return _hide(item, maskable)
-        if isinstance(item, dict):
-            return {walk(k): walk(v) for k, v in item.items()}
-        if isinstance(item, list):
-            return [walk(v) for v in item]
-        return item
 
-    return walk(data)
+def masked_json(data, values: Iterable[str]) -> str:
+    """``json.dumps(mask_data(data, values))``, serialising once when no value shows (the usual case)."""
+    text = json.dumps(data)
+    maskable = _maskable(values)
+    if maskable and _in_json(text, maskable):
+        text = json.dumps(_hide_in(data, maskable))
+    return text
+
+
+def _in_json(text: str, maskable: list[str]) -> bool:
+    # JSON escapes character by character: a value inside a string shows up escaped the same way
+    return any(json.dumps(value)[1:-1] in text for value in maskable)
+
+
+def _hide_in(item, maskable: list[str]):
+    if isinstance(item, str):
+        return _hide(item, maskable)
+    if isinstance(item, dict):
+        return {_hide_in(k, maskable): _hide_in(v, maskable) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_hide_in(v, maskable) for v in item]
+    return item

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlrun.errors import NotFoundError
+from mlrun.errors import InvalidInputError, NotFoundError
 from mlrun.model import RunRecord
 
 
@@ -92,6 +92,19 @@ class RunDBContract:
         assert db.get_log("u1") == b"one\ntwo\n"
         db.store_log("u1", b"new\n", append=False)
         assert db.get_log("u1") == b"new\n"
+
+    def test_a_finished_run_stores_its_record_and_whole_log(self, db):
+        db.store_run(make_record("u1"))
+        db.store_log("u1", b"streamed while running\n")
+        final = make_record("u1", state="completed")
+        db.store_run_and_log(final, b"the whole log\n")
+        assert db.read_run("u1") == final
+        assert db.get_log("u1") == b"the whole log\n"
+        bad = make_record("u1", state="completed")
+        bad["status"]["outputs"] = "not a mapping"
+        with pytest.raises(InvalidInputError):
+            db.store_run_and_log(bad, b"never stored\n")
+        assert db.read_run("u1") == final and db.get_log("u1") == b"the whole log\n"
 
     def test_log_of_unknown_run(self, db):
         with pytest.raises(NotFoundError):

@@ -11,10 +11,11 @@ the function printed); ``application/json`` gets the record as JSON; anyone else
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 from ..errors import InvalidSpecError
 from ..model import dump_yaml, parse_struct
+from ..secrets import mask_data, masked_json
 
 #: the request field that carries secret values; never recorded, never echoed
 SECRETS_FIELD = "secrets"
@@ -79,13 +80,16 @@ def answer_type(accept: str) -> str:
     return YAML_TYPE
 
 
-def render_run(record: dict, log: str, content_type: str) -> str:
-    """The answer body for a run record, in the form ``answer_type`` chose."""
+def render_run(record: dict, log: str, content_type: str, secrets: Iterable[str] = ()) -> str:
+    """The answer body for a run record, in the form ``answer_type`` chose, ``secrets`` hidden in the record.
+
+    The log is taken as already masked (a context masks what its run printed).
+    """
     if content_type == RUN_ANSWER_TYPE:
-        return json.dumps({"record": record, "log": log})
+        return f'{{"record": {masked_json(record, secrets)}, "log": {json.dumps(log)}}}'
     if content_type == JSON_TYPE:
-        return json.dumps(record)
-    return dump_yaml(record)
+        return masked_json(record, secrets)
+    return dump_yaml(mask_data(record, secrets))
 
 
 def render_error(message: str, content_type: str) -> tuple[str, str]:

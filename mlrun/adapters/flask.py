@@ -26,7 +26,7 @@ from typing import Any, Callable
 from ..context import error_message
 from ..errors import InvalidInputError, InvalidSpecError, MLRunError
 from ..model import RunRecord, now_iso
-from ..secrets import mask, mask_bytes, mask_data
+from ..secrets import mask, mask_bytes
 from .capture import capture_output, install, print_exception
 from .events import (DEFAULT_MAX_BODY_SIZE, JSON_TYPE, RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_type,
                      is_loopback, render_error, render_run, spec_from_event)
@@ -93,6 +93,7 @@ class _Function:
         self._logger = nuclio_sdk.Logger(logging.DEBUG, "mlrun.function")
         self._logger.set_handler("mlrun", sys.stdout, nuclio_sdk.logger.HumanReadableFormatter())
         self._platform = nuclio_sdk.Platform("local")
+        self._trigger = nuclio_sdk.TriggerInfo("http", "mlrun-serve")
         self._init = getattr(module, "init_context", None)
         self._local = threading.local()
         self._worker_ids = itertools.count()
@@ -115,9 +116,9 @@ class _Function:
         event_body = raw
         if request.mimetype == JSON_TYPE:  # as nuclio does: JSON bodies arrive decoded
             event_body = {**spec, SECRETS_FIELD: secrets} if secrets else spec
-        event = nuclio_sdk.Event(body=event_body, content_type=request.content_type, headers=dict(request.headers),
+        event = nuclio_sdk.Event(body=event_body, content_type=request.content_type, headers=_headers(request.environ),
                                  method=request.method, path=request.path, size=len(raw),
-                                 trigger=nuclio_sdk.TriggerInfo("http", "mlrun-serve"), timestamp=time.time())
+                                 trigger=self._trigger, timestamp=time.time())
         output = failure = None
         with capture_output() as out:
             try:
@@ -140,7 +141,7 @@ class _Function:
                 except InvalidInputError:
                     pass
         if answered is not None:
-            body = render_run(mask_data(answered, secrets.values()), log, accept_type)
+            body = render_run(answered, log, accept_type, secrets.values())
         if log and not (answered is not None and accept_type == RUN_ANSWER_TYPE):
             sys.stdout.write(log)  # not sent back: the server's console shows it instead
             sys.stdout.flush()
@@ -154,12 +155,13 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
     ``module`` is the handler's module (its ``init_context`` runs once per server thread); ``name``
     names the error record of a failing run that named none.
     """
-    from flask import Flask, Response, request
+    from flask import Flask, Response, request as request_proxy
     from werkzeug.exceptions import RequestEntityTooLarge
 
     app = Flask("mlrun.serve")
     app.config["MAX_CONTENT_LENGTH"] = max_body_size
     function = _Function(handler, module, name)
+    current_request = request_proxy._get_current_object
 
     def error(status: int, message: str, accept_type: str, headers=None) -> Response:
         content_type, body = render_error(message, accept_type)
@@ -172,6 +174,7 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
     @app.post("/", defaults={"path": ""})
     @app.post("/<path:path>")
     def run(path):
+        request = current_request()  # the object itself: each access through Flask's proxy costs
         accept_type = answer_type(request.headers.get("Accept", ""))
         if token and not _authorized(request.headers.get("Authorization", ""), token):
             return error(401, "missing or wrong bearer token", accept_type, {"WWW-Authenticate": "Bearer"})
@@ -190,6 +193,18 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
         return Response(body, status=status, content_type=content_type)
 
     return app
+
+
+def _headers(environ: dict) -> dict:
+    """The request's headers as nuclio hands them over (a plain dict), read from the WSGI environ.
+
+    What ``dict(request.headers)`` gives, at a tenth of its cost: it is paid on every request.
+    """
+    headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key[:5] == "HTTP_"}
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").title()] = environ[key]
+    return headers
 
 
 def _authorized(header: str, token: str) -> bool:

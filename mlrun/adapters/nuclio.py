@@ -22,7 +22,6 @@ from typing import Any, Callable
 from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx
 from ..errors import InvalidInputError, MLRunError
-from ..secrets import mask_data
 from .capture import capture_output, print_exception
 from .events import answer_type, event_header, render_error, render_run
 
@@ -82,12 +81,13 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
                 ctx.commit()
             except (MLRunError, OSError) as exc:  # the caller keeps the record; this store is a convenience
                 print(f"mlrun: could not store the run in the function's run store: {exc}", file=out)
-    # only serialised from here on: no copy needed
-    record = mask_data(ctx._as_dict(copy=False), [ctx.get_secret(key) for key in ctx.secret_keys])
-    status = 500 if record["status"]["state"] == "error" else 200
+    status = 500 if ctx.state == "error" else 200
     if status == 500 and logger is not None:
-        logger.error_with("run failed", name=record["metadata"]["name"], uid=ctx.uid, error=record["status"]["error"])
-    return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type)
+        logger.error_with("run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
+                          error=ctx.mask(ctx._record.status.error))
+    secrets = [ctx.get_secret(key) for key in ctx.secret_keys]
+    record = ctx._as_dict(copy=False)  # only serialised from here on: no copy needed
+    return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
 
 def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseException | None:

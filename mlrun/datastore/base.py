@@ -33,6 +33,27 @@ def _temp_name(folder: str) -> str:
     return os.path.join(folder, f".mlrun-{os.urandom(8).hex()}.tmp")
 
 
+def create_temp(folder: str) -> tuple[int, str]:
+    """``(fd, name)`` of a new file in ``folder`` (created when missing), to be renamed into place.
+
+    Not mkstemp: its 0600 mode would stay on the file once renamed; this honours the umask.
+    """
+    name = _temp_name(folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(name, flags, 0o666), name
+    except FileNotFoundError:  # the folder first: checked only when missing, writes are often small
+        os.makedirs(folder, exist_ok=True)
+        return os.open(name, flags, 0o666), name
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 @contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """A temp name beside ``path`` to write; the file becomes ``path`` only when the block ends without error.
@@ -47,8 +68,7 @@ def atomic_path(path: str) -> Iterator[str]:
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        unlink_quietly(tmp)
         raise
 
 
@@ -59,11 +79,8 @@ class TempFileWriter:
     """
 
     def __init__(self, commit: Callable[[str], None], folder: str | None = None):
-        folder = folder or tempfile.gettempdir()
-        os.makedirs(folder, exist_ok=True)
-        self.name = _temp_name(folder)
-        # not mkstemp: its 0600 mode would stay on the file once renamed into place; this honours the umask
-        self._fp = os.fdopen(os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+        fd, self.name = create_temp(folder or tempfile.gettempdir())
+        self._fp = os.fdopen(fd, "wb")
         self._commit = commit
         self.closed = False
 
@@ -86,13 +103,12 @@ class TempFileWriter:
         if self.closed:
             return
         self.closed = True
-        self._fp.close()
         try:
+            self._fp.close()
             if commit:
                 self._commit(self.name)
         finally:
-            if os.path.exists(self.name):
-                os.unlink(self.name)
+            unlink_quietly(self.name)  # gone already when the commit renamed it into place
 
 
 class DataStore(ABC):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO
 
 from ..errors import NotFoundError, StoreError
-from .base import DataStore, FileStat, TempFileWriter, atomic_path
+from .base import DataStore, FileStat, TempFileWriter, atomic_path, create_temp, unlink_quietly
 
 
 class FileStore(DataStore):
@@ -39,6 +39,25 @@ class FileStore(DataStore):
             raise NotFoundError(f"file not found: {path}") from None
         modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat()
         return FileStat(size=st.st_size, modified=modified)
+
+    def get(self, path: str) -> bytes:
+        try:
+            with open(path, "rb", buffering=0) as fp:  # unbuffered: whole reads need no buffer, fewer syscalls
+                return fp.readall()
+        except FileNotFoundError:
+            raise NotFoundError(f"file not found: {path}") from None
+        except IsADirectoryError:
+            raise StoreError(f"{path} is a directory, not a file") from None
+
+    def put(self, path: str, data: bytes) -> None:
+        fd, tmp = create_temp(os.path.dirname(os.path.abspath(path)))
+        try:
+            with open(fd, "wb", buffering=0) as fp:
+                fp.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
 
     def upload(self, path: str, local_path: str) -> None:
         if os.path.abspath(path) == os.path.abspath(local_path):

@@ -54,6 +54,14 @@ class RunDB(ABC):
     @abstractmethod
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None: ...
 
+    def store_run_and_log(self, record: dict, log: bytes) -> None:
+        """Store a finished run's record and its whole log (replacing any log it had).
+
+        Back ends that can write both at once override this: one write per run instead of two.
+        """
+        self.store_run(record)
+        self.store_log(record["metadata"]["uid"], log, append=False)
+
     @abstractmethod
     def get_log(self, uid: str) -> bytes:
         """The run's log (empty when it logged nothing); ``NotFoundError`` for an unknown run."""

@@ -103,17 +103,24 @@ class FileRunDB(RunDB):
             raise StoreError(f"run store {self.dirpath}: {exc}") from None
 
     def store_run(self, record: dict) -> None:
+        self._execute(*self._insert_run(record))
+
+    def store_run_and_log(self, record: dict, log: bytes) -> None:
+        insert = self._insert_run(record)  # a bad record fails before the transaction opens
+        with self._transaction():
+            self._execute(*insert)
+            self._replace_log(record["metadata"]["uid"], log)
+
+    @staticmethod
+    def _insert_run(record: dict) -> tuple[str, tuple]:
         run = RunRecord.from_dict(record, copy=False)  # validates; nothing is modified
         if not run.metadata.uid:
             raise StoreError("cannot store a run without metadata.uid")
-        summary = run.summary()
-        self._execute(
-            "INSERT OR REPLACE INTO runs (uid, iteration, project, name, state, start_time, last_update, labels,"
-            " summary, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run.metadata.uid, run.metadata.iteration, run.metadata.project, run.metadata.name, run.status.state,
-             run.status.start_time, run.status.last_update, json.dumps(run.metadata.labels),
-             json.dumps(summary), json.dumps(record)),
-        )
+        meta, status = run.metadata, run.status
+        return ("INSERT OR REPLACE INTO runs (uid, iteration, project, name, state, start_time, last_update, labels,"
+                " summary, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (meta.uid, meta.iteration, meta.project, meta.name, status.state, status.start_time,
+                 status.last_update, json.dumps(meta.labels), json.dumps(run.summary()), json.dumps(record)))
 
     def read_run(self, uid: str, iteration: int = 0) -> dict:
         row = self._execute("SELECT record FROM runs WHERE uid = ? AND iteration = ?", (uid, iteration)).fetchone()
@@ -169,11 +176,17 @@ class FileRunDB(RunDB):
             raise NotFoundError(f"run {uid} not found")
 
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
-        with self._transaction():
-            if not append:
-                self._execute("DELETE FROM logs WHERE uid = ?", (uid,))
+        if append:
             if data:
                 self._execute("INSERT INTO logs (uid, data) VALUES (?, ?)", (uid, sqlite3.Binary(data)))
+            return
+        with self._transaction():
+            self._replace_log(uid, data)
+
+    def _replace_log(self, uid: str, data: bytes) -> None:
+        self._execute("DELETE FROM logs WHERE uid = ?", (uid,))
+        if data:
+            self._execute("INSERT INTO logs (uid, data) VALUES (?, ?)", (uid, sqlite3.Binary(data)))
 
     def get_log(self, uid: str) -> bytes:
         chunks = [bytes(row[0]) for row in self._execute("SELECT data FROM logs WHERE uid = ? ORDER BY id", (uid,))]

@@ -132,3 +132,17 @@ def test_records_are_masked_wherever_a_secret_value_hides(secret):
     assert record["status"]["outputs"]["leak"] == f"token={secret};"  # the original is left alone
     clean = {"metadata": {"uid": "u1"}}
     assert mask_data(clean, [secret]) is clean and mask_data(clean, []) is clean
+
+
+@pytest.mark.parametrize("kind", [YAML_TYPE, JSON_TYPE, RUN_ANSWER_TYPE])
+@pytest.mark.parametrize("secret", ["plain-value-123", 'quote"and\\backslash', "ünïcödé-välue"])
+def test_answers_hide_secret_values_in_the_record(kind, secret):
+    record = {"metadata": {"uid": "u1", "labels": {secret: "x"}},
+              "status": {"state": "completed", "outputs": {"leak": f"token={secret};"}}}
+    body = render_run(record, "a masked log\n", kind, [secret])
+    answered, log = read_answer(kind, body.encode())
+    assert secret not in json.dumps(answered, ensure_ascii=False) and secret not in body
+    assert answered["status"]["outputs"]["leak"] == "token=******;"
+    assert answered["metadata"]["labels"] == {"******": "x"}
+    clean = {"metadata": {"uid": "u1"}, "status": {"state": "completed"}}
+    assert read_answer(kind, render_run(clean, "", kind, [secret]).encode())[0] == clean

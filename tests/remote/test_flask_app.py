@@ -24,6 +24,9 @@ def failing(context, event):
 def greeting(context, event):
     return context.user_data.greeting
 
+def headers(context, event):
+    return dict(event.headers)
+
 def as_dict(context, event):
     ctx = get_or_create_ctx("dict", event=event)
     ctx.log_output("n", 1)
@@ -104,3 +107,11 @@ def test_a_bad_spec_is_a_400_even_for_a_nuclio_handler(client_for):
     client, _ = client_for("as_dict")
     answer = client.post("/", json={"spec": {"parameters": [1]}}, headers={"Accept": "application/json"})
     assert answer.status_code == 400 and answer.get_json() == {"error": "spec.parameters must be a mapping, got list"}
+
+
+def test_handlers_see_the_request_headers_as_nuclio_gives_them(client_for):
+    client, _ = client_for("headers")
+    answer = client.post("/", json={}, headers={"X-Trace_Id": "t-1", "x-custom-thing": "v"})
+    headers = answer.get_json()
+    assert headers["X-Custom-Thing"] == "v" and headers["Content-Type"] == "application/json"
+    assert headers["Content-Length"] == "2" and headers["X-Trace-Id"] == "t-1"
