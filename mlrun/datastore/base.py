@@ -42,7 +42,7 @@ def create_temp(folder: str) -> tuple[int, str]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         return os.open(name, flags, 0o666), name
-    except FileNotFoundError:  # the folder first: checked only when missing, writes are often small
+    except FileNotFoundError:  # the folder is made only when missing: a mkdir per write costs more than a small write
         os.makedirs(folder, exist_ok=True)
         return os.open(name, flags, 0o666), name
 
