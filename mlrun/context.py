@@ -357,8 +357,8 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
         record = spec.copy()
     elif isinstance(spec, (str, bytes)):
         record = RunRecord.from_text(spec, EXEC_CONFIG_ENV if from_env else "run spec")
-    else:  # an event's spec is this request's own data: no need to copy it
-        record = RunRecord.from_dict(dict(spec), copy=event is None)
+    else:  # a request body was decoded for this event alone: no copy; a mapping passed in is the caller's: copied
+        record = RunRecord.from_dict(dict(spec), copy=event is None or isinstance(event, Mapping))
 
     meta = record.metadata
     meta.name = meta.name or name

@@ -63,6 +63,16 @@ def test_each_event_gets_a_new_context_and_the_process_context_stays_apart():
     assert get_or_create_ctx("script").uid not in (first.uid, second.uid)
 
 
+def test_a_mapping_event_is_the_callers_own_and_is_left_alone():
+    event = {"spec": {"parameters": {"p1": 1}}, "status": {"metrics": {}, "outputs": {}}}
+    first = get_or_create_ctx("f", event=event)
+    first.log_metric("loss", 0.5)
+    first.log_output("accuracy", 0.9)
+    second = get_or_create_ctx("f", event=event)
+    assert event == {"spec": {"parameters": {"p1": 1}}, "status": {"metrics": {}, "outputs": {}}}
+    assert second.to_dict()["status"]["metrics"] == {} and second.to_dict()["status"]["outputs"] == {}
+
+
 def test_an_event_never_reads_secret_sources_named_in_its_spec(tmp_path):
     # the caller resolved its own files; a request must not make the function read one of its own
     local_file = tmp_path / "server-secrets.txt"
