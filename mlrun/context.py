@@ -357,7 +357,7 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
         record = spec.copy()
     elif isinstance(spec, (str, bytes)):
         record = RunRecord.from_text(spec, EXEC_CONFIG_ENV if from_env else "run spec")
-    else:  # a request body was decoded for this event alone: no copy; a mapping passed in is the caller's: copied
+    else:  # a mapping passed as the event is the caller's own, so it is copied; a body decoded for this event is not
         record = RunRecord.from_dict(dict(spec), copy=event is None or isinstance(event, Mapping))
 
     meta = record.metadata
