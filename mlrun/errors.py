@@ -36,18 +36,3 @@ class NotFoundError(StoreError, KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
 
-
-class RunError(MLRunError):
-    """A run ended in state error; ``record`` holds the run record when there is one."""
-
-    def __init__(self, message: str, record=None):
-        super().__init__(message)
-        self.record = record
-
-
-class RemoteError(RunError):
-    """A remote function could not be reached or answered with an error."""
-
-    def __init__(self, message: str, record=None, status_code: int | None = None):
-        super().__init__(message, record)
-        self.status_code = status_code

@@ -4,8 +4,7 @@ import os
 import pytest
 
 from mlrun.config import default_dbpath, default_out_path, home_dir
-from mlrun.errors import (InvalidInputError, InvalidSpecError, MLRunError, NotFoundError, RemoteError, RunError,
-                          SecretError, StoreError)
+from mlrun.errors import InvalidInputError, InvalidSpecError, MLRunError, NotFoundError, SecretError, StoreError
 from mlrun.model import RunRecord
 from mlrun.runtimes import get_runtime
 from mlrun.runtimes.local import LocalRuntime, top_level_names
@@ -34,9 +33,6 @@ def test_the_exception_tree():
     assert issubclass(NotFoundError, StoreError) and issubclass(NotFoundError, KeyError)
     assert str(NotFoundError("run x not found")) == "run x not found"  # not KeyError's quoted repr
     assert InvalidSpecError("bad", "spec.parameters").field == "spec.parameters"
-    record = RunRecord()
-    error = RemoteError("503", record, 503)
-    assert isinstance(error, RunError) and error.record is record and error.status_code == 503
 
 
 def test_files_run_locally_and_unknown_schemes_are_refused():
