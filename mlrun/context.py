@@ -144,14 +144,17 @@ class RunContext:
     input_artifact = get_object
     get_input = get_object
 
-    def _input_read(self, item, content=None) -> None:
-        """Lineage: url, size, etag (else the sha256 of what was read, when it passed through whole) and time."""
+    def _input_read(self, item, content=None, stat=None) -> None:
+        """Lineage: url, size, etag (else the sha256 of what was read, when it passed through whole) and time.
+
+        ``stat`` is the version read, when the read told it; else it is asked for now.
+        """
         if item.key in self._read_inputs:
             return
         self._read_inputs.add(item.key)
         entry = {"key": item.key, "url": item.url, "read_time": now_iso()}
         try:
-            stat = item.stat()
+            stat = stat or item.stat()
             entry.update(size=stat.size, etag=stat.etag, modified=stat.modified)
         except Exception:  # lineage is best effort: the read itself already succeeded
             pass

@@ -29,9 +29,12 @@ class RunDBContract:
 
     def test_store_replaces(self, db):
         db.store_run(make_record("u1", state="running"))
-        db.store_run(make_record("u1", state="completed"))
+        db.store_run(make_record("u1", name="renamed", state="completed", labels={"stage": "final"}))
         assert db.read_run("u1")["status"]["state"] == "completed"
         assert len(db.list_runs()) == 1
+        # listings (and their indexes) see the new values only
+        assert [r["uid"] for r in db.list_runs(state="completed", name="renamed", labels={"stage": "final"})] == ["u1"]
+        assert db.list_runs(state="running") == [] and db.list_runs(name="train") == []
 
     def test_read_unknown_raises_not_found(self, db):
         with pytest.raises(NotFoundError, match="nope"):

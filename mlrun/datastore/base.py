@@ -139,9 +139,18 @@ class DataStore(ABC):
     def stat(self, path: str) -> FileStat:
         """Size, modification time and tag; ``NotFoundError`` when there is no such object."""
 
-    def get(self, path: str) -> bytes:
+    def read(self, path: str) -> tuple[bytes, FileStat | None]:
+        """The whole content, and the stat of the version read when reading tells it (else ``None``).
+
+        Back ends that learn size, time and tag from the read itself (a GET's headers, an open
+        file's ``fstat``) return them: lineage then describes exactly what was read, for no
+        second request.
+        """
         with self.open(path, "rb") as fp:
-            return fp.read()
+            return fp.read(), None
+
+    def get(self, path: str) -> bytes:
+        return self.read(path)[0]
 
     def put(self, path: str, data: bytes) -> None:
         with self.open(path, "wb") as fp:
@@ -189,21 +198,22 @@ class DataItem:
         self.url = url
         self.key = key
         self._local_path = ""
-        #: called as ``on_read(item, content)`` once content was read: ``content`` is the bytes read,
-        #: a local file holding them, or ``None`` for a stream (run contexts record lineage there)
+        #: called as ``on_read(item, content, stat)`` once content was read: ``content`` is the bytes
+        #: read, a local file holding them, or ``None`` for a stream; ``stat`` is the version read,
+        #: when the read told it, else ``None`` (run contexts record lineage there)
         self.on_read: Callable | None = None
 
     def __repr__(self) -> str:
         return f"DataItem({self.url!r})"
 
-    def _read_done(self, content: bytes | str | None) -> None:
+    def _read_done(self, content: bytes | str | None, stat: FileStat | None = None) -> None:
         if self.on_read is not None:
-            self.on_read(self, content)
+            self.on_read(self, content, stat)
 
     def get(self, encoding: str | None = None) -> bytes | str:
         """The whole content: bytes, or text when ``encoding`` is given."""
-        data = self.store.get(self.path)
-        self._read_done(data)
+        data, stat = self.store.read(self.path)
+        self._read_done(data, stat)
         return data.decode(encoding) if encoding else data
 
     def open(self, mode: str = "rb") -> BinaryIO:
@@ -223,6 +233,7 @@ class DataItem:
         Downloads land in ``$MLRUN_HOME/cache`` (``~/.mlrun/cache``) and are reused while the
         object's tag or modification time is unchanged.
         """
+        stat = None
         if not self._local_path:
             from .filestore import FileStore
 
@@ -231,11 +242,11 @@ class DataItem:
                     self.store.stat(self.path)  # a clear NotFoundError rather than a bad path later
                 self._local_path = self.path
             else:
-                self._local_path = self._cached_download()
-        self._read_done(self._local_path)
+                self._local_path, stat = self._cached_download()
+        self._read_done(self._local_path, stat)
         return self._local_path
 
-    def _cached_download(self) -> str:
+    def _cached_download(self) -> tuple[str, FileStat]:
         import hashlib
 
         from ..config import home_dir
@@ -247,7 +258,7 @@ class DataItem:
         path = os.path.join(home_dir(), "cache", f"{digest}-{name}")
         if not (version and os.path.isfile(path) and os.path.getsize(path) == stat.size):
             self.store.download(self.path, path)
-        return path
+        return path, stat
 
     def download(self, local_path: str) -> str:
         """Copy the content to ``local_path`` (atomically) and return it."""

@@ -4,10 +4,31 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import datetime, timezone
+from stat import S_ISDIR
 from typing import BinaryIO
 
 from ..errors import NotFoundError, StoreError
-from .base import DataStore, FileStat, TempFileWriter, atomic_path, create_temp, unlink_quietly
+from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, unlink_quietly
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _file_stat(st: os.stat_result) -> FileStat:
+    return FileStat(size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat())
+
+
+def _read_to_end(fd: int, size: int) -> bytes:
+    """Everything left in ``fd``: one read of the expected size, and the empty read that confirms the end."""
+    data = os.read(fd, size + 1)
+    more = os.read(fd, CHUNK_SIZE) if data else b""
+    if not more:
+        return data
+    parts = [data, more]  # the file grew, or is larger than one read returns
+    while more:
+        more = os.read(fd, CHUNK_SIZE)
+        parts.append(more)
+    return b"".join(parts)
 
 
 class FileStore(DataStore):
@@ -34,26 +55,33 @@ class FileStore(DataStore):
 
     def stat(self, path: str) -> FileStat:
         try:
-            st = os.stat(path)
+            return _file_stat(os.stat(path))
         except FileNotFoundError:
             raise NotFoundError(f"file not found: {path}") from None
-        modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat()
-        return FileStat(size=st.st_size, modified=modified)
 
-    def get(self, path: str) -> bytes:
+    def read(self, path: str) -> tuple[bytes, FileStat]:
+        # the stat is the open file's: the version read, even when the path is replaced meanwhile
         try:
-            with open(path, "rb", buffering=0) as fp:  # unbuffered: whole reads need no buffer, fewer syscalls
-                return fp.readall()
+            fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
         except FileNotFoundError:
             raise NotFoundError(f"file not found: {path}") from None
-        except IsADirectoryError:
-            raise StoreError(f"{path} is a directory, not a file") from None
+        try:
+            st = os.fstat(fd)
+            if S_ISDIR(st.st_mode):
+                raise StoreError(f"{path} is a directory, not a file")
+            return _read_to_end(fd, st.st_size), _file_stat(st)
+        finally:
+            os.close(fd)
 
     def put(self, path: str, data: bytes) -> None:
         fd, tmp = create_temp(os.path.dirname(os.path.abspath(path)))
         try:
-            with open(fd, "wb", buffering=0) as fp:
-                fp.write(data)
+            try:
+                view = memoryview(data)
+                while view:  # one write per 2 GiB at most: a single call would stop short
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             unlink_quietly(tmp)

@@ -73,8 +73,9 @@ class HttpStore(DataStore):
         raw.decode_content = True  # gzip-encoded answers come out as the file itself
         return raw
 
-    def get(self, path: str) -> bytes:
-        return self._request("GET", path).content
+    def read(self, path: str) -> tuple[bytes, FileStat]:
+        response = self._request("GET", path)
+        return response.content, _response_stat(response, size=len(response.content))
 
     def stat(self, path: str) -> FileStat:
         try:
@@ -84,9 +85,7 @@ class HttpStore(DataStore):
         except StoreError:  # presigned URLs and some servers refuse HEAD but serve GET: read just the headers
             response = self._request("GET", path, stream=True)
             response.close()
-        headers = response.headers
-        return FileStat(size=int(headers.get("Content-Length", -1)), modified=_iso(headers.get("Last-Modified", "")),
-                        etag=headers.get("ETag", "").removeprefix("W/").strip('"'))
+        return _response_stat(response)
 
     def put(self, path: str, data: bytes) -> None:
         self._read_only(path)
@@ -97,6 +96,14 @@ class HttpStore(DataStore):
     @staticmethod
     def _read_only(url: str):
         raise StoreError(f"cannot write {url}: http(s) data stores are read only")
+
+
+def _response_stat(response: requests.Response, size: int | None = None) -> FileStat:
+    """What an answer's headers say of the object; ``size``, when given, is what was read (after decoding)."""
+    headers = response.headers
+    return FileStat(size=int(headers.get("Content-Length", -1)) if size is None else size,
+                    modified=_iso(headers.get("Last-Modified", "")),
+                    etag=headers.get("ETag", "").removeprefix("W/").strip('"'))
 
 
 def _iso(http_date: str) -> str:

@@ -60,8 +60,9 @@ class MemoryStore(DataStore):
             return _MemoryWriter(lambda data: self.put(path, data))
         return io.BytesIO(self._entry(path)[0])
 
-    def get(self, path: str) -> bytes:
-        return self._entry(path)[0]
+    def read(self, path: str) -> tuple[bytes, FileStat]:
+        data, modified, md5 = self._entry(path)
+        return data, FileStat(size=len(data), modified=modified, etag=md5)
 
     def put(self, path: str, data: bytes) -> None:
         data = bytes(data)
@@ -69,8 +70,7 @@ class MemoryStore(DataStore):
             _objects[self._key(path)] = (data, now_iso(), hashlib.md5(data, usedforsecurity=False).hexdigest())
 
     def stat(self, path: str) -> FileStat:
-        data, modified, md5 = self._entry(path)
-        return FileStat(size=len(data), modified=modified, etag=md5)
+        return self.read(path)[1]
 
     def listdir(self, path: str) -> list[str]:
         prefix = self._key(path).rstrip("/") + "/"

@@ -160,9 +160,10 @@ class S3Store(DataStore):
         with self._errors(path):
             return self.client.get_object(Bucket=self.bucket, Key=path)["Body"]
 
-    def get(self, path: str) -> bytes:
+    def read(self, path: str) -> tuple[bytes, FileStat]:
         with self._errors(path):
-            return self.client.get_object(Bucket=self.bucket, Key=path)["Body"].read()
+            answer = self.client.get_object(Bucket=self.bucket, Key=path)
+            return answer["Body"].read(), _object_stat(answer)
 
     def put(self, path: str, data: bytes) -> None:
         with self._errors(path):
@@ -183,9 +184,7 @@ class S3Store(DataStore):
 
     def stat(self, path: str) -> FileStat:
         with self._errors(path):
-            head = self.client.head_object(Bucket=self.bucket, Key=path)
-        return FileStat(size=head["ContentLength"], modified=head["LastModified"].isoformat(),
-                        etag=head.get("ETag", "").strip('"'))
+            return _object_stat(self.client.head_object(Bucket=self.bucket, Key=path))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``, at any depth."""
@@ -217,3 +216,9 @@ class S3Store(DataStore):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
             with self._errors(batch[0]["Key"]):
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+
+def _object_stat(answer: dict) -> FileStat:
+    """Size, time and tag from a HEAD or GET answer."""
+    return FileStat(size=answer["ContentLength"], modified=answer["LastModified"].isoformat(),
+                    etag=answer.get("ETag", "").strip('"'))

@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_uid ON logs (uid);
 """
 DB_FILE = "runs.sqlite3"
+#: an update in place, not INSERT OR REPLACE: a run stored again (running, then final) rewrites only
+#: the index entries of columns that changed, where a replace deletes and re-adds them all
+_UPSERT_RUN = (
+    "INSERT INTO runs (uid, iteration, project, name, state, start_time, last_update, labels, summary, record)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid, iteration) DO UPDATE SET project = excluded.project,"
+    " name = excluded.name, state = excluded.state, start_time = excluded.start_time,"
+    " last_update = excluded.last_update, labels = excluded.labels, summary = excluded.summary,"
+    " record = excluded.record")
 #: tries to open a store that other openers hold locked (about 30 s in all, with backoff)
 _OPEN_ATTEMPTS = 40
 
@@ -117,8 +125,7 @@ class FileRunDB(RunDB):
         if not run.metadata.uid:
             raise StoreError("cannot store a run without metadata.uid")
         meta, status = run.metadata, run.status
-        return ("INSERT OR REPLACE INTO runs (uid, iteration, project, name, state, start_time, last_update, labels,"
-                " summary, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        return (_UPSERT_RUN,
                 (meta.uid, meta.iteration, meta.project, meta.name, status.state, status.start_time,
                  status.last_update, json.dumps(meta.labels), json.dumps(run.summary()), json.dumps(record)))
 

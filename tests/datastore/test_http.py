@@ -72,6 +72,15 @@ def test_get_open_stat_local(http_root, tmp_path):
     assert get_item(f"{base}/tagged/infile.txt").stat().etag == "v1-tag"
 
 
+def test_a_whole_read_tells_the_version_it_read(http_root):
+    base, _ = http_root
+    item = get_item(f"{base}/tagged/infile.txt")
+    seen = []
+    item.on_read = lambda _, content, stat: seen.append((content, stat))
+    assert item.get() == b"hello over http\n"
+    assert seen == [(b"hello over http\n", item.stat())] and seen[0][1].etag == "v1-tag"
+
+
 def test_servers_refusing_head_still_give_size_and_local_copies(http_root):
     base, _ = http_root
     item = get_item(f"{base}/nohead/infile.txt")

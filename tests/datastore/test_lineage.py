@@ -31,6 +31,25 @@ def test_read_input_records_url_size_hash_and_time(tmp_path):
     assert entry["sha256"] == hashlib.sha256(b"some input").hexdigest()  # local files have no etag: hashed
 
 
+@pytest.mark.parametrize("url", ["{tmp}/in.bin", "memory://in/in.bin"])
+def test_lineage_of_a_whole_read_is_the_version_read_with_no_second_look(url, tmp_path, monkeypatch):
+    from mlrun.datastore.filestore import FileStore
+    from mlrun.datastore.memory import MemoryStore
+
+    url = url.format(tmp=tmp_path)
+    get_item(url).put(b"version one")
+    ctx = make_ctx(input_objects=[{"key": "in", "path": url}])
+
+    def no_stat(self, path):
+        raise AssertionError("the read itself tells size, time and tag")
+
+    for store in (FileStore, MemoryStore):
+        monkeypatch.setattr(store, "stat", no_stat)
+    assert ctx.get_object("in").get() == b"version one"
+    (entry,) = ctx.to_dict()["status"]["input_objects"]
+    assert entry["size"] == len(b"version one") and entry["modified"]
+
+
 def test_local_copy_of_a_local_file_is_hashed(tmp_path):
     path = tmp_path / "data.csv"
     path.write_bytes(b"a,b\n1,2\n")

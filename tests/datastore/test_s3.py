@@ -58,6 +58,15 @@ def test_item_round_trip(moto_server, bucket, tmp_path):
         item.delete()
 
 
+def test_a_whole_read_tells_the_version_it_read(moto_server, bucket):
+    item = get_item(f"s3://{bucket}/in/x.txt", moto_server.env)
+    item.put(b"lineage")
+    seen = []
+    item.on_read = lambda _, content, stat: seen.append((content, stat))
+    assert item.get() == b"lineage"
+    assert seen == [(b"lineage", item.stat())]  # from the GET's own answer: no HEAD needed for lineage
+
+
 def test_streaming_writer_uploads_on_close(moto_server, bucket):
     item = get_item(f"s3://{bucket}/stream.bin", moto_server.env)
     with item.open("wb") as fp:

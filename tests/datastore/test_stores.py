@@ -147,6 +147,24 @@ def test_file_item_round_trip(tmp_path):
     assert not item.exists()
 
 
+def test_file_reads_and_writes_are_whole_past_one_chunk(tmp_path):
+    data = os.urandom(3 * 1024 * 1024 + 7)  # several read chunks; one write call
+    item = get_item(str(tmp_path / "big.bin"))
+    item.put(data)
+    assert item.get() == data and item.stat().size == len(data)
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]  # no temp file left beside it
+
+
+def test_files_whose_size_is_unknown_up_front_are_read_to_the_end():
+    status = get_item("/proc/self/status").get()  # stat says 0 bytes; the content is there
+    assert status.startswith(b"Name:") and status.endswith(b"\n")
+
+
+def test_reading_a_directory_names_it(tmp_path):
+    with pytest.raises(StoreError, match=f"{tmp_path} is a directory"):
+        get_item(str(tmp_path)).get()
+
+
 def test_file_download_and_upload_copy(tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(3000))
