@@ -6,6 +6,7 @@ everything else is built here once.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -29,8 +30,26 @@ class FileStat:
     etag: str = ""
 
 
-def _temp_name(folder: str) -> str:
-    return os.path.join(folder, f".mlrun-{os.urandom(8).hex()}.tmp")
+class _TempNames:
+    """Names for temp files: a random prefix per process and a counter.
+
+    Not a random name per file: that is a system call per write, and in a threaded server each
+    system call lets the other threads take the interpreter lock.  A forked child draws a new prefix.
+    """
+
+    def __init__(self):
+        self.renew()
+
+    def renew(self) -> None:
+        self.prefix, self.counter = os.urandom(6).hex(), itertools.count()
+
+    def __call__(self, folder: str) -> str:
+        return os.path.join(folder, f".mlrun-{self.prefix}-{next(self.counter)}.tmp")
+
+
+_temp_name = _TempNames()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_temp_name.renew)
 
 
 def create_temp(folder: str) -> tuple[int, str]:

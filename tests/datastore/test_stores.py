@@ -165,6 +165,38 @@ def test_reading_a_directory_names_it(tmp_path):
         get_item(str(tmp_path)).get()
 
 
+def _draw_temp_name(folder: str) -> str:
+    from mlrun.datastore.base import _temp_name
+
+    return _temp_name(folder)
+
+
+def test_temp_names_are_unique_across_threads_and_forked_processes(tmp_path):
+    import multiprocessing
+    import threading
+
+    from mlrun.datastore.base import _temp_name
+
+    names, lock = [], threading.Lock()
+
+    def draw():
+        drawn = [_temp_name(str(tmp_path)) for _ in range(500)]
+        with lock:
+            names.extend(drawn)
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fork = multiprocessing.get_context("fork")
+    with fork.Pool(2) as pool:  # forked children start from the parent's state: they must not repeat it
+        children = pool.map(_draw_temp_name, [str(tmp_path)] * 4)
+    parent_prefix = names[0].rsplit("-", 1)[0]
+    assert len(set(names)) == 2000
+    assert all(not child.startswith(parent_prefix) for child in children) and len(set(children)) == 4
+
+
 def test_file_download_and_upload_copy(tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(3000))

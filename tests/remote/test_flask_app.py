@@ -115,3 +115,34 @@ def test_handlers_see_the_request_headers_as_nuclio_gives_them(client_for):
     headers = answer.get_json()
     assert headers["X-Custom-Thing"] == "v" and headers["Content-Type"] == "application/json"
     assert headers["Content-Length"] == "2" and headers["X-Trace-Id"] == "t-1"
+
+
+def test_access_log_lines_stay_whole_when_threads_log_at_once(tmp_path):
+    import re
+    import threading
+
+    from mlrun.adapters.flask import AccessLog
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    with open(tmp_path / "access.log", "w", buffering=1) as stream:  # line-buffered text, as stderr is
+        logged = AccessLog(app, stream)
+
+        def requests(n: int) -> None:
+            for i in range(300):
+                environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "POST", "PATH_INFO": f"/t{n}/{i}",
+                           "SERVER_PROTOCOL": "HTTP/1.1"}
+                b"".join(logged(environ, lambda status, headers, exc_info=None: None))
+
+        threads = [threading.Thread(target=requests, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    lines = (tmp_path / "access.log").read_text().splitlines()
+    line = re.compile(r'127\.0\.0\.1 "POST /t(\d)/(\d+) HTTP/1\.1" 200 2 \d+\.\dms')
+    assert len(lines) == 8 * 300 and all(line.fullmatch(text) for text in lines)
+    assert sorted(tuple(map(int, line.fullmatch(t).groups())) for t in lines) == [
+        (n, i) for n in range(8) for i in range(300)]
