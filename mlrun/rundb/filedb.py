@@ -38,8 +38,9 @@ CREATE INDEX IF NOT EXISTS runs_by_last_update ON runs (iteration, last_update, 
 CREATE INDEX IF NOT EXISTS runs_by_name ON runs (iteration, name, uid);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (iteration, state, uid);
 CREATE INDEX IF NOT EXISTS runs_by_uid ON runs (iteration, uid);
+-- no AUTOINCREMENT: a rowid past the largest keeps chunks in order, without a sqlite_sequence write per chunk
 CREATE TABLE IF NOT EXISTS logs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     uid TEXT NOT NULL,
     data BLOB NOT NULL
 );
