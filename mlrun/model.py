@@ -106,10 +106,16 @@ class _Section:
     """A record section: a fixed set of builtin-typed fields, validated on load.
 
     (Plain classes rather than dataclasses: ``dataclasses`` costs more at import than the rest of mlrun.)
+    Loading and dumping work on the instance's ``__dict__``: a server does both on every request.
     """
 
     #: (name, type, default factory) for each field, in record order
     FIELDS: tuple = ()
+    _NAMES: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._NAMES = tuple(name for name, _, _ in cls.FIELDS)
 
     def __init__(self, **values):
         for name, _, default in self.FIELDS:
@@ -121,12 +127,13 @@ class _Section:
         return type(other) is type(self) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n, _, _ in self.FIELDS)})"
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._NAMES)})"
 
     def to_dict(self, copy: bool = True) -> dict:
+        fields = self.__dict__
         if not copy:
-            return {name: getattr(self, name) for name, _, _ in self.FIELDS}
-        return {name: _copy(getattr(self, name)) for name, _, _ in self.FIELDS}
+            return {name: fields[name] for name in self._NAMES}
+        return {name: _copy(fields[name]) for name in self._NAMES}
 
     @classmethod
     def from_dict(cls, data, path: str = "", copy: bool = True):
@@ -135,26 +142,28 @@ class _Section:
         path = path or cls.__name__
         if not isinstance(data, dict):
             raise InvalidSpecError(f"{path} must be a mapping, got {type(data).__name__}", path)
-        section = cls.__new__(cls)  # fields set once, here: loading runs on every request a server gets
+        fields = {}
         known = 0
         for name, expected, default in cls.FIELDS:
-            value = data.get(name)
+            value = data[name] if name in data else None
             if value is None:  # absent and null mean "use the default"
                 known += name in data
                 value = default()
             else:
                 known += 1
-                if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+                if type(value) is not expected and (expected is int and isinstance(value, bool)
+                                                    or not isinstance(value, expected)):
                     raise InvalidSpecError(f"{path}.{name} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
                                            f"{path}.{name}")
                 if copy:
                     value = _copy(value)
-            setattr(section, name, value)
+            fields[name] = value
         if known != len(data):
-            names = [name for name, _, _ in cls.FIELDS]
-            unknown = next(k for k in data if k not in names)
-            raise InvalidSpecError(f"{path}.{unknown} is not a known field (expected one of: {', '.join(names)})",
+            unknown = next(k for k in data if k not in cls._NAMES)
+            raise InvalidSpecError(f"{path}.{unknown} is not a known field (expected one of: {', '.join(cls._NAMES)})",
                                    f"{path}.{unknown}")
+        section = cls.__new__(cls)  # fields set once, here: loading runs on every request a server gets
+        section.__dict__ = fields
         return section
 
 
