@@ -36,3 +36,11 @@ class NotFoundError(StoreError, KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
 
+
+
+class AccessDeniedError(MLRunError, PermissionError):
+    """A request named a path, bucket or host outside what its operator allowed (HTTP 403)."""
+
+
+class LimitExceededError(InvalidInputError):
+    """A body, spec, record or answer is larger or deeper than the configured limit (HTTP 413)."""

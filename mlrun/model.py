@@ -8,10 +8,30 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 from .errors import InvalidSpecError
 
 RUN_STATES = ("created", "running", "completed", "error")
+#: hyper-parameter iterations are numbered 1..MAX_ITERATION (0 is the run itself)
+MAX_ITERATION = 2**31 - 1
+#: uids name files and store keys: ASCII letters, digits, '_', '-' and '.', not starting with '.' or '-'
+_UID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def check_uid(uid: str, field: str = "uid") -> str:
+    """``uid`` itself when it can name a file and a store key; ``InvalidSpecError`` naming ``field`` otherwise."""
+    if not isinstance(uid, str) or not _UID.fullmatch(uid):
+        raise InvalidSpecError(f"{field} {uid!r}: use letters, digits, '_', '-' and '.' only "
+                               "(at most 128, not starting with '.' or '-')", field)
+    return uid
+
+
+def check_iteration(iteration: int, field: str = "iteration") -> int:
+    """``iteration`` itself when it is a whole number from 0 to ``MAX_ITERATION``."""
+    if isinstance(iteration, bool) or not isinstance(iteration, int) or not 0 <= iteration <= MAX_ITERATION:
+        raise InvalidSpecError(f"{field} must be a whole number from 0 to {MAX_ITERATION}, got {iteration!r}", field)
+    return iteration
 
 
 _utc_now = None

@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 from .config import default_dbpath
 from .errors import InvalidInputError, StoreError
-from .model import RunRecord, now_iso
+from .model import RunRecord, check_uid, now_iso
 from .secrets import SecretsStore
 
 TYPE_CHECKING = False
@@ -19,11 +19,10 @@ def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, 
             labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", command: str = "",
             handler: str = "", args: Sequence[str] = (), kind: str = "") -> RunRecord:
     """A run record in state ``created``: what a launcher sends to a runtime."""
-    import re
     import uuid
 
-    if uid and not re.fullmatch(r"\w[\w.-]*", uid):  # it names files (--save-to DIR, stores keyed by uid)
-        raise InvalidInputError(f"uid {uid!r}: use letters, digits, '_', '-' and '.' only")
+    if uid:  # it names files (--save-to DIR, stores keyed by uid)
+        check_uid(uid)
     record = RunRecord()
     meta, spec = record.metadata, record.spec
     meta.name, meta.project, meta.uid = name, project, uid or uuid.uuid4().hex
