@@ -20,8 +20,8 @@ from helpers import mlrun_cli
 
 GATED_SCRIPT = """\
 import os, sys, time
-print("ready", os.getpid(), flush=True)
 print("some output on stderr", file=sys.stderr, flush=True)
+print("ready", os.getpid(), flush=True)
 gate = sys.argv[1]
 while not os.path.exists(gate):  # the test creates it when it is done with this process's launcher
     time.sleep(0.02)
@@ -102,7 +102,7 @@ def test_a_launcher_killed_by_sigkill_leaves_the_log_so_far_and_the_child_finish
     assert record["status"]["state"] == "completed", record["status"]
     log = poll(lambda: (data := read_log(dbpath, uid)) and b"launcher ended" in data and data,
                what="the note that the launcher ended")
-    assert log.count(b"ready") == 1 and b"some output on stderr" in log
+    assert log.count(b"ready %d\n" % child_pid) == 1 and b"some output on stderr" in log
     assert b"BrokenPipeError" not in log
     poll(lambda: pid_gone(child_pid), what="the child to end")
 
@@ -124,7 +124,8 @@ def test_a_launcher_stopped_by_a_signal_records_error_with_the_log_and_stops_the
     ours = err.decode().split(f"mlrun: run {uid} interrupted by {signum.name}\n", 1)
     assert len(ours) == 2 and "Traceback" not in ours[1] and "mlrun/" not in ours[0]
     log = read_log(dbpath, uid)
-    assert log.count(b"ready") == 1 and b"some output on stderr" in log and b"after the gate" not in log
+    assert log.count(b"ready %d\n" % child_pid) == 1 and b"some output on stderr" in log
+    assert b"after the gate" not in log
     assert pid_gone(child_pid)
 
 
