@@ -287,3 +287,63 @@ def test_a_popen_failure_is_recorded_as_error(tmp_path, monkeypatch):
     record = run_function(str(script), stream=False)
     assert record.state == "error" and record.status.error.endswith(os.strerror(errno.E2BIG))
     assert read_run(os.environ["MLRUN_DBPATH"], record.uid)["status"]["state"] == "error"
+
+
+# -- S3 run store: a commit cut between its two writes ------------------------------------------------
+
+S3_WRITER = """\
+import os, sys
+sys.path.insert(0, %(tests)r)
+from rundb_contract import make_record
+from mlrun.rundb.s3db import S3RunDB
+
+url, mode = sys.argv[1], sys.argv[2]
+db = S3RunDB(url)
+if mode == "stale":  # committed once whole (running), then the final record lands and the summary does not
+    db.store_run(make_record("stale-run", state="running"))
+# the fault: the process dies right after the record write, before the summary write
+S3RunDB._put_summary = lambda *args, **kwargs: os._exit(9)
+db.store_run(make_record("new-run" if mode == "new" else "stale-run", state="completed"))
+sys.exit("the fault was not injected")
+"""
+
+
+def test_an_s3_commit_killed_between_record_and_summary_hides_nothing(moto_server, tmp_path):
+    from helpers import ROOT
+
+    url = f"s3://{moto_server.make_bucket()}/store"
+    writer = tmp_path / "writer.py"
+    writer.write_text(S3_WRITER % {"tests": os.path.join(ROOT, "tests")})
+    env = {**os.environ, **moto_server.env}
+    for mode in ("new", "stale"):
+        proc = subprocess.run([sys.executable, str(writer), url, mode], capture_output=True, text=True, env=env,
+                              timeout=60)
+        assert proc.returncode == 9, proc.stderr
+    client = moto_server.client()
+    bucket = url.split("/")[2]
+    summary_keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="store/summaries/")["Contents"]}
+    assert summary_keys == {"store/summaries/stale-run/0.json"}  # the faults happened as intended
+
+    # a fresh process lists both, each in its current state
+    listed = mlrun_cli("get", "runs", "--db", url, "-o", "json", env=moto_server.env)
+    assert listed.returncode == 0, listed.stderr
+    states = {run["uid"]: run["state"] for run in json.loads(listed.stdout)}
+    assert states == {"new-run": "completed", "stale-run": "completed"}
+    # and the summaries were repaired on the way
+    for uid in ("new-run", "stale-run"):
+        summary = json.loads(client.get_object(Bucket=bucket, Key=f"store/summaries/{uid}/0.json")["Body"].read())
+        assert summary["state"] == "completed"
+
+
+def test_s3_listings_show_updates_within_the_same_second(s3_env):
+    """Timestamps cannot tell a stale summary when both commits fall in one second: ETags can."""
+    from mlrun.rundb.s3db import S3RunDB
+    from rundb_contract import make_record
+
+    db = S3RunDB(f"s3://{s3_env.make_bucket()}/same-second")
+    db.store_run(make_record("u1", state="running"))
+    stale = s3_env.client().get_object(Bucket=db.store.bucket, Key="same-second/summaries/u1/0.json")["Body"].read()
+    db.store_run(make_record("u1", state="completed"))
+    s3_env.client().put_object(Bucket=db.store.bucket, Key="same-second/summaries/u1/0.json", Body=stale)
+    assert [r["state"] for r in db.list_runs()] == ["completed"]
+    assert "_record_etag" not in db.list_runs()[0]
