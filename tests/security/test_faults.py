@@ -347,3 +347,195 @@ def test_s3_listings_show_updates_within_the_same_second(s3_env):
     s3_env.client().put_object(Bucket=db.store.bucket, Key="same-second/summaries/u1/0.json", Body=stale)
     assert [r["state"] for r in db.list_runs()] == ["completed"]
     assert "_record_etag" not in db.list_runs()[0]
+
+
+# -- S3 errors and multipart uploads --------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def auth_s3(tmp_path_factory):
+    """A private moto server that checks signatures (any key pair is known after the first requests)."""
+    from s3server import running_moto_server
+
+    with running_moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}, str(tmp_path_factory.mktemp("moto"))) as server:
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=server.endpoint_url, region_name="us-east-1",
+                           aws_access_key_id=server.env["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"])
+        iam.create_user(UserName="writer")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="writer", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="writer")["AccessKey"]
+        server.env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+        yield server
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    from boto3.s3.transfer import TransferConfig
+
+    from mlrun.datastore import s3
+
+    monkeypatch.setattr(s3, "TRANSFER", TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB,
+                                                       max_concurrency=2))
+
+
+def test_s3_upload_with_a_wrong_secret_key_is_one_line_naming_url_and_endpoint(auth_s3, small_parts, tmp_path):
+    from mlrun.datastore import get_item
+    from mlrun.errors import StoreError
+
+    good = auth_s3.env
+    get_item("s3://auth-faults/k", good).store.client.create_bucket(Bucket="auth-faults")
+    wrong = dict(good, AWS_SECRET_ACCESS_KEY="wrong-secret-key-value-0000")
+    small, big = tmp_path / "small.bin", tmp_path / "big.bin"
+    small.write_bytes(b"x" * 100)
+    big.write_bytes(os.urandom(6 * MB))  # multipart: boto3 raised S3UploadFailedError with its own text
+    for path in (small, big):
+        with pytest.raises(StoreError) as err:
+            get_item("s3://auth-faults/k", wrong).upload(str(path))
+        assert str(err.value) == (f"access denied to s3://auth-faults/k at {auth_s3.endpoint_url} "
+                                  "(SignatureDoesNotMatch): check the AWS credentials")
+    with pytest.raises(StoreError) as err:
+        get_item("s3://auth-faults/k", wrong).get()
+    assert str(err.value).startswith(f"access denied to s3://auth-faults/k at {auth_s3.endpoint_url} (")
+
+
+def open_uploads(server, bucket: str) -> list[str]:
+    return [u["UploadId"] for u in server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def failing_progress(monkeypatch, action, after: int = 5 * MB):
+    """Make the transfer's progress callback run ``action()`` once ``after`` bytes went up (mid-upload)."""
+    import contextlib
+
+    from mlrun.datastore import s3
+
+    sent = [0]
+
+    def update(nbytes):
+        sent[0] += nbytes
+        if sent[0] >= after:
+            action()
+
+    monkeypatch.setattr(s3, "transfer_progress", lambda desc, size: contextlib.nullcontext(update))
+
+
+def test_a_failing_multipart_upload_leaves_no_parts(moto_server, small_parts, monkeypatch, tmp_path):
+    from mlrun.datastore import get_item
+
+    bucket = moto_server.make_bucket()
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(16 * MB))
+
+    def fail():
+        raise RuntimeError("disk went away")
+
+    failing_progress(monkeypatch, fail)
+    with pytest.raises(Exception, match="disk went away"):
+        get_item(f"s3://{bucket}/big.bin", moto_server.env).upload(str(src))
+    assert open_uploads(moto_server, bucket) == []
+
+
+def test_an_interrupted_multipart_upload_is_aborted(moto_server, small_parts, monkeypatch, tmp_path):
+    import _thread
+
+    from mlrun.datastore import get_item
+
+    bucket = moto_server.make_bucket()
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(16 * MB))
+    failing_progress(monkeypatch, _thread.interrupt_main)  # what Ctrl-C does: KeyboardInterrupt in the main thread
+    with pytest.raises(KeyboardInterrupt):
+        get_item(f"s3://{bucket}/big.bin", moto_server.env).upload(str(src))
+    assert open_uploads(moto_server, bucket) == []
+
+
+class CuttableProxy:
+    """A TCP relay from a local port to the S3 server: ``cut()`` drops every connection and refuses new ones,
+    as a lost endpoint does, while the server behind it stays up for the test to look at."""
+
+    def __init__(self, target_port: int):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target_port = target_port
+        self.sockets: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: close alone would not
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def test_a_multipart_upload_to_a_lost_endpoint_names_what_may_remain(moto_server, small_parts, monkeypatch,
+                                                                     tmp_path):
+    from urllib.parse import urlsplit
+
+    from mlrun.datastore import get_item
+    from mlrun.errors import StoreError
+
+    bucket = moto_server.make_bucket()
+    proxy = CuttableProxy(urlsplit(moto_server.endpoint_url).port)
+    endpoint = f"http://127.0.0.1:{proxy.port}"
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("MLRUN_S3_ABORT_TIMEOUT", "2")
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(16 * MB))
+    failing_progress(monkeypatch, proxy.cut)
+    started = time.monotonic()
+    with pytest.raises(StoreError) as err:
+        get_item(f"s3://{bucket}/big.bin", dict(moto_server.env, S3_ENDPOINT_URL=endpoint)).upload(str(src))
+    assert time.monotonic() - started < 30
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"cannot reach S3 for s3://{bucket}/big.bin at {endpoint}")
+    # the upload the server still holds is the one the message names, with how to find it
+    (upload_id,) = open_uploads(moto_server, bucket)
+    assert f"an incomplete multipart upload may remain (upload id {upload_id})" in message
+    assert f"aws s3api list-multipart-uploads --bucket {bucket} --prefix big.bin" in message
+    moto_server.client().abort_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload_id)
