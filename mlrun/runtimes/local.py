@@ -1,9 +1,11 @@
 """Local runs: the file runs in a child process of the same interpreter, the spec injected.
 
-The child (``python -m mlrun.runtimes.child``) builds the context from ``MLRUN_EXEC_CONFIG``,
-runs the script (or calls ``--handler``) and commits the final record into the run store.  This
-side streams the child's output to the terminal, secrets masked, keeps it as the run's log, and
-makes sure a record exists whatever happened to the child.
+The child (``python -m mlrun.runtimes.child``) reads the spec and the inline secret values from a
+pipe (``MLRUN_EXEC_CONFIG_FD``: any size, and never in an environment a grandchild inherits), runs
+the script (or calls ``--handler``) and commits the final record into the run store.  This side
+streams the child's output to the terminal, secrets masked, appends it to the store in batches
+while the run goes (``MLRUN_LOG_FLUSH_INTERVAL``) and keeps it as the run's log, passes SIGTERM and
+SIGINT on to the child, and makes sure a record exists, never left ``created``, whatever happened.
 """
 from __future__ import annotations
 
