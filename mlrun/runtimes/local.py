@@ -35,6 +35,7 @@ class LocalRuntime(Runtime):
         handler = record.spec.runtime.get("handler")
         if handler and handler not in top_level_names(path):
             raise InvalidInputError(f"handler {handler!r} not found in {path}")
+        _settings()  # a bad setting is a usage error, before anything is recorded
 
     def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
         from ..rundb import get_run_db
@@ -47,8 +48,12 @@ class LocalRuntime(Runtime):
         env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
         command = [sys.executable, "-m", "mlrun.runtimes.child"]
         masked = list(secrets.items().values())
-        # iterations share their parent's uid: the sweep stores their joined log, so only a run of its own appends
-        interval = env_seconds(LOG_FLUSH_ENV, 1.0) if not record.metadata.iteration else 0
+        try:
+            interval, stop_timeout = _settings()
+        except InvalidInputError as exc:  # run() without validate(): the record must still not stay created
+            return _launch_failed(record, str(exc))
+        if record.metadata.iteration:  # iterations share their parent's uid: the sweep stores their joined log
+            interval = 0
         appender = _LogAppender(db, record.uid, interval) if interval else None
         log = _LogCollector(masked, stream, appender)
         # the spec and the inline secrets go through a pipe: any size, and never in an environment
@@ -58,7 +63,7 @@ class LocalRuntime(Runtime):
         bars_read, bars_write = os.pipe() if stream and _is_terminal(sys.stderr) else (None, None)
         if bars_write is not None:
             env[PROGRESS_FD_ENV] = str(bars_write)
-        guard = _SignalGuard(env_seconds(STOP_TIMEOUT_ENV, 10.0))
+        guard = _SignalGuard(stop_timeout)
         proc = None
         failure = ""
         with guard:
@@ -121,6 +126,11 @@ class LocalRuntime(Runtime):
             print(f"mlrun: run {final.uid} {final.status.error}", file=sys.stderr)
             guard.redeliver()
         return outcome
+
+
+def _settings() -> tuple[float, float]:
+    """Seconds between log appends (0: none) and seconds a signalled child gets before it is killed."""
+    return env_seconds(LOG_FLUSH_ENV, 1.0), env_seconds(STOP_TIMEOUT_ENV, 10.0)
 
 
 def _launch_failed(record: RunRecord, reason: str) -> RunOutcome:

@@ -539,3 +539,28 @@ def test_a_multipart_upload_to_a_lost_endpoint_names_what_may_remain(moto_server
     assert f"an incomplete multipart upload may remain (upload id {upload_id})" in message
     assert f"aws s3api list-multipart-uploads --bucket {bucket} --prefix big.bin" in message
     moto_server.client().abort_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload_id)
+
+
+def test_a_child_that_never_reads_its_spec_fails_the_run(tmp_path, monkeypatch):
+    """The pipe write fails (the child ended without reading a spec larger than the pipe holds)."""
+    import shutil
+
+    from mlrun.run import run_function
+
+    monkeypatch.setattr(sys, "executable", shutil.which("false"))
+    script = tmp_path / "fine.py"
+    script.write_text("print('never runs')\n")
+    record = run_function(str(script), params={"big": "b" * (1 << 20)}, stream=False)
+    assert record.state == "error"
+    assert record.status.error == "cannot hand the run spec to its process: Broken pipe"
+    assert read_run(os.environ["MLRUN_DBPATH"], record.uid)["status"]["state"] == "error"
+
+
+def test_a_bad_log_interval_is_a_usage_error_before_anything_is_recorded(tmp_path):
+    script = tmp_path / "fine.py"
+    script.write_text("print('never runs')\n")
+    proc = mlrun_cli("run", str(script), env={"MLRUN_LOG_FLUSH_INTERVAL": "soon"})
+    assert proc.returncode == 2 and "MLRUN_LOG_FLUSH_INTERVAL='soon' is not a number of seconds" in proc.stderr
+    from mlrun.rundb import get_run_db
+
+    assert get_run_db().list_runs() == []
