@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run ti
 if TYPE_CHECKING:
     from typing import Any
 
-from .config import EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, default_out_path
+from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path
 from .errors import InvalidInputError, NotFoundError
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
 from .secrets import SecretsStore
@@ -324,7 +324,8 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
             _current._record.metadata.name = name
         return _current
 
-    from_env = event is None and spec is None and with_env and bool(os.environ.get(EXEC_CONFIG_ENV))
+    from_env = event is None and spec is None and with_env and bool(
+        os.environ.get(EXEC_CONFIG_ENV) or os.environ.get(EXEC_CONFIG_FD_ENV))
     try:
         record, store = _load_run(name, event, spec, from_env, project, labels, secrets)
     except InvalidInputError as exc:
@@ -351,8 +352,8 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
         spec, event_secrets = spec_from_event(event)
         inline.update(event_secrets)
     elif from_env:
-        spec = os.environ[EXEC_CONFIG_ENV]
-        inline.update(parse_struct(os.environ.get(EXEC_SECRETS_ENV) or "{}", EXEC_SECRETS_ENV))
+        spec, handed = _launcher_spec()
+        inline.update(handed)
 
     if spec is None:
         record = RunRecord()
@@ -377,6 +378,25 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
     if inline:
         store.add_source("inline", inline)
     return record, store
+
+
+def _launcher_spec() -> tuple[str | bytes, dict]:
+    """The spec text and inline secrets a launcher handed over: through ``$MLRUN_EXEC_CONFIG_FD`` when set
+    (read whole, then the descriptor is closed and the variable removed: processes the run starts see
+    neither), else ``$MLRUN_EXEC_CONFIG`` and ``$MLRUN_EXEC_SECRETS``."""
+    fd = os.environ.pop(EXEC_CONFIG_FD_ENV, "")
+    if not fd:
+        return os.environ[EXEC_CONFIG_ENV], parse_struct(os.environ.get(EXEC_SECRETS_ENV) or "{}", EXEC_SECRETS_ENV)
+    chunks = []
+    try:
+        with open(int(fd), "rb", closefd=True) as pipe:
+            while chunk := pipe.read(1 << 20):
+                chunks.append(chunk)
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read the run spec from {EXEC_CONFIG_FD_ENV}={fd}: {exc}") from None
+    # the launcher writes the secrets as one JSON line, then the spec
+    secrets, _, spec = b"".join(chunks).partition(b"\n")
+    return spec, parse_struct(secrets or b"{}", EXEC_SECRETS_ENV)
 
 
 _hooks_installed = False

@@ -32,6 +32,8 @@ MB = 1024 * 1024
 CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 ENDPOINT_KEYS = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REGION_KEYS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+#: seconds allowed to abort a failed multipart upload (connect and read, one attempt)
+ABORT_TIMEOUT_ENV = "MLRUN_S3_ABORT_TIMEOUT"
 #: boto3's defaults, spelled out: 8 MiB parts, 10 in flight.  Uploads from a file read each part
 #: lazily from disk, so memory stays near the I/O queue's size whatever the file's size.
 TRANSFER = TransferConfig(multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=10)
@@ -95,36 +97,59 @@ class S3Store(DataStore):
     def client(self):
         if self._client is None:
             self._client = s3_client(self.secrets)
+            _watch_uploads(self._client)  # once per client (a unique id)
         return self._client
 
     def path_of(self, url: str) -> str:
         return super().path_of(url).lstrip("/")
 
     @contextmanager
-    def _errors(self, key: str) -> Iterator[None]:
-        """Turn boto's exceptions into mlrun's, naming the URL and never a credential."""
+    def _errors(self, key: str, upload: bool = False) -> Iterator[None]:
+        """Turn boto's exceptions into mlrun's, naming the URL and the endpoint, never a credential.
+
+        With ``upload``, multipart uploads this process began for ``key`` and did not finish are aborted
+        on any failure (an exception, KeyboardInterrupt, a lost endpoint), with a short bound of their own;
+        one that cannot be aborted is named in the error.
+        """
+        watch = _UploadWatch(self.bucket, key) if upload else None
         try:
             yield
-        except Exception as exc:
-            error = self._translate(exc, self.url_of(key))
+        except BaseException as exc:
+            note = self._abort_uploads(watch.started(), key) if watch is not None else ""
+            error = self._translate(exc, self.url_of(key)) if isinstance(exc, Exception) else None
             if error is None:
+                if note and isinstance(exc, Exception):
+                    raise StoreError(f"{self._where(self.url_of(key))}: {exc}{note}") from None
                 raise
-            raise error from None
+            raise type(error)(f"{error}{note}") from None
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _where(self, url: str) -> str:
+        """``s3://bucket/key at ENDPOINT``: which server said no matters as much as what (endpoints are no secret)."""
+        try:
+            endpoint = self.client.meta.endpoint_url
+        except Exception:  # noqa: BLE001 - no client to ask (bad credentials settings): the URL alone
+            return url
+        return f"{url} at {endpoint}"
 
     def _translate(self, exc: Exception, url: str) -> Exception | None:
         if isinstance(exc, RetriesExceededError):  # a download whose stream kept breaking
-            return StoreError(f"cannot read {url}: {exc.last_exception or exc}")
-        if isinstance(exc, Boto3Error) and exc.__cause__ is not None:  # S3UploadFailedError wraps the real one
-            exc = exc.__cause__
+            return StoreError(f"cannot read {self._where(url)}: {exc.last_exception or exc}")
+        if isinstance(exc, Boto3Error):  # S3UploadFailedError wraps the real one (raised while handling it)
+            exc = exc.__cause__ or exc.__context__ or exc
         if isinstance(exc, aws.ClientError):
             return self._client_error(exc, url)
         if isinstance(exc, (aws.NoCredentialsError, aws.PartialCredentialsError)):
-            return StoreError(f"no AWS credentials for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                              "in the run's secrets or the environment")
+            return StoreError(f"no AWS credentials for {self._where(url)}: set AWS_ACCESS_KEY_ID and "
+                              "AWS_SECRET_ACCESS_KEY in the run's secrets or the environment")
         if isinstance(exc, (aws.ConnectionError, aws.HTTPClientError)):
-            return StoreError(f"cannot reach S3 for {url} after {self._attempts()} attempts: {exc}")
+            return StoreError(f"cannot reach S3 for {self._where(url)} after {self._attempts()} attempts: {exc}")
         if isinstance(exc, aws.BotoCoreError):
-            return StoreError(f"{url}: {exc}")
+            return StoreError(f"{self._where(url)}: {exc}")
+        if isinstance(exc, Boto3Error):
+            return StoreError(f"{self._where(url)}: {exc}")
         return None
 
     def _attempts(self) -> int:
@@ -135,13 +160,48 @@ class S3Store(DataStore):
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "NoSuchBucket" or code in ("404", "NoSuchKey", "NotFound") and not self._bucket_exists():
-            return NotFoundError(f"bucket {self.bucket!r} not found ({url})")
+            return NotFoundError(f"bucket {self.bucket!r} not found ({self._where(url)})")
         if code in ("404", "NoSuchKey", "NotFound"):
-            return NotFoundError(f"not found: {url}")
+            return NotFoundError(f"not found: {self._where(url)}")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                     "AccessDenied", "403", "Forbidden") or status == 403:
-            return StoreError(f"access denied to {url} ({code}): check the AWS credentials")
-        return StoreError(f"{url}: {code or status}: {error.get('Message', '')}".rstrip(": "))
+            return StoreError(f"access denied to {self._where(url)} ({code}): check the AWS credentials")
+        return StoreError(f"{self._where(url)}: {code or status}: {error.get('Message', '')}".rstrip(": "))
+
+    def _abort_uploads(self, upload_ids: list[str], key: str) -> str:
+        """Abort these multipart uploads of ``key`` (the transfer manager aborts its own too, but with the
+        client's long timeouts and retries, and not on KeyboardInterrupt); a note naming any left open."""
+        if not upload_ids:
+            return ""
+        left = []
+        client = None
+        for upload_id in upload_ids:
+            try:
+                client = client or self._abort_client()
+                client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except aws.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":  # already aborted: done
+                    left.append(upload_id)
+            except Exception:  # noqa: BLE001 - the endpoint is gone: say what may remain
+                left.append(upload_id)
+        if not left:
+            return ""
+        return (f"; an incomplete multipart upload may remain (upload id {', '.join(left)}): find it with "
+                f"'aws s3api list-multipart-uploads --bucket {self.bucket} --prefix {key}' and remove it with "
+                "'aws s3api abort-multipart-upload'")
+
+    def _abort_client(self):
+        """A client like ours, with one attempt and short timeouts (``MLRUN_S3_ABORT_TIMEOUT``, default 5 s)."""
+        from ..config import env_seconds
+
+        bound = env_seconds(ABORT_TIMEOUT_ENV, 5.0)
+        meta = self.client.meta
+        config = meta.config.merge(Config(connect_timeout=bound, read_timeout=bound,
+                                          retries={"total_max_attempts": 1, "mode": "standard"}))
+        access_key, secret_key, token = (self.secrets.get(k) or None for k in CREDENTIAL_KEYS)
+        session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                         aws_session_token=token, region_name=meta.region_name)
+        return session.client("s3", endpoint_url=meta.endpoint_url, config=config)
 
     def _bucket_exists(self) -> bool:
         try:
@@ -166,7 +226,7 @@ class S3Store(DataStore):
             return answer["Body"].read(), _object_stat(answer)
 
     def put(self, path: str, data: bytes) -> None:
-        with self._errors(path):
+        with self._errors(path, upload=True):
             if len(data) < TRANSFER.multipart_threshold:
                 self.client.put_object(Bucket=self.bucket, Key=path, Body=data)
             else:  # parts go in parallel, each retried on its own
@@ -174,7 +234,7 @@ class S3Store(DataStore):
 
     def upload(self, path: str, local_path: str) -> None:
         size = os.path.getsize(local_path)
-        with self._errors(path), transfer_progress(f"upload {os.path.basename(path)}", size) as update:
+        with self._errors(path, upload=True), transfer_progress(f"upload {os.path.basename(path)}", size) as update:
             self.client.upload_file(local_path, self.bucket, path, Config=TRANSFER, Callback=update)
 
     def download(self, path: str, local_path: str) -> None:
@@ -216,6 +276,48 @@ class S3Store(DataStore):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
             with self._errors(batch[0]["Key"]):
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+
+class _UploadWatch:
+    """Notes the multipart uploads this process starts for one key while the watch is open.
+
+    Upload ids are told by the CreateMultipartUpload answers (a hook on every client, registered
+    once), so they are known even when the endpoint is gone by the time of a failure."""
+
+    _lock = threading.Lock()
+    _watches: dict[tuple[str, str], list["_UploadWatch"]] = {}
+
+    def __init__(self, bucket: str, key: str):
+        self._where = (bucket, key)
+        self._ids: list[str] = []
+        with self._lock:
+            self._watches.setdefault(self._where, []).append(self)
+
+    def started(self) -> list[str]:
+        with self._lock:
+            return list(self._ids)
+
+    def close(self) -> None:
+        with self._lock:
+            watches = self._watches.get(self._where, [])
+            if self in watches:
+                watches.remove(self)
+            if not watches:
+                self._watches.pop(self._where, None)
+
+    @classmethod
+    def note(cls, parsed=None, **kwargs) -> None:
+        """botocore's ``after-call.s3.CreateMultipartUpload`` hook."""
+        if not parsed or not parsed.get("UploadId"):
+            return
+        with cls._lock:
+            for watch in cls._watches.get((parsed.get("Bucket"), parsed.get("Key")), ()):
+                watch._ids.append(parsed["UploadId"])
+
+
+def _watch_uploads(client) -> None:
+    client.meta.events.register("after-call.s3.CreateMultipartUpload", _UploadWatch.note,
+                                unique_id="mlrun-upload-watch")
 
 
 def _object_stat(answer: dict) -> FileStat:

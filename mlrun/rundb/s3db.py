@@ -4,12 +4,17 @@ One object per thing under the prefix, each written by a single whole-object PUT
 never sees half of one:
 
     runs/<uid>/<iteration>.json        the full record
-    summaries/<uid>/<iteration>.json   what listings show (``RunRecord.summary()``)
+    summaries/<uid>/<iteration>.json   what listings show (``RunRecord.summary()``), with the ETag
+                                       of the record it was made from
     logs/<uid>/<time>-<random>.log     log chunks, joined in name order by ``get_log``
 
-Listing reads the small summary objects (in parallel) and filters them in memory.  Credentials
-and the endpoint come from the environment: boto3's chain (``AWS_ACCESS_KEY_ID``, ``~/.aws``,
-roles) and ``S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``) for S3-compatible servers.
+A commit writes the record, then its summary.  A writer killed between the two must not hide or
+misstate the run, so listings start from the records: the record keys are listed (with their
+ETags), the summaries read in parallel, and a summary that is missing or made from another
+version of its record (a different ETag: timestamps are too coarse, two commits often fall in
+the same second) is rebuilt from the record and written back.  Credentials and the endpoint come
+from the environment: boto3's chain (``AWS_ACCESS_KEY_ID``, ``~/.aws``, roles) and
+``S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``) for S3-compatible servers.
 """
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ from typing import Mapping
 
 from ..datastore import split_url
 from ..datastore.s3 import S3Store
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import RunRecord
 from .base import RunDB, select_summaries
 
 #: summaries fetched at once when listing
 LIST_WORKERS = 16
+#: in a summary object: the ETag of the record it was made from (never part of a listed summary)
+_RECORD_ETAG = "_record_etag"
 
 
 class S3RunDB(RunDB):
@@ -52,9 +59,19 @@ class S3RunDB(RunDB):
             raise InvalidInputError(f"cannot store a run with uid {uid!r}")
         name = f"{run.metadata.iteration}.json"
         data = record if isinstance(record, dict) else run.to_dict()
-        # the record first: a listed summary always has a record behind it
-        self.store.put(self._key("runs", uid, name), json.dumps(data).encode())
-        self.store.put(self._key("summaries", uid, name), json.dumps(run.summary()).encode())
+        # the record first: listings start from records, so a kill before the summary hides nothing
+        etag = self._put(self._key("runs", uid, name), json.dumps(data).encode())
+        self._put_summary(self._key("summaries", uid, name), run, etag)
+
+    def _put(self, key: str, body: bytes) -> str:
+        """Write one object whole; its ETag."""
+        with self.store._errors(key):
+            return self.store.client.put_object(Bucket=self.store.bucket, Key=key, Body=body)["ETag"]
+
+    def _put_summary(self, key: str, run: RunRecord, record_etag: str) -> dict:
+        summary = run.summary()
+        self._put(key, json.dumps({**summary, _RECORD_ETAG: record_etag}).encode())
+        return summary
 
     def read_run(self, uid: str, iteration: int = 0) -> dict:
         try:
@@ -65,27 +82,54 @@ class S3RunDB(RunDB):
 
     def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
-        keys = self._keys("summaries")
+        records = self._objects("runs")
         if not iterations:  # iterations are told by the object name: skip them unread
-            keys = [k for k in keys if k.endswith("/0.json")]
+            records = {k: etag for k, etag in records.items() if k.endswith("/0.json")}
         with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
-            summaries = [s for s in pool.map(self._read_summary, keys) if s is not None]
+            summaries = [s for s in pool.map(self._summary_of, records.items()) if s is not None]
         return select_summaries(summaries, name=name, project=project, labels=labels, state=state, since=since,
                                 until=until, sort=sort, desc=desc, limit=limit, offset=offset, iterations=iterations)
 
-    def _read_summary(self, key: str) -> dict | None:
+    def _objects(self, *parts: str) -> dict[str, str]:
+        """Key -> ETag of every object under a folder of the store."""
+        prefix = self._key(*parts) + "/"
+        found = {}
+        with self.store._errors(prefix):
+            for page in self.store.client.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket,
+                                                                                   Prefix=prefix):
+                for obj in page.get("Contents", ()):
+                    found[obj["Key"]] = obj.get("ETag", "")
+        return found
+
+    def _summary_of(self, item: tuple[str, str]) -> dict | None:
+        """The summary of the record at ``key``: its summary object when made from this very record, else
+        rebuilt from the record and written back (a commit cut short between its two writes)."""
+        key, etag = item
+        summary_key = self._key("summaries", key[len(self._key("runs")) + 1:])
         try:
-            return self._get_json(key)
+            summary = self._get_json(summary_key)
+            if etag and summary.pop(_RECORD_ETAG, None) == etag:
+                return summary
+        except (NotFoundError, ValueError):  # missing (or unreadable): repaired below
+            pass
+        try:
+            with self.store._errors(key):
+                answer = self.store.client.get_object(Bucket=self.store.bucket, Key=key)
+                run = RunRecord.from_dict(json.loads(answer["Body"].read()))
         except NotFoundError:  # deleted while we listed
             return None
+        try:
+            return self._put_summary(summary_key, run, answer["ETag"])
+        except StoreError:  # a store we may only read: list it all the same
+            return run.summary()
 
     def del_run(self, uid: str) -> None:
         records = self._keys("runs", uid)
         if not records:
             raise NotFoundError(f"run {uid} not found in {self.url}")
-        # summaries first, so a listing never shows a run whose record is gone
-        self.store.delete_keys(self._keys("summaries", uid))
+        # records first: listings start from them, so a kill midway leaves no half-deleted run listed
         self.store.delete_keys(records + self._keys("logs", uid))
+        self.store.delete_keys(self._keys("summaries", uid))
 
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
         if not append:

@@ -1,13 +1,75 @@
-"""The child side of a local run: ``python -m mlrun.runtimes.child`` with ``MLRUN_EXEC_CONFIG`` set."""
+"""The child side of a local run: ``python -m mlrun.runtimes.child``.
+
+The spec and inline secrets come through the descriptor in ``MLRUN_EXEC_CONFIG_FD`` (or, from other
+launchers, ``MLRUN_EXEC_CONFIG``).  Output goes to the launcher through pipes; if the launcher is
+killed (SIGKILL) those pipes break, and the run goes on: its further output is dropped (stdout and
+stderr now lead to ``/dev/null``), a line in the store's log says so, and the run still records its
+true final state.
+"""
 from __future__ import annotations
 
 import os
 import runpy
+import signal
 import sys
 import traceback
 
 from ..config import PROGRESS_FD_ENV
 from ..context import get_or_create_ctx
+
+#: appended to the stored log when the launcher went away during the run
+LAUNCHER_GONE = "mlrun: the launcher ended during the run; output after that is not kept\n"
+
+
+class _LauncherPipes:
+    """Keeps the run alive when the launcher reading its stdout/stderr is gone (a broken pipe)."""
+
+    def __init__(self):
+        self.broken = False
+
+    def detach(self) -> None:
+        """Point stdout and stderr at ``/dev/null``: later writes (here, or from processes started later) succeed."""
+        if not self.broken:
+            self.broken = True
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+
+    def guard(self, stream):
+        return stream if stream is None else _GuardedStream(stream, self)
+
+
+class _GuardedStream:
+    """A stream whose writes survive the launcher's end of the pipe closing."""
+
+    def __init__(self, stream, pipes: _LauncherPipes):
+        self._stream = stream
+        self._pipes = pipes
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(self._stream, method)(*args)
+        except BrokenPipeError:
+            self._pipes.detach()
+            return getattr(self._stream, method)(*args)  # now to /dev/null
+
+    def write(self, data):
+        return self._call("write", data)
+
+    def writelines(self, lines):
+        return self._call("writelines", lines)
+
+    def flush(self):
+        return self._call("flush")
+
+    @property
+    def buffer(self):
+        buffer = getattr(self._stream, "buffer", None)
+        return buffer if buffer is None else _GuardedStream(buffer, self._pipes)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def main() -> int:
@@ -15,6 +77,8 @@ def main() -> int:
         from ..datastore.progress import adopt_launcher_stream
 
         adopt_launcher_stream()
+    pipes = _LauncherPipes()
+    sys.stdout, sys.stderr = pipes.guard(sys.stdout), pipes.guard(sys.stderr)
     ctx = get_or_create_ctx("")
     runtime = ctx._record.spec.runtime
     path = os.path.abspath(runtime.get("command", ""))
@@ -41,10 +105,17 @@ def main() -> int:
         tb.stack = traceback.StackSummary.from_list([f for f in tb.stack if f.filename != __file__
                                                      and "runpy" not in os.path.basename(f.filename)])
         sys.stderr.write(ctx.mask("".join(tb.format())))
+    # a launcher passing on a terminal's Ctrl-C sends a second SIGINT: it must not cut the final commit short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx.state != "error":  # an exception raised after the code completed the run still fails it
         ctx.finish(error)
     else:  # the code failed the run itself (ctx.finish or a context manager): keep its reason
         ctx.commit()
+    if pipes.broken:
+        try:
+            ctx._db().store_log(ctx.uid, LAUNCHER_GONE.encode(), append=True)
+        except Exception:  # noqa: BLE001 - the record is what matters; nobody is left to tell
+            pass
     return 0 if ctx.state != "error" else 1
 
 

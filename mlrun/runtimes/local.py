@@ -1,9 +1,11 @@
 """Local runs: the file runs in a child process of the same interpreter, the spec injected.
 
-The child (``python -m mlrun.runtimes.child``) builds the context from ``MLRUN_EXEC_CONFIG``,
-runs the script (or calls ``--handler``) and commits the final record into the run store.  This
-side streams the child's output to the terminal, secrets masked, keeps it as the run's log, and
-makes sure a record exists whatever happened to the child.
+The child (``python -m mlrun.runtimes.child``) reads the spec and the inline secret values from a
+pipe (``MLRUN_EXEC_CONFIG_FD``: any size, and never in an environment a grandchild inherits), runs
+the script (or calls ``--handler``) and commits the final record into the run store.  This side
+streams the child's output to the terminal, secrets masked, appends it to the store in batches
+while the run goes (``MLRUN_LOG_FLUSH_INTERVAL``) and keeps it as the run's log, passes SIGTERM and
+SIGINT on to the child, and makes sure a record exists, never left ``created``, whatever happened.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import subprocess
 import sys
 import threading
 
-from ..config import DBPATH_ENV, EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, PROGRESS_FD_ENV
+from ..config import (DBPATH_ENV, EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, LOG_FLUSH_ENV, PROGRESS_FD_ENV,
+                      STOP_TIMEOUT_ENV, env_seconds)
 from ..errors import InvalidInputError, NotFoundError
 from ..model import RunRecord, now_iso
 from ..secrets import SecretsStore, mask_bytes
@@ -32,50 +35,109 @@ class LocalRuntime(Runtime):
         handler = record.spec.runtime.get("handler")
         if handler and handler not in top_level_names(path):
             raise InvalidInputError(f"handler {handler!r} not found in {path}")
+        _settings()  # a bad setting is a usage error, before anything is recorded
 
     def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
         from ..rundb import get_run_db
 
+        db = get_run_db(dbpath)
         env = dict(os.environ)
-        env[EXEC_CONFIG_ENV] = record.to_json()
-        env[EXEC_SECRETS_ENV] = json.dumps(secrets.inline_values())
+        for name in (EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, EXEC_CONFIG_FD_ENV, PROGRESS_FD_ENV):
+            env.pop(name, None)  # what this process was handed is not its child's
         env[DBPATH_ENV] = dbpath
         env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
         command = [sys.executable, "-m", "mlrun.runtimes.child"]
         masked = list(secrets.items().values())
-        log = _LogCollector(masked, stream)
+        try:
+            interval, stop_timeout = _settings()
+        except InvalidInputError as exc:  # run() without validate(): the record must still not stay created
+            return _launch_failed(record, str(exc))
+        if record.metadata.iteration:  # iterations share their parent's uid: the sweep stores their joined log
+            interval = 0
+        appender = _LogAppender(db, record.uid, interval) if interval else None
+        log = _LogCollector(masked, stream, appender)
+        # the spec and the inline secrets go through a pipe: any size, and never in an environment
+        spec_read, spec_write = os.pipe()
+        env[EXEC_CONFIG_FD_ENV] = str(spec_read)
         # progress bars need a terminal, which the child's piped stderr is not: give it a channel of its own
         bars_read, bars_write = os.pipe() if stream and _is_terminal(sys.stderr) else (None, None)
-        env.pop(PROGRESS_FD_ENV, None)
         if bars_write is not None:
             env[PROGRESS_FD_ENV] = str(bars_write)
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                pass_fds=() if bars_write is None else (bars_write,))
-        pumps = [threading.Thread(target=log.pump, args=(proc.stdout, sys.stdout), daemon=True),
-                 threading.Thread(target=log.pump, args=(proc.stderr, sys.stderr), daemon=True)]
-        if bars_write is not None:
-            os.close(bars_write)  # the child now holds the only writer: the relay ends when the child does
-            pumps.append(threading.Thread(target=log.relay, args=(bars_read, sys.stderr), daemon=True))
-        for pump in pumps:
-            pump.start()
-        try:
+        guard = _SignalGuard(stop_timeout)
+        proc = None
+        failure = ""
+        with guard:
+            try:
+                try:
+                    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                            pass_fds=(spec_read,) if bars_write is None else (spec_read, bars_write))
+                except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                    failure = f"cannot start the run's process ({command[0]}): {_os_reason(exc)}"
+            finally:
+                os.close(spec_read)
+                if bars_write is not None:
+                    os.close(bars_write)  # the child now holds the only writer: the relay ends when the child does
+            if proc is None:
+                os.close(spec_write)
+                if bars_read is not None:
+                    os.close(bars_read)
+                return _launch_failed(record, secrets.mask(failure))
+            guard.watch(proc)
+            pumps = [threading.Thread(target=log.pump, args=(proc.stdout, sys.stdout), daemon=True),
+                     threading.Thread(target=log.pump, args=(proc.stderr, sys.stderr), daemon=True)]
+            if bars_read is not None:
+                pumps.append(threading.Thread(target=log.relay, args=(bars_read, sys.stderr), daemon=True))
+            for pump in pumps:
+                pump.start()
+            if appender is not None:
+                appender.start()
+            try:
+                with open(spec_write, "wb", closefd=True) as pipe:
+                    pipe.write(json.dumps(secrets.inline_values()).encode() + b"\n" + record.to_json().encode())
+            except OSError as exc:  # the child ended before reading it
+                failure = f"cannot hand the run spec to its process: {_os_reason(exc)}"
+                proc.kill()
             returncode = proc.wait()
-        except KeyboardInterrupt:  # the child got the same SIGINT: let it record its end
-            returncode = proc.wait()
-        for pump in pumps:
-            pump.join()
+            guard.child_ended()
+            for pump in pumps:
+                pump.join()
+            if appender is not None:
+                appender.stop()  # before the final store, which replaces what was appended
 
         try:
-            final = RunRecord.from_dict(get_run_db(dbpath).read_run(record.uid, record.metadata.iteration))
+            final = RunRecord.from_dict(db.read_run(record.uid, record.metadata.iteration))
         except NotFoundError:
             final = record.copy()  # the child died before its first commit
-        if returncode != 0 and final.status.state != "error":
+        if guard.signum:
+            final.status.state = "error"
+            final.status.error = f"interrupted by {signal.Signals(guard.signum).name}"
+        elif failure:
+            final.status.state, final.status.error = "error", secrets.mask(failure)
+        elif returncode != 0 and final.status.state != "error":
             final.status.state = "error"
             final.status.error = _exit_reason(returncode)
         elif final.status.state in ("created", "running"):
             final.status.state = "completed"
         final.status.last_update = now_iso()
-        return RunOutcome(final, log.getvalue())
+        outcome = RunOutcome(final, log.getvalue())
+        if guard.signum:
+            # this process goes down with the signal: record the run and its log now, then let the signal act
+            db.store_run_and_log(final.to_dict(copy=False), outcome.log)
+            print(f"mlrun: run {final.uid} {final.status.error}", file=sys.stderr)
+            guard.redeliver()
+        return outcome
+
+
+def _settings() -> tuple[float, float]:
+    """Seconds between log appends (0: none) and seconds a signalled child gets before it is killed."""
+    return env_seconds(LOG_FLUSH_ENV, 1.0), env_seconds(STOP_TIMEOUT_ENV, 10.0)
+
+
+def _launch_failed(record: RunRecord, reason: str) -> RunOutcome:
+    """The outcome of a run whose process could not be started: recorded in state ``error``, never ``created``."""
+    final = record.copy()
+    final.status.state, final.status.error, final.status.last_update = "error", reason, now_iso()
+    return RunOutcome(final)
 
 
 def _exit_reason(returncode: int) -> str:
@@ -85,6 +147,77 @@ def _exit_reason(returncode: int) -> str:
         except ValueError:
             return f"process killed by signal {-returncode}"
     return f"process exited with code {returncode}"
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class _SignalGuard:
+    """While a child runs: SIGTERM/SIGINT to this process are passed on to the child, which gets
+    ``timeout`` seconds to end before it is killed; the signal is remembered (``signum``) so the run
+    can be recorded as interrupted, then delivered again (``redeliver``) so this process ends as asked.
+    Only the main thread can take signals; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.signum = 0
+        self._previous: dict = {}
+        self._wake_read = self._wake_write = -1
+        self._watcher: threading.Thread | None = None
+
+    def __enter__(self) -> "_SignalGuard":
+        if threading.current_thread() is threading.main_thread():
+            # the handler only writes a byte to a pipe (no lock can be held twice); a thread does the rest
+            self._wake_read, self._wake_write = os.pipe()
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.child_ended()
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if self._watcher is not None:
+            self._watcher.join()
+        for fd in (self._wake_read, self._wake_write):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_read = self._wake_write = -1
+
+    def _handle(self, signum, frame) -> None:
+        if not self.signum:
+            self.signum = signum
+            os.write(self._wake_write, b"s")
+
+    def watch(self, proc: subprocess.Popen) -> None:
+        if self._previous:
+            self._watcher = threading.Thread(target=self._watch, args=(proc,), daemon=True)
+            self._watcher.start()
+
+    def child_ended(self) -> None:
+        if self._wake_write >= 0 and self._watcher is not None and self._watcher.is_alive():
+            os.write(self._wake_write, b"e")
+
+    def _watch(self, proc: subprocess.Popen) -> None:
+        import select
+
+        if os.read(self._wake_read, 1) != b"s":
+            return
+        try:
+            proc.send_signal(self.signum)
+            if not select.select([self._wake_read], [], [], self.timeout)[0]:
+                proc.kill()
+        except OSError:  # already gone
+            pass
+
+    def redeliver(self) -> None:
+        previous = self._previous.get(self.signum)
+        if previous is not None:
+            signal.signal(self.signum, previous)
+            signal.raise_signal(self.signum)
 
 
 def top_level_names(path: str) -> set[str]:
@@ -109,9 +242,10 @@ def top_level_names(path: str) -> set[str]:
 class _LogCollector:
     """Collects a child's stdout and stderr line by line, masking secrets, echoing when streaming."""
 
-    def __init__(self, secrets: list[str], stream: bool):
+    def __init__(self, secrets: list[str], stream: bool, appender: "_LogAppender | None" = None):
         self._secrets = secrets
         self._stream = stream
+        self._appender = appender
         self._chunks: list[bytes] = []
         self._lock = threading.Lock()
 
@@ -122,6 +256,8 @@ class _LogCollector:
                 self._chunks.append(line)
                 if self._stream:
                     _echo(line, terminal)
+            if self._appender is not None:
+                self._appender.add(line)
         pipe.close()
 
     def relay(self, fd: int, terminal) -> None:
@@ -134,6 +270,54 @@ class _LogCollector:
     def getvalue(self) -> bytes:
         with self._lock:
             return b"".join(self._chunks)
+
+
+#: a run's output is appended to the store at least this often (bytes), besides every flush interval
+LOG_FLUSH_BYTES = 64 * 1024
+
+
+class _LogAppender(threading.Thread):
+    """Appends a running child's (masked) output to the run store in batches: every ``interval`` seconds
+    or ``LOG_FLUSH_BYTES``, whichever comes first, so a launcher killed mid-run leaves what was printed.
+    The run's final store replaces these chunks with the whole log (``store_run_and_log``)."""
+
+    def __init__(self, db, uid: str, interval: float):
+        super().__init__(daemon=True)
+        self._db, self._uid, self._interval = db, uid, interval
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._stopped = False
+        self._failed = False
+        self._cond = threading.Condition()
+
+    def add(self, data: bytes) -> None:
+        with self._cond:
+            self._pending.append(data)
+            self._size += len(data)
+            if self._size >= LOG_FLUSH_BYTES:
+                self._cond.notify()
+
+    def stop(self) -> None:
+        """Stop appending (what is pending stays for the final store) and wait for a write in flight."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self.is_alive():
+            self.join()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopped or self._size >= LOG_FLUSH_BYTES, self._interval)
+                if self._stopped:
+                    return
+                batch, self._pending, self._size = b"".join(self._pending), [], 0
+            if batch and not self._failed:
+                try:
+                    self._db.store_log(self._uid, batch, append=True)
+                except Exception as exc:  # noqa: BLE001 - the final store still gets the whole log
+                    self._failed = True
+                    print(f"mlrun: cannot append the run's log to the store while it runs: {exc}", file=sys.stderr)
 
 
 def _echo(data: bytes, terminal) -> None:

@@ -125,7 +125,7 @@ def test_failed_download_leaves_no_partial_file(moto_server, bucket, tmp_path, s
         raise ConnectionAbortedError("link lost")
 
     monkeypatch.setattr(s3, "transfer_progress", lambda desc, size: contextlib.nullcontext(failing_update))
-    with pytest.raises(StoreError, match=f"cannot read s3://{bucket}/big.bin: link lost"):
+    with pytest.raises(StoreError, match=f"cannot read s3://{bucket}/big.bin at {moto_server.endpoint_url}: link lost"):
         item.download(str(tmp_path / "big.bin"))
     assert os.listdir(tmp_path) == []
 
@@ -182,10 +182,10 @@ def test_unreachable_endpoint_fails_after_bounded_retries(monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     dead = f"http://127.0.0.1:{free_port()}"
     secrets = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "S3_ENDPOINT_URL": dead}
-    with pytest.raises(StoreError, match=f"cannot reach S3 for s3://{bucket}/k after 2 attempts") as err:
+    with pytest.raises(StoreError, match=f"cannot reach S3 for s3://{bucket}/k at {dead} after 2 attempts") as err:
         get_item(f"s3://{bucket}/k", secrets).get()
     assert SECRET_KEY not in str(err.value)
-    with pytest.raises(StoreError, match=f"cannot reach S3 for s3://{bucket}/up after 2 attempts"):
+    with pytest.raises(StoreError, match=f"cannot reach S3 for s3://{bucket}/up at {dead} after 2 attempts"):
         get_item(f"s3://{bucket}/up", secrets).upload(__file__)
 
 
