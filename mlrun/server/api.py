@@ -27,7 +27,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from ..errors import AccessDeniedError, InvalidSpecError, LimitExceededError, NotFoundError
 from ..model import MAX_ITERATION, RunRecord, check_iteration, check_uid, parse_struct
 from ..rundb import RunDB
-from .listing import ListQuery, whole_number
+from .listing import MAX_OFFSET, ListQuery, whole_number
 from .records import clean_text, lenient_record
 
 bp = Blueprint("api", __name__)
@@ -108,7 +108,7 @@ def delete_run(uid: str):
 
 @bp.get("/runs/<uid>/log")
 def get_log(uid: str):
-    offset = whole_number(request.args.get("offset", "0"), "offset")
+    offset = whole_number(request.args.get("offset", "0"), "offset", high=MAX_OFFSET)
     return Response(run_db().get_log(uid)[offset:], mimetype="text/plain")
 
 
