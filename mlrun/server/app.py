@@ -82,9 +82,9 @@ def _security_headers(response):
 def _error_response(exc: Exception):
     """Every failure as one line, JSON for the API, a page for the UI; never a traceback to a client."""
     field = getattr(exc, "field", "")
-    if isinstance(exc, NotFound) and request.url_rule is None and _bad_uid_in_path():
-        exc = _bad_uid_in_path()
-        field = exc.field
+    if isinstance(exc, NotFound) and request.url_rule is None:
+        exc = _bad_uid_in_path() or exc
+        field = getattr(exc, "field", "")
     if isinstance(exc, RequestEntityTooLarge):
         status, field = 413, "body"
         message = body_too_large(current_app.config["MAX_CONTENT_LENGTH"])
