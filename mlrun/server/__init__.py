@@ -9,6 +9,11 @@ from __future__ import annotations
 
 __all__ = ["create_app", "serve"]
 
+#: the largest request body accepted (a record with long metric histories, a log chunk): --max-body-size
+MAX_BODY = 256 * 1024 * 1024
+#: the largest record stored (as compact JSON): --max-record-size; a million-point metric history is about 30 MB
+MAX_RECORD = 64 * 1024 * 1024
+
 
 def __getattr__(name: str):
     if name in __all__:

@@ -8,23 +8,27 @@
     DELETE /api/runs/UID                  delete the run, its iterations and its log
     GET    /api/runs/UID/log[?offset=B]   the log (from byte B)
     POST   /api/runs/UID/log              append to the log;  PUT replaces it
-    GET    /api/runs/UID/artifacts/KEY    the artifact's content, streamed from where the run stored it
+    GET    /api/runs/UID/artifacts/KEY    the artifact's content, streamed from where the run stored it,
+                                          if that is under one of the server's artifact roots
 
 Errors are JSON ``{"error": message, "field": name}`` with 400 (bad input, ``field`` names it),
-401 (token), 404 (unknown run or artifact) or 503 (the store failed).
+401 (token), 403 (an artifact outside the artifact roots), 404 (unknown run or artifact),
+413 (a body or record over the size limits) or 503 (the store failed).
 """
 from __future__ import annotations
 
+import json
 import mimetypes
 import threading
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from ..errors import InvalidSpecError, NotFoundError
-from ..model import RunRecord, parse_struct
+from ..errors import AccessDeniedError, InvalidSpecError, LimitExceededError, NotFoundError
+from ..model import MAX_ITERATION, RunRecord, check_iteration, check_uid, parse_struct
 from ..rundb import RunDB
-from .listing import ListQuery, whole_number
+from .listing import MAX_OFFSET, ListQuery, whole_number
+from .records import clean_text, lenient_record
 
 bp = Blueprint("api", __name__)
 CHUNK_SIZE = 256 * 1024
@@ -39,7 +43,14 @@ def run_db() -> RunDB:
 
 
 def iteration_arg() -> int:
-    return whole_number(request.args.get("iteration", "0"), "iteration")
+    return whole_number(request.args.get("iteration", "0"), "iteration", high=MAX_ITERATION)
+
+
+@bp.url_value_preprocessor
+def _check_uid(endpoint, values):
+    # a uid names store keys and files: one that could climb out ("../../x") is refused on read as on write
+    if values and "uid" in values:
+        check_uid(values["uid"], "uid")
 
 
 @bp.get("/runs")
@@ -66,11 +77,14 @@ def store_run(uid: str):
 
 @bp.get("/runs/<uid>")
 def read_run(uid: str):
-    record = run_db().read_run(uid, iteration_arg())
+    iteration = iteration_arg()
+    record = run_db().read_run(uid, iteration)
     if request.args.get("format") == "yaml":
-        filename = f"{uid}-{record['metadata'].get('iteration') or 0}.yaml"
-        return Response(RunRecord.from_dict(record).to_yaml(), mimetype="application/yaml",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        # records from older versions may not load as today's model: the YAML shows what does
+        run, notes = lenient_record(record)
+        text = run.to_yaml() + "".join(f"# {note}\n" for note in clean_text(notes))
+        return Response(text, mimetype="application/yaml",
+                        headers={"Content-Disposition": f'attachment; filename="{uid}-{iteration}.yaml"'})
     return record
 
 
@@ -94,7 +108,7 @@ def delete_run(uid: str):
 
 @bp.get("/runs/<uid>/log")
 def get_log(uid: str):
-    offset = whole_number(request.args.get("offset", "0"), "offset")
+    offset = whole_number(request.args.get("offset", "0"), "offset", high=MAX_OFFSET)
     return Response(run_db().get_log(uid)[offset:], mimetype="text/plain")
 
 
@@ -112,7 +126,7 @@ def get_artifact(uid: str, key: str):
 
     record = run_db().read_run(uid, iteration_arg())
     artifact = find_artifact(record, key)
-    item = get_item(artifact["target_path"])
+    item = get_item(check_artifact(uid, key, artifact["target_path"]))
     stream = item.open("rb")  # fails here (404) rather than half way through the response
     mimetype = mimetypes.guess_type(key)[0] or "application/octet-stream"
     inline = request.args.get("inline") == "1" and mimetype in INLINE_TYPES
@@ -129,10 +143,25 @@ def get_artifact(uid: str, key: str):
 
 
 def find_artifact(record: dict, key: str) -> dict:
-    for artifact in record.get("status", {}).get("output_artifacts") or []:
-        if artifact.get("key") == key and artifact.get("target_path"):
+    status = record.get("status") if isinstance(record.get("status"), dict) else {}
+    artifacts = status.get("output_artifacts") if isinstance(status.get("output_artifacts"), list) else []
+    for artifact in artifacts:
+        if isinstance(artifact, dict) and artifact.get("key") == key and isinstance(artifact.get("target_path"), str) \
+                and artifact["target_path"]:
             return artifact
-    raise NotFoundError(f"run {record['metadata']['uid']} has no artifact {key!r}")
+    uid = (record.get("metadata") or {}).get("uid", "") if isinstance(record.get("metadata"), dict) else ""
+    raise NotFoundError(f"run {uid} has no artifact {key!r}")
+
+
+def check_artifact(uid: str, key: str, target_path: str) -> str:
+    """``target_path`` if it is under one of the server's artifact roots, else ``AccessDeniedError``.
+
+    The record only claims where its artifact is: what the server reads is the operator's choice.
+    """
+    if not current_app.config["MLRUN_ARTIFACT_ROOTS"].allows(target_path):
+        raise AccessDeniedError(f"artifact {key} of run {uid} is stored at {target_path}, outside the server's "
+                                "artifact roots (--artifact-root)")
+    return target_path
 
 
 def merge_patch(target, patch):
@@ -153,7 +182,16 @@ def _record_from_body() -> RunRecord:
 
 
 def _store(record: RunRecord) -> dict:
-    run_db().store_run(record.to_dict())
+    """Store a validated record: uid and iteration checked, its size under ``--max-record-size``."""
+    check_uid(record.uid, "metadata.uid")
+    check_iteration(record.metadata.iteration, "metadata.iteration")
+    data = record.to_dict()
+    limit = current_app.config["MLRUN_MAX_RECORD"]
+    size = len(json.dumps(data, separators=(",", ":")))
+    if size > limit:
+        raise LimitExceededError(f"run record {record.uid} is {size:,} bytes, over the server's limit of {limit:,} "
+                                 "(--max-record-size)")
+    run_db().store_run(data)
     return {"uid": record.uid, "iteration": record.metadata.iteration}
 
 

@@ -20,7 +20,7 @@ def metric_series(metric: dict, label: str, max_points: int = MAX_POINTS) -> dic
     """
     xvalues, yvalues = metric.get("xvalues") or [], metric.get("yvalues") or []
     xs, is_time = _numeric_steps(xvalues)
-    points = sorted((x, float(y)) for x, y in zip(xs, yvalues) if _finite(y))
+    points = sorted((x, float(y)) for x, y in zip(xs, yvalues) if _finite(x) and _finite(y))
     x, y = lttb([p[0] for p in points], [p[1] for p in points], max_points)
     return {"label": label, "x": x, "y": y, "points": len(yvalues), "time": is_time}
 
@@ -28,6 +28,12 @@ def metric_series(metric: dict, label: str, max_points: int = MAX_POINTS) -> dic
 def last_value(metric: dict):
     values = metric.get("yvalues") or []
     return values[-1] if values else None
+
+
+def is_series(metric) -> bool:
+    """True for a metric history this module can chart: ``{labels?, xvalues: [...], yvalues: [...]}``."""
+    return (isinstance(metric, dict) and isinstance(metric.get("xvalues", []), list)
+            and isinstance(metric.get("yvalues", []), list))
 
 
 def lttb(x: list[float], y: list[float], threshold: int) -> tuple[list[float], list[float]]:
@@ -59,13 +65,16 @@ def lttb(x: list[float], y: list[float], threshold: int) -> tuple[list[float], l
 def _numeric_steps(xvalues: list) -> tuple[list[float], bool]:
     try:
         return [float(v) for v in xvalues], False
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     try:
         return [datetime.fromisoformat(v).timestamp() for v in xvalues], True
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return [float(i + 1) for i in range(len(xvalues))], False
 
 
 def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an int past any float
+        return False

@@ -9,6 +9,8 @@ from ..rundb.base import SORT_FIELDS
 DEFAULT_LIMIT = 100
 #: the largest page one request returns; clients page through longer listings
 MAX_LIMIT = 1000
+#: the largest offset (into a listing or a log) a query may name: what a store's 64-bit counters hold
+MAX_OFFSET = 2**63 - 1
 PARAMS = ("name", "project", "label", "state", "since", "until", "sort", "desc", "limit", "offset", "iterations")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -18,7 +20,8 @@ class Page:
 
     def __init__(self, runs: list[dict], total: int, offset: int, limit: int):
         self.runs, self.total, self.offset, self.limit = runs, total, offset, limit
-        self.next_offset = offset + limit if offset + limit < total else None
+        # limit=0 counts only: there is no next page to point at
+        self.next_offset = offset + limit if limit and offset + limit < total else None
         self.prev_offset = max(offset - limit, 0) if offset else None
 
     def to_dict(self) -> dict:
@@ -67,7 +70,7 @@ class ListQuery:
             sort=_choice(value.get("sort", "start_time"), SORT_FIELDS, "sort"),
             desc=_flag(value.get("desc", "true"), "desc"),
             limit=whole_number(value.get("limit", str(DEFAULT_LIMIT)), "limit", high=MAX_LIMIT),
-            offset=whole_number(value.get("offset", "0"), "offset"),
+            offset=whole_number(value.get("offset", "0"), "offset", high=MAX_OFFSET),
         )
 
     def fetch(self, db: RunDB) -> Page:
@@ -109,19 +112,21 @@ def parse_time(text: str, field: str, end_of_day: bool = False) -> str:
 
     try:
         when = datetime.fromisoformat(text.strip())
+        if end_of_day and len(text.strip()) == 10:  # a bare date: up to the end of that day
+            when = datetime.combine(when.date(), time.max)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc).isoformat()
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last UTC time there is
+        raise InvalidSpecError(f"{field} {_shown(text)} is out of range once converted to UTC", field) from None
     except ValueError:
         raise InvalidSpecError(f"{field} must be an ISO-8601 date or time (e.g. 2024-01-31 or "
-                               f"2024-01-31T12:00:00+00:00), got {text!r}", field) from None
-    if end_of_day and len(text.strip()) == 10:  # a bare date: up to the end of that day
-        when = datetime.combine(when.date(), time.max)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat()
+                               f"2024-01-31T12:00:00+00:00), got {_shown(text)}", field) from None
 
 
 def _choice(text: str, choices, field: str) -> str:
     if text not in choices:
-        raise InvalidSpecError(f"{field} must be one of {', '.join(choices)}, got {text!r}", field)
+        raise InvalidSpecError(f"{field} must be one of {', '.join(choices)}, got {_shown(text)}", field)
     return text
 
 
@@ -142,5 +147,10 @@ def whole_number(text: str | int, field: str, low: int = 0, high: int | None = N
         number = None
     if number is None or number < low or (high is not None and number > high):
         bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise InvalidSpecError(f"{field} must be a whole number {bounds}, got {text!r}", field)
+        raise InvalidSpecError(f"{field} must be a whole number {bounds}, got {_shown(text)}", field)
     return number
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """``text`` quoted for a one-line message, cut short: a query value can be any length."""
+    return repr(text if len(text) <= most else text[:most] + "...")

@@ -5,7 +5,8 @@
     /compare?uid=A&uid=B  two or more runs side by side (``UID@N`` picks a hyper-parameter iteration)
 
 Pages show what records hold; records carry secret sources, never secret values, and every
-value is escaped by the templates.
+value is escaped by the templates.  A record that today's model would refuse (stored by an older
+version) is shown as far as it goes, with a note on what was left out: no page fails on one record.
 """
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from datetime import datetime
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from ..errors import InvalidInputError, InvalidSpecError, MLRunError
-from ..model import RUN_STATES, RunRecord, dump_yaml
-from .api import iteration_arg, run_db
+from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
+from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
+from .api import check_artifact, iteration_arg, run_db
 from .auth import COOKIE
-from .charts import last_value, metric_series
+from .charts import is_series, last_value, metric_series
 from .listing import ListQuery, whole_number
+from .records import clean_text, lenient_record
 
 bp = Blueprint("ui", __name__)
 
@@ -37,6 +39,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # -- pages ----------------------------------------------------------------------------------
+@bp.url_value_preprocessor
+def _check_uid(endpoint, values):
+    if values and "uid" in values:
+        check_uid(values["uid"], "uid")
+
+
 @bp.get("/")
 def runs():
     # an empty form field means "any", and the label box takes several labels separated by commas
@@ -46,6 +54,7 @@ def runs():
     try:
         query = ListQuery.from_args(args, strict=False)
         page = query.fetch(run_db())
+        page.runs = [summary_row(summary) for summary in page.runs]
     except InvalidInputError as exc:
         query, error = ListQuery(), str(exc)
     form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until")}
@@ -58,16 +67,17 @@ def runs():
 def run(uid: str):
     db = run_db()
     iteration = iteration_arg()
-    record = RunRecord.from_dict(db.read_run(uid, iteration))
-    charts = [chart(key, [metric_series(metric, key)]) for key, metric in record.status.metrics.items()]
+    record, notes = lenient_record(db.read_run(uid, iteration))
+    metrics = charted_metrics(record, notes)
+    charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
     try:
         log = db.get_log(uid)
     except MLRunError:
         log = b""
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),
-                           artifacts=artifact_rows(record), iterations=iteration_table(record),
+                           artifacts=artifact_rows(record, notes), iterations=iteration_table(record),
                            log=clean_log(log[-LOG_TAIL_BYTES:]), log_cut=len(log) > LOG_TAIL_BYTES,
-                           log_size=len(log), record_yaml=short_yaml(record.to_dict()))
+                           log_size=len(log), record_yaml=short_yaml(record.to_dict()), notes=notes)
 
 
 @bp.get("/compare")
@@ -76,32 +86,35 @@ def compare():
     if not 2 <= len(refs) <= MAX_COMPARED:
         raise InvalidSpecError(f"pick from 2 to {MAX_COMPARED} runs to compare (got {len(refs)})", "uid")
     db = run_db()
-    records = []
+    records, notes, metrics = [], [], []
     for ref in refs:
         uid, _, iteration = ref.strip().partition("@")
-        iteration_number = whole_number(iteration or "0", f"the iteration in {ref!r}")
-        records.append(RunRecord.from_dict(db.read_run(uid, iteration_number)))
+        check_uid(uid, "uid")
+        iteration_number = whole_number(iteration or "0", "iteration", high=MAX_ITERATION)
+        record, record_notes = lenient_record(db.read_run(uid, iteration_number))
+        metrics.append(charted_metrics(record, record_notes))
+        records.append(record)
+        notes += [f"{run_label(record)}: {note}" for note in record_notes]
     only_diff = request.args.get("diff") == "1"
-    metric_keys = _union(r.status.metrics for r in records)
+    metric_keys = _union(metrics)
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
-    charts = [chart(key, [dict(metric_series(r.status.metrics[key], run_label(r)), color=i)
-                          for i, r in enumerate(records) if key in r.status.metrics]) for key in metric_keys]
+    charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
+                          for i, (r, m) in enumerate(zip(records, metrics)) if key in m]) for key in metric_keys]
     sections = [
         ("Parameters", diff_rows([r.spec.parameters for r in records], only_diff)),
         ("Outputs", diff_rows([r.status.outputs for r in records], only_diff)),
-        ("Final metric values", diff_rows([{k: last_value(m) for k, m in r.status.metrics.items()} for r in records],
-                                          only_diff)),
+        ("Final metric values", diff_rows([{k: last_value(v) for k, v in m.items()} for m in metrics], only_diff)),
         ("Labels", diff_rows([r.metadata.labels for r in records], only_diff)),
     ]
     return render_template("compare.html", runs=records, refs=refs, sections=sections, charts=charts,
-                           only_diff=only_diff)
+                           only_diff=only_diff, notes=notes)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     auth = current_app.config["MLRUN_AUTH"]
     target = request.values.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
+    if not is_local_path(target):
         target = url_for("ui.runs")  # only paths on this server: no open redirect
     if auth is None:
         return redirect(target)
@@ -122,7 +135,49 @@ def logout():
     return response
 
 
+def is_local_path(target: str) -> bool:
+    """True if a browser sent to ``target`` stays on this server: a path, never another host.
+
+    Browsers drop tabs and newlines anywhere in a URL, strip leading control characters and spaces, and
+    read ``\\`` as ``/``, so ``/\t/evil.com`` and ``/\\evil.com`` both mean ``//evil.com``: such
+    characters are refused outright rather than second-guessed.
+    """
+    if not target.startswith("/") or target[1:2] == "/" or "\\" in target:
+        return False
+    return not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in target)
+
+
 # -- what the pages show --------------------------------------------------------------------
+def summary_row(summary) -> dict:
+    """A run summary as the runs list shows it: the fields it uses with the types it expects, text escaped."""
+    summary = clean_text(summary) if isinstance(summary, dict) else {}
+    row = {key: _text(summary.get(key)) for key in ("uid", "name", "project", "state", "start_time", "last_update",
+                                                    "error")}
+    iteration = summary.get("iteration")
+    row["iteration"] = iteration if isinstance(iteration, int) and 0 <= iteration <= MAX_ITERATION else 0
+    for key in ("labels", "outputs"):
+        row[key] = summary.get(key) if isinstance(summary.get(key), dict) else {}
+    return row
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else show_value(value)
+
+
+def charted_metrics(record: RunRecord, notes: list[str]) -> dict:
+    """The record's metrics that are ``{labels, xvalues, yvalues}`` histories; each other one noted and skipped."""
+    metrics = {}
+    for key, metric in record.status.metrics.items():
+        if is_series(metric):
+            metrics[key] = metric
+        else:
+            notes.append(f"metric {key!r} is not shown: it is not a {{labels, xvalues, yvalues}} history")
+    return metrics
+
+
+
 def chart(title: str, series: list[dict]) -> dict:
     return {"title": title, "series": series, "points": sum(s["points"] for s in series),
             "downsampled": any(s["points"] > len(s["x"]) for s in series)}
@@ -130,26 +185,44 @@ def chart(title: str, series: list[dict]) -> dict:
 
 def input_rows(record: RunRecord) -> list[dict]:
     """Inputs as asked for (``spec``) joined with what was actually read (``status``: url, size, etag, time)."""
-    read = {entry.get("key"): entry for entry in record.status.input_objects}
+    read = {entry.get("key"): entry for entry in record.status.input_objects
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str)}
     rows = [{"key": item.get("key"), "path": item.get("path"), **read.pop(item.get("key"), {})}
-            for item in record.spec.input_objects]
+            for item in record.spec.input_objects if isinstance(item, dict)]
     return rows + [{"path": "", **entry} for entry in read.values()]
 
 
-def artifact_rows(record: RunRecord) -> list[dict]:
+def artifact_rows(record: RunRecord, notes: list[str] | None = None) -> list[dict]:
+    """The artifacts as the run page shows them: the fields it uses with the types it expects, and a preview."""
     rows = []
     for number, artifact in enumerate(record.status.output_artifacts):
-        row = dict(artifact)
-        fmt = str(artifact.get("format") or "").lower()
-        row["preview"] = preview(artifact, fmt) if number < PREVIEW_ARTIFACTS else {}
+        if not isinstance(artifact, dict):
+            if notes is not None:
+                notes.append(f"status.output_artifacts[{number}] is not shown: it is not a mapping")
+            continue
+        row = {key: _text(artifact.get(key)) for key in ("key", "format", "target_path", "description", "sha256")}
+        row["size"] = artifact.get("size")
+        row["sources"] = [s for s in artifact.get("sources") or [] if isinstance(s, dict)] \
+            if isinstance(artifact.get("sources"), list) else []
+        if not isinstance(artifact.get("target_path"), str):
+            row["target_path"] = ""  # nothing to download or preview: the page shows the key alone
+        fmt = row["format"].lower()
+        row["preview"] = preview(record.uid, row, fmt) if number < PREVIEW_ARTIFACTS else {}
         rows.append(row)
     return rows
 
 
-def preview(artifact: dict, fmt: str) -> dict:
-    """What the run page shows of an artifact: an image, a table (CSV), or the first lines of text."""
+def preview(uid: str, artifact: dict, fmt: str) -> dict:
+    """What the run page shows of an artifact: an image, a table (CSV), or the first lines of text.
+
+    Only artifacts under the server's artifact roots are read (or linked as images); others say so.
+    """
     if not artifact.get("target_path"):
         return {}
+    try:
+        check_artifact(uid, artifact["key"], artifact["target_path"])
+    except AccessDeniedError:
+        return {"kind": "refused", "text": "not served: stored outside the server's artifact roots"}
     if fmt in IMAGE_FORMATS:
         return {"kind": "image"}
     if fmt not in TEXT_FORMATS:
@@ -186,11 +259,17 @@ def iteration_table(record: RunRecord) -> dict:
         header, rows = iterations[0], iterations[1:]
     else:
         return {}
+    if not isinstance(header, list) or not all(isinstance(row, list) for row in rows):
+        return {}
     column = header.index("iteration") if "iteration" in header else -1
-    numbered = [(row[column] if 0 <= column < len(row) and isinstance(row[column], int) else None, row)
+    numbered = [(row[column] if 0 <= column < len(row) and _iteration_number(row[column]) else None, row)
                 for row in rows]
     compare = [f"{record.uid}@{number}" for number, _ in numbered if number][:MAX_COMPARED]
     return {"header": header, "rows": numbered, "column": column, "compare": compare if len(compare) > 1 else []}
+
+
+def _iteration_number(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ITERATION
 
 
 def clean_log(data: bytes) -> str:
@@ -250,14 +329,14 @@ def _union(mappings) -> list:
 @bp.app_template_filter("when")
 def when(iso: str) -> str:
     """``2024-06-29T23:04:57.553598+00:00`` -> ``2024-06-29 23:04:57``."""
-    return iso[:19].replace("T", " ") if iso else ""
+    return iso[:19].replace("T", " ") if isinstance(iso, str) else ""
 
 
 @bp.app_template_filter("duration")
 def duration(start: str, end: str) -> str:
     try:
         seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # odd times (year 1 against year 9999) show no duration
         return ""
     if seconds < 0:
         return ""
@@ -272,7 +351,7 @@ def duration(start: str, end: str) -> str:
 
 @bp.app_template_filter("size")
 def size(value) -> str:
-    if not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**21:
         return ""
     for unit in ("B", "kB", "MB", "GB"):
         if value < 1000 or unit == "GB":

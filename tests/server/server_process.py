@@ -21,17 +21,22 @@ class Server:
 
 
 @contextmanager
-def running_server(store: str, token: str | None = None):
-    """``mlrun server`` in a subprocess at a free port; stopped (and its log kept) on exit."""
+def running_server(store: str, token: str | None = None, args: tuple = (), env: dict | None = None):
+    """``mlrun server`` in a subprocess at a free port; stopped (and its log kept) on exit.
+
+    ``args`` are more command-line arguments (``--artifact-root DIR``...), ``env`` more environment variables.
+    """
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("MLRUN_TOKEN", "MLRUN_DBPATH")}
+    server_env = {k: v for k, v in os.environ.items() if k not in ("MLRUN_TOKEN", "MLRUN_DBPATH")
+                  and not k.startswith(("MLRUN_SERVER_", "MLRUN_ARTIFACT_ROOTS"))}
+    server_env.update(env or {})
     if token:
-        env["MLRUN_TOKEN"] = token
+        server_env["MLRUN_TOKEN"] = token
     log_path = os.path.join(store, "..", f"server-{port}.log")
     os.makedirs(store, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "mlrun", "server", "--port", str(port), "--store", store,
-                                 "--threads", "4"], stdout=log, stderr=subprocess.STDOUT, env=env)
+                                 "--threads", "4", *args], stdout=log, stderr=subprocess.STDOUT, env=server_env)
     server = Server(f"http://127.0.0.1:{port}", store, proc, log_path)
     try:
         wait_for_http(server.url + "/healthz", proc)

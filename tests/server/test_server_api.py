@@ -95,7 +95,7 @@ def test_list_filters_sort_and_pages(api):
         offset, pages = page["next_offset"], pages + 1
     assert seen == ["p6", "p5", "p4", "p3", "p2", "p1", "p0"] and pages == 3
     counted = requests.get(runs, params={"limit": 0, "label": "team=b"}, timeout=10).json()
-    assert counted == {"runs": [], "total": 3, "offset": 0, "limit": 0, "next_offset": 0}
+    assert counted == {"runs": [], "total": 3, "offset": 0, "limit": 0, "next_offset": None}
 
 
 @pytest.mark.parametrize("params, field", [

@@ -14,7 +14,8 @@ from mlrun.server import create_app
 from mlrun.server.api import merge_patch
 from mlrun.server.charts import lttb, metric_series
 from mlrun.server.listing import ListQuery
-from mlrun.server.views import clean_log, diff_rows
+from mlrun.server.records import clean_text, lenient_record
+from mlrun.server.views import clean_log, diff_rows, is_local_path
 from sample_runs import sample_record
 
 
@@ -73,6 +74,45 @@ def test_metric_series_numbers_times_and_gaps():
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def test_odd_numbers_in_metric_histories_are_left_out_of_charts():
+    series = metric_series({"xvalues": [1, 10**400, "inf", 4], "yvalues": [1.0, 2.0, 3.0, 10**400]}, "m")
+    # steps that are not all floats are charted by position; a value past any float is left out
+    assert series["x"] == [1.0, 2.0, 3.0] and series["y"] == [1.0, 2.0, 3.0] and series["points"] == 4
+
+
+def test_clean_text_escapes_lone_surrogates_and_keeps_clean_data_as_is():
+    clean = {"a": ["b", 1, {"c": "d"}]}
+    assert clean_text(clean) is clean
+    assert clean_text({"k\udcff": ["x\udc80"]}) == {"k\\udcff": ["x\\udc80"]}
+
+
+def test_lenient_record_drops_what_the_model_refuses_and_notes_it():
+    data = sample_record("r1", epochs=3)
+    data["status"]["state"], data["metadata"]["labels"], data["spec"]["input_objects"] = "odd", ["x"], [5]
+    data["status"]["outputs"]["val.loss"] = 1
+    record, notes = lenient_record(data)
+    assert record.uid == "r1" and record.spec.parameters["lr"] == 0.1 and record.status.outputs["val.loss"] == 1
+    assert record.metadata.labels == {} and record.spec.input_objects == [] and record.status.state == "created"
+    assert len(notes) == 3 and all(note.startswith("not shown: ") for note in notes)
+    assert data["metadata"]["labels"] == ["x"]  # the stored record is left as it was
+    assert lenient_record("not a record")[0].uid == ""
+
+
+@pytest.mark.parametrize("target, local", [
+    ("/runs/x?iteration=2", True), ("/", True), ("/?name=my run", True), ("//evil.com", False),
+    ("/\\evil.com", False), ("/\t/evil.com", False), ("https://evil.com", False), ("evil.com", False), ("", False),
+    ("/\x00", False), ("/\x9b", False),
+])
+def test_login_targets(target, local):
+    assert is_local_path(target) is local
+
+
+def test_times_past_the_utc_range_name_the_parameter():
+    with pytest.raises(InvalidSpecError) as caught:
+        ListQuery.from_args({"until": "9999-12-31T23:59:59-23:59"})
+    assert caught.value.field == "until" and "out of range" in str(caught.value)
+
+
 def test_merge_patch_follows_rfc_7386():
     assert merge_patch({"a": "b", "c": {"d": "e", "f": "g"}}, {"a": "z", "c": {"f": None}}) == \
         {"a": "z", "c": {"d": "e"}}
