@@ -205,8 +205,8 @@ class AccessPolicy:
             return base.rstrip("/") + "/" + requested if "://" in base else os.path.join(base, requested)
         target = requested if "://" in requested or os.path.isabs(requested) else os.path.join(base, requested)
         if not self.allows(target, "write"):
-            raise AccessDeniedError(f"spec.default_output_path: not allowed to write {requested} "
-                                    f"(a sub-path of the function's output path, or allowed: {self.describe()})")
+            raise AccessDeniedError(f"not allowed to write {requested}: spec.default_output_path may only name a "
+                                    f"sub-path of the function's output path, or a place allowed ({self.describe()})")
         return absolute(target)
 
 
@@ -263,9 +263,9 @@ def address_kind(address: str) -> str:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return address_kind(str(embedded))
-    for kind in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{kind}"):
-            return f"a {kind.replace('_', '-')} address"
+            return f"{'an' if kind == 'unspecified' else 'a'} {kind.replace('_', '-')} address"
     return "" if ip.is_global else "a non-public address"
 
 
