@@ -274,7 +274,7 @@ _from_environment: dict[tuple, AccessPolicy] = {}
 
 
 def configure_serving(policy: AccessPolicy | None) -> None:
-    """Make ``policy`` the policy of every run built from an event in this process (``mlrun serve``); ``None`` resets."""
+    """Make ``policy`` that of every run built from an event in this process (``mlrun serve``); ``None`` resets."""
     global _configured
     _configured = policy
 

@@ -11,10 +11,12 @@ Each event gets a new run context built from its body; the function's printed ou
 the run's log; the run ends ``completed`` (200) or ``error`` (500, with the error record) and is
 answered with its record (see ``events`` for the forms).  The caller records the run from that
 answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
-in everything answered or logged.  The run reads and writes only what the function's access policy
-allows (``mlrun.policy``: ``$MLRUN_SERVE_ALLOW``, the folder of ``fn``'s file, the output path); a
-refusal ends it in state ``error`` answered with 403.  nuclio-sdk itself is not needed: the answer is built with
+in everything answered or logged.  nuclio-sdk itself is not needed: the answer is built with
 ``context.Response``.
+
+The run reads and writes only what the function's access policy allows (``mlrun.policy``:
+``$MLRUN_SERVE_ALLOW``, the folder of ``fn``'s file, the output path); a refusal ends it in state
+``error``, answered with 403.
 """
 from __future__ import annotations
 
