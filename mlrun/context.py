@@ -17,6 +17,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run ti
 if TYPE_CHECKING:
     from typing import Any
 
+    from .policy import AccessPolicy
+
 from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path
 from .errors import InvalidInputError, NotFoundError
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
@@ -31,6 +33,9 @@ class RunContext:
     Use ``get_or_create_ctx`` rather than building one directly.  As a context manager the run
     ends ``completed``, or in state ``error`` with the exception's message.
     """
+
+    #: what a run that came over the network may read and write (``mlrun.policy``); ``None``: anything
+    _policy: "AccessPolicy | None" = None
 
     def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None):
         self._record = record
@@ -88,8 +93,17 @@ class RunContext:
 
     @property
     def out_path(self) -> str:
-        """Where artifacts go by default: the run's output path, else the working directory."""
-        return self._record.spec.default_output_path or default_out_path() or os.getcwd()
+        """Where artifacts go by default: the run's output path, else the working directory (made absolute).
+
+        A run that came over the network writes under the function's output path: its own may
+        only name a sub-path of it (``AccessPolicy.output_path``).
+        """
+        requested = self._record.spec.default_output_path
+        if self._policy is not None:
+            return self._policy.output_path(requested)
+        from .policy import absolute
+
+        return absolute(requested or default_out_path() or os.getcwd())
 
     @property
     def inputs(self) -> dict:
@@ -137,7 +151,8 @@ class RunContext:
         if url is None:
             url = key
             self._record.spec.input_objects.append({"key": key, "path": key})
-        item = get_item(url, secrets=self._secrets.items(), key=key, data_stores=self._record.spec.data_stores)
+        item = get_item(url, secrets=self._secrets.items(), key=key, data_stores=self._record.spec.data_stores,
+                        policy=self._policy)
         item.on_read = self._input_read
         return item
 
@@ -193,13 +208,20 @@ class RunContext:
         """Store a file or a body as an artifact of the run and record where it went.
 
         With neither ``body`` nor ``local_path`` the artifact is the local file named ``key``.
-        It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``.
+        It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``
+        (which must stay inside the output path, symlinks followed).  A local target is recorded absolute.
         """
         from .datastore import get_item
+        from .policy import absolute
 
         _check_artifact_key(key)
-        target = target_path or self._output_targets().get(key) or _join(self.out_path, key)
-        item = get_item(target, secrets=self._secrets.items(), data_stores=self._record.spec.data_stores)
+        target = target_path or self._output_targets().get(key)
+        if not target:
+            out_path = self.out_path
+            target = _join(out_path, key)
+            _check_inside(out_path, target, key)
+        item = get_item(absolute(target), secrets=self._secrets.items(), data_stores=self._record.spec.data_stores,
+                        policy=self._policy, action="write")
         if body is not None:
             import hashlib
 
@@ -308,13 +330,16 @@ MLClientCtx = RunContext  # the name the original design used
 
 def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRecord | None = None,
                       with_env: bool = True, rundb=None, project: str = "", labels: Mapping | None = None,
-                      secrets: Mapping | None = None) -> RunContext:
+                      secrets: Mapping | None = None, policy: "AccessPolicy | None" = None) -> RunContext:
     """The run context for this code.
 
     Sources, first found wins: ``event`` (an HTTP/nuclio event carrying a run spec), ``spec``
     (a mapping, JSON/YAML text or a ``RunRecord``), ``$MLRUN_EXEC_CONFIG`` (when ``with_env``);
     else a new run with a fresh uid.  Without an event or spec, a second call in the same process
     returns the same context.  ``secrets`` adds inline secrets (recorded by key name only).
+    A context built from an event reads and writes only what ``policy`` allows (default: the served
+    function's, ``mlrun.policy.serving_policy()``), and opens remote stores only with the secrets
+    the event carried; other contexts have no policy unless given one.
     A bad ``spec`` raises ``InvalidSpecError``; a bad ``$MLRUN_EXEC_CONFIG`` ends the process with one
     line on stderr and exit code 2, as a bad command line would.
     """
@@ -335,11 +360,22 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         print(f"mlrun: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     ctx = RunContext(record, store, rundb)
+    if event is not None or policy is not None:
+        ctx._policy = _request_policy(policy, store, secrets)
     if event is None:
         _current = ctx
         if spec is None:
             _finish_at_exit(ctx)
     return ctx
+
+
+def _request_policy(policy: "AccessPolicy | None", store: SecretsStore, code_secrets: Mapping | None):
+    """The context's policy, bound to the secrets the request carried (not those the code passed)."""
+    from .policy import serving_policy
+
+    code_secrets = dict(code_secrets or {})
+    carried = {k: v for k, v in store.items().items() if code_secrets.get(k) != v}
+    return (policy or serving_policy()).for_request(carried)
 
 
 def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapping | None,
@@ -495,6 +531,18 @@ def _check_artifact_key(key: str) -> None:
     parts = key.replace("\\", "/").split("/")
     if key.startswith(("/", "\\")) or os.path.isabs(key) or ".." in parts or "://" in key:
         raise InvalidInputError(f"artifact key {key!r} must be a relative path inside the output path")
+    if parts[-1] in ("", "."):
+        raise InvalidInputError(f"artifact key {key!r} names a folder: it must name a file inside the output path")
+
+
+def _check_inside(out_path: str, target: str, key: str) -> None:
+    """A local artifact lands inside the output path: a symlink in it may not lead the key elsewhere."""
+    from .policy import AccessPolicy, is_local
+
+    if is_local(out_path) and not AccessPolicy([out_path]).allows(target, "write"):
+        from .errors import AccessDeniedError
+
+        raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
 
 
 def _join(base: str, key: str) -> str:

@@ -8,17 +8,28 @@ everything.  Local paths are resolved first, symlinks included, so a link inside
 folder cannot lead out of it; URLs are matched on whole path segments, and a URL whose path
 climbs (``..``) matches nothing.
 
+A served function's policy (``AccessPolicy.serving``) adds its defaults: the function's own folder
+(read only) and its output path (read and write); ``s3://`` with credentials the request itself
+carries (never the function's own) at an endpoint on a public address; ``http(s)://`` reads from
+public addresses only.  Explicit prefixes override these defaults for what they cover.
+
 Local runs (``mlrun run FILE``, ``run_function``) have no policy: the user's own code and
 command line are trusted with whatever the user can reach.
 """
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable, Mapping
 
+from .config import default_out_path
 from .errors import AccessDeniedError, InvalidInputError
 
 ALLOW_ANY = "*"
+#: comma-separated prefixes a served function may touch beyond its defaults (``mlrun serve --allow``)
+SERVE_ALLOW_ENV = "MLRUN_SERVE_ALLOW"
+#: the secrets that make S3 credentials and name an S3 endpoint, as ``mlrun.datastore.s3`` reads them
+S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+S3_ENDPOINT_KEYS = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 
 def _split(url: str) -> tuple[str, str, str]:
@@ -49,14 +60,42 @@ def _under(path: str, root: str, sep: str) -> bool:
     return not root or path == root or path.startswith(root + sep)
 
 
-class AccessPolicy:
-    """A set of allowed prefixes; ``check(url)`` refuses anything outside them with ``AccessDeniedError``."""
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else ""
 
-    def __init__(self, prefixes: Iterable[str] = ()):
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` names a local file (a plain path or ``file://``)."""
+    return _scheme(url) in ("", "file")
+
+
+def absolute(url: str) -> str:
+    """A local path made absolute (a record read elsewhere, later, still finds it); URLs as they are."""
+    if _scheme(url) == "file":
+        return "file://" + os.path.abspath(os.path.expanduser(url[len("file://"):]))
+    return url if "://" in url else os.path.abspath(os.path.expanduser(url))
+
+
+class AccessPolicy:
+    """A set of allowed prefixes; ``check(url)`` refuses anything outside them with ``AccessDeniedError``.
+
+    ``prefixes`` may be read and written, ``read_only`` only read.  With ``remote_defaults`` (a
+    served function's policy, see ``serving``) what no prefix covers may still be reached the
+    way the module's docstring says, judged with the request's own secrets (``for_request``).
+    """
+
+    def __init__(self, prefixes: Iterable[str] = (), read_only: Iterable[str] = (), *,
+                 remote_defaults: bool = False, out_path: str = ""):
         self.prefixes = [str(p).strip() for p in prefixes if str(p).strip()]
+        self.read_only = [str(p).strip() for p in read_only if str(p).strip()]
         self.allow_any = ALLOW_ANY in self.prefixes
+        self.remote_defaults = remote_defaults
+        #: where a served function's artifacts go; a request may only name a sub-path of it
+        self.out_path = out_path
+        #: the secrets the request itself carries (``for_request``); only these open remote stores
+        self.request_secrets: dict | None = None
         self._roots = []
-        for prefix in self.prefixes:
+        for prefix, writable in [*((p, True) for p in self.prefixes), *((p, False) for p in self.read_only)]:
             if prefix == ALLOW_ANY:
                 continue
             scheme, netloc, path = _split(prefix)
@@ -64,30 +103,193 @@ class AccessPolicy:
                 raise InvalidInputError(f"allowed prefix {prefix!r} names no bucket or host")
             if scheme and _climbs(path):
                 raise InvalidInputError(f"allowed prefix {prefix!r} must not contain '..'")
-            self._roots.append((scheme, netloc, path))
+            self._roots.append((scheme, netloc, path, writable))
 
     @classmethod
     def from_text(cls, text: str) -> "AccessPolicy":
         """From a comma-separated list (the form of ``$MLRUN_SERVE_ALLOW`` and ``$MLRUN_ARTIFACT_ROOTS``)."""
         return cls(part for part in (text or "").split(","))
 
+    @classmethod
+    def serving(cls, allow: Iterable[str] | None = None, out_path: str = "",
+                function_dir: str = "") -> "AccessPolicy":
+        """A served function's policy: ``allow`` (default ``$MLRUN_SERVE_ALLOW``) plus the defaults.
+
+        ``out_path`` defaults to ``$MLRUN_OUT_PATH``, else the working directory; ``function_dir``
+        (the handler file's folder) to the working directory.  Local paths are made absolute.
+        """
+        if allow is None:
+            allow = os.environ.get(SERVE_ALLOW_ENV, "").split(",")
+        out_path = absolute(out_path or default_out_path() or os.getcwd())
+        function_dir = os.path.abspath(function_dir or os.getcwd())
+        return cls([*allow, out_path], [function_dir], remote_defaults=True, out_path=out_path)
+
+    def for_request(self, secrets: Mapping | None) -> "AccessPolicy":
+        """This policy for one request carrying ``secrets`` (its ``secrets`` field)."""
+        import copy
+
+        bound = copy.copy(self)
+        bound.request_secrets = dict(secrets or {})
+        return bound
+
     def __repr__(self) -> str:
-        return f"AccessPolicy({self.prefixes!r})"
+        return f"AccessPolicy({self.prefixes!r}, read_only={self.read_only!r})"
 
     def __bool__(self) -> bool:
-        return bool(self.prefixes)
+        return bool(self.prefixes or self.read_only)
 
-    def allows(self, url: str) -> bool:
+    def describe(self) -> str:
+        """The allowed prefixes, for messages: ``/srv/out, /srv/fn (read only)``."""
+        if self.allow_any:
+            return "anything"
+        parts = [*self.prefixes, *(f"{p} (read only)" for p in self.read_only)]
+        return ", ".join(parts) if parts else "nothing"
+
+    def allows(self, url: str, action: str = "read") -> bool:
+        """Whether a prefix covers ``url`` for ``action`` ("read", "write"); the remote defaults aside."""
         if self.allow_any:
             return True
-        scheme, netloc, path = _split(url)
+        try:
+            scheme, netloc, path = _split(url)
+        except ValueError:  # an embedded NUL byte: names nothing that can be opened
+            return False
         if scheme and (not netloc or _climbs(path)):
             return False
         sep = os.sep if not scheme else "/"
-        return any(scheme == s and netloc == n and _under(path, p, sep) for s, n, p in self._roots)
+        return any(scheme == s and netloc == n and (writable or action == "read") and _under(path, p, sep)
+                   for s, n, p, writable in self._roots)
 
-    def check(self, url: str, action: str = "read") -> None:
-        """Refuse ``url`` unless an allowed prefix holds it; ``action`` ("read", "write") is for the message."""
-        if not self.allows(url):
-            allowed = ", ".join(self.prefixes) if self.prefixes else "nothing"
-            raise AccessDeniedError(f"not allowed to {action} {url} (allowed: {allowed})")
+    def check(self, url: str, action: str = "read", secrets: Mapping | None = None) -> None:
+        """Refuse ``url`` unless a prefix (or a served function's default) allows ``action`` on it.
+
+        ``secrets`` are the request's own secrets as they apply to ``url`` (a named store's, its
+        prefix removed); default: those the policy was bound to with ``for_request``.
+        """
+        if self.allows(url, action):
+            return
+        reason = self._default_refusal(url, action, secrets) if self.remote_defaults else ""
+        if reason is None:
+            return
+        raise AccessDeniedError(f"not allowed to {action} {url}: {reason}" if reason
+                                else f"not allowed to {action} {url} (allowed: {self.describe()})")
+
+    def _default_refusal(self, url: str, action: str, secrets: Mapping | None) -> str | None:
+        """Why the served defaults refuse ``url`` (``""``: they do not cover it at all), or ``None``: allowed."""
+        scheme = _scheme(url)
+        if scheme == "s3":
+            secrets = self.request_secrets if secrets is None else secrets
+            secrets = secrets or {}
+            if not all(secrets.get(key) for key in S3_CREDENTIAL_KEYS):
+                return "the request carries no S3 credentials for it, and a served function lends none of its own"
+            for key in S3_ENDPOINT_KEYS:
+                if secrets.get(key):
+                    reason = url_refusal(str(secrets[key]))
+                    if reason:
+                        return f"the S3 endpoint in {key}: {reason}"
+            return None
+        if scheme in ("http", "https") and action == "read":
+            return url_refusal(url) or None
+        return ""
+
+    def output_path(self, requested: str = "") -> str:
+        """The output path of a run that asked for ``requested`` (its ``spec.default_output_path``).
+
+        The function chose its output path: a request may name a relative sub-path under it; an
+        absolute path, a URL or a climb (``..``) only where an allowed prefix covers it for writing.
+        """
+        base = self.out_path or absolute(default_out_path() or os.getcwd())
+        if not requested:
+            return base
+        parts = requested.replace("\\", "/").split("/")
+        if "://" not in requested and not os.path.isabs(os.path.expanduser(requested)) and ".." not in parts:
+            return base.rstrip("/") + "/" + requested if "://" in base else os.path.join(base, requested)
+        target = requested if "://" in requested or os.path.isabs(requested) else os.path.join(base, requested)
+        if not self.allows(target, "write"):
+            raise AccessDeniedError(f"not allowed to write {requested}: spec.default_output_path may only name a "
+                                    f"sub-path of the function's output path, or a place allowed ({self.describe()})")
+        return absolute(target)
+
+
+def url_refusal(url: str) -> str:
+    """Why ``url`` (``http(s)://``) may not be fetched for a request: it names no public host; ``""`` if it may.
+
+    The host is resolved and every address checked: loopback, link-local, private, multicast,
+    reserved, unspecified and other non-global addresses are refused, IPv4 inside IPv6 too.
+    """
+    if _scheme(url) not in ("http", "https"):
+        return f"{url.partition('://')[0] or url!r} is not an http(s) URL"
+    try:
+        from requests.models import PreparedRequest
+        from urllib3.util import parse_url
+
+        prepared = PreparedRequest()
+        prepared.prepare_url(url, None)  # the URL exactly as requests will send it
+        host = parse_url(prepared.url).host or ""
+    except ImportError:
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).hostname or ""
+    except Exception:  # requests' and urllib3's own errors: a URL nobody could fetch
+        return "not a valid URL"
+    if not host:
+        return "it names no host"
+    return host_refusal(host.strip("[]"))
+
+
+def host_refusal(host: str) -> str:
+    """Why ``host`` (a name or an address) is not public: ``""`` when every address it resolves to is."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return f"its host {host} does not resolve"
+    for info in infos:
+        address = str(info[4][0]).partition("%")[0]  # an IPv6 zone (fe80::1%eth0)
+        kind = address_kind(address)
+        if kind:
+            return f"{host} is {kind}" if address == host else f"{host} resolves to {kind} ({address})"
+    return ""
+
+
+def address_kind(address: str) -> str:
+    """``"a loopback address"`` and the like for an address a request may not reach; ``""`` for a public one."""
+    import ipaddress
+
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:  # an IPv4 address inside an IPv6 one reaches the IPv4 host
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in ipaddress.ip_network("64:ff9b::/96"):  # NAT64
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return address_kind(str(embedded))
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return f"{'an' if kind == 'unspecified' else 'a'} {kind.replace('_', '-')} address"
+    return "" if ip.is_global else "a non-public address"
+
+
+_configured: AccessPolicy | None = None
+_from_environment: dict[tuple, AccessPolicy] = {}
+
+
+def configure_serving(policy: AccessPolicy | None) -> None:
+    """Make ``policy`` that of every run built from an event in this process (``mlrun serve``); ``None`` resets."""
+    global _configured
+    _configured = policy
+
+
+def serving_policy(function_dir: str = "") -> AccessPolicy:
+    """The policy of a run built from an event: ``mlrun serve``'s, else ``AccessPolicy.serving()`` from the
+    environment (nuclio, containers) with ``function_dir`` (default: the working directory)."""
+    if _configured is not None:
+        return _configured
+    cwd = os.getcwd()
+    key = (os.environ.get(SERVE_ALLOW_ENV, ""), default_out_path(), function_dir or cwd, cwd)
+    policy = _from_environment.get(key)
+    if policy is None:  # built once per setting: each build resolves its folders
+        if len(_from_environment) >= 16:
+            _from_environment.clear()
+        policy = _from_environment[key] = AccessPolicy.serving(key[0].split(","), key[1], key[2])
+    return policy
+

@@ -8,13 +8,16 @@ from __future__ import annotations
 import click
 
 from ..cli import user_errors
+from ..config import OUT_PATH_ENV
+from ..errors import InvalidInputError
 from .events import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
 
 
 @click.command("serve")
 @click.argument("target", metavar="FILE[:HANDLER]")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="MLRUN_SERVE_HOST", show_envvar=True,
-              help="Address to listen on (0.0.0.0: every interface; set a token then).")
+              help="Address to listen on (0.0.0.0: every interface). Any address but loopback needs a token "
+                   "(or --insecure).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), envvar="MLRUN_SERVE_PORT",
               show_envvar=True)
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), envvar="MLRUN_SERVE_THREADS",
@@ -28,8 +31,19 @@ from .events import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
               metavar="BYTES", help="Larger requests get 413.")
 @click.option("--name", default="", help="Run name when neither the request nor the code names the run "
                                          "(default: the file's name).")
+@click.option("--allow", "allow", multiple=True, metavar="PREFIX",
+              help="Let runs read and write under PREFIX (repeatable): a local folder, file://, s3://BUCKET[/PREFIX], "
+                   "http(s)://HOST[:PORT][/PREFIX], or '*' for anything. Without it runs may read the handler's "
+                   "folder, read and write --out-path, use s3:// with credentials the request carries, and read "
+                   "http(s):// on public addresses. [env var: MLRUN_SERVE_ALLOW, comma-separated]")
+@click.option("--out-path", default="", metavar="DIR", envvar=OUT_PATH_ENV, show_envvar=True,
+              help="Where runs write their artifacts (a folder or URL); a request may only name a sub-path of it. "
+                   "[default: the working directory]")
+@click.option("--insecure", is_flag=True, envvar="MLRUN_SERVE_INSECURE", show_envvar=True,
+              help="Listen on an address other than loopback without a token (anyone who reaches it runs the "
+                   "function).")
 @user_errors
-def serve(target, host, port, threads, workers, token, max_body_size, name) -> None:
+def serve(target, host, port, threads, workers, token, max_body_size, name, allow, out_path, insecure) -> None:
     """Serve a handler over HTTP: POST a run spec, get the run record back.
 
     HANDLER (default: handler) is a plain fn(ctx) or a nuclio handler(context, event).
@@ -40,10 +54,20 @@ def serve(target, host, port, threads, workers, token, max_body_size, name) -> N
       mlrun serve handlers/seed.py:my_func --port 8080
       mlrun run -p p1=5 -s file=secrets.txt http://127.0.0.1:8080
     """
-    from .flask import serve as serve_handler
+    from .flask import check_listen, serve as serve_handler
 
+    try:
+        check_listen(host, token, insecure)
+    except InvalidInputError as exc:  # one line, exit code 2, before anything is bound
+        raise _UsageLine(str(exc)) from None
     serve_handler(target, host=host, port=port, threads=threads, token=token, max_body_size=max_body_size,
-                  name=name, workers=workers)
+                  name=name, workers=workers, allow=allow or None, out_path=out_path, insecure=insecure)
+
+
+class _UsageLine(click.ClickException):
+    """A usage error told in one line (no usage text), exit code 2."""
+
+    exit_code = 2
 
 
 @click.command("function-config")

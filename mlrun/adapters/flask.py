@@ -8,7 +8,9 @@ adapter does (see ``events``); ``GET /healthz`` answers ``{"status": "ok"}``.
 Requests the handler should never see are refused first: a missing or wrong bearer token (401),
 a body over the limit (413), a body that is not JSON or YAML (400).  A spec with a field of the
 wrong type gets 400 naming it (found when the handler builds its context).  A handler that raises
-gets 500 with the run record in state ``error``.  Every request leaves one access-log line on stderr.
+gets 500 with the run record in state ``error``; a run refused by the access policy (``mlrun.policy``:
+``--allow``, the handler's folder, ``--out-path``) gets 403 with that record, its reason as the error.
+Every request leaves one access-log line on stderr.
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..context import error_message
-from ..errors import InvalidInputError, InvalidSpecError, MLRunError
+from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import RunRecord, now_iso
 from ..secrets import mask, mask_bytes
 from .capture import capture_output, install, print_exception
@@ -126,12 +128,13 @@ class _Function:
             except InvalidSpecError:
                 raise
             except (Exception, SystemExit) as exc:  # the caller gets an error record, the server keeps serving
-                print_exception(exc, out)
+                if not isinstance(exc, AccessDeniedError):  # a refusal is one line, not a bug's traceback
+                    print_exception(exc, out)
                 failure = exc
         log, answered, body = mask(out.getvalue(), secrets.values()), None, ""
         if failure is not None:
             answered = _error_record(spec, self.name, error_message(failure))
-            status, content_type = 500, accept_type
+            status, content_type = 403 if isinstance(failure, AccessDeniedError) else 500, accept_type
         else:
             status, content_type, body = _nuclio_answer(output, secrets.values())
             if accept_type in (RUN_ANSWER_TYPE, JSON_TYPE) and not content_type.startswith(accept_type):
@@ -271,24 +274,40 @@ class AccessLog:
             self.stream.flush()
 
 
+def check_listen(host: str, token: str, insecure: bool = False) -> None:
+    """Refuse (``InvalidInputError``) to serve beyond this machine without a token, unless ``insecure``."""
+    if not token and not insecure and not is_loopback(host):
+        raise InvalidInputError(f"refusing to listen on {host} without a token: "
+                                f"set ${TOKEN_ENV} or --token, or pass --insecure")
+
+
 def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, token: str = "",
-          max_body_size: int = DEFAULT_MAX_BODY_SIZE, name: str = "", workers: int = 1) -> None:
+          max_body_size: int = DEFAULT_MAX_BODY_SIZE, name: str = "", workers: int = 1,
+          allow: Iterable[str] | None = None, out_path: str = "", insecure: bool = False) -> None:
     """Serve ``FILE[:HANDLER]`` with waitress until interrupted (SIGINT or SIGTERM).
 
     ``workers`` processes (each with ``threads`` threads) share the port: more than one lets
-    CPU-bound handlers use more than one core.
+    CPU-bound handlers use more than one core.  Runs may read the handler's folder and read and
+    write ``out_path`` (default ``$MLRUN_OUT_PATH``, else the working directory) and what ``allow``
+    (default ``$MLRUN_SERVE_ALLOW``) names (``mlrun.policy.AccessPolicy.serving``).  A host other
+    than this machine needs a token, unless ``insecure``: checked before anything else.
     """
     import logging
 
+    check_listen(host, token, insecure)
     try:
         import flask  # noqa: F401
         import nuclio_sdk  # noqa: F401
         import waitress  # noqa: F401
     except ImportError as exc:
         raise ImportError(f'mlrun serve needs {exc.name}: pip install "mlrun[server]"') from None
+    from ..policy import AccessPolicy, configure_serving
     from ..wsgi import run_server
 
+    function_dir = os.path.dirname(os.path.abspath(locate_handler(target)[0]))
+    policy = AccessPolicy.serving(allow, out_path, function_dir)
     handler, module, name = load_handler(target, name)
+    configure_serving(policy)  # before the first request, and before forking workers: every run built from an event
     app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a busy server is not an error
 
@@ -296,6 +315,9 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
         where = f"http://{host}:{effective_port}"
         processes = f"{workers} processes x {threads} threads" if workers > 1 else f"{threads} threads"
         print(f"mlrun serve: serving {target} on {where} with {processes}", file=sys.stderr, flush=True)
+        print(f"mlrun serve: runs may use {policy.describe()}"
+              + ("" if policy.allow_any else "; s3:// with the request's own credentials; public http(s)://"),
+              file=sys.stderr, flush=True)
         if not token and not is_loopback(host):
             print(f"mlrun serve: warning: no token: anyone who can reach {where} can run the function "
                   f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)

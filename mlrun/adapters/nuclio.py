@@ -13,15 +13,21 @@ answered with its record (see ``events`` for the forms).  The caller records the
 answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
 in everything answered or logged.  nuclio-sdk itself is not needed: the answer is built with
 ``context.Response``.
+
+The run reads and writes only what the function's access policy allows (``mlrun.policy``:
+``$MLRUN_SERVE_ALLOW``, the folder of ``fn``'s file, the output path); a refusal ends it in state
+``error``, answered with 403.
 """
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable
 
 from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx
-from ..errors import InvalidInputError, MLRunError
+from ..errors import AccessDeniedError, InvalidInputError, MLRunError
+from ..policy import AccessPolicy, serving_policy
 from .capture import capture_output, print_exception
 from .events import answer_type, event_header, render_error, render_run
 
@@ -34,9 +40,11 @@ def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str =
     if fn is None:
         return lambda f: nuclio_handler(f, name=name)
     run_name = name or fn.__name__
+    function_dir = _function_dir(fn)
 
     def handler(context, event):
-        status, content_type, body = run_event(fn, event, run_name, logger=context.logger)
+        status, content_type, body = run_event(fn, event, run_name, logger=context.logger,
+                                               policy=serving_policy(function_dir))
         return context.Response(body=body, content_type=content_type, status_code=status)
 
     # not functools.wraps: its __wrapped__ would make inspect report fn's one-argument signature
@@ -59,16 +67,25 @@ def locate_handler(target: str, default: str = "handler") -> tuple[str, str]:
     return path, attr
 
 
-def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logger=None) -> tuple[int, str, str]:
+def _function_dir(fn: Callable) -> str:
+    """The folder of the file ``fn`` was defined in (its function's own files); ``""`` when unknown."""
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    path = getattr(module, "__file__", None) or getattr(getattr(fn, "__code__", None), "co_filename", "")
+    return os.path.dirname(os.path.abspath(path)) if path and os.path.isfile(path) else ""
+
+
+def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logger=None,
+              policy: AccessPolicy | None = None) -> tuple[int, str, str]:
     """Run ``fn`` on a new context built from ``event``: ``(status, content type, body)`` to answer with.
 
     ``logger`` (a nuclio logger) hears of bad requests and failed runs; the run's own log is what
-    ``fn`` printed.
+    ``fn`` printed.  ``policy`` is what the run may touch (default: ``serving_policy()`` with the
+    folder of ``fn``'s file); a refusal answers 403 with the run's record.
     """
     content_type = answer_type(event_header(event, "Accept"))
     with capture_output() as out:
         try:
-            ctx = get_or_create_ctx(name, event=event)
+            ctx = get_or_create_ctx(name, event=event, policy=policy or serving_policy(_function_dir(fn)))
         except InvalidInputError as exc:
             if logger is not None:
                 logger.warn_with("bad request", error=str(exc))
@@ -81,17 +98,21 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
                 ctx.commit()
             except (MLRunError, OSError) as exc:  # the caller keeps the record; this store is a convenience
                 print(f"mlrun: could not store the run in the function's run store: {exc}", file=out)
-    status = 500 if ctx.state == "error" else 200
-    if status == 500 and logger is not None:
-        logger.error_with("run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
-                          error=ctx.mask(ctx._record.status.error))
+    status = 200 if ctx.state != "error" else 403 if isinstance(error, AccessDeniedError) else 500
+    if status != 200 and logger is not None:
+        log = logger.warn_with if status == 403 else logger.error_with
+        log("access denied" if status == 403 else "run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
+            error=ctx.mask(ctx._record.status.error))
     secrets = [ctx.get_secret(key) for key in ctx.secret_keys]
     record = ctx._as_dict(copy=False)  # only serialised from here on: no copy needed
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
 
 def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseException | None:
-    """Call ``fn(ctx)``, record what it returns; on failure write the traceback to the run's log."""
+    """Call ``fn(ctx)``, record what it returns; on failure write the traceback to the run's log.
+
+    A refusal of the access policy is no bug of the function's: its one line is the run's error, no traceback.
+    """
     try:
         result = fn(ctx)
         if isinstance(result, dict):
@@ -99,7 +120,8 @@ def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseExceptio
         elif result is not None:
             ctx.log_output("return", result)
     except (Exception, SystemExit) as exc:  # a failing run is an answer, not a crashed worker
-        print_exception(exc, out)
+        if not isinstance(exc, AccessDeniedError):
+            print_exception(exc, out)
         return exc
     return None
 

@@ -7,11 +7,15 @@ first use, so ``import mlrun`` never pays for boto3 or requests.  Third parties 
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import functools
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..errors import InvalidInputError
+from ..errors import AccessDeniedError, InvalidInputError
 from ..plugins import load
 from .base import DataItem, DataStore, FileStat
+
+if TYPE_CHECKING:
+    from ..policy import AccessPolicy
 
 __all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes"]
 
@@ -75,16 +79,63 @@ def get_store(url: str, secrets: Mapping | None = None) -> DataStore:
 
 
 def get_item(url: str, secrets: Mapping | None = None, key: str = "",
-             data_stores: Sequence[Mapping] | None = None) -> DataItem:
+             data_stores: Sequence[Mapping] | None = None, policy: "AccessPolicy | None" = None,
+             action: str = "read") -> DataItem:
     """A handle on the object at ``url``; nothing is read until asked for.
 
-    ``ds://NAME/path`` URLs resolve through ``data_stores`` (a run spec's named stores).
+    ``ds://NAME/path`` URLs resolve through ``data_stores`` (a run spec's named stores).  With a
+    ``policy`` (a run that came over the network) the real URL must be allowed for ``action``
+    ("read" or "write") before the handle exists; writing through a handle taken for reading is
+    checked again, and an HTTP store checks every redirect it follows.
     """
     if not url:
         raise InvalidInputError("empty data URL")
+    request_secrets = None
     if url.startswith("ds://"):
         from .named import resolve
 
+        named = url
         url, secrets = resolve(url, data_stores, secrets)
+        if policy is not None and policy.request_secrets is not None:  # the request's own, as this store sees them
+            request_secrets = resolve(named, data_stores, policy.request_secrets)[1]
+    if policy is not None:
+        policy.check(url, action, request_secrets)
     store = get_store(url, secrets)
-    return DataItem(store, store.path_of(url), url, key=key)
+    if policy is None or policy.allow_any:
+        return DataItem(store, store.path_of(url), url, key=key)
+    if split_url(url)[0] in ("http", "https"):
+        if not hasattr(store, "url_check"):  # no way to see where redirects lead: refuse rather than follow blindly
+            raise AccessDeniedError(f"not allowed to read {url}: this HTTP data store cannot check redirects")
+        store.url_check = functools.partial(policy.check, action="read")
+    if action == "write":  # what may be written may be read
+        return DataItem(store, store.path_of(url), url, key=key)
+    return _PolicedItem(store, store.path_of(url), url, key=key, policy=policy, secrets=request_secrets)
+
+
+class _PolicedItem(DataItem):
+    """A served run's data item: writing is checked too, for a handle taken to read an input."""
+
+    def __init__(self, store: DataStore, path: str, url: str, key: str, policy: "AccessPolicy",
+                 secrets: Mapping | None):
+        super().__init__(store, path, url, key=key)
+        self._policy, self._request_secrets = policy, secrets
+
+    def _check_write(self) -> None:
+        self._policy.check(self.url, "write", self._request_secrets)
+
+    def open(self, mode: str = "rb"):
+        if "w" in mode:
+            self._check_write()
+        return super().open(mode)
+
+    def put(self, data: bytes | str) -> None:
+        self._check_write()
+        super().put(data)
+
+    def upload(self, local_path: str) -> None:
+        self._check_write()
+        super().upload(local_path)
+
+    def delete(self) -> None:
+        self._check_write()
+        super().delete()

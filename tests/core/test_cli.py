@@ -378,8 +378,8 @@ def test_typed_parameters_out_path_and_output_targets(workdir):
     assert record["status"]["outputs"]["types"] == ["dict", "float", "bool", "NoneType", "str"]
     assert (workdir / "out" / "report.html").read_text() == "<p>hi</p>"
     assert (workdir / "models" / "m.bin").read_bytes() == b"\x00\x01"
-    assert [(a["key"], a["target_path"]) for a in record["status"]["output_artifacts"]] == [
-        ("report.html", os.path.join("out", "report.html")), ("model.bin", "models/m.bin")]
+    assert [(a["key"], a["target_path"]) for a in record["status"]["output_artifacts"]] == [  # recorded absolute
+        ("report.html", str(workdir / "out" / "report.html")), ("model.bin", str(workdir / "models" / "m.bin"))]
 
 
 # -- get runs / get run / logs / delete run ------------------------------------------------------------------

@@ -3,7 +3,7 @@ from typing import Iterator
 
 import pytest
 
-from remote_helpers import SEED_HANDLERS, Served, Workdir, serving
+from remote_helpers import SEED_BUCKET, SEED_HANDLERS, Served, Workdir, serving
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,10 @@ def workdir(tmp_path) -> Workdir:
 
 @pytest.fixture(scope="module")
 def seed_server(tmp_path_factory) -> Iterator[tuple[Served, Workdir]]:
-    """``mlrun serve handlers/seed.py:my_func``, shared by a module's tests, in a folder with the seed's inputs."""
+    """``mlrun serve handlers/seed.py:my_func``, shared by a module's tests, in a folder with the seed's inputs,
+    allowed to use the tests' temp folders and ``s3://SEED_BUCKET``."""
     work = Workdir(str(tmp_path_factory.mktemp("served")))
-    with serving(f"{SEED_HANDLERS}:my_func", "--max-body-size", "200000", cwd=work.path) as served:
+    # callers name inputs and output paths in their own temp folders, and a bucket on the moto server (loopback)
+    allow = ("--allow", str(tmp_path_factory.getbasetemp()), "--allow", f"s3://{SEED_BUCKET}")
+    with serving(f"{SEED_HANDLERS}:my_func", "--max-body-size", "200000", *allow, cwd=work.path) as served:
         yield served, work

@@ -16,6 +16,8 @@ SEED_NUCLIO = os.path.join(ROOT, "handlers", "seed_nuclio.py")
 SEED_VERBATIM = os.path.join(HERE, "seed_function.py")
 ACCESS_KEY = "remote-access-key-7f3e9"
 INFILE_TEXT = "hello from infile.txt\n"
+#: the bucket the shared seed server is allowed to use (``--allow s3://mlrun-remote-seed``)
+SEED_BUCKET = "mlrun-remote-seed"
 
 
 class Workdir:

@@ -11,7 +11,7 @@ import mlrun
 from helpers import mlrun_cli
 from mlrun.model import RunRecord
 from mlrun.rundb import get_run_db
-from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_HANDLERS, SEED_VERBATIM, serving
+from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_BUCKET, SEED_HANDLERS, SEED_VERBATIM, serving
 
 
 def seed_args(work, *extra):
@@ -130,7 +130,7 @@ def test_plain_clients_get_yaml_or_json_and_health_is_answered(seed_server):
 
 def test_the_seed_on_s3_saving_its_record_to_s3(seed_server, workdir, moto_server):
     served, _ = seed_server
-    bucket = moto_server.make_bucket()
+    bucket = moto_server.make_bucket(SEED_BUCKET)
     moto_server.client().put_object(Bucket=bucket, Key="infile.txt", Body=INFILE_TEXT.encode())
     moto_server.secrets_file(workdir.secrets, ACCESS_KEY=ACCESS_KEY)
     # the seed's command line, with the function's URL
