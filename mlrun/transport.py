@@ -27,6 +27,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import HTTPError
 from urllib3.util.retry import Retry
 
 from .errors import InvalidInputError, LimitExceededError, StoreError
@@ -302,22 +303,27 @@ def read_body(answer: requests.Response, call: Call, limit: int | None = None, l
     if limit is not None and declared.isdigit() and int(declared) > limit:
         answer.close()
         raise _too_large(call.address, limit, limit_env)
-    chunks, size = [], 0
+    body, size = io.BytesIO(), 0  # one growing buffer: many small chunks would each keep a page or more
+    raw = answer.raw
+    raw.decode_content = True
     try:
-        for chunk in answer.iter_content(CHUNK_SIZE):
+        while True:
+            chunk = raw.read1(CHUNK_SIZE)  # what has arrived, so ``got`` tells how far a slow answer came
+            if not chunk:
+                break
             size += len(chunk)
             call.got = size
             if limit is not None and size > limit:
                 answer.close()
                 raise _too_large(call.address, limit, limit_env)
-            chunks.append(chunk)
-    except (requests.RequestException, OSError):
+            body.write(chunk)
+    except (HTTPError, OSError) as exc:
         answer.close()
         if call.over():
             raise call.error() from None
-        raise
+        raise requests.ConnectionError(f"{call.address}: the answer broke off after {size} bytes ({exc})") from None
     call.check()  # a socket shut down at the deadline may have looked like the end of a body without a length
-    return b"".join(chunks)
+    return body.getvalue()
 
 
 def _too_large(address: str, limit: int, env: str) -> LimitExceededError:
