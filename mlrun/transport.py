@@ -66,7 +66,8 @@ class Call:
     def error(self) -> DeadlineExceeded:
         hint = f"set ${self.env} to wait longer" if self.env else ""
         if not self.headers:
-            return DeadlineExceeded(f"{self.address}: no answer within {self.seconds:g}s" + (f" ({hint})" if hint else ""))
+            return DeadlineExceeded(f"{self.address}: no answer within {self.seconds:g}s"
+                                    + (f" ({hint})" if hint else ""))
         return DeadlineExceeded(f"{self.address}: no complete answer within {self.seconds:g}s "
                                 f"(got {self.got} bytes{'; ' + hint if hint else ''})")
 
@@ -95,7 +96,7 @@ class Call:
             with socket.socket(fileno=fd) as sock:  # closes the duplicate
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:  # closed meanwhile by its owner
+                except OSError:  # no longer connected
                     pass
 
     def finish(self) -> None:
@@ -104,9 +105,11 @@ class Call:
                 return
             self.done = True
             fds, self._fds = self._fds, []
+            in_heap = not self.expired  # an expired call has left the watchdog's heap already
         for fd in fds:
             os.close(fd)
-        _watchdog.finished()
+        if in_heap:
+            _watchdog.finished()
 
     def __enter__(self) -> "Call":
         self._outer = getattr(_local, "call", None)
@@ -260,12 +263,13 @@ def session(retry: Retry | None = None) -> requests.Session:
 
 
 def send(http: requests.Session, call: Call, method: str, url: str, **kwargs) -> requests.Response:
-    """``http.request(method, url, **kwargs)`` under ``call``'s deadline, retries included; back once the headers are in.
+    """``http.request(method, url, **kwargs)`` under ``call``'s deadline, retries included; returns with the headers.
 
     The body is left to ``read_body`` or ``BoundedBody``.  A per-read timeout (``timeout=(connect, read)``)
     at least as long as the deadline is left to the deadline.
     """
-    connect, read = kwargs.pop("timeout", (None, None))
+    timeout = kwargs.pop("timeout", None)
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     if read is None or read >= call.seconds:
         read = call.seconds + 1  # the watchdog ends the call first; the socket's own timeout only backs it up
     try:
@@ -327,7 +331,8 @@ def read_body(answer: requests.Response, call: Call, limit: int | None = None, l
 
 
 def _too_large(address: str, limit: int, env: str) -> LimitExceededError:
-    return LimitExceededError(f"{address}: answer larger than the limit of {limit} bytes" + (f" (${env})" if env else ""))
+    return LimitExceededError(f"{address}: answer larger than the limit of {limit} bytes"
+                              + (f" (${env})" if env else ""))
 
 
 class BoundedBody(io.RawIOBase):

@@ -403,3 +403,66 @@ def test_s3_limits_that_are_not_numbers_are_one_line_errors(monkeypatch):
     monkeypatch.setenv("MLRUN_S3_READ_TIMEOUT", "-1")
     with pytest.raises(InvalidInputError, match=r"^\$MLRUN_S3_READ_TIMEOUT must be a positive number of seconds"):
         s3_client({})
+
+
+def test_the_watchdog_forgets_finished_calls():
+    """One heap entry per call in progress, not per call ever made: a long-lived server makes millions."""
+    from mlrun import transport
+
+    calls = [transport.Call(f"http://127.0.0.1/{n}", 600) for n in range(1000)]
+    for call in calls:
+        call.finish()
+    assert len(transport._watchdog.heap) <= 200
+    assert transport._watchdog.thread.is_alive() and not any(call.expired for call in calls)
+
+
+def _self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files in ``folder``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    with open(cert_path, "wb") as fp:
+        fp.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as fp:
+        fp.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_a_dripping_https_answer_is_cut_at_the_deadline_too(fault_server, tmp_path, monkeypatch):
+    """The watchdog shuts down TLS sockets as well (the descriptor under the TLS layer)."""
+    import ssl
+
+    from mlrun.datastore import get_item
+    from mlrun.transport import DeadlineExceeded
+
+    cert, key = _self_signed(str(tmp_path))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    plain = drip(HEADERS)
+
+    def behave(server, conn):
+        plain(server, context.wrap_socket(conn, server_side=True))
+
+    server = fault_server(behave)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    monkeypatch.setenv("MLRUN_HTTP_TIMEOUT", "2")
+    url = f"https://127.0.0.1:{server.port}/f"
+    with pytest.raises(DeadlineExceeded, match=rf"^{url}: no complete answer within 2s \(got [1-9]\d* bytes"):
+        get_item(url).get()
+    assert server.wait_gone() <= 3.0
