@@ -8,7 +8,10 @@ then the environment.
 
 Transfers go through boto3's transfer manager: multipart above ``TRANSFER.multipart_threshold``,
 a bounded number of parts in flight, failed multipart uploads aborted, downloads written to a
-temp file and renamed.  Requests are retried with backoff (``AWS_MAX_ATTEMPTS``, default 3).
+temp file and renamed.  Requests are retried with backoff (``AWS_MAX_ATTEMPTS``, default 3) and
+each attempt has connect and read timeouts (``$MLRUN_S3_CONNECT_TIMEOUT``, default 5 s;
+``$MLRUN_S3_READ_TIMEOUT``, default 15 s): an endpoint that accepts connections and never answers
+is given up on after 3 x 15 s plus at most 3 s of backoff, under a minute.
 """
 from __future__ import annotations
 
@@ -38,6 +41,12 @@ ABORT_TIMEOUT_ENV = "MLRUN_S3_ABORT_TIMEOUT"
 #: lazily from disk, so memory stays near the I/O queue's size whatever the file's size.
 TRANSFER = TransferConfig(multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=10)
 
+#: seconds per attempt: to connect, and to wait for each read (the first byte of an answer included)
+CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT = "MLRUN_S3_CONNECT_TIMEOUT", 5.0
+READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT = "MLRUN_S3_READ_TIMEOUT", 15.0
+#: attempts per request, the first included (boto3's variable)
+ATTEMPTS_ENV, DEFAULT_ATTEMPTS = "AWS_MAX_ATTEMPTS", 3
+
 MAX_CLIENTS = 32
 _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
@@ -62,8 +71,8 @@ def s3_client(secrets: Mapping | None = None):
                                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
     endpoint = _lookup(secrets, ENDPOINT_KEYS)
     region = _lookup(secrets, REGION_KEYS)
-    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 3)
-    settings = (access_key, secret_key, token, endpoint, region, attempts)
+    attempts, connect_timeout, read_timeout = _limits()
+    settings = (access_key, secret_key, token, endpoint, region, attempts, connect_timeout, read_timeout)
     with _clients_lock:
         client = _clients.get(settings)
         if client is None:
@@ -71,8 +80,8 @@ def s3_client(secrets: Mapping | None = None):
                 _clients.clear()
             config = Config(
                 retries={"total_max_attempts": attempts, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
                 max_pool_connections=max(10, TRANSFER.max_request_concurrency),
                 # S3-compatible servers (MinIO, moto, Ceph) rarely have per-bucket host names
                 s3={"addressing_style": "path"} if endpoint else None,
@@ -81,6 +90,37 @@ def s3_client(secrets: Mapping | None = None):
                                              aws_session_token=token, region_name=region)
             client = _clients[settings] = session.client("s3", endpoint_url=endpoint, config=config)
     return client
+
+
+def _limits() -> tuple[int, float, float]:
+    """Attempts per request, connect and read timeouts, from the environment (one-line errors when malformed)."""
+    from ..transport import env_seconds
+
+    text = os.environ.get(ATTEMPTS_ENV) or str(DEFAULT_ATTEMPTS)
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInputError(f"${ATTEMPTS_ENV} must be a positive whole number of attempts, got {text!r}")
+    return (int(text), env_seconds(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT),
+            env_seconds(READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT))
+
+
+def unreachable(client, exc: Exception, url: str) -> StoreError:
+    """``cannot reach S3 at ENDPOINT for URL: WHAT (N attempts)``: the endpoint and what timed out or failed."""
+    config = client.meta.config
+    attempts = config.retries["total_max_attempts"]
+    if isinstance(exc, aws.ConnectTimeoutError):
+        what = f"connect timed out after {config.connect_timeout:g}s"
+    elif isinstance(exc, aws.ReadTimeoutError):
+        what = f"read timed out after {config.read_timeout:g}s"
+    elif isinstance(exc, aws.EndpointConnectionError):
+        cause = exc.kwargs.get("error")
+        cause = getattr(cause, "__context__", None) or cause  # urllib3's wrapper of the socket error
+        text = getattr(cause, "strerror", None) or str(cause or "") or "connection failed"
+        what = f"cannot connect: {' '.join(str(text).split())}"
+    elif isinstance(exc, aws.ConnectionClosedError):
+        what = "connection closed before an answer"
+    else:
+        what = " ".join(str(exc).split())
+    return StoreError(f"cannot reach S3 at {client.meta.endpoint_url} for {url}: {what} ({attempts} attempts)")
 
 
 class S3Store(DataStore):
@@ -145,15 +185,12 @@ class S3Store(DataStore):
             return StoreError(f"no AWS credentials for {self._where(url)}: set AWS_ACCESS_KEY_ID and "
                               "AWS_SECRET_ACCESS_KEY in the run's secrets or the environment")
         if isinstance(exc, (aws.ConnectionError, aws.HTTPClientError)):
-            return StoreError(f"cannot reach S3 for {self._where(url)} after {self._attempts()} attempts: {exc}")
+            return unreachable(self.client, exc, url)
         if isinstance(exc, aws.BotoCoreError):
             return StoreError(f"{self._where(url)}: {exc}")
         if isinstance(exc, Boto3Error):
             return StoreError(f"{self._where(url)}: {exc}")
         return None
-
-    def _attempts(self) -> int:
-        return self.client.meta.config.retries["total_max_attempts"]
 
     def _client_error(self, exc: aws.ClientError, url: str) -> Exception:
         error = exc.response.get("Error", {})

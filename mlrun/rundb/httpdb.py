@@ -1,9 +1,11 @@
 """Runs kept by an ``mlrun server``: ``MLRUN_DBPATH=http(s)://host:port``.
 
 The token comes from ``$MLRUN_TOKEN`` (or ``HTTPRunDB(url, token=...)``), never from the URL:
-URLs end up in logs, shell histories and run environments.  Every call has a timeout; calls that
-are safe to repeat (everything but appending to a log) are retried a bounded number of times
-with backoff when the server cannot be reached or answers 502/503/504.
+URLs end up in logs, shell histories and run environments.  Every call has connect and read
+timeouts and a total deadline (``$MLRUN_DB_TIMEOUT``, retries included), every answer a size limit
+(``$MLRUN_DB_MAX_ANSWER``), see ``mlrun.transport``; calls that are safe to repeat (everything but
+appending to a log) are retried a bounded number of times with backoff when the server cannot be
+reached or answers 502/503/504.
 """
 from __future__ import annotations
 
@@ -17,6 +19,12 @@ from .base import RunDB
 TOKEN_ENV = "MLRUN_TOKEN"
 #: (connect, read) seconds
 TIMEOUT = (5.0, 60.0)
+#: seconds a call may take in all, retries included (default 60)
+DEADLINE_ENV = "MLRUN_DB_TIMEOUT"
+DEFAULT_DEADLINE = 60.0
+#: bytes an answer may have (default 256 MiB: a long run's log); a larger one is refused, never held
+MAX_ANSWER_ENV = "MLRUN_DB_MAX_ANSWER"
+DEFAULT_MAX_ANSWER = 256 * 1024 * 1024
 RETRIES = 3
 #: runs asked per request when a caller lists without a limit (the server's largest page)
 PAGE_SIZE = 1000
@@ -24,7 +32,7 @@ PAGE_SIZE = 1000
 
 class HTTPRunDB(RunDB):
     def __init__(self, url: str, token: str | None = None, timeout: tuple[float, float] = TIMEOUT,
-                 retries: int = RETRIES):
+                 retries: int = RETRIES, deadline: float | None = None, max_answer: int | None = None):
         super().__init__(url)
         parsed = urlparse(url)
         if parsed.username or parsed.password:  # and say so without repeating the URL, which holds a secret
@@ -34,6 +42,10 @@ class HTTPRunDB(RunDB):
         self.base = url.rstrip("/")
         self._token = os.environ.get(TOKEN_ENV, "") if token is None else token
         self.timeout, self.retries = timeout, retries
+        from ..transport import env_bytes, env_seconds  # requests stays unloaded until a call
+
+        self.deadline = deadline or env_seconds(DEADLINE_ENV, DEFAULT_DEADLINE)
+        self.max_answer = max_answer or env_bytes(MAX_ANSWER_ENV, DEFAULT_MAX_ANSWER)
         self._session = None
 
     def __repr__(self) -> str:
@@ -42,15 +54,12 @@ class HTTPRunDB(RunDB):
     @property
     def session(self):
         if self._session is None:
-            import requests
-            from requests.adapters import HTTPAdapter
-            from urllib3.util.retry import Retry
+            from .. import transport
 
-            retry = Retry(total=self.retries, backoff_factor=0.2, status_forcelist=(502, 503, 504),
-                          allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"}, raise_on_status=False)
-            session = requests.Session()
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
+            retry = transport.BoundedRetry(total=self.retries, backoff_factor=0.2, status_forcelist=(502, 503, 504),
+                                           allowed_methods=transport.Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"},
+                                           raise_on_status=False)
+            session = transport.session(retry)
             if self._token:
                 session.headers["Authorization"] = f"Bearer {self._token}"
             self._session = session
@@ -67,9 +76,13 @@ class HTTPRunDB(RunDB):
     def _call(self, method: str, path: str, **kwargs):
         import requests
 
+        from ..transport import request
+
         url = f"{self.base}/api{path}"
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = request(self.session, method, url, deadline=self.deadline, deadline_env=DEADLINE_ENV,
+                               limit=self.max_answer, limit_env=MAX_ANSWER_ENV, timeout=self.timeout,
+                               address=f"run server {self.base} ({method} /api{path})", **kwargs)
         except requests.RequestException as exc:
             raise StoreError(f"run server {self.base} did not answer: {_reason(exc)}") from None
         if response.status_code >= 400:

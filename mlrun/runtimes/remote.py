@@ -1,11 +1,13 @@
 """Remote runs: the run spec is POSTed to a function's URL; the answer is the final record and its log.
 
 Secret values, resolved here from the caller's sources, travel only in the request's ``secrets``
-field; mlrun warns before sending them over plain http to another machine.  Requests have connect
-and read timeouts.  A POST is retried (a bounded number of times, with backoff) only when it cannot
-have run: the connection failed, or a gateway answered 502/503/504 (nuclio's 503: no free worker).
-Whatever happens the run ends with a record: an unreachable or silent function, or an answer with
-no record in it, leaves the run in state ``error`` with the reason.
+field; mlrun warns before sending them over plain http to another machine.  A call has a total
+deadline (``$MLRUN_REMOTE_TIMEOUT``: connect, send, wait, read the whole answer, retries included)
+and the answer a size limit (``$MLRUN_REMOTE_MAX_ANSWER``), see ``mlrun.transport``.  A POST is
+retried (a bounded number of times, with backoff) only when it cannot have run: the connection
+failed, or a gateway answered 502/503/504 (nuclio's 503: no free worker).  Whatever happens the run
+ends with a record: an unreachable, silent or dripping function, an answer too large or with no
+record in it, leaves the run in state ``error`` with the reason.
 """
 from __future__ import annotations
 
@@ -20,20 +22,22 @@ try:
     import requests
 except ImportError as exc:
     raise ImportError(f'running a function by URL needs {exc.name}: pip install "mlrun[http]"') from exc
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util.retry import Retry
 
+from .. import transport
 from ..adapters.events import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, is_loopback, read_answer
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, LimitExceededError
 from ..model import RunRecord, now_iso
 from ..secrets import SecretsStore, mask_data
 from .base import Runtime, RunOutcome
 
-#: seconds to wait for a function's answer (default 600)
+#: seconds a call may take in all, from connecting to the answer's last byte (default 600)
 TIMEOUT_ENV = "MLRUN_REMOTE_TIMEOUT"
 CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 600.0
+#: bytes an answer may have (default 64 MiB); a larger one is refused, never held
+MAX_ANSWER_ENV = "MLRUN_REMOTE_MAX_ANSWER"
+DEFAULT_MAX_ANSWER = 64 * transport.MB
 RETRIES = 3
 #: waits between retries: none, then 0.5 s, then 1 s
 BACKOFF_FACTOR = 0.25
@@ -51,6 +55,7 @@ class RemoteRuntime(Runtime):
         if record.spec.runtime.get("handler"):
             raise InvalidInputError("--handler applies to files: a function URL runs the handler it serves")
         read_timeout()
+        max_answer()
 
     def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
         values, token = secrets.items(), os.environ.get(TOKEN_ENV, "")
@@ -63,8 +68,12 @@ class RemoteRuntime(Runtime):
             headers["Authorization"] = f"Bearer {token}"
         timeout = read_timeout()
         try:
-            answer = _session().post(self.target, data=json.dumps(payload).encode("utf-8"), headers=headers,
-                                     timeout=(CONNECT_TIMEOUT, timeout), proxies=_proxies(self.target))
+            answer = transport.request(_session(), "POST", self.target, deadline=timeout, deadline_env=TIMEOUT_ENV,
+                                       limit=max_answer(), limit_env=MAX_ANSWER_ENV,
+                                       data=json.dumps(payload).encode("utf-8"), headers=headers,
+                                       timeout=(CONNECT_TIMEOUT, timeout), proxies=_proxies(self.target))
+        except (transport.DeadlineExceeded, LimitExceededError) as exc:
+            return RunOutcome(_failed(record, secrets, str(exc)))
         except requests.RequestException as exc:
             return RunOutcome(_failed(record, secrets, f"{self.target}: {_reason(exc, timeout)}"))
         final, log = self._read(record, answer, secrets)
@@ -121,13 +130,11 @@ def _session() -> requests.Session:
     # a forked child must not share its parent's keep-alive sockets: their requests would interleave
     if session is None or _sessions.pid != os.getpid():
         _sessions.pid = os.getpid()
-        retry = Retry(total=RETRIES, connect=RETRIES, read=False, status=RETRIES, other=0,
+        retry = transport.BoundedRetry(total=RETRIES, connect=RETRIES, read=False, status=RETRIES, other=0,
                       backoff_factor=BACKOFF_FACTOR, status_forcelist=(502, 503, 504),
                       allowed_methods=frozenset({"POST"}), raise_on_status=False,
                       respect_retry_after_header=False)  # a server's Retry-After could exceed our bounds
-        session = _sessions.session = requests.Session()
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
+        session = _sessions.session = transport.session(retry)
         # requests reads proxies and CA bundles from the environment on every request (a large share
         # of a run's cost): read them here, once, and per function URL in _proxies
         session.trust_env = False
@@ -142,16 +149,13 @@ def _proxies(url: str) -> dict:
 
 
 def read_timeout() -> float:
-    text = os.environ.get(TIMEOUT_ENV, "")
-    if not text:
-        return DEFAULT_READ_TIMEOUT
-    try:
-        value = float(text)
-        if value <= 0:
-            raise ValueError
-    except ValueError:
-        raise InvalidInputError(f"${TIMEOUT_ENV} must be a positive number of seconds, got {text!r}") from None
-    return value
+    """The total deadline of a call, seconds: ``$MLRUN_REMOTE_TIMEOUT``, default 600."""
+    return transport.env_seconds(TIMEOUT_ENV, DEFAULT_READ_TIMEOUT)
+
+
+def max_answer() -> int:
+    """The largest answer taken, bytes: ``$MLRUN_REMOTE_MAX_ANSWER``, default 64 MiB."""
+    return transport.env_bytes(MAX_ANSWER_ENV, DEFAULT_MAX_ANSWER)
 
 
 def warn_plain_http(url: str, sending_secrets: bool) -> bool:

@@ -183,6 +183,10 @@ def test_bad_invocations_are_refused_before_anything_is_recorded(monkeypatch):
     monkeypatch.setenv("MLRUN_REMOTE_TIMEOUT", "soon")
     with pytest.raises(InvalidInputError, match=r"\$MLRUN_REMOTE_TIMEOUT must be a positive number"):
         mlrun.run_function("http://127.0.0.1:9/")
+    monkeypatch.setenv("MLRUN_REMOTE_TIMEOUT", "5")
+    monkeypatch.setenv("MLRUN_REMOTE_MAX_ANSWER", "64M")
+    with pytest.raises(InvalidInputError, match=r"\$MLRUN_REMOTE_MAX_ANSWER must be a positive number of bytes"):
+        mlrun.run_function("http://127.0.0.1:9/")
     assert get_run_db().list_runs() == []
 
 
