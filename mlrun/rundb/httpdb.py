@@ -13,7 +13,8 @@ import os
 from typing import Mapping
 from urllib.parse import quote, urlparse
 
-from ..errors import InvalidInputError, InvalidSpecError, NotFoundError, StoreError
+from ..errors import (AccessDeniedError, InvalidInputError, InvalidSpecError, LimitExceededError, NotFoundError,
+                      StoreError)
 from .base import RunDB
 
 TOKEN_ENV = "MLRUN_TOKEN"
@@ -164,9 +165,13 @@ def _error(response, base: str) -> Exception:
         return NotFoundError(message)
     if status == 400:
         return InvalidSpecError(message, field)
-    if status in (401, 403):
+    if status == 401:
         return StoreError(f"run server {base} refused the request (HTTP {status}): {message}; "
                           f"is {TOKEN_ENV} set to the server's token?")
+    if status == 403:  # the token was right; what was asked for is outside what the server may serve
+        return AccessDeniedError(message)
+    if status == 413:
+        return LimitExceededError(message)
     return StoreError(f"run server {base} failed (HTTP {status}): {message}")
 
 
