@@ -98,7 +98,7 @@ def load_yaml(text: str | bytes) -> object:
 
 
 # -- parsing text from outside: size, depth and alias limits ------------------------------------------------
-#: (environment variable, default) of each parsing limit; read on every parse, so a process can change them
+#: the environment variables of the parsing limits, and their defaults
 SPEC_SIZE_ENV, SPEC_DEPTH_ENV, SPEC_ALIAS_NODES_ENV = "MLRUN_MAX_SPEC_SIZE", "MLRUN_MAX_SPEC_DEPTH", \
     "MLRUN_MAX_SPEC_ALIAS_NODES"
 #: 128 MiB: a run with a million metric points is about 20 MB of JSON or YAML
@@ -112,8 +112,13 @@ class SpecLimitError(LimitExceededError, InvalidSpecError):
     """Text given to ``parse_struct`` is larger or deeper than a limit: a spec error that is also a 413."""
 
 
+@functools.lru_cache(maxsize=1)
 def spec_limits() -> tuple[int, int, int]:
-    """``(size in bytes, depth, alias nodes)``: ``$MLRUN_MAX_SPEC_SIZE``, ``_DEPTH``, ``_ALIAS_NODES`` or the defaults."""
+    """``(size in bytes, depth, alias nodes)``: ``$MLRUN_MAX_SPEC_SIZE``, ``_DEPTH``, ``_ALIAS_NODES`` or the defaults.
+
+    Read once, at the first parse (``spec_limits.cache_clear()`` reads them again): a server parses on every
+    request, and looking three variables up costs more than parsing a small spec.
+    """
     return (_limit(SPEC_SIZE_ENV, DEFAULT_MAX_SPEC_SIZE), _limit(SPEC_DEPTH_ENV, DEFAULT_MAX_SPEC_DEPTH),
             _limit(SPEC_ALIAS_NODES_ENV, DEFAULT_MAX_SPEC_ALIAS_NODES))
 
@@ -146,7 +151,7 @@ def parse_struct(text: str | bytes, what: str = "spec") -> dict:
       when aliases add more than ``$MLRUN_MAX_SPEC_ALIAS_NODES`` nodes to it: a few anchors in a spec
       written by hand still load, a bomb does not.  Text without ``&`` has no anchors and is not counted.
 
-    JSON ``\\udXXX`` escapes of lone surrogates load as ``printable`` text, so a parsed spec always encodes.
+    JSON ``\\udXXX`` escapes of lone surrogates load as they are: ``RunRecord.from_dict`` makes them printable.
     """
     max_size, max_depth, max_alias_nodes = spec_limits()
     if len(text) > max_size or (not isinstance(text, bytes) and len(text) * 4 > max_size and not text.isascii()
@@ -169,10 +174,8 @@ def parse_struct(text: str | bytes, what: str = "spec") -> dict:
                 pass
         if data is not None:
             # JSON has no aliases, and with no more brackets than levels allowed it cannot be too deep
-            if stripped.count("[") + stripped.count("{") > max_depth:
+            if _more_brackets(stripped, max_depth):
                 _check_graph(data, what, max_depth, None)
-            if "\\ud" in stripped or "\\uD" in stripped:  # escaped surrogates: a lone one would not encode
-                data = printable(data)
         else:
             data = _load_yaml_or_fail(stripped, what)
             # every YAML document is measured: loading it took ten times longer than this walk
@@ -182,6 +185,23 @@ def parse_struct(text: str | bytes, what: str = "spec") -> dict:
     if not isinstance(data, dict):
         raise InvalidSpecError(f"{what} must be a mapping, got {type(data).__name__}")
     return data
+
+
+def _more_brackets(text: str, limit: int) -> bool:
+    """Whether ``text`` holds more than ``limit`` of ``[`` and ``{`` together.  A long text is searched (memchr)
+    from bracket to bracket, up to ``limit``: a million metric points hold a handful, counting each character
+    of their 20 MB would cost a fifth of parsing them."""
+    if len(text) < 65536:
+        return text.count("[") + text.count("{") > limit
+    found = 0
+    for bracket in "[{":
+        at = text.find(bracket)
+        while at >= 0:
+            found += 1
+            if found > limit:
+                return True
+            at = text.find(bracket, at + 1)
+    return False
 
 
 def _load_yaml_or_fail(text: str, what: str) -> object:
@@ -327,7 +347,7 @@ class _Section:
                     raise InvalidSpecError(f"{path}.{name} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
                                            f"{path}.{name}")
                 if copy:
-                    value = _copy(value)
+                    value = _load_copy(value)
                 elif expected is str and not value.isascii():  # stores index these: they must encode
                     value = printable(value)
             fields[name] = value
@@ -353,20 +373,34 @@ _TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a l
 
 
 def _copy(value):
-    # records are shared between a context and its store: hand out copies of containers.  The copy is also
-    # where text that would not encode (lone surrogates, from code) is escaped: an ASCII string costs one
-    # ``isascii`` (a flag, not a scan), so records stay printable for nearly nothing
+    # records are shared between a context and its store: hand out copies of containers
+    if isinstance(value, dict):
+        return {k: _copy(v) if isinstance(v, _COPIED) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) if isinstance(v, _COPIED) else v for v in value]
+    return value
+
+
+def _load_copy(value):
+    """``_copy`` for loading: text that would not encode (lone surrogates, from code or JSON escapes) is also
+    escaped (``printable``).  An ASCII string costs one ``isascii`` (a flag, not a scan)."""
     if isinstance(value, dict):
         return {k if k.__class__ is not str or k.isascii() else printable(k):
-                _copy(v) if isinstance(v, _COPIED) else v if v.__class__ is not str or v.isascii() else printable(v)
-                for k, v in value.items()}
+                _load_copy(v) if isinstance(v, _COPIED) else v if v.__class__ is not str or v.isascii()
+                else printable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) if isinstance(v, _COPIED) else v if v.__class__ is not str or v.isascii() else printable(v)
-                for v in value]
+        if len(value) > 32:  # long lists (metric histories) are told ASCII or plain numbers in C
+            kinds = set(map(type, value))
+            if kinds.isdisjoint(_LOAD_LOOKED_AT) or kinds == _STR_ONLY and "".join(value).isascii():
+                return value[:]
+        return [_load_copy(v) if isinstance(v, _COPIED) else v if v.__class__ is not str or v.isascii()
+                else printable(v) for v in value]
     return value if value.__class__ is not str or value.isascii() else printable(value)
 
 
 _COPIED = (dict, list)
+_LOAD_LOOKED_AT = frozenset((str, dict, list))
+_STR_ONLY = {str}
 
 
 class RunMetadata(_Section):
@@ -382,31 +416,32 @@ class RunMetadata(_Section):
 
     @staticmethod
     def _check(fields: dict, path: str) -> None:
-        if fields["uid"]:
-            check_uid(fields["uid"], f"{path}.uid")
-        if fields["iteration"]:
-            check_iteration(fields["iteration"], f"{path}.iteration")
-        for name in ("labels", "annotations"):
-            if fields[name]:
-                fields[name] = _text_map(fields[name], f"{path}.{name}")
+        uid, iteration = fields["uid"], fields["iteration"]
+        if uid and not _UID.fullmatch(uid):
+            check_uid(uid, f"{path}.uid")
+        if iteration and not 0 <= iteration <= MAX_ITERATION:
+            check_iteration(iteration, f"{path}.iteration")
+        if fields["labels"]:
+            fields["labels"] = _text_map(fields["labels"], path, "labels")
+        if fields["annotations"]:
+            fields["annotations"] = _text_map(fields["annotations"], path, "annotations")
 
 
-def _text_map(values: dict, where: str) -> dict:
+def _text_map(values: dict, path: str, name: str) -> dict:
     """Labels and annotations: string keys, and values stored as strings (numbers and booleans as ``str()``
     writes them, as ``RunContext.set_label`` does); any other value is refused."""
     for key, value in values.items():
-        if type(key) is not str or type(value) is not str:
+        if key.__class__ is not str or value.__class__ is not str or not key.isascii() or not value.isascii():
             break
     else:
         return values
-    converted = {}
+    where, converted = f"{path}.{name}", {}
     for key, value in values.items():
         if not isinstance(key, str):
-            raise InvalidSpecError(f"{where} keys must be strings, got {type(key).__name__} {key!r}", where)
+            _refuse(where, f" keys must be strings, got {type(key).__name__} {key!r}")
         if not isinstance(value, (str, int, float)):  # bool is an int
-            raise InvalidSpecError(f"{where}.{key} must be a string, number or boolean, got {_kind(value)}",
-                                   f"{where}.{key}")
-        converted[key] = value if isinstance(value, str) else str(value)
+            _refuse(f"{where}.{key}", f" must be a string, number or boolean, got {_kind(value)}")
+        converted[printable(key)] = printable(value) if isinstance(value, str) else str(value)
     return converted
 
 
@@ -414,15 +449,19 @@ def _kind(value) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _entry(entries: list, i: int, where: str, required: tuple = ("key",)) -> dict:
-    """``entries[i]``, checked to be a mapping whose ``required`` fields are strings."""
-    entry = entries[i]
-    if not isinstance(entry, dict):
-        raise InvalidSpecError(f"{where}[{i}] must be a mapping, got {_kind(entry)}", f"{where}[{i}]")
+def _refuse(where: str, problem: str):
+    raise InvalidSpecError(where + problem, where)
+
+
+def _entry_problem(entry, required: tuple) -> tuple[str, str] | None:
+    """``None`` when ``entry`` is a mapping whose ``required`` fields are strings, else (sub-path, problem)."""
+    if entry.__class__ is not dict and not isinstance(entry, dict):
+        return "", f" must be a mapping, got {_kind(entry)}"
     for name in required:
-        if not isinstance(entry.get(name), str):
-            raise InvalidSpecError(f"{where}[{i}].{name} must be a string", f"{where}[{i}].{name}")
-    return entry
+        value = entry.get(name)
+        if value.__class__ is not str and not isinstance(value, str):
+            return f".{name}", " must be a string"
+    return None
 
 
 class RunSpec(_Section):
@@ -452,10 +491,16 @@ class RunSpec(_Section):
 
     @staticmethod
     def _check(fields: dict, path: str) -> None:
-        for field, required in RunSpec.REFERENCES.items():
+        for field, required in _SPEC_REFERENCES:
             entries = fields[field]
-            for i in range(len(entries)):
-                _entry(entries, i, f"{path}.{field}", required)
+            if entries:
+                for i, entry in enumerate(entries):
+                    problem = _entry_problem(entry, required)
+                    if problem:
+                        _refuse(f"{path}.{field}[{i}]{problem[0]}", problem[1])
+
+
+_SPEC_REFERENCES = tuple(RunSpec.REFERENCES.items())
 
 
 class RunStatus(_Section):
@@ -483,46 +528,60 @@ class RunStatus(_Section):
 
     @staticmethod
     def _check(fields: dict, path: str) -> None:
-        for key, metric in fields["metrics"].items():
-            _check_metric(key, metric, f"{path}.metrics")
+        metrics = fields["metrics"]
+        if metrics:
+            for key, metric in metrics.items():
+                if metric.__class__ is dict and key.__class__ is str:
+                    xvalues, yvalues, labels = metric.get("xvalues"), metric.get("yvalues"), metric.get("labels")
+                    if (xvalues.__class__ is list and yvalues.__class__ is list and len(xvalues) == len(yvalues)
+                            and (labels is None or labels.__class__ is dict)):
+                        continue
+                _check_metric(key, metric, f"{path}.metrics")
         entries = fields["output_artifacts"]
-        for i in range(len(entries)):
-            entry = _entry(entries, i, f"{path}.output_artifacts")
-            for name, expected in RunStatus.ARTIFACT_FIELDS:
-                value = entry.get(name)
-                if value is not None and (not isinstance(value, expected) or expected is int and value is True
-                                          or expected is int and value is False):
-                    where = f"{path}.output_artifacts[{i}].{name}"
-                    raise InvalidSpecError(f"{where} must be {_TYPE_NAMES[expected]}, got {_kind(value)}", where)
+        if entries:
+            for i, entry in enumerate(entries):
+                problem = _entry_problem(entry, ("key",))
+                if problem:
+                    _refuse(f"{path}.output_artifacts[{i}]{problem[0]}", problem[1])
+                for name, expected in _ARTIFACT_FIELDS:
+                    value = entry.get(name)
+                    if value is not None and value.__class__ is not expected and (
+                            not isinstance(value, expected) or expected is int and isinstance(value, bool)):
+                        _refuse(f"{path}.output_artifacts[{i}].{name}",
+                                f" must be {_TYPE_NAMES[expected]}, got {_kind(value)}")
         entries = fields["input_objects"]
-        for i in range(len(entries)):
-            _entry(entries, i, f"{path}.input_objects")
+        if entries:
+            for i, entry in enumerate(entries):
+                problem = _entry_problem(entry, ("key",))
+                if problem:
+                    _refuse(f"{path}.input_objects[{i}]{problem[0]}", problem[1])
         rows = fields["iterations"]
         if rows:
             kind = dict if isinstance(rows[0], dict) else list
             for i, row in enumerate(rows):
                 if not isinstance(row, kind):
-                    where = f"{path}.iterations[{i}]"
-                    raise InvalidSpecError(f"{where} must be {_TYPE_NAMES[kind]} like the first row (the rows are "
-                                           f"all lists or all mappings), got {_kind(row)}", where)
+                    _refuse(f"{path}.iterations[{i}]", f" must be {_TYPE_NAMES[kind]} like the first row (the rows "
+                                                       f"are all lists or all mappings), got {_kind(row)}")
+
+
+_ARTIFACT_FIELDS = RunStatus.ARTIFACT_FIELDS
 
 
 def _check_metric(key, metric, where: str) -> None:
     """A metric: ``{labels, xvalues, yvalues}``, two lists of one length (their points are not looked at)."""
     if not isinstance(key, str):
-        raise InvalidSpecError(f"{where} keys must be strings, got {type(key).__name__} {key!r}", where)
+        _refuse(where, f" keys must be strings, got {type(key).__name__} {key!r}")
     where = f"{where}.{key}"
     if not isinstance(metric, dict):
-        raise InvalidSpecError(f"{where} must be a mapping with xvalues and yvalues lists, got {_kind(metric)}", where)
+        _refuse(where, f" must be a mapping with xvalues and yvalues lists, got {_kind(metric)}")
     xvalues, yvalues, labels = metric.get("xvalues"), metric.get("yvalues"), metric.get("labels")
     for name, value in (("xvalues", xvalues), ("yvalues", yvalues)):
         if not isinstance(value, list):
-            raise InvalidSpecError(f"{where}.{name} must be a list, got {_kind(value)}", f"{where}.{name}")
+            _refuse(f"{where}.{name}", f" must be a list, got {_kind(value)}")
     if len(xvalues) != len(yvalues):
-        raise InvalidSpecError(f"{where}: xvalues and yvalues must be as long as each other, got {len(xvalues)} "
-                               f"and {len(yvalues)}", where)
+        _refuse(where, f": xvalues and yvalues must be as long as each other, got {len(xvalues)} and {len(yvalues)}")
     if labels is not None and not isinstance(labels, dict):
-        raise InvalidSpecError(f"{where}.labels must be a mapping, got {_kind(labels)}", f"{where}.labels")
+        _refuse(f"{where}.labels", f" must be a mapping, got {_kind(labels)}")
 
 
 class RunRecord:
@@ -594,8 +653,13 @@ class RunRecord:
         return RunRecord.from_dict(self.to_dict())
 
     def summary(self) -> dict:
-        """The few fields listings show: cheap to store, index and send; always printable (see ``printable``)."""
-        summary = {
+        """The few fields listings show: cheap to store, index and send; printable text (see ``printable``)."""
+        outputs = {k: v for k, v in self.status.outputs.items() if _is_scalar(v)}
+        for key, value in outputs.items():  # the other fields were made printable when the record was loaded
+            if key.__class__ is str and not key.isascii() or value.__class__ is str and not value.isascii():
+                outputs = printable(outputs)
+                break
+        return {
             "uid": self.metadata.uid,
             "name": self.metadata.name,
             "project": self.metadata.project,
@@ -604,16 +668,9 @@ class RunRecord:
             "state": self.status.state,
             "start_time": self.status.start_time,
             "last_update": self.status.last_update,
-            "outputs": {k: v for k, v in self.status.outputs.items() if _is_scalar(v)},
+            "outputs": outputs,
             "error": self.status.error,
         }
-        try:  # one join tells that all of it is ASCII; only other text needs a look at each string
-            ascii_only = "".join([*summary["labels"], *summary["labels"].values(), *summary["outputs"],
-                                  *(v for k, v in summary.items() if v.__class__ is str),
-                                  *(v for v in summary["outputs"].values() if v.__class__ is str)]).isascii()
-        except TypeError:  # a label that is not text: set in code, not loaded
-            ascii_only = False
-        return summary if ascii_only else printable(summary)
 
 
 def _is_scalar(value) -> bool:

@@ -250,6 +250,21 @@ def test_metric_points_themselves_are_not_looked_at():
 
 # -- parsing text from outside ------------------------------------------------------------------------------
 
+@pytest.fixture
+def limits(monkeypatch):
+    """``limits(NAME=value)`` sets parsing limits (read once per process) for one test."""
+    from mlrun.model import spec_limits
+
+    def set_limits(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        spec_limits.cache_clear()
+
+    spec_limits.cache_clear()
+    yield set_limits
+    spec_limits.cache_clear()
+
+
 LAUGHS = "\n".join([f"a: &a [{', '.join(['lol'] * 9)}]"]
                    + [f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]" for prev, name in zip("abcdefgh", "bcdefghi")])
 
@@ -272,10 +287,10 @@ def test_a_few_anchors_in_a_hand_written_spec_load():
     assert parse_struct(text)["second"] == {"lr": 0.2, "layers": [1, 2, 3]}
 
 
-def test_alias_limits_follow_the_environment(monkeypatch):
+def test_alias_limits_follow_the_environment(limits):
     text = "a: &a [" + ", ".join(["x"] * 50) + "]\nb: [*a, *a, *a]\n"  # 206 nodes expanded, 58 as written
     assert parse_struct(text)["b"][2][49] == "x"
-    monkeypatch.setenv("MLRUN_MAX_SPEC_ALIAS_NODES", "100")
+    limits(MLRUN_MAX_SPEC_ALIAS_NODES=100)
     with pytest.raises(InvalidSpecError, match=r"expand to 206 nodes: more than 100 added"):
         parse_struct(text)
 
@@ -290,19 +305,19 @@ def test_a_self_referencing_alias_is_refused():
     lambda n: "a: " + "[" * (n - 1) + "]" * (n - 1),
     lambda n: "".join(f"{'  ' * i}k{i}:\n" for i in range(n)) + "  " * n + "leaf",
 ], ids=["json", "yaml-flow", "yaml-block"])
-def test_depth_limit_is_exact(make, monkeypatch):
+def test_depth_limit_is_exact(make, limits):
     parse_struct(make(100))
     with pytest.raises(InvalidSpecError, match=r"^spec is nested too deeply: deeper than 100 levels "
                                                r"\(\$MLRUN_MAX_SPEC_DEPTH\)$"):
         parse_struct(make(101))
-    monkeypatch.setenv("MLRUN_MAX_SPEC_DEPTH", "10")
+    limits(MLRUN_MAX_SPEC_DEPTH=10)
     parse_struct(make(10))
     with pytest.raises(InvalidSpecError, match="deeper than 10 levels"):
         parse_struct(make(11))
 
 
-def test_size_limit_counts_bytes(monkeypatch):
-    monkeypatch.setenv("MLRUN_MAX_SPEC_SIZE", "100")
+def test_size_limit_counts_bytes(limits):
+    limits(MLRUN_MAX_SPEC_SIZE=100)
     parse_struct("a: " + "x" * 90)
     parse_struct(("a: " + "é" * 48).encode())
     for text in ("a: " + "x" * 98, "a: " + "é" * 49, ("a: " + "é" * 49).encode()):
@@ -311,8 +326,8 @@ def test_size_limit_counts_bytes(monkeypatch):
             parse_struct(text, "the spec")
 
 
-def test_a_bad_limit_setting_is_named(monkeypatch):
-    monkeypatch.setenv("MLRUN_MAX_SPEC_DEPTH", "lots")
+def test_a_bad_limit_setting_is_named(limits):
+    limits(MLRUN_MAX_SPEC_DEPTH="lots")
     with pytest.raises(InvalidSpecError, match=r"^\$MLRUN_MAX_SPEC_DEPTH must be a whole number from 1, got 'lots'"):
         parse_struct("a: 1")
 
@@ -357,6 +372,7 @@ def test_odd_text_from_code_is_escaped_where_records_leave_the_model():
 
 
 def test_json_escapes_of_lone_surrogates_load_escaped():
-    assert parse_struct('{"a": "\\udcff", "b": "\\ud83d\\ude00"}') == {"a": "\\xff", "b": "\U0001F600"}
+    text = '{"spec": {"parameters": {"a": "\\udcff", "b": "\\ud83d\\ude00"}}}'
+    assert RunRecord.from_text(text).spec.parameters == {"a": "\\xff", "b": "\U0001F600"}
     with pytest.raises(InvalidSpecError, match="is not UTF-8 text"):
         parse_struct("a: '\udcff'")
