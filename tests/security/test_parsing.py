@@ -79,9 +79,10 @@ def test_mlrun_serve_refuses_hostile_bodies_before_running(served, body, headers
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     store = str(tmp_path_factory.mktemp("server-parsing") / "store")
-    os.environ["MLRUN_MAX_SPEC_SIZE"] = "20000"  # the server process inherits it
+    os.environ["MLRUN_MAX_SPEC_SIZE"] = "20000"  # the server process inherits it; this one must not
     try:
         with running_server(store) as srv:
+            os.environ.pop("MLRUN_MAX_SPEC_SIZE")
             yield srv
     finally:
         os.environ.pop("MLRUN_MAX_SPEC_SIZE", None)
@@ -122,14 +123,39 @@ def test_mlrun_server_refuses_records_of_the_wrong_shape(server, method, path, b
     assert requests.get(f"{server.url}/api/runs/shape1", timeout=10).status_code == 404
 
 
-def test_get_or_create_ctx_applies_the_same_limits(monkeypatch):
+@pytest.fixture
+def fresh_limits():
+    from mlrun.model import spec_limits
+
+    spec_limits.cache_clear()
+    yield
+    spec_limits.cache_clear()
+
+
+def test_get_or_create_ctx_applies_the_same_limits(monkeypatch, fresh_limits):
     with pytest.raises(LimitExceededError, match="YAML aliases"):
         get_or_create_ctx("bomb", spec=BOMB)
     with pytest.raises(InvalidSpecError, match="nested too deeply"):
         get_or_create_ctx("deep", spec=DEEP)
     monkeypatch.setenv("MLRUN_MAX_SPEC_SIZE", "1000")
+    from mlrun.model import spec_limits
+
+    spec_limits.cache_clear()
     with pytest.raises(LimitExceededError, match=r"^run spec is larger than the limit of 1000 bytes \(\$MLRUN_MAX"):
         get_or_create_ctx("big", spec=json.dumps({"spec": {"parameters": {"p": "x" * 2000}}}))
+
+
+def test_the_wire_format_applies_the_same_limits():
+    from mlrun.adapters.events import RUN_ANSWER_TYPE, read_answer, spec_from_event
+
+    for body in (BOMB.encode(), DEEP, VERY_DEEP.encode()):
+        with pytest.raises(LimitExceededError):
+            spec_from_event(body)
+    answer = '{"record": ' + DEEP + ', "log": ""}'
+    with pytest.raises(LimitExceededError, match="^the function's answer is nested too deeply"):
+        read_answer(RUN_ANSWER_TYPE, answer.encode())
+    with pytest.raises(LimitExceededError, match="^the function's answer uses YAML aliases"):
+        read_answer("application/yaml", BOMB.encode())
 
 
 # -- the command line --------------------------------------------------------------------------------------
