@@ -8,6 +8,12 @@ import sys
 import click
 
 from .errors import InvalidInputError, MLRunError
+from .model import MAX_ITERATION
+
+#: the most runs ``get runs --limit`` lists, and the most iterations a sweep runs or ``--parallel`` starts at once
+MAX_LISTED = 1_000_000
+MAX_SWEEP = 1_000_000
+MAX_PARALLEL = 1024
 
 
 def user_errors(fn):
@@ -25,7 +31,51 @@ def user_errors(fn):
     return wrapper
 
 
-class LazyGroup(click.Group):
+def refuse_undecodable(command: click.Command) -> click.Command:
+    """Make ``command`` refuse, before it does anything, an argument or option value that is not valid UTF-8.
+
+    Python hands such bytes over as lone surrogates (``-p p1=$'\\xff'``): text that cannot be printed,
+    stored as YAML or shown on a page.  The error names the option (``-p: not valid UTF-8 text``), exit 2.
+    """
+    if getattr(command, "_refuses_undecodable", False) or command.callback is None:
+        return command
+    callback, params = command.callback, command.params
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        for param in params:
+            if not _is_text(kwargs.get(param.name)):
+                name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+                raise click.UsageError(f"{name}: not valid UTF-8 text")
+        return callback(*args, **kwargs)
+
+    command.callback, command._refuses_undecodable = checked, True
+    return command
+
+
+def _is_text(value) -> bool:
+    """False for a string (or a tuple of them, as repeated options give) holding lone surrogates."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_text(item) for item in value)
+    if not isinstance(value, str) or value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class Group(click.Group):
+    """A command group whose commands refuse arguments that are not valid UTF-8 (``refuse_undecodable``)."""
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        return refuse_undecodable(command) if command is not None and not isinstance(command, click.Group) \
+            else command
+
+
+class LazyGroup(Group):
     """Commands that live in other modules are imported only when invoked (``--help`` stays fast)."""
 
     #: command name -> "module:attribute"
@@ -38,7 +88,7 @@ class LazyGroup(click.Group):
         if name in self.lazy_commands:
             from .plugins import load
 
-            return load(self.lazy_commands[name])
+            return refuse_undecodable(load(self.lazy_commands[name]))
         return super().get_command(ctx, name)
 
 
@@ -67,21 +117,21 @@ def sweep_options(fn):
                      help="Sweep KEY over these values (repeatable): a hyper-parameter run, one iteration per set."),
         click.option("--strategy", default=None, metavar="grid|list|random",
                      help="Every combination (grid, default), position by position (list) or random draws."),
-        click.option("--max-iterations", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--max-iterations", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
                      help="At most N iterations (random: draw N, default 10)."),
         click.option("--param-file", default=None, metavar="PATH",
                      help="Sweep values from CSV (header, one row per iteration) or JSON ({KEY: [values]})."),
         click.option("--selector", default=None, metavar="max.KEY|min.KEY",
                      help="The iteration with the highest (lowest) output KEY gives the run's results."),
-        click.option("--parallel", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--parallel", type=click.IntRange(1, MAX_PARALLEL), default=None, metavar="N",
                      help="Iterations at once [default: the CPU count; 8 for a URL]."),
         click.option("--dask", default=None, metavar="local|ADDRESS",
                      help="Run iterations on Dask: 'local' starts a LocalCluster, tcp://HOST:8786 joins one."),
         click.option("--stop-condition", default=None, metavar="EXPR",
                      help="Start no more iterations once one meets EXPR, e.g. 'accuracy >= 0.9'."),
-        click.option("--max-errors", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--max-errors", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
                      help="Start no more iterations after N failed ones."),
-        click.option("--seed", type=int, default=None, help="Seed of --strategy random [default: drawn, recorded]."),
+        click.option("--seed", type=click.IntRange(-2**63, 2**63 - 1), default=None, help="Seed of --strategy random [default: drawn, recorded]."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -154,7 +204,7 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
         sys.exit(1)
 
 
-@cli.group()
+@cli.group(cls=Group)
 def get() -> None:
     """Show stored runs."""
 
@@ -164,7 +214,8 @@ def get() -> None:
 @click.option("--project", default=None, help="Only runs of this project.")
 @click.option("--label", "labels", multiple=True, metavar="KEY[=VALUE]", help="Only runs with this label (value).")
 @click.option("--state", default=None, type=click.Choice(["created", "running", "completed", "error"]))
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="At most this many (0: all).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(0, MAX_LISTED),
+              help=f"At most this many (0: all; at most {MAX_LISTED:,}).")
 @click.option("--iterations", is_flag=True, help="Include hyper-parameter iterations.")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True)
@@ -187,7 +238,9 @@ def get_runs(name, project, labels, state, limit, iterations, fmt, dbpath) -> No
 
         click.echo(dump_yaml(runs), nl=False)
     else:
-        click.echo(format_runs_table(runs))
+        from .model import printable
+
+        click.echo(format_runs_table(printable(runs)))  # stores written by older versions may hold raw text
 
 
 def format_runs_table(runs: list) -> str:
@@ -220,7 +273,8 @@ def _children_under_parents(runs: list):
 
 @get.command("run")
 @click.argument("uid")
-@click.option("--iteration", default=0, type=int, help="A hyper-parameter iteration of the run.")
+@click.option("--iteration", default=0, type=click.IntRange(0, MAX_ITERATION),
+              help="A hyper-parameter iteration of the run.")
 @click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True)
 @click.option("--db", "dbpath", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
@@ -246,7 +300,7 @@ def logs(uid, dbpath) -> None:
     out.flush()
 
 
-@cli.group()
+@cli.group(cls=Group)
 def delete() -> None:
     """Delete stored runs."""
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 
-from .errors import InvalidSpecError
+from .errors import InvalidSpecError, LimitExceededError
 
 RUN_STATES = ("created", "running", "completed", "error")
 #: hyper-parameter iterations are numbered 1..MAX_ITERATION (0 is the run itself)
@@ -64,6 +65,9 @@ def _codec() -> tuple:
         class RecordDumper(Dumper):
             """Mappings as blocks, lists of scalars inline (``xvalues: ['1', '2', '3']``), as in the seed's records."""
 
+            def ignore_aliases(self, data) -> bool:  # a shared object is written out again, never as ``*id001``
+                return True
+
         def represent_list(dumper, data):
             flat = all(isinstance(v, (str, int, float, bool)) or v is None for v in data)
             return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
@@ -74,19 +78,85 @@ def _codec() -> tuple:
 
 
 def dump_yaml(data) -> str:
+    """``data`` as block YAML, never with anchors or aliases: a record is a tree, even where two of its
+    fields share one object.  Text that cannot be encoded (lone surrogates) is written escaped (``printable``)."""
     import yaml
 
-    return yaml.dump(data, Dumper=_codec()[0], default_flow_style=False, sort_keys=False, allow_unicode=True)
+    try:
+        return yaml.dump(data, Dumper=_codec()[0], default_flow_style=False, sort_keys=False, allow_unicode=True)
+    except UnicodeEncodeError:  # rare: only then pay for a pass over every string
+        return yaml.dump(printable(data), Dumper=_codec()[0], default_flow_style=False, sort_keys=False,
+                         allow_unicode=True)
 
 
 def load_yaml(text: str | bytes) -> object:
+    """YAML text as plain data.  Aliases come back as shared objects: for text from outside use
+    ``parse_struct``, which bounds what they expand to."""
     import yaml
 
     return yaml.load(text, Loader=_codec()[1])
 
 
+# -- parsing text from outside: size, depth and alias limits ------------------------------------------------
+#: the environment variables of the parsing limits, and their defaults
+SPEC_SIZE_ENV, SPEC_DEPTH_ENV, SPEC_ALIAS_NODES_ENV = "MLRUN_MAX_SPEC_SIZE", "MLRUN_MAX_SPEC_DEPTH", \
+    "MLRUN_MAX_SPEC_ALIAS_NODES"
+#: 128 MiB: a run with a million metric points is about 20 MB of JSON or YAML
+DEFAULT_MAX_SPEC_SIZE = 128 * 1024 * 1024
+DEFAULT_MAX_SPEC_DEPTH = 100
+#: what YAML aliases may add to a spec, counted as if expanded (a tree without aliases adds nothing)
+DEFAULT_MAX_SPEC_ALIAS_NODES = 10_000
+
+
+class SpecLimitError(LimitExceededError, InvalidSpecError):
+    """Text given to ``parse_struct`` is larger or deeper than a limit: a spec error that is also a 413."""
+
+
+@functools.lru_cache(maxsize=1)
+def spec_limits() -> tuple[int, int, int]:
+    """``(size in bytes, depth, alias nodes)``: ``$MLRUN_MAX_SPEC_SIZE``, ``_DEPTH``, ``_ALIAS_NODES`` or the defaults.
+
+    Read once, at the first parse (``spec_limits.cache_clear()`` reads them again): a server parses on every
+    request, and looking three variables up costs more than parsing a small spec.
+    """
+    return (_limit(SPEC_SIZE_ENV, DEFAULT_MAX_SPEC_SIZE), _limit(SPEC_DEPTH_ENV, DEFAULT_MAX_SPEC_DEPTH),
+            _limit(SPEC_ALIAS_NODES_ENV, DEFAULT_MAX_SPEC_ALIAS_NODES))
+
+
+def _limit(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise InvalidSpecError(f"${name} must be a whole number from 1, got {text!r}", name)
+    return value
+
+
 def parse_struct(text: str | bytes, what: str = "spec") -> dict:
-    """Parse JSON or YAML text into a mapping; a one-line ``InvalidSpecError`` otherwise."""
+    """Parse JSON or YAML text from outside into a mapping; a one-line ``InvalidSpecError`` otherwise.
+
+    Text is hostile until parsed, so three limits hold (see ``spec_limits``), each refused with a one-line
+    ``LimitExceededError`` (HTTP 413) naming the limit:
+
+    - size: text longer than ``$MLRUN_MAX_SPEC_SIZE`` bytes is not parsed at all;
+    - depth: mappings and lists nested deeper than ``$MLRUN_MAX_SPEC_DEPTH`` levels (pages, copies and
+      dumps recurse);
+    - aliases: YAML's ``&anchor`` / ``*alias`` load as shared objects, so 300 bytes can stand for a hundred
+      million nodes, and the blow-up comes later, when the spec is copied, dumped or sent.  The loaded
+      object graph is counted as if expanded (memoised by object id, so counting stays cheap) and refused
+      when aliases add more than ``$MLRUN_MAX_SPEC_ALIAS_NODES`` nodes to it: a few anchors in a spec
+      written by hand still load, a bomb does not.  Text without ``&`` has no anchors and is not counted.
+
+    JSON ``\\udXXX`` escapes of lone surrogates load as they are: ``RunRecord.from_dict`` makes them printable.
+    """
+    max_size, max_depth, max_alias_nodes = spec_limits()
+    if len(text) > max_size or (not isinstance(text, bytes) and len(text) * 4 > max_size and not text.isascii()
+                                and len(text.encode("utf-8", "surrogatepass")) > max_size):
+        raise SpecLimitError(f"{what} is larger than the limit of {max_size} bytes (${SPEC_SIZE_ENV})")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -95,19 +165,43 @@ def parse_struct(text: str | bytes, what: str = "spec") -> dict:
     stripped = text.strip()
     if not stripped:
         raise InvalidSpecError(f"{what} is empty")
+    data = None
     try:
         if stripped[0] in "{[":
             try:
                 data = json.loads(stripped)
             except ValueError:
-                data = _load_yaml_or_fail(stripped, what)
+                pass
+        if data is not None:
+            # JSON has no aliases, and with no more brackets than levels allowed it cannot be too deep
+            if _more_brackets(stripped, max_depth):
+                _check_graph(data, what, max_depth, None)
         else:
             data = _load_yaml_or_fail(stripped, what)
+            # every YAML document is measured: loading it took ten times longer than this walk
+            _check_graph(data, what, max_depth, max_alias_nodes if "&" in stripped else None)
     except RecursionError:  # thousands of brackets (a hostile request body): a bad spec, not a crash
-        raise InvalidSpecError(f"{what} is nested too deeply") from None
+        raise _too_deep(what, max_depth) from None
     if not isinstance(data, dict):
         raise InvalidSpecError(f"{what} must be a mapping, got {type(data).__name__}")
     return data
+
+
+def _more_brackets(text: str, limit: int) -> bool:
+    """Whether ``text`` holds more than ``limit`` of ``[`` and ``{`` together.  A long text is searched (memchr)
+    from bracket to bracket, up to ``limit``: a million metric points hold a handful, counting each character
+    of their 20 MB would cost a fifth of parsing them."""
+    if len(text) < 65536:
+        return text.count("[") + text.count("{") > limit
+    found = 0
+    for bracket in "[{":
+        at = text.find(bracket)
+        while at >= 0:
+            found += 1
+            if found > limit:
+                return True
+            at = text.find(bracket, at + 1)
+    return False
 
 
 def _load_yaml_or_fail(text: str, what: str) -> object:
@@ -119,7 +213,84 @@ def _load_yaml_or_fail(text: str, what: str) -> object:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or "cannot be parsed"
+        if "maximum nesting depth" in problem:  # libyaml's own bound (1000 levels)
+            raise _too_deep(what, spec_limits()[1]) from None
         raise InvalidSpecError(f"{what} is not valid JSON or YAML{where}: {problem}") from None
+    except UnicodeEncodeError as exc:  # a str holding lone surrogates (text decoded with surrogateescape)
+        raise InvalidSpecError(f"{what} is not UTF-8 text (a lone surrogate at character {exc.start})") from None
+
+
+_CONTAINER_TYPES = frozenset((dict, list))
+
+
+def _check_graph(data, what: str, max_depth: int, max_alias_nodes: int | None) -> None:
+    """Refuse ``data`` nested deeper than ``max_depth`` or, with ``max_alias_nodes``, whose shared objects
+    (YAML aliases) add more than that many nodes when expanded.  Each object is walked once (memoised by
+    id): the expanded count of a bomb is computed without expanding it."""
+    if type(data) not in _CONTAINER_TYPES:
+        return
+    memo: dict = {}  # id -> (nodes as if expanded, levels)
+    distinct = 0
+
+    def walk(node, depth: int) -> tuple[int, int]:
+        nonlocal distinct
+        seen = memo.get(id(node))
+        if seen is not None:
+            if depth + seen[1] - 1 > max_depth:
+                raise _too_deep(what, max_depth)
+            return seen
+        if depth > max_depth:  # also where a self-referencing alias (``&a [*a]``) ends
+            raise _too_deep(what, max_depth)
+        children = node.values() if type(node) is dict else node
+        nodes, levels = 1 + len(node), 1
+        distinct += nodes
+        # long lists of scalars (metric histories) are told apart in C, not looked at one by one
+        if len(node) < 32 or not _CONTAINER_TYPES.isdisjoint(set(map(type, children))):
+            for child in children:
+                if type(child) is dict or type(child) is list:
+                    child_nodes, child_levels = walk(child, depth + 1)
+                    nodes += child_nodes - 1
+                    levels = max(levels, child_levels + 1)
+        memo[id(node)] = (nodes, levels)
+        return nodes, levels
+
+    nodes, _ = walk(data, 1)
+    if max_alias_nodes is not None and nodes - distinct > max_alias_nodes:
+        raise SpecLimitError(f"{what} uses YAML aliases that expand to {nodes} nodes: more than "
+                             f"{max_alias_nodes} added (${SPEC_ALIAS_NODES_ENV})")
+
+
+def _too_deep(what: str, max_depth: int) -> SpecLimitError:
+    return SpecLimitError(f"{what} is nested too deeply: deeper than {max_depth} levels (${SPEC_DEPTH_ENV})")
+
+
+def printable(value):
+    """``value`` with every string that holds lone surrogates (bytes that were not UTF-8, as Python decodes
+    them with ``surrogateescape``) made encodable: the byte 0xff as the text ``\\xff``.  Containers are
+    rebuilt only where something changed; anything else comes back as it is."""
+    if type(value) is str:
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape" if _only_escaped_bytes(value) else "backslashreplace") \
+                .decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        items = [(printable(k), printable(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items())):
+            return value
+        return dict(items)
+    if isinstance(value, list):
+        items = [printable(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    return value
+
+
+def _only_escaped_bytes(text: str) -> bool:
+    # surrogateescape's range: U+DC80..U+DCFF stand for the bytes 0x80..0xff
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 class _Section:
@@ -176,15 +347,26 @@ class _Section:
                     raise InvalidSpecError(f"{path}.{name} must be {_TYPE_NAMES[expected]}, got {type(value).__name__}",
                                            f"{path}.{name}")
                 if copy:
-                    value = _copy(value)
+                    value = _load_copy(value)
+                elif expected is str and not value.isascii():  # stores index these: they must encode
+                    value = printable(value)
             fields[name] = value
         if known != len(data):
             unknown = next(k for k in data if k not in cls._NAMES)
             raise InvalidSpecError(f"{path}.{unknown} is not a known field (expected one of: {', '.join(cls._NAMES)})",
                                    f"{path}.{unknown}")
+        cls._check(fields, path)
         section = cls.__new__(cls)  # fields set once, here: loading runs on every request a server gets
         section.__dict__ = fields
         return section
+
+    @staticmethod
+    def _check(fields: dict, path: str) -> None:
+        """Check (or normalise, in ``fields``) what the types alone do not say; ``InvalidSpecError`` naming it.
+
+        Only the shapes of containers are checked, never each element of a long list: a record can hold
+        a million metric points, and a server loads it on every request.
+        """
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a list"}
@@ -193,10 +375,32 @@ _TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a l
 def _copy(value):
     # records are shared between a context and its store: hand out copies of containers
     if isinstance(value, dict):
-        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+        return {k: _copy(v) if isinstance(v, _COPIED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+        return [_copy(v) if isinstance(v, _COPIED) else v for v in value]
     return value
+
+
+def _load_copy(value):
+    """``_copy`` for loading: text that would not encode (lone surrogates, from code or JSON escapes) is also
+    escaped (``printable``).  An ASCII string costs one ``isascii`` (a flag, not a scan)."""
+    if isinstance(value, dict):
+        return {k if k.__class__ is not str or k.isascii() else printable(k):
+                _load_copy(v) if isinstance(v, _COPIED) else v if v.__class__ is not str or v.isascii()
+                else printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) > 32:  # long lists (metric histories) are told ASCII or plain numbers in C
+            kinds = set(map(type, value))
+            if kinds.isdisjoint(_LOAD_LOOKED_AT) or kinds == _STR_ONLY and "".join(value).isascii():
+                return value[:]
+        return [_load_copy(v) if isinstance(v, _COPIED) else v if v.__class__ is not str or v.isascii()
+                else printable(v) for v in value]
+    return value if value.__class__ is not str or value.isascii() else printable(value)
+
+
+_COPIED = (dict, list)
+_LOAD_LOOKED_AT = frozenset((str, dict, list))
+_STR_ONLY = {str}
 
 
 class RunMetadata(_Section):
@@ -209,6 +413,55 @@ class RunMetadata(_Section):
     annotations: dict
     FIELDS = (("name", str, str), ("uid", str, str), ("project", str, str), ("tag", str, str),
               ("iteration", int, int), ("labels", dict, dict), ("annotations", dict, dict))
+
+    @staticmethod
+    def _check(fields: dict, path: str) -> None:
+        uid, iteration = fields["uid"], fields["iteration"]
+        if uid and not _UID.fullmatch(uid):
+            check_uid(uid, f"{path}.uid")
+        if iteration and not 0 <= iteration <= MAX_ITERATION:
+            check_iteration(iteration, f"{path}.iteration")
+        if fields["labels"]:
+            fields["labels"] = _text_map(fields["labels"], path, "labels")
+        if fields["annotations"]:
+            fields["annotations"] = _text_map(fields["annotations"], path, "annotations")
+
+
+def _text_map(values: dict, path: str, name: str) -> dict:
+    """Labels and annotations: string keys, and values stored as strings (numbers and booleans as ``str()``
+    writes them, as ``RunContext.set_label`` does); any other value is refused."""
+    for key, value in values.items():
+        if key.__class__ is not str or value.__class__ is not str or not key.isascii() or not value.isascii():
+            break
+    else:
+        return values
+    where, converted = f"{path}.{name}", {}
+    for key, value in values.items():
+        if not isinstance(key, str):
+            _refuse(where, f" keys must be strings, got {type(key).__name__} {key!r}")
+        if not isinstance(value, (str, int, float)):  # bool is an int
+            _refuse(f"{where}.{key}", f" must be a string, number or boolean, got {_kind(value)}")
+        converted[printable(key)] = printable(value) if isinstance(value, str) else str(value)
+    return converted
+
+
+def _kind(value) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _refuse(where: str, problem: str):
+    raise InvalidSpecError(where + problem, where)
+
+
+def _entry_problem(entry, required: tuple) -> tuple[str, str] | None:
+    """``None`` when ``entry`` is a mapping whose ``required`` fields are strings, else (sub-path, problem)."""
+    if entry.__class__ is not dict and not isinstance(entry, dict):
+        return "", f" must be a mapping, got {_kind(entry)}"
+    for name in required:
+        value = entry.get(name)
+        if value.__class__ is not str and not isinstance(value, str):
+            return f".{name}", " must be a string"
+    return None
 
 
 class RunSpec(_Section):
@@ -233,20 +486,21 @@ class RunSpec(_Section):
               ("default_output_path", str, str), ("secret_sources", list, list), ("hyperparams", dict, dict),
               ("hyper_options", dict, dict))
     #: list fields a run acts on, and the string fields each of their entries must have
-    REFERENCES = {"input_objects": ("key", "path"), "output_artifacts": ("key", "path"), "secret_sources": ("kind",)}
+    REFERENCES = {"input_objects": ("key", "path"), "output_artifacts": ("key", "path"), "secret_sources": ("kind",),
+                  "data_stores": ("name", "url")}
 
-    @classmethod
-    def from_dict(cls, data, path: str = "", copy: bool = True):
-        spec = super().from_dict(data, path, copy)
-        for field, required in cls.REFERENCES.items():
-            for i, entry in enumerate(getattr(spec, field)):
-                where = f"spec.{field}[{i}]"
-                if not isinstance(entry, dict):
-                    raise InvalidSpecError(f"{where} must be a mapping, got {type(entry).__name__}", where)
-                missing = [name for name in required if not isinstance(entry.get(name), str)]
-                if missing:
-                    raise InvalidSpecError(f"{where}.{missing[0]} must be a string", f"{where}.{missing[0]}")
-        return spec
+    @staticmethod
+    def _check(fields: dict, path: str) -> None:
+        for field, required in _SPEC_REFERENCES:
+            entries = fields[field]
+            if entries:
+                for i, entry in enumerate(entries):
+                    problem = _entry_problem(entry, required)
+                    if problem:
+                        _refuse(f"{path}.{field}[{i}]{problem[0]}", problem[1])
+
+
+_SPEC_REFERENCES = tuple(RunSpec.REFERENCES.items())
 
 
 class RunStatus(_Section):
@@ -268,6 +522,66 @@ class RunStatus(_Section):
               ("start_time", str, str), ("last_update", str, str), ("input_objects", list, list),
               ("output_artifacts", list, list), ("error", str, str), ("commit_message", str, str),
               ("iterations", list, list))
+    #: the optional fields of an output artifact that pages and tools read, with their types
+    ARTIFACT_FIELDS = (("target_path", str), ("size", int), ("sha256", str), ("format", str), ("description", str),
+                       ("labels", dict))
+
+    @staticmethod
+    def _check(fields: dict, path: str) -> None:
+        metrics = fields["metrics"]
+        if metrics:
+            for key, metric in metrics.items():
+                if metric.__class__ is dict and key.__class__ is str:
+                    xvalues, yvalues, labels = metric.get("xvalues"), metric.get("yvalues"), metric.get("labels")
+                    if (xvalues.__class__ is list and yvalues.__class__ is list and len(xvalues) == len(yvalues)
+                            and (labels is None or labels.__class__ is dict)):
+                        continue
+                _check_metric(key, metric, f"{path}.metrics")
+        entries = fields["output_artifacts"]
+        if entries:
+            for i, entry in enumerate(entries):
+                problem = _entry_problem(entry, ("key",))
+                if problem:
+                    _refuse(f"{path}.output_artifacts[{i}]{problem[0]}", problem[1])
+                for name, expected in _ARTIFACT_FIELDS:
+                    value = entry.get(name)
+                    if value is not None and value.__class__ is not expected and (
+                            not isinstance(value, expected) or expected is int and isinstance(value, bool)):
+                        _refuse(f"{path}.output_artifacts[{i}].{name}",
+                                f" must be {_TYPE_NAMES[expected]}, got {_kind(value)}")
+        entries = fields["input_objects"]
+        if entries:
+            for i, entry in enumerate(entries):
+                problem = _entry_problem(entry, ("key",))
+                if problem:
+                    _refuse(f"{path}.input_objects[{i}]{problem[0]}", problem[1])
+        rows = fields["iterations"]
+        if rows:
+            kind = dict if isinstance(rows[0], dict) else list
+            for i, row in enumerate(rows):
+                if not isinstance(row, kind):
+                    _refuse(f"{path}.iterations[{i}]", f" must be {_TYPE_NAMES[kind]} like the first row (the rows "
+                                                       f"are all lists or all mappings), got {_kind(row)}")
+
+
+_ARTIFACT_FIELDS = RunStatus.ARTIFACT_FIELDS
+
+
+def _check_metric(key, metric, where: str) -> None:
+    """A metric: ``{labels, xvalues, yvalues}``, two lists of one length (their points are not looked at)."""
+    if not isinstance(key, str):
+        _refuse(where, f" keys must be strings, got {type(key).__name__} {key!r}")
+    where = f"{where}.{key}"
+    if not isinstance(metric, dict):
+        _refuse(where, f" must be a mapping with xvalues and yvalues lists, got {_kind(metric)}")
+    xvalues, yvalues, labels = metric.get("xvalues"), metric.get("yvalues"), metric.get("labels")
+    for name, value in (("xvalues", xvalues), ("yvalues", yvalues)):
+        if not isinstance(value, list):
+            _refuse(f"{where}.{name}", f" must be a list, got {_kind(value)}")
+    if len(xvalues) != len(yvalues):
+        _refuse(where, f": xvalues and yvalues must be as long as each other, got {len(xvalues)} and {len(yvalues)}")
+    if labels is not None and not isinstance(labels, dict):
+        _refuse(f"{where}.labels", f" must be a mapping, got {_kind(labels)}")
 
 
 class RunRecord:
@@ -339,7 +653,12 @@ class RunRecord:
         return RunRecord.from_dict(self.to_dict())
 
     def summary(self) -> dict:
-        """The few fields listings show: cheap to store, index and send."""
+        """The few fields listings show: cheap to store, index and send; printable text (see ``printable``)."""
+        outputs = {k: v for k, v in self.status.outputs.items() if _is_scalar(v)}
+        for key, value in outputs.items():  # the other fields were made printable when the record was loaded
+            if key.__class__ is str and not key.isascii() or value.__class__ is str and not value.isascii():
+                outputs = printable(outputs)
+                break
         return {
             "uid": self.metadata.uid,
             "name": self.metadata.name,
@@ -349,7 +668,7 @@ class RunRecord:
             "state": self.status.state,
             "start_time": self.status.start_time,
             "last_update": self.status.last_update,
-            "outputs": {k: v for k, v in self.status.outputs.items() if _is_scalar(v)},
+            "outputs": outputs,
             "error": self.status.error,
         }
 

@@ -25,14 +25,16 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
 
     options = dict(threads=threads, ident="mlrun", max_request_body_size=max_request_body_size)
     try:
+        # resolved first: waitress turns a name that does not resolve into a bare "Invalid host/port specified."
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         if workers <= 1:
             server = create_server(app, host=host, port=port, **options)
             listening = [server]
         else:  # bound here, before forking, so every worker accepts on the same socket
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             listening = [socket.create_server((host, port), family=family, backlog=1024)]
-    except OSError as exc:
-        raise MLRunError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeError, ValueError) as exc:  # UnicodeError: a name IDNA cannot encode
+        raise MLRunError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
     announce(server.effective_port if workers <= 1 else listening[0].getsockname()[1])
     signal.signal(signal.SIGTERM, _stop)
     if workers <= 1:

@@ -51,7 +51,9 @@ def event_header(event: Any, name: str) -> str:
 def spec_from_event(event: Any) -> tuple[dict, dict]:
     """``(spec, secrets)`` from an event; ``InvalidSpecError`` when the body is not a run spec.
 
-    An empty body is an empty spec: the function runs with its defaults.
+    An empty body is an empty spec: the function runs with its defaults.  A text body is parsed under
+    ``parse_struct``'s limits (size, nesting, YAML aliases): past one, a ``LimitExceededError`` that is
+    also an ``InvalidSpecError``, before anything runs.
     """
     body = event_body(event)
     if isinstance(body, (bytearray, memoryview)):
@@ -102,7 +104,8 @@ def render_error(message: str, content_type: str) -> tuple[str, str]:
 def read_answer(content_type: str, body: bytes) -> tuple[dict, str]:
     """``(record, log)`` from a function's answer: an mlrun answer, or a bare record as JSON or YAML.
 
-    ``InvalidSpecError`` when the answer is not even a mapping; the caller validates the record.
+    ``InvalidSpecError`` when the answer is not even a mapping (or is past ``parse_struct``'s limits: a
+    ``LimitExceededError``); the caller validates the record.
     """
     data = parse_struct(body, "the function's answer")
     if (content_type or "").lower().startswith(RUN_ANSWER_TYPE):

@@ -1,5 +1,6 @@
 """The run record: its shape, its validation and exact round trips through YAML and JSON."""
 import json
+import time
 from datetime import datetime
 
 import pytest
@@ -122,22 +123,30 @@ value_lists = st.lists(value_maps, max_size=2)
 references = st.lists(st.fixed_dictionaries({"key": texts, "path": texts}, optional={"extra": values}), max_size=2)
 secret_sources = st.lists(st.fixed_dictionaries({"kind": texts, "source": texts | st.lists(texts, max_size=2)}),
                           max_size=2)
+uids = st.just("") | st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,40}", fullmatch=True)
+data_stores = st.lists(st.fixed_dictionaries({"name": texts, "url": texts}, optional={"secret_prefix": texts}),
+                       max_size=2)
+read_inputs = st.lists(st.fixed_dictionaries({"key": texts}, optional={"url": texts, "size": st.integers()}),
+                       max_size=2)
+artifacts = st.lists(st.fixed_dictionaries({"key": texts}, optional={
+    "target_path": texts, "size": st.integers(min_value=0), "sha256": texts, "format": texts, "description": texts,
+    "labels": string_maps, "producer": value_maps}), max_size=2)
 metrics = st.dictionaries(keys, st.builds(
     lambda labels, points: {"labels": labels, "xvalues": [str(i) for i in range(len(points))], "yvalues": points},
     string_maps, st.lists(st.integers() | st.floats(allow_nan=False, allow_infinity=False), max_size=6)), max_size=3)
 
 records = st.builds(
     lambda metadata, spec, status: {"metadata": metadata, "spec": spec, "status": status},
-    st.fixed_dictionaries({"name": texts, "uid": texts, "project": texts, "tag": texts,
+    st.fixed_dictionaries({"name": texts, "uid": uids, "project": texts, "tag": texts,
                            "iteration": st.integers(min_value=0, max_value=10**6),
                            "labels": string_maps, "annotations": string_maps}),
     st.fixed_dictionaries({"runtime": value_maps, "parameters": value_maps, "input_objects": references,
-                           "data_stores": value_lists, "output_artifacts": references,
+                           "data_stores": data_stores, "output_artifacts": references,
                            "default_output_path": texts, "secret_sources": secret_sources,
                            "hyperparams": value_maps, "hyper_options": value_maps}),
     st.fixed_dictionaries({"state": st.sampled_from(RUN_STATES), "outputs": value_maps, "metrics": metrics,
-                           "start_time": texts, "last_update": texts, "input_objects": value_lists,
-                           "output_artifacts": value_lists, "error": texts, "commit_message": texts,
+                           "start_time": texts, "last_update": texts, "input_objects": read_inputs,
+                           "output_artifacts": artifacts, "error": texts, "commit_message": texts,
                            "iterations": value_lists}),
 )
 
@@ -160,3 +169,210 @@ def test_strings_yaml_would_retype_stay_strings():
     record = RunRecord.from_dict({"spec": {"parameters": {s or "empty": s for s in tricky}},
                                   "metadata": {"labels": {"k" + str(i): s for i, s in enumerate(tricky)}}})
     assert RunRecord.from_dict(yaml.safe_load(record.to_yaml())) == record
+
+
+# -- what pages and tools rely on: checked on load, the field named ----------------------------------------
+
+@pytest.mark.parametrize("data, culprit", [
+    ({"metadata": {"uid": "../../x"}}, "metadata.uid '../../x': use letters, digits"),
+    ({"metadata": {"uid": ".hidden"}}, "metadata.uid '.hidden'"),
+    ({"metadata": {"iteration": -1}}, "metadata.iteration must be a whole number from 0 to 2147483647, got -1"),
+    ({"metadata": {"iteration": 10 ** 30}}, "metadata.iteration must be a whole number from 0"),
+    ({"metadata": {"labels": {"k": [1]}}}, "metadata.labels.k must be a string, number or boolean, got list"),
+    ({"metadata": {"annotations": {"k": None}}}, "metadata.annotations.k must be a string, number or boolean, got null"),
+    ({"metadata": {"labels": {1: "a"}}}, "metadata.labels keys must be strings, got int 1"),
+    ({"status": {"metrics": {"loss": 5}}}, "status.metrics.loss must be a mapping with xvalues and yvalues lists, got int"),
+    ({"status": {"metrics": {"loss": {"yvalues": [1]}}}}, "status.metrics.loss.xvalues must be a list, got null"),
+    ({"status": {"metrics": {"loss": {"xvalues": ["1"], "yvalues": "1"}}}},
+     "status.metrics.loss.yvalues must be a list, got str"),
+    ({"status": {"metrics": {"loss": {"xvalues": ["1", "2"], "yvalues": [1]}}}},
+     "status.metrics.loss: xvalues and yvalues must be as long as each other, got 2 and 1"),
+    ({"status": {"metrics": {"loss": {"xvalues": [], "yvalues": [], "labels": []}}}},
+     "status.metrics.loss.labels must be a mapping, got list"),
+    ({"status": {"metrics": {1: {"xvalues": [], "yvalues": []}}}}, "status.metrics keys must be strings, got int 1"),
+    ({"status": {"output_artifacts": ["a.txt"]}}, "status.output_artifacts[0] must be a mapping, got str"),
+    ({"status": {"output_artifacts": [{"target_path": "/x"}]}}, "status.output_artifacts[0].key must be a string"),
+    ({"status": {"output_artifacts": [{"key": "a", "target_path": 5}]}},
+     "status.output_artifacts[0].target_path must be a string, got int"),
+    ({"status": {"output_artifacts": [{"key": "a", "size": "10"}]}},
+     "status.output_artifacts[0].size must be an integer, got str"),
+    ({"status": {"output_artifacts": [{"key": "a", "size": True}]}},
+     "status.output_artifacts[0].size must be an integer, got bool"),
+    ({"status": {"output_artifacts": [{"key": "a"}, {"key": "b", "sha256": 1}]}},
+     "status.output_artifacts[1].sha256 must be a string, got int"),
+    ({"status": {"output_artifacts": [{"key": "a", "format": ["csv"]}]}},
+     "status.output_artifacts[0].format must be a string, got list"),
+    ({"status": {"output_artifacts": [{"key": "a", "description": {}}]}},
+     "status.output_artifacts[0].description must be a string, got dict"),
+    ({"status": {"output_artifacts": [{"key": "a", "labels": "x=y"}]}},
+     "status.output_artifacts[0].labels must be a mapping, got str"),
+    ({"status": {"input_objects": [{"url": "/x"}]}}, "status.input_objects[0].key must be a string"),
+    ({"status": {"input_objects": [5]}}, "status.input_objects[0] must be a mapping, got int"),
+    ({"status": {"iterations": [5]}}, "status.iterations[0] must be a list like the first row"),
+    ({"status": {"iterations": [["iteration"], {"iteration": 1}]}},
+     "status.iterations[1] must be a list like the first row (the rows are all lists or all mappings), got dict"),
+    ({"status": {"iterations": [{"iteration": 1}, [1]]}}, "status.iterations[1] must be a mapping like the first row"),
+    ({"spec": {"data_stores": [{"name": "s"}]}}, "spec.data_stores[0].url must be a string"),
+    ({"spec": {"data_stores": [{"url": "s3://b", "name": 1}]}}, "spec.data_stores[0].name must be a string"),
+    ({"spec": {"data_stores": ["s3://b"]}}, "spec.data_stores[0] must be a mapping, got str"),
+])
+def test_what_pages_rely_on_is_checked_with_the_field_named(data, culprit):
+    with pytest.raises(InvalidSpecError) as info:
+        RunRecord.from_dict(data)
+    assert culprit in str(info.value) and "\n" not in str(info.value)
+    assert info.value.field and info.value.field in str(info.value)
+
+
+def test_well_formed_optional_fields_load():
+    data = {"metadata": {"uid": "a1_b-2.c", "iteration": 2 ** 31 - 1},
+            "spec": {"data_stores": [{"name": "s", "url": "s3://b", "secret_prefix": "S_"}]},
+            "status": {"metrics": {"loss": {"xvalues": ["1"], "yvalues": [0.5]}},
+                       "output_artifacts": [{"key": "a", "target_path": None, "size": 3, "labels": {},
+                                             "producer": {"uid": "u"}}],
+                       "input_objects": [{"key": "k", "url": "/x"}], "iterations": [["iteration", "acc"], [1, 0.5]]}}
+    assert RunRecord.from_dict(data).to_dict()["status"]["metrics"]["loss"]["yvalues"] == [0.5]
+    assert RunRecord.from_dict({"status": {"iterations": [{"iteration": 1}, {"iteration": 2}]}}).status.iterations
+
+
+def test_label_and_annotation_scalars_are_stored_as_strings():
+    data = {"metadata": {"labels": {"n": 5, "f": 0.5, "b": True, "s": "x"}, "annotations": {"n": 1}}}
+    record = RunRecord.from_dict(data, copy=False)
+    assert record.metadata.labels == {"n": "5", "f": "0.5", "b": "True", "s": "x"}
+    assert record.metadata.annotations == {"n": "1"}
+    assert data["metadata"]["labels"]["n"] == 5  # the caller's mapping is left as it was
+
+
+def test_metric_points_themselves_are_not_looked_at():
+    # a million points load on every served request: only the containers' shapes are checked
+    record = RunRecord.from_dict({"status": {"metrics": {"loss": {"xvalues": [None], "yvalues": [{"odd": 1}]}}}})
+    assert record.status.metrics["loss"]["yvalues"] == [{"odd": 1}]
+
+
+# -- parsing text from outside ------------------------------------------------------------------------------
+
+@pytest.fixture
+def limits(monkeypatch):
+    """``limits(NAME=value)`` sets parsing limits (read once per process) for one test."""
+    from mlrun.model import spec_limits
+
+    def set_limits(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        spec_limits.cache_clear()
+
+    spec_limits.cache_clear()
+    yield set_limits
+    spec_limits.cache_clear()
+
+
+LAUGHS = "\n".join([f"a: &a [{', '.join(['lol'] * 9)}]"]
+                   + [f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]" for prev, name in zip("abcdefgh", "bcdefghi")])
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly():
+    from mlrun.errors import LimitExceededError
+
+    assert len(LAUGHS) < 500
+    started = time.perf_counter()
+    with pytest.raises(LimitExceededError) as info:
+        parse_struct(LAUGHS, "request body")
+    assert time.perf_counter() - started < 0.5
+    assert isinstance(info.value, InvalidSpecError)  # callers that catch spec errors keep working
+    assert str(info.value) == ("request body uses YAML aliases that expand to 490329055 nodes: more than 10000 added "
+                               "($MLRUN_MAX_SPEC_ALIAS_NODES)")
+
+
+def test_a_few_anchors_in_a_hand_written_spec_load():
+    text = "base: &base {lr: 0.1, layers: [1, 2, 3]}\nfirst: *base\nsecond: {<<: *base, lr: 0.2}\nnote: a&b\n"
+    assert parse_struct(text)["second"] == {"lr": 0.2, "layers": [1, 2, 3]}
+
+
+def test_alias_limits_follow_the_environment(limits):
+    text = "a: &a [" + ", ".join(["x"] * 50) + "]\nb: [*a, *a, *a]\n"  # 206 nodes expanded, 58 as written
+    assert parse_struct(text)["b"][2][49] == "x"
+    limits(MLRUN_MAX_SPEC_ALIAS_NODES=100)
+    with pytest.raises(InvalidSpecError, match=r"expand to 206 nodes: more than 100 added"):
+        parse_struct(text)
+
+
+def test_a_self_referencing_alias_is_refused():
+    with pytest.raises(InvalidSpecError, match="is nested too deeply: deeper than 100 levels"):
+        parse_struct("a: &a [1, *a]")
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: '{"a": ' + "[" * (n - 1) + "]" * (n - 1) + "}",
+    lambda n: "a: " + "[" * (n - 1) + "]" * (n - 1),
+    lambda n: "".join(f"{'  ' * i}k{i}:\n" for i in range(n)) + "  " * n + "leaf",
+], ids=["json", "yaml-flow", "yaml-block"])
+def test_depth_limit_is_exact(make, limits):
+    parse_struct(make(100))
+    with pytest.raises(InvalidSpecError, match=r"^spec is nested too deeply: deeper than 100 levels "
+                                               r"\(\$MLRUN_MAX_SPEC_DEPTH\)$"):
+        parse_struct(make(101))
+    limits(MLRUN_MAX_SPEC_DEPTH=10)
+    parse_struct(make(10))
+    with pytest.raises(InvalidSpecError, match="deeper than 10 levels"):
+        parse_struct(make(11))
+
+
+def test_size_limit_counts_bytes(limits):
+    limits(MLRUN_MAX_SPEC_SIZE=100)
+    parse_struct("a: " + "x" * 90)
+    parse_struct(("a: " + "é" * 48).encode())
+    for text in ("a: " + "x" * 98, "a: " + "é" * 49, ("a: " + "é" * 49).encode()):
+        with pytest.raises(InvalidSpecError, match=r"^the spec is larger than the limit of 100 bytes "
+                                                   r"\(\$MLRUN_MAX_SPEC_SIZE\)$"):
+            parse_struct(text, "the spec")
+
+
+def test_a_bad_limit_setting_is_named(limits):
+    limits(MLRUN_MAX_SPEC_DEPTH="lots")
+    with pytest.raises(InvalidSpecError, match=r"^\$MLRUN_MAX_SPEC_DEPTH must be a whole number from 1, got 'lots'"):
+        parse_struct("a: 1")
+
+
+def test_a_million_metric_points_load_within_the_defaults():
+    points = 1_000_000
+    text = json.dumps({"status": {"metrics": {"loss": {"labels": {}, "xvalues": [str(i) for i in range(points)],
+                                                       "yvalues": [i * 0.5 for i in range(points)]}}}})
+    record = RunRecord.from_dict(parse_struct(text), copy=False)
+    assert len(record.status.metrics["loss"]["yvalues"]) == points
+
+
+def test_records_are_dumped_without_anchors():
+    shared = {"lr": 0.1}
+    text = RunRecord.from_dict({"spec": {"parameters": {"a": shared, "b": shared}}}).to_yaml()
+    from mlrun.model import dump_yaml
+
+    assert "&" not in dump_yaml({"a": shared, "b": shared, "c": [shared]}) and "*id" not in text
+    assert yaml.safe_load(text)["spec"]["parameters"] == {"a": shared, "b": shared}
+
+
+# -- text that is not UTF-8 ------------------------------------------------------------------------------------
+
+def test_printable_escapes_lone_surrogates_only():
+    from mlrun.model import printable
+
+    plain = {"a": ["x", 1, {"b": "é"}]}
+    assert printable(plain) is plain
+    assert printable({"k\udcfe": ["ok", "é\udcff", "\ud83d"], "n": 1}) == {"k\\xfe": ["ok", "é\\xff", "\\ud83d"], "n": 1}
+
+
+def test_odd_text_from_code_is_escaped_where_records_leave_the_model():
+    data = {"metadata": {"name": "n\udcff", "labels": {"l": "\udcff"}},
+            "status": {"outputs": {"k\udcff": "v\udcff", "n": 1}, "error": "e\udcff"}}
+    shared = RunRecord.from_dict(data, copy=False)
+    assert shared.metadata.name == "n\\xff" and shared.status.error == "e\\xff"  # indexed by stores: always
+    assert shared.summary()["outputs"] == {"k\\xff": "v\\xff", "n": 1} and shared.summary()["labels"] == {"l": "\\xff"}
+    assert "v\\xff" in shared.to_yaml()  # the dump escapes what a shared record still holds
+    copied = RunRecord.from_dict(data).to_dict()
+    assert copied["status"]["outputs"] == {"k\\xff": "v\\xff", "n": 1}
+    copied["status"]["outputs"]["k\\xff"].encode("utf-8")
+
+
+def test_json_escapes_of_lone_surrogates_load_escaped():
+    text = '{"spec": {"parameters": {"a": "\\udcff", "b": "\\ud83d\\ude00"}}}'
+    assert RunRecord.from_text(text).spec.parameters == {"a": "\\xff", "b": "\U0001F600"}
+    with pytest.raises(InvalidSpecError, match="is not UTF-8 text"):
+        parse_struct("a: '\udcff'")
