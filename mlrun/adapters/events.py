@@ -94,6 +94,13 @@ def render_run(record: dict, log: str, content_type: str, secrets: Iterable[str]
     return dump_yaml(mask_data(record, secrets))
 
 
+def input_error_status(error: Exception) -> int:
+    """The HTTP status of a request refused for what it carried: 413 past a limit, else 400."""
+    from ..errors import LimitExceededError
+
+    return 413 if isinstance(error, LimitExceededError) else 400
+
+
 def render_error(message: str, content_type: str) -> tuple[str, str]:
     """``(content type, body)`` for a request that produced no record (bad body, no auth, too large)."""
     if content_type in (RUN_ANSWER_TYPE, JSON_TYPE):

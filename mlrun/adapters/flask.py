@@ -31,7 +31,7 @@ from ..model import RunRecord, now_iso
 from ..secrets import mask, mask_bytes
 from .capture import capture_output, install, print_exception
 from .events import (DEFAULT_MAX_BODY_SIZE, JSON_TYPE, RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_type,
-                     is_loopback, render_error, render_run, spec_from_event)
+                     input_error_status, is_loopback, render_error, render_run, spec_from_event)
 from .nuclio import locate_handler, nuclio_handler
 
 
@@ -188,11 +188,11 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
         try:  # a body that is not even JSON or YAML never reaches the handler
             spec, secrets = spec_from_event(raw)
         except InvalidInputError as exc:
-            return error(400, str(exc), accept_type)
+            return error(input_error_status(exc), str(exc), accept_type)
         try:
             status, content_type, body = function(request, raw, spec, secrets, accept_type)
         except InvalidSpecError as exc:  # the handler's get_or_create_ctx found the spec malformed
-            return error(400, str(exc), accept_type)
+            return error(input_error_status(exc), str(exc), accept_type)
         return Response(body, status=status, content_type=content_type)
 
     return app

@@ -29,7 +29,7 @@ from ..context import RunContext, get_or_create_ctx
 from ..errors import AccessDeniedError, InvalidInputError, MLRunError
 from ..policy import AccessPolicy, serving_policy
 from .capture import capture_output, print_exception
-from .events import answer_type, event_header, render_error, render_run
+from .events import answer_type, event_header, input_error_status, render_error, render_run
 
 
 def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str = ""):
@@ -89,7 +89,7 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
         except InvalidInputError as exc:
             if logger is not None:
                 logger.warn_with("bad request", error=str(exc))
-            return (400, *render_error(str(exc), content_type))
+            return (input_error_status(exc), *render_error(str(exc), content_type))
         error = _call(fn, ctx, out)
         if ctx.state == "running":
             ctx.finish(error, commit=False)

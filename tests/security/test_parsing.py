@@ -210,8 +210,10 @@ def test_absurd_numbers_are_usage_errors(tmp_path, isolated_store, args, culprit
 
 @pytest.mark.parametrize("command", [["serve", f"{SEED_HANDLERS}:my_func"], ["server"]])
 def test_a_host_that_does_not_resolve_is_one_line(tmp_path, command):
+    # with a token, so the refusal to serve a public address without one does not come first
     done = mlrun_cli(*command, "--host", "no.such.host.invalid", "--port", "8080", cwd=str(tmp_path),
-                     env={"MLRUN_DBPATH": str(tmp_path / "db")}, timeout=60)
+                     env={"MLRUN_DBPATH": str(tmp_path / "db"), "MLRUN_TOKEN": "t0ken-1234",
+                          "MLRUN_FUNCTION_TOKEN": "t0ken-1234"}, timeout=60)
     assert done.returncode in (1, 2)
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
