@@ -85,7 +85,7 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
     if status == 500 and logger is not None:
         logger.error_with("run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
                           error=ctx.mask(ctx._record.status.error))
-    secrets = [ctx.get_secret(key) for key in ctx.secret_keys]
+    secrets = ctx._secrets.maskable()
     record = ctx._as_dict(copy=False)  # only serialised from here on: no copy needed
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
