@@ -212,7 +212,7 @@ class Sweep:
                 parent.status.output_artifacts = chosen.status.output_artifacts
         parent.status.iterations = self.table(results)
         try:
-            RunContext(parent, secrets, db).log_artifact(RESULTS_KEY, body=_csv(parent.status.iterations),
+            RunContext(parent, secrets, db).log_artifact(RESULTS_KEY, body=secrets.mask(_csv(parent.status.iterations)),
                                                          description="one row per iteration", format="csv")
         except Exception as exc:  # noqa: BLE001 - the table stays in the record; say why the file is missing
             error = error or f"cannot write {RESULTS_KEY}: {secrets.mask(error_message(exc))}"
