@@ -289,7 +289,8 @@ def test_mlrun_op_keeps_references():
 def test_hyper_parameter_parent_and_iterations_are_masked(tmp_path, isolated_store):
     script = tmp_path / "sweep.py"
     script.write_text("import mlrun\nctx = mlrun.get_or_create_ctx('sweep')\ns = ctx.get_secret('PW')\n"
-                      "ctx.log_output('acc_' + s, ctx.get_param('p', 0))\nctx.log_output('score', ctx.get_param('p'))\n")
+                      "ctx.log_output('acc_' + s, ctx.get_param('p', 0))\n"
+                      "ctx.log_output('score', ctx.get_param('p'))\n")
     record = mlrun.run_function(str(script), secrets={"PW": SECRET}, hyperparams={"p": [1, 2], "pw": [SECRET]},
                                 hyper_options={"selector": "max.score"}, stream=False)
     assert record.state == "completed", record.status.error
