@@ -52,6 +52,10 @@ class _RoutingStream:
                 self.stream.write(masked[:len(masked) - keep])
         return len(text)
 
+    def writelines(self, lines) -> None:  # not passed through: the lines must be routed and masked too
+        for line in lines:
+            self.write(line)
+
     def release(self) -> None:
         """Write out what is held back (it is not a secret, or not all of one)."""
         if self._held:

@@ -136,7 +136,7 @@ def test_the_stream_holds_back_a_secret_split_across_writes(registry, monkeypatc
     stream.write(SECRET[7:] + " done\n")
     stream.write("-----BEGIN KEY-----\nmulti")
     stream.write("line-body-AbCd\nxy\n-----END KEY-----\n")
-    stream.write("ends with s3c")
+    stream.writelines(["ends with s3c"])
     stream.flush()  # a flush lets out what is held: it was not a secret after all
     # the whole of a multi-line secret written in pieces: each of its lines hides as it completes
     assert out.getvalue() == f"token {MASK} done\n{MASK}\n{MASK}\nxy\n{MASK}\nends with s3c"
