@@ -293,15 +293,16 @@ class RunContext:
     def to_dict(self) -> dict:
         return self._as_dict(copy=True)
 
-    def _as_dict(self, copy: bool) -> dict:
+    def _as_dict(self, copy: bool, masked: bool = True) -> dict:
         """The record as it may leave: secret values hidden in every key and value (one pass, here only).
 
         With ``copy=False`` it may share objects with the live record: only for serialising at once.
+        ``masked=False`` only for a caller that masks while it serialises (``events.render_run``).
         """
         data = self._record.to_dict(copy)
         if not data["metadata"]["name"]:  # named by the code later, if it calls get_or_create_ctx(name)
             data["metadata"] = dict(data["metadata"], name=_default_name(self._record))
-        return self._secrets.mask_record(data)
+        return self._secrets.mask_record(data) if masked else data
 
     def to_yaml(self) -> str:
         return self.record.to_yaml()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 
 from .errors import SecretError
@@ -126,7 +127,7 @@ class SecretsStore:
         """Add the secret values to the process-wide registry that masks the process's own output."""
         maskable = self.maskable()
         if maskable:
-            register(maskable)
+            _register(maskable)
 
 
 def read_secrets_file(path: str) -> dict[str, str]:
@@ -171,7 +172,21 @@ def mask(text: str, values: Mapping | Iterable[str]) -> str:
     return _hide(text, _maskable(secret_values(values)))
 
 
+_maskable_cache: dict[tuple, list[str]] = {}
+
+
 def _maskable(values: Iterable[str]) -> list[str]:
+    # the same few values come with every request of a server: worked out once
+    key = tuple(values)
+    found = _maskable_cache.get(key)
+    if found is None:
+        if len(_maskable_cache) >= 256:
+            _maskable_cache.clear()
+        found = _maskable_cache[key] = _expand(key)
+    return found
+
+
+def _expand(values: tuple) -> list[str]:
     found = set()
     for value in values:
         if not isinstance(value, str) or len(value) < MIN_MASKED_LENGTH:
@@ -211,12 +226,43 @@ def mask_data(data, values: Mapping | Iterable[str]):
 
 
 def _mask_data(data, maskable: list[str]):
-    try:
-        if not _in_json(json.dumps(data), maskable):
-            return data
-    except (TypeError, ValueError):
-        pass
+    strings: list[str] = []
+    _collect_strings(data, strings)
+    text = "\0".join(strings)  # one search per value over all the text, however the record is shaped
+    if not any(value in text for value in maskable):
+        return data
     return _hide_in(data, maskable)
+
+
+_NUMBERS = {int, float, bool}
+
+
+def _collect_strings(item, strings: list[str]) -> None:
+    """Every string in plain data, keys included, into ``strings``: the scan before any copy.
+
+    Lists of numbers (a metric's history) are skipped whole: checking their types is far cheaper
+    than writing them out, which is what a serialisation would do.
+    """
+    kind = type(item)
+    if kind is str:
+        strings.append(item)
+    elif kind is dict:
+        strings.extend(k for k in item if type(k) is str)
+        for value in item.values():
+            kind = type(value)
+            if kind is str:
+                strings.append(value)
+            elif kind is dict or kind is list or kind is tuple:
+                _collect_strings(value, strings)
+    elif kind is list or kind is tuple:
+        types = set(map(type, item))
+        if types <= _NUMBERS:
+            return
+        if types == {str}:
+            strings.extend(item)
+        else:
+            for value in item:
+                _collect_strings(value, strings)
 
 
 def masked_json(data, values: Mapping | Iterable[str]) -> str:
@@ -238,7 +284,7 @@ def _hide_in(item, maskable: list[str]):
         return _hide(item, maskable)
     if isinstance(item, dict):
         return {_hide_in(k, maskable): _hide_in(v, maskable) for k, v in item.items()}
-    if isinstance(item, list):
+    if isinstance(item, (list, tuple)):
         return [_hide_in(v, maskable) for v in item]
     return item
 
@@ -250,6 +296,8 @@ _registry: dict[str, None] = {}
 #: (values longest first, {first character: values}): replaced whole on change, read without a lock
 _view: tuple[list[str], dict[str, list[str]]] = ([], {})
 _log_masking_installed = False
+#: the class of the masking streams, once installed (a check on every registration must be cheap)
+_stream_type: list = [None]
 
 
 def register(values: Iterable[str]) -> None:
@@ -257,9 +305,13 @@ def register(values: Iterable[str]) -> None:
 
     Installs the masking streams and log records on first use: a process without secrets pays nothing.
     """
+    _register(_maskable(values))
+
+
+def _register(maskable: list[str]) -> None:
     global _view
     added = False
-    for value in _maskable(values):
+    for value in maskable:
         if value in _registry:
             del _registry[value]  # the newest stay when the registry is full
         else:
@@ -274,7 +326,7 @@ def register(values: Iterable[str]) -> None:
         for value in ordered:
             starts.setdefault(value[0], []).append(value)
         _view = (ordered, starts)
-    if _view[0]:
+    if _view[0] and not (type(sys.stdout) is _stream_type[0] and type(sys.stderr) is _stream_type[0]):
         _install_output_masking()
 
 
@@ -319,8 +371,9 @@ def _registry_size() -> int:
 
 def _install_output_masking() -> None:
     global _log_masking_installed
-    from .adapters.capture import install
+    from .adapters.capture import _RoutingStream, install
 
+    _stream_type[0] = _RoutingStream
     install()  # checked on each call: notebooks and test runners replace sys.stdout behind our back
     if not _log_masking_installed:
         _log_masking_installed = True

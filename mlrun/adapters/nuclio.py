@@ -86,7 +86,7 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
         logger.error_with("run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
                           error=ctx.mask(ctx._record.status.error))
     secrets = ctx._secrets.maskable()
-    record = ctx._as_dict(copy=False)  # only serialised from here on: no copy needed
+    record = ctx._as_dict(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
 
