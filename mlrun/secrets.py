@@ -10,7 +10,8 @@ A multi-line value is hidden whole and line by line (each line of ``MIN_MASKED_L
 more), so neither the value nor any of its lines shows.  The values of ``NOT_SECRET_KEYS`` (where an S3
 endpoint is and its region) are configuration, not credentials: they stay visible.  A context that holds
 secrets also registers them process-wide (``register``): from then on the process's own stdout, stderr
-and ``logging`` are masked until it ends (see ``mlrun.adapters.capture``).
+and ``logging`` are masked until it ends (see ``mlrun.adapters.capture``); the registry keeps the newest
+``$MLRUN_MASK_REGISTRY_SIZE`` values (default 4096), so a long-lived server does not grow without end.
 """
 from __future__ import annotations
 
@@ -218,8 +219,9 @@ def mask_bytes(data: bytes, values: Mapping | Iterable[str]) -> bytes:
 def mask_data(data, values: Mapping | Iterable[str]):
     """Plain data (a record) with every secret value hidden in its strings, keys included.
 
-    A copy when there are values to hide; ``data`` itself otherwise.  Costs one serialisation when
-    no value shows (the usual case): the structure is walked only when one does.
+    A copy when there are values to hide; ``data`` itself otherwise.  Costs one scan (``_shows``) when
+    no value shows (the usual case): the structure is walked and copied only when one does.  Keys that
+    only differ by a secret's value become one (``key_******``).
     """
     maskable = _maskable(secret_values(values))
     return _mask_data(data, maskable) if maskable else data

@@ -68,6 +68,24 @@ def test_a_record_without_a_secret_value_is_not_copied():
     assert masked == {"x": [MASK]}
 
 
+@pytest.mark.parametrize("where", ["xvalue", "deep", "key", "unicode"])
+def test_the_scan_finds_a_value_wherever_it_is(where):
+    value = "sécret-ünïcode-€" if where == "unicode" else SECRET
+    history = {"labels": {}, "xvalues": [str(n) for n in range(50_000)], "yvalues": [n / 7 for n in range(50_000)]}
+    data = {"status": {"metrics": {"loss": history}, "outputs": {"a": [1, {"b": ("x",)}]}}}
+    clean = mask_data(data, [value])
+    assert clean is data  # nothing shows: nothing copied
+    if where == "xvalue":
+        history["xvalues"][-1] = f"step {value}"
+    elif where == "deep":
+        data["status"]["outputs"]["a"][1]["b"] = ("x", f"deep {value}")
+    else:
+        data["status"]["outputs"][f"k {value}"] = 1
+    masked = mask_data(data, [value])
+    assert masked is not data and value not in json.dumps(masked, ensure_ascii=False)
+    assert MASK in json.dumps(masked)
+
+
 def test_every_field_key_and_value_is_masked_on_the_way_out(tmp_path, isolated_store):
     ctx = mlrun.get_or_create_ctx("fields", secrets={"PW": SECRET, "KEY": MULTI},
                                   spec={"spec": {"default_output_path": str(tmp_path / "out")}})
