@@ -4,6 +4,11 @@
 put in ``MLRUN_EXEC_CONFIG``; with none of these it starts a fresh local run.  Everything the
 code reads (parameters, secrets, inputs) and writes (outputs, metrics, artifacts, labels) goes
 through it and ends up in the run record.
+
+Secret values never leave with it: every copy of the record that leaves the context (``commit``,
+``to_dict``, ``to_yaml``, ``to_json``, ``record``) goes through one masking pass over all its keys and
+values (``SecretsStore.mask_record``), and a context that holds secrets masks the process's own
+output from then on (``mlrun.secrets.register``).
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ class RunContext:
         self._metrics = record.status.metrics  # log_metric appends here directly: it must stay cheap
         self._read_inputs: set[str] = set()
         self._record.spec.secret_sources = self._secrets.sources
+        self._secrets.register()  # the process's stdout, stderr and logging hide them from now on
         if not record.metadata.uid:
             import uuid
 
@@ -121,11 +127,11 @@ class RunContext:
 
     def set_label(self, key: str, value: str, replace: bool = True) -> None:
         if replace or key not in self.labels:
-            self.labels[key] = self.mask(str(value))
+            self.labels[key] = str(value)
 
     def set_annotation(self, key: str, value: str, replace: bool = True) -> None:
         if replace or key not in self.annotations:
-            self.annotations[key] = self.mask(str(value))
+            self.annotations[key] = str(value)
 
     # -- reading ----------------------------------------------------------------------------
     def get_param(self, key: str, default: Any = None) -> Any:
@@ -183,7 +189,7 @@ class RunContext:
     # -- writing ----------------------------------------------------------------------------
     def log_output(self, key: str, value: Any) -> None:
         """Record a result value (a number, string, bool, list or mapping)."""
-        self._record.status.outputs[str(key)] = _masked(_plain(value, key), self.mask)
+        self._record.status.outputs[str(key)] = _plain(value, key)
 
     log_result = log_output
 
@@ -257,7 +263,7 @@ class RunContext:
     def commit(self, message: str = "") -> None:
         """Save the record as it is now into the run store."""
         if message:
-            self._record.status.commit_message = self.mask(message)
+            self._record.status.commit_message = message
         self._record.status.last_update = now_iso()
         self._db().store_run(self._as_dict(copy=False))
 
@@ -266,7 +272,7 @@ class RunContext:
             raise InvalidInputError(f"run state must be one of {', '.join(RUN_STATES)}, got {state!r}")
         self._record.status.state = state
         if error:
-            self._record.status.error = self._secrets.mask(error)
+            self._record.status.error = error
 
     def finish(self, error: BaseException | str | None = None, commit: bool = True) -> None:
         """End the run: ``completed``, or ``error`` with the message of ``error``.
@@ -309,11 +315,16 @@ class RunContext:
     def to_dict(self) -> dict:
         return self._as_dict(copy=True)
 
-    def _as_dict(self, copy: bool) -> dict:
+    def _as_dict(self, copy: bool, masked: bool = True) -> dict:
+        """The record as it may leave: secret values hidden in every key and value (one pass, here only).
+
+        With ``copy=False`` it may share objects with the live record: only for serialising at once.
+        ``masked=False`` only for a caller that masks while it serialises (``events.render_run``).
+        """
         data = self._record.to_dict(copy)
         if not data["metadata"]["name"]:  # named by the code later, if it calls get_or_create_ctx(name)
             data["metadata"] = dict(data["metadata"], name=_default_name(self._record))
-        return data
+        return self._secrets.mask_record(data) if masked else data
 
     def to_yaml(self) -> str:
         return self.record.to_yaml()
@@ -502,17 +513,6 @@ def _plain(value: Any, key: str, what: str = "output") -> Any:
             except (TypeError, ValueError):
                 pass
     raise InvalidInputError(f"{what} {key!r}: cannot record a value of type {type(value).__name__}")
-
-
-def _masked(value: Any, mask) -> Any:
-    """``value`` (plain data) with ``mask`` applied to every string in it: code may log what it was given."""
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v, mask) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, mask) for v in value]
-    return value
 
 
 def _number(value: Any, key: str) -> float:

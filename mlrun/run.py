@@ -94,9 +94,10 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
 
         sweep = Sweep(record, secrets_store.items())  # bad sweep options fail here, before anything is stored
     runtime.validate(record)
+    secrets_store.register()  # this process's own output (errors, progress) hides them too
     dbpath = rundb or default_dbpath()
     db = get_run_db(dbpath)
-    db.store_run(record.to_dict(copy=False))  # stores only read it
+    db.store_run(secrets_store.mask_record(record.to_dict(copy=False)))  # stores only read it
     kfp_problem = kfp.check() if kfp is not None else ""
     if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
         outcome = RunOutcome(record.copy())
@@ -104,11 +105,13 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
         outcome = sweep.run(runtime, record, secrets_store, dbpath, stream=stream)
     else:
         outcome = runtime.run(record, secrets_store, dbpath, stream=stream)
-    final = outcome.record
+    # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
+    final = masked_record(outcome.record, secrets_store)
     if kfp is not None:
         kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
         if kfp_problem and final.state != "error":
             final.status.state, final.status.error, final.status.last_update = "error", kfp_problem, now_iso()
+            final = masked_record(final, secrets_store)  # the problem may name a file
     if outcome.log:
         db.store_run_and_log(final.to_dict(copy=False), outcome.log)
     else:
@@ -116,6 +119,13 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
     if save_to:
         save_record(final, save_to, secrets_store.items())
     return final
+
+
+def masked_record(record: RunRecord, secrets: SecretsStore) -> RunRecord:
+    """``record`` as it may leave the process: every secret value hidden (itself when none shows)."""
+    data = record.to_dict(copy=False)
+    masked = secrets.mask_record(data)
+    return record if masked is data else RunRecord.from_dict(masked, copy=False)
 
 
 def save_record(record: RunRecord, target: str, secrets: Mapping | None = None) -> str:

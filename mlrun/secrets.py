@@ -2,12 +2,22 @@
 
 Sources: ``file`` (``KEY=VALUE`` lines, ``#`` comments and blank lines allowed, ``$VAR`` expanded),
 ``env`` (comma-separated environment variable names) and ``inline`` (a mapping given through the API).
-Each source may carry a key prefix.  ``mask`` hides every known value in text about to be shown.
+Each source may carry a key prefix.
+
+Masking: every record leaves the process through one pass (``SecretsStore.mask_record``, ``mask_data``)
+that hides secret values in all its strings, keys included; text (logs, errors) goes through ``mask``.
+A multi-line value is hidden whole and line by line (each line of ``MIN_MASKED_LENGTH`` characters or
+more), so neither the value nor any of its lines shows.  The values of ``NOT_SECRET_KEYS`` (where an S3
+endpoint is and its region) are configuration, not credentials: they stay visible.  A context that holds
+secrets also registers them process-wide (``register``): from then on the process's own stdout, stderr
+and ``logging`` are masked until it ends (see ``mlrun.adapters.capture``); the registry keeps the newest
+``$MLRUN_MASK_REGISTRY_SIZE`` values (default 4096), so a long-lived server does not grow without end.
 """
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 
 from .errors import SecretError
@@ -16,6 +26,12 @@ SOURCE_KINDS = ("file", "env", "inline")
 MASK = "******"
 #: shorter values are not masked: hiding every "1" or "a" would make output unreadable
 MIN_MASKED_LENGTH = 3
+#: keys whose values say where a store is, not how to get in: never masked, so an error can name the endpoint
+NOT_SECRET_KEYS = frozenset({"S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
+                             "AWS_DEFAULT_REGION"})
+#: how many secret values (lines of multi-line ones included) the process-wide registry keeps, newest first
+MASK_REGISTRY_SIZE_ENV = "MLRUN_MASK_REGISTRY_SIZE"
+DEFAULT_MASK_REGISTRY_SIZE = 4096
 
 
 class SecretsStore:
@@ -23,6 +39,8 @@ class SecretsStore:
         self._secrets: dict[str, str] = {}
         self._sources: list[dict] = []
         self._inline_keys: set[str] = set()
+        self._public_keys: set[str] = set()  # keys of NOT_SECRET_KEYS, prefixed as stored
+        self._maskable: list[str] | None = None  # cached: masking runs on every record that leaves
 
     @classmethod
     def from_sources(cls, sources: Iterable[Mapping], inline: Mapping | None = None) -> "SecretsStore":
@@ -55,6 +73,8 @@ class SecretsStore:
         else:
             raise SecretError(f"unknown secret source kind {kind!r} (expected one of: {', '.join(SOURCE_KINDS)})")
         self._secrets.update({prefix + k: v for k, v in values.items()})
+        self._public_keys.update(prefix + k for k in values if k in NOT_SECRET_KEYS)
+        self._maskable = None
         if kind == "inline":
             self._inline_keys.update(prefix + k for k in values)
         entry = {"kind": kind, "source": reference}
@@ -84,8 +104,31 @@ class SecretsStore:
         """Where the secrets came from (what a run record keeps)."""
         return [dict(s) for s in self._sources]
 
+    def secret_values(self) -> list[str]:
+        """The values to hide: all but those of ``NOT_SECRET_KEYS``."""
+        return [v for k, v in self._secrets.items() if k not in self._public_keys]
+
+    def maskable(self) -> list[str]:
+        """What masking replaces: each secret value and the lines of multi-line ones, longest first."""
+        if self._maskable is None:
+            self._maskable = _maskable(self.secret_values())
+        return self._maskable
+
     def mask(self, text: str) -> str:
-        return mask(text, self._secrets.values())
+        """``text`` with every secret value (and every line of a multi-line one) hidden."""
+        maskable = self.maskable()
+        return _hide(text, maskable) if maskable else text
+
+    def mask_record(self, data):
+        """A record (plain data) as it may leave the process: see ``mask_data``."""
+        maskable = self.maskable()
+        return _mask_data(data, maskable) if maskable else data
+
+    def register(self) -> None:
+        """Add the secret values to the process-wide registry that masks the process's own output."""
+        maskable = self.maskable()
+        if maskable:
+            _register(maskable)
 
 
 def read_secrets_file(path: str) -> dict[str, str]:
@@ -115,13 +158,47 @@ def _unquote(value: str) -> str:
     return value
 
 
-def mask(text: str, values: Iterable[str]) -> str:
-    """Replace every secret value in ``text`` (longest first, so overlapping values hide fully)."""
-    return _hide(text, _maskable(values))
+def secret_values(secrets: Mapping | Iterable[str]) -> list[str]:
+    """The values to hide: a mapping's values but those of ``NOT_SECRET_KEYS``, or the values given."""
+    if isinstance(secrets, Mapping):
+        return [v for k, v in secrets.items() if k not in NOT_SECRET_KEYS]
+    return list(secrets)
+
+
+def mask(text: str, values: Mapping | Iterable[str]) -> str:
+    """Replace every secret value in ``text`` (longest first, so overlapping values hide fully).
+
+    ``values``: the values, or a mapping of keys to values (``NOT_SECRET_KEYS`` then stay visible).
+    """
+    return _hide(text, _maskable(secret_values(values)))
+
+
+_maskable_cache: dict[tuple, list[str]] = {}
 
 
 def _maskable(values: Iterable[str]) -> list[str]:
-    return sorted((v for v in values if v and len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True)
+    # the same few values come with every request of a server: worked out once
+    key = tuple(values)
+    found = _maskable_cache.get(key)
+    if found is None:
+        if len(_maskable_cache) >= 256:
+            _maskable_cache.clear()
+        found = _maskable_cache[key] = _expand(key)
+    return found
+
+
+def _expand(values: tuple) -> list[str]:
+    found = set()
+    for value in values:
+        if not isinstance(value, str) or len(value) < MIN_MASKED_LENGTH:
+            continue
+        found.add(value)
+        if "\n" in value or "\r" in value:  # a line shown alone (a log line, a table cell) must hide too
+            for line in value.splitlines():
+                for part in (line, line.strip()):
+                    if len(part) >= MIN_MASKED_LENGTH:
+                        found.add(part)
+    return sorted(found, key=len, reverse=True)
 
 
 def _hide(text: str, maskable: list[str]) -> str:
@@ -131,34 +208,56 @@ def _hide(text: str, maskable: list[str]) -> str:
     return text
 
 
-def mask_bytes(data: bytes, values: Iterable[str]) -> bytes:
-    for value in _maskable(values):
+def mask_bytes(data: bytes, values: Mapping | Iterable[str]) -> bytes:
+    for value in _maskable(secret_values(values)):
         encoded = value.encode("utf-8")
         if encoded in data:
             data = data.replace(encoded, MASK.encode())
     return data
 
 
-def mask_data(data, values: Iterable[str]):
+def mask_data(data, values: Mapping | Iterable[str]):
     """Plain data (a record) with every secret value hidden in its strings, keys included.
 
-    A copy when there are values to hide; ``data`` itself otherwise.
+    A copy when there are values to hide; ``data`` itself otherwise.  Costs one scan (``_shows``) when
+    no value shows (the usual case): the structure is walked and copied only when one does.  Keys that
+    only differ by a secret's value become one (``key_******``).
     """
-    maskable = _maskable(values)
-    if not maskable:
+    maskable = _maskable(secret_values(values))
+    return _mask_data(data, maskable) if maskable else data
+
+
+def _mask_data(data, maskable: list[str]):
+    if not _shows(data, maskable):
         return data
-    try:
-        if not _in_json(json.dumps(data), maskable):
-            return data
-    except (TypeError, ValueError):
-        pass
     return _hide_in(data, maskable)
 
 
-def masked_json(data, values: Iterable[str]) -> str:
+def _shows(data, maskable: list[str]) -> bool:
+    """Whether any string in ``data`` (keys included) may hold a value: one scan, nothing copied.
+
+    The scan is a pickle without its memo (C speed, and numbers go out as bytes, not text: a metric's
+    history of a million points costs milliseconds); strings are in it as UTF-8, whole.  A value
+    seen by chance in a number's bytes only costs the walk that finds nothing to hide.
+    """
+    import io
+    import pickle
+
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, 4)
+    pickler.fast = True  # no memo: no dictionary entry per string
+    try:
+        pickler.dump(data)
+    except Exception:  # noqa: BLE001 - not plain data (a cycle, an object): the walk looks at every string
+        return True
+    scanned = out.getvalue()
+    return any(value.encode("utf-8", "surrogatepass") in scanned for value in maskable)
+
+
+def masked_json(data, values: Mapping | Iterable[str]) -> str:
     """``json.dumps(mask_data(data, values))``, serialising once when no value shows (the usual case)."""
     text = json.dumps(data)
-    maskable = _maskable(values)
+    maskable = _maskable(secret_values(values))
     if maskable and _in_json(text, maskable):
         text = json.dumps(_hide_in(data, maskable))
     return text
@@ -174,6 +273,132 @@ def _hide_in(item, maskable: list[str]):
         return _hide(item, maskable)
     if isinstance(item, dict):
         return {_hide_in(k, maskable): _hide_in(v, maskable) for k, v in item.items()}
-    if isinstance(item, list):
+    if isinstance(item, (list, tuple)):
         return [_hide_in(v, maskable) for v in item]
     return item
+
+
+# -- the process's own output ------------------------------------------------------------------
+# Secret values (and lines of multi-line ones) every context of this process has held, oldest first:
+# a long-lived server sees new ones with every request, so only the newest are kept.
+_registry: dict[str, None] = {}
+#: (values longest first, {first character: values}): replaced whole on change, read without a lock
+_view: tuple[list[str], dict[str, list[str]]] = ([], {})
+_log_masking_installed = False
+#: the class of the masking streams, once installed (a check on every registration must be cheap)
+_stream_type: list = [None]
+
+
+def register(values: Iterable[str]) -> None:
+    """Mask these values in the process's stdout, stderr and ``logging`` from now until it ends.
+
+    Installs the masking streams and log records on first use: a process without secrets pays nothing.
+    """
+    _register(_maskable(values))
+
+
+def _register(maskable: list[str]) -> None:
+    global _view
+    added = False
+    for value in maskable:
+        if value in _registry:
+            del _registry[value]  # the newest stay when the registry is full
+        else:
+            added = True
+        _registry[value] = None
+    if added:
+        limit = _registry_size()
+        while len(_registry) > limit:
+            del _registry[next(iter(_registry))]
+        ordered = sorted(_registry, key=len, reverse=True)
+        starts: dict[str, list[str]] = {}
+        for value in ordered:
+            starts.setdefault(value[0], []).append(value)
+        _view = (ordered, starts)
+    if _view[0] and not (type(sys.stdout) is _stream_type[0] and type(sys.stderr) is _stream_type[0]):
+        _install_output_masking()
+
+
+def registered() -> list[str]:
+    """The values the process's output hides, longest first."""
+    return _view[0]
+
+
+def mask_output(text: str) -> str:
+    """``text`` with every registered value hidden (what the process's streams and log records do)."""
+    return _hide(text, _view[0])
+
+
+def held_tail(text: str) -> int:
+    """The length of the longest end of ``text`` that could begin a registered value (0 for none).
+
+    A stream holds that much back until its next write, so a value written in two pieces still hides.
+    """
+    ordered, starts = _view
+    if not ordered:
+        return 0
+    size = len(text)
+    window = max(0, size - len(ordered[0]) + 1)
+    longest = 0
+    for first, values in starts.items():
+        at = text.find(first, window)
+        while at != -1 and size - at > longest:
+            tail = text[at:]
+            if any(len(v) > len(tail) and v.startswith(tail) for v in values):
+                longest = size - at
+                break
+            at = text.find(first, at + 1)
+    return longest
+
+
+def _registry_size() -> int:
+    try:
+        return max(1, int(os.environ.get(MASK_REGISTRY_SIZE_ENV) or DEFAULT_MASK_REGISTRY_SIZE))
+    except ValueError:
+        return DEFAULT_MASK_REGISTRY_SIZE
+
+
+def _install_output_masking() -> None:
+    global _log_masking_installed
+    from .adapters.capture import _RoutingStream, install
+
+    _stream_type[0] = _RoutingStream
+    install()  # checked on each call: notebooks and test runners replace sys.stdout behind our back
+    if not _log_masking_installed:
+        _log_masking_installed = True
+        _install_log_masking()
+
+
+def _install_log_masking() -> None:
+    """Mask ``logging`` records as they are made: handlers holding the original streams write them too."""
+    import logging
+
+    previous = logging.getLogRecordFactory()
+
+    def masked_record(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        if _view[0]:
+            _mask_log_record(record, logging)
+        return record
+
+    logging.setLogRecordFactory(masked_record)
+
+
+def _mask_log_record(record, logging) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format string: logging reports it when the record is handled
+        return
+    masked = mask_output(message)
+    if masked != message:
+        record.msg, record.args = masked, ()
+    if record.exc_info and not record.exc_text:
+        text = logging.Formatter().formatException(record.exc_info)
+        masked = mask_output(text)
+        if masked != text:
+            record.exc_text = masked
+    if record.stack_info:
+        record.stack_info = mask_output(record.stack_info)
+    fields = getattr(record, "with", None)  # nuclio-sdk's structured fields
+    if isinstance(fields, dict):
+        record.__dict__["with"] = _mask_data(fields, _view[0])

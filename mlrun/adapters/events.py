@@ -11,7 +11,7 @@ the function printed); ``application/json`` gets the record as JSON; anyone else
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..errors import InvalidSpecError
 from ..model import dump_yaml, parse_struct
@@ -82,10 +82,11 @@ def answer_type(accept: str) -> str:
     return YAML_TYPE
 
 
-def render_run(record: dict, log: str, content_type: str, secrets: Iterable[str] = ()) -> str:
+def render_run(record: dict, log: str, content_type: str, secrets: Mapping | Iterable[str] = ()) -> str:
     """The answer body for a run record, in the form ``answer_type`` chose, ``secrets`` hidden in the record.
 
-    The log is taken as already masked (a context masks what its run printed).
+    ``secrets``: values, or a mapping of keys to values; hidden by the same pass as every record that
+    leaves (``mlrun.secrets.mask_data``).  The log is taken as already masked (a context masks what its run printed).
     """
     if content_type == RUN_ANSWER_TYPE:
         return f'{{"record": {masked_json(record, secrets)}, "log": {json.dumps(log)}}}'

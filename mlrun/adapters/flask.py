@@ -131,12 +131,12 @@ class _Function:
                 if not isinstance(exc, AccessDeniedError):  # a refusal is one line, not a bug's traceback
                     print_exception(exc, out)
                 failure = exc
-        log, answered, body = mask(out.getvalue(), secrets.values()), None, ""
+        log, answered, body = mask(out.getvalue(), secrets), None, ""
         if failure is not None:
             answered = _error_record(spec, self.name, error_message(failure))
             status, content_type = 403 if isinstance(failure, AccessDeniedError) else 500, accept_type
         else:
-            status, content_type, body = _nuclio_answer(output, secrets.values())
+            status, content_type, body = _nuclio_answer(output, secrets)
             if accept_type in (RUN_ANSWER_TYPE, JSON_TYPE) and not content_type.startswith(accept_type):
                 try:  # a nuclio handler answers with its record as text (the seed's ``ctx.to_yaml()``)
                     answered = RunRecord.from_text(body, "the handler's answer").to_dict()
@@ -144,7 +144,7 @@ class _Function:
                 except InvalidInputError:
                     pass
         if answered is not None:
-            body = render_run(answered, log, accept_type, secrets.values())
+            body = render_run(answered, log, accept_type, secrets)
         if log and not (answered is not None and accept_type == RUN_ANSWER_TYPE):
             sys.stdout.write(log)  # not sent back: the server's console shows it instead
             sys.stdout.flush()

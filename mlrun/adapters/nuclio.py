@@ -103,8 +103,8 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
         log = logger.warn_with if status == 403 else logger.error_with
         log("access denied" if status == 403 else "run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
             error=ctx.mask(ctx._record.status.error))
-    secrets = [ctx.get_secret(key) for key in ctx.secret_keys]
-    record = ctx._as_dict(copy=False)  # only serialised from here on: no copy needed
+    secrets = ctx._secrets.maskable()
+    record = ctx._as_dict(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
 

@@ -5,6 +5,7 @@ The parent record's spec says everything: ``spec.hyperparams`` (``{name: [values
 ``metadata.iteration`` 1..N, and are full records in the run store.  The parent (iteration 0)
 keeps the results table in ``status.iterations`` (the first row is the header) and as the
 artifact ``iteration_results.csv``, and takes the best iteration's outputs plus ``best_iteration``.
+Every record stored, parent and iterations, goes through the secrets' masking pass first.
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ class Sweep:
 
         db = get_run_db(dbpath)
         parent.status.state = "running"
-        db.store_run(parent.to_dict())
+        db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
         try:
             executor = get_executor(self.options.get("dask", ""), self.options.get("parallel", 0),
                                     remote=runtime.kind != "local")
@@ -108,16 +109,16 @@ class Sweep:
                     final, logs[child.metadata.iteration] = self._outcome(child, future, secrets)
                     results[child.metadata.iteration] = final
                     parent.metadata.name = parent.metadata.name or final.metadata.name  # the name the code gives
-                    db.store_run(final.to_dict())
+                    db.store_run(secrets.mask_record(final.to_dict(copy=False)))
                     progress.show(final)
                     stop_reason = stop_reason or self._stop_reason(final, results)
                     if time.monotonic() - saved >= PROGRESS_SAVE_INTERVAL:  # watch it with `mlrun get run UID`
                         parent.status.iterations, parent.status.last_update = self.table(results), now_iso()
-                        db.store_run(parent.to_dict())
+                        db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
                         saved = time.monotonic()
         except BaseException as exc:  # the parent must not stay "running" in the store
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else secrets.mask(error_message(exc))
-            db.store_run(self._end(parent, reason).to_dict())
+            db.store_run(secrets.mask_record(self._end(parent, reason).to_dict(copy=False)))
             raise
         if stop_reason:
             progress.note(stop_reason)
@@ -211,7 +212,7 @@ class Sweep:
                 parent.status.output_artifacts = chosen.status.output_artifacts
         parent.status.iterations = self.table(results)
         try:
-            RunContext(parent, secrets, db).log_artifact(RESULTS_KEY, body=_csv(parent.status.iterations),
+            RunContext(parent, secrets, db).log_artifact(RESULTS_KEY, body=secrets.mask(_csv(parent.status.iterations)),
                                                          description="one row per iteration", format="csv")
         except Exception as exc:  # noqa: BLE001 - the table stays in the record; say why the file is missing
             error = error or f"cannot write {RESULTS_KEY}: {secrets.mask(error_message(exc))}"

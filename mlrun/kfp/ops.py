@@ -70,9 +70,9 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
     """
     if not target or not isinstance(target, str):
         raise InvalidInputError("mlrun_op: target must be a file path or function URL")
-    if isinstance(secrets, Mapping):
+    if isinstance(secrets, Mapping) or any(_is_inline(source) for source in secrets):
         raise InvalidInputError("mlrun_op: secrets must be sources like ('file', path) or ('env', 'A,B'), "
-                                "never values: the pipeline would store them")
+                                "never values (inline): the compiled pipeline would store them")
     output_names = _output_names(outputs)
     step = _Step(taken=set(output_names.values()))
     cli = ["--kfp"]
@@ -81,7 +81,8 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
             if not isinstance(key, str) or not key or "=" in key:
                 raise InvalidInputError(f"mlrun_op: {option} key {key!r} must be a non-empty string without '='")
             cli += [option, step.pair(key, value, label + key, typed=option == "-p")]
-    for kind, source in secrets:
+    for entry in secrets:
+        kind, source = entry.split("=", 1) if isinstance(entry, str) and "=" in entry else entry
         cli += ["-s", f"{kind}={source}"]
     for option, label, value in (("--save-to", "save_to", save_to), ("--workflow", "workflow", workflow),
                                  ("--out-path", "out_path", out_path), ("--db", "rundb", rundb),
@@ -101,6 +102,15 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
         "implementation": {"container": {"image": image, "command": list(command), "args": cli}},
     }
     return spec, step.arguments
+
+
+def _is_inline(source) -> bool:
+    """An inline source (``("inline", "K=V")``, a mapping...): values, not a reference."""
+    if isinstance(source, str):  # "inline=K=V", the CLI's spelling
+        return source.partition("=")[0].strip().lower() == "inline"
+    if isinstance(source, (tuple, list)) and source:
+        return str(source[0]).strip().lower() == "inline" or any(isinstance(part, Mapping) for part in source)
+    return True  # neither a (kind, source) pair nor its text: not a reference either
 
 
 def kfp_name(key: str) -> str:

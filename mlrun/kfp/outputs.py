@@ -4,7 +4,8 @@ A KFP v1 step is read through files: ``/mlpipeline-metrics.json`` (numbers shown
 ``/mlpipeline-ui-metadata.json`` (viewers: a markdown run report, csv tables, html pages) and one
 file per result for ``file_outputs`` (``/tmp/<key>``: a result's value, or an artifact's target
 path).  A KFP v2 step gets each output parameter from a path it names (``--kfp-output key=path``).
-Writing all this takes json only: ``kfp`` itself is never imported here.
+Writing all this takes json only: ``kfp`` itself is never imported here.  Secret values are hidden
+in every file and file name, artifacts shown inline included.
 """
 from __future__ import annotations
 
@@ -71,25 +72,32 @@ class KfpOutputs:
     def write(self, record: RunRecord, secrets: Mapping | None = None) -> str:
         """Write every file for ``record``; why one could not be written, else ``""``.
 
-        ``secrets`` are the credentials for reading back small csv/html artifacts shown inline.
+        ``secrets`` are the credentials for reading back small csv/html artifacts shown inline; their
+        values are hidden in every file and file name (``run_function`` hands over a masked record already).
         """
-        values = output_values(record)
+        from ..secrets import mask, masked_json
+
+        secrets = secrets or {}
+        values = {key: mask(value, secrets) for key, value in output_values(record).items()}
         files = {
-            os.path.join(self.kfp_dir, METRICS_FILE): json.dumps(kfp_metrics(record.outputs)),
-            os.path.join(self.kfp_dir, UI_METADATA_FILE): json.dumps(kfp_ui_metadata(record, _reader(secrets))),
+            os.path.join(self.kfp_dir, METRICS_FILE): masked_json(kfp_metrics(record.outputs), secrets),
+            os.path.join(self.kfp_dir, UI_METADATA_FILE): masked_json(kfp_ui_metadata(record, _reader(secrets)),
+                                                                      secrets),
         }
         problems = []
         for key, value in values.items():
-            path = _path_under(self.outputs_dir, key)
+            path = _path_under(self.outputs_dir, mask(key, secrets))  # a key may hold a secret: never a file name
             if path:
                 files[path] = value
             else:
-                problems.append(f"KFP output {key!r} cannot be a file name under {self.outputs_dir}")
+                problems.append(f"KFP output {mask(key, secrets)!r} cannot be a file name under {self.outputs_dir}")
         for key, path in self.paths.items():
-            if key in values:
-                files[path] = values[key]
+            value = values.get(key, values.get(mask(key, secrets)))  # the record's key may be masked
+            if value is not None:
+                files[path] = value
             elif record.state != "error":  # a failed run already says why its results are missing
-                problems.append(f"KFP output {key!r}: the run logged no result or artifact with that key")
+                problems.append(f"KFP output {mask(key, secrets)!r}: the run logged no result or artifact "
+                                "with that key")
         for path, text in files.items():
             try:
                 _write_text(path, text)

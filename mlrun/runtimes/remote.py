@@ -28,7 +28,7 @@ from .. import transport
 from ..adapters.events import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, is_loopback, read_answer
 from ..errors import InvalidInputError, LimitExceededError
 from ..model import RunRecord, now_iso
-from ..secrets import SecretsStore, mask_data
+from ..secrets import SecretsStore
 from .base import Runtime, RunOutcome
 
 #: seconds a call may take in all, from connecting to the answer's last byte (default 600)
@@ -86,7 +86,7 @@ class RemoteRuntime(Runtime):
         where = f"{self.target} answered HTTP {answer.status_code}"
         try:
             data, log = read_answer(answer.headers.get("Content-Type", ""), answer.content)
-            final = RunRecord.from_dict(mask_data(data, secrets.items().values()), copy=False)  # fresh from JSON
+            final = RunRecord.from_dict(secrets.mask_record(data), copy=False)  # fresh from JSON
         except InvalidInputError as exc:
             reason = answer_error(answer.content) if answer.status_code >= 400 else f"no run record in it ({exc})"
             return _failed(record, secrets, f"{where}: {reason}"), ""
