@@ -74,6 +74,9 @@ build_base() {
 
 install_packages
 configure
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9  # two builds at once (tests in parallel, several checkouts) make the base image once
 podman info >/dev/null 2>&1 || { log "podman cannot run here: $(podman info 2>&1 | tail -1)"; exit 3; }
 if [ -n "${MLRUN_BASE_REBUILD:-}" ] || ! podman image exists "$BASE_IMAGE"; then
     [ -n "${MLRUN_BASE_REBUILD:-}" ] && rm -rf "$CACHE/rootfs-$SUITE"
