@@ -40,8 +40,8 @@ def image():
     assert base.returncode == 0, base.stderr
     tag = f"localhost/mlrun-function-test:{uuid.uuid4().hex[:8]}"
     # docker format: the OCI format has no HEALTHCHECK
-    podman("build", "--pull=never", "--format", "docker", "-q", "-f", os.path.join(ROOT, "deploy", "Dockerfile"), "-t", tag, ROOT,
-           timeout=900)
+    podman("build", "--pull=never", "--format", "docker", "-q", "-f", os.path.join(ROOT, "deploy", "Dockerfile"),
+           "-t", tag, ROOT, timeout=900)
     yield tag
     podman("rmi", "-f", tag, check=False)
 
