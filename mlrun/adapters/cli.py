@@ -82,28 +82,43 @@ class _UsageLine(click.ClickException):
 @click.option("--base-image", default="", help="Build on this image (default: nuclio's for the runtime).")
 @click.option("--namespace", default="", help="Kubernetes namespace.")
 @click.option("--mlrun-requirement", default="", metavar="REQ",
-              help="How the build installs mlrun (default: mlrun[s3]==<this version>).")
+              help="How the build installs mlrun, as a pip requirement (e.g. git+https://HOST/REPO.git); "
+                   "instead of the wheel a --bundle ships. (The name mlrun on the package index is another project.)")
+@click.option("--bundle", default="", metavar="DIR",
+              help="Write a bundle into DIR: function.yaml, the handler file and a wheel of this mlrun, which "
+                   "the build installs from /opt/nuclio; deploy with: nuctl deploy --path DIR --file DIR/function.yaml")
+@click.option("--extras", default="s3", show_default=True, metavar="LIST",
+              help="mlrun extras the bundle's build installs with the wheel (comma-separated; '' for none).")
 @click.option("-o", "--output", default="", metavar="PATH", help="Write here (local or s3://) instead of stdout.")
 @click.pass_context
 @user_errors
 def function_config(ctx, target, name, requirements, env, workers, max_body_size, base_image, namespace,
-                    mlrun_requirement, output) -> None:
-    """Print a nuclio function config (function.yaml) for a handler file.
+                    mlrun_requirement, bundle, extras, output) -> None:
+    """Print a nuclio function config (function.yaml) for a handler file, or write a bundle (--bundle).
 
     HANDLER (default: handler) must be a nuclio handler(context, event); wrap a plain fn(ctx)
-    with mlrun.adapters.nuclio.nuclio_handler.
+    with mlrun.adapters.nuclio.nuclio_handler. Without --bundle, --mlrun-requirement is needed.
 
     \b
     Example:
-      mlrun function-config handlers/seed_nuclio.py:handler --name myfunc -o function.yaml
-      nuctl deploy --file function.yaml
+      mlrun function-config handlers/seed_nuclio.py:handler --name myfunc --bundle build/myfunc
+      nuctl deploy --path build/myfunc --file build/myfunc/function.yaml
     """
     from ..deploy import config_yaml, function_config as make_config
     from ..params import parse_pairs
 
-    config = make_config(target, name=name, requirements=requirements, env=parse_pairs(env, "--env", typed=False),
-                         workers=workers, max_body_size=max_body_size, base_image=base_image,
-                         namespace=namespace, mlrun_requirement=mlrun_requirement)
+    options = dict(name=name, requirements=requirements, env=parse_pairs(env, "--env", typed=False), workers=workers,
+                   max_body_size=max_body_size, base_image=base_image, namespace=namespace,
+                   mlrun_requirement=mlrun_requirement, extras=[e.strip() for e in extras.split(",") if e.strip()])
+    if bundle:
+        from ..bundle import write_bundle
+
+        if output:
+            raise InvalidInputError("--bundle writes DIR/function.yaml: leave out --output")
+        files = write_bundle(target, bundle, _command_line(ctx), **options)
+        click.echo(f"wrote {', '.join(files.values())}", err=True)
+        return
+    config = make_config(target, **options)
     text = config_yaml(config, _command_line(ctx), output or "function.yaml")
     if output:
         from ..datastore import get_item

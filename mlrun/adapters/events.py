@@ -38,23 +38,38 @@ def event_body(event: Any) -> Any:
 
 
 def event_header(event: Any, name: str) -> str:
-    """A request header, case-insensitive; ``""`` for events without headers."""
-    if callable(getattr(event, "get_header", None)):  # nuclio
-        return event.get_header(name) or ""
+    """A request header, case-insensitive; ``""`` for events without headers.
+
+    nuclio hands over names and values as bytes when its wrapper does not decode strings
+    (``NUCLIO_PYTHON_DECODE_EVENT_STRINGS`` off): both forms are read.
+    """
     headers = getattr(event, "headers", None) or {}
     if hasattr(headers, "get") and not isinstance(headers, dict):  # werkzeug headers ignore case already
         return headers.get(name, "")
     lowered = name.lower()
-    return next((str(v) for k, v in headers.items() if k.lower() == lowered), "")
+    if isinstance(headers, dict):
+        return next((_text(v) for k, v in headers.items() if _text(k).lower() == lowered), "")
+    if callable(getattr(event, "get_header", None)):
+        return _text(event.get_header(name) or "")
+    return ""
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 def spec_from_event(event: Any) -> tuple[dict, dict]:
     """``(spec, secrets)`` from an event; ``InvalidSpecError`` when the body is not a run spec.
 
-    An empty body is an empty spec: the function runs with its defaults.  A text body is parsed under
-    ``parse_struct``'s limits (size, nesting, YAML aliases): past one, a ``LimitExceededError`` that is
-    also an ``InvalidSpecError``, before anything runs.
+    An empty body is an empty spec: the function runs with its defaults.  nuclio's bodies come as
+    bytes, text, or a mapping it decoded already (``application/json``); a batch of events (a list)
+    is refused: a run is one event.  A text body is parsed under ``parse_struct``'s limits (size,
+    nesting, YAML aliases): past one, a ``LimitExceededError`` that is also an ``InvalidSpecError``,
+    before anything runs.
     """
+    if isinstance(event, (list, tuple)):
+        raise InvalidSpecError(f"got a batch of {len(event)} events: a run takes one event (set the trigger's "
+                               "batch size to 1)")
     body = event_body(event)
     if isinstance(body, (bytearray, memoryview)):
         body = bytes(body)

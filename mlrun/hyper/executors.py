@@ -20,6 +20,8 @@ class Executor(ABC):
 
     #: how many iterations a sweep keeps in flight here
     slots: int = 1
+    #: iterations may run on other machines, in other working directories: paths must travel resolved
+    remote_workers: bool = False
 
     @abstractmethod
     def submit(self, fn: Callable, *args, key: str = ""):
@@ -55,9 +57,9 @@ class DaskExecutor(Executor):
     """A dask.distributed cluster: ``"local"`` starts a LocalCluster on this machine, an address joins one.
 
     The LocalCluster's workers are threads of this process: each iteration is a process of its own
-    already, and worker processes would only add seconds of start-up.  Joining a
-    cluster needs mlrun on the workers and the file at the same path there; secret values travel
-    with each task, as they do to a local child process.
+    already, and worker processes would only add seconds of start-up.  Joining a cluster needs mlrun
+    on the workers; a file's content travels with each task (``ShippedScript``), and so do secret
+    values, as they do to a local child process.
     """
 
     def __init__(self, address: str = "local", slots: int = 0):
@@ -80,6 +82,7 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
         else:
             self._client = Client(address, timeout="10s")
+            self.remote_workers = True
         self.slots = slots or max(1, sum(self._client.nthreads().values()))
 
     def submit(self, fn: Callable, *args, key: str = ""):
@@ -92,6 +95,59 @@ class DaskExecutor(Executor):
                 self._cluster.close()
         finally:
             self._quiet.setLevel(self._level)
+
+
+class ShippedScript:
+    """A local file's iteration for a worker that may not see the caller's files: the script travels with the task.
+
+    Built on the caller's side (the path made absolute there, the content read there); on the worker,
+    the file at that path runs when it has the same content, else a copy of the content in a
+    temporary folder.  Either way the iteration's record names the caller's file.
+    """
+
+    kind = "local"
+
+    def __init__(self, path: str):
+        self.target = os.path.abspath(path)
+        with open(self.target, "rb") as fp:
+            self.content = fp.read()
+
+    def run(self, record, secrets, dbpath: str, stream: bool = False):
+        import shutil
+        import tempfile
+
+        from ..runtimes.local import LocalRuntime
+
+        record = record.copy()
+        folder = ""
+        path = self.target
+        if not self._visible():
+            folder = tempfile.mkdtemp(prefix="mlrun-shipped-")
+            path = os.path.join(folder, os.path.basename(self.target))
+            with open(path, "wb") as fp:
+                fp.write(self.content)
+        record.spec.runtime = {**record.spec.runtime, "command": path}
+        try:
+            outcome = LocalRuntime(path).run(record, secrets, dbpath, stream)
+        finally:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+        outcome.record.spec.runtime["command"] = self.target
+        return outcome
+
+    def _visible(self) -> bool:
+        try:
+            with open(self.target, "rb") as fp:
+                return fp.read() == self.content
+        except OSError:
+            return False
+
+
+def absolute_local(url: str) -> str:
+    """``url`` made absolute on this side when it is a local path (URLs and ``""`` as they are)."""
+    if not url or "://" in url:
+        return url
+    return os.path.abspath(os.path.expanduser(url))
 
 
 def get_executor(dask: str = "", parallel: int = 0, remote: bool = False) -> Executor:

@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 from ..model import RunRecord, RunStatus, _is_scalar, now_iso
 from ..runtimes import Runtime, RunOutcome
 from ..secrets import SecretsStore
-from .executors import get_executor, require_dask
+from .executors import ShippedScript, absolute_local, get_executor, require_dask
 from .selection import Selector, StopCondition
 from .sources import check_hyperparams, load_param_file
 from .strategies import check_strategy, iterations
@@ -99,6 +99,12 @@ class Sweep:
                                     remote=runtime.kind != "local")
         except Exception as exc:  # noqa: BLE001 - a cluster that cannot be reached fails the run, recorded
             return RunOutcome(self._end(parent, f"cannot start the executor: {secrets.mask(error_message(exc))}"))
+        if executor.remote_workers:  # a worker elsewhere resolves nothing against the caller's directory
+            try:
+                runtime, dbpath = _for_remote_workers(runtime, parent), absolute_local(dbpath)
+            except OSError as exc:
+                executor.close()
+                return RunOutcome(self._end(parent, f"cannot read {runtime.target}: {exc.strerror}"))
         progress = _Progress(len(self.points), self.names, sys.stderr if stream else None)
         results: dict[int, RunRecord] = {}
         logs: dict[int, bytes] = {}
@@ -236,6 +242,21 @@ def _child(parent: RunRecord, number: int, params: Mapping, out_path: str) -> Ru
     now = now_iso()
     child.status = RunStatus(start_time=now, last_update=now)
     return child
+
+
+def _for_remote_workers(runtime: Runtime, parent: RunRecord):
+    """The runtime and spec as a worker in another directory (or on another machine) needs them:
+    the script shipped with each task, output and input paths absolute."""
+    spec = parent.spec
+    spec.default_output_path = absolute_local(spec.default_output_path or _default_out_base(runtime))
+    for item in (*spec.input_objects, *spec.output_artifacts):
+        if isinstance(item, dict) and isinstance(item.get("path"), str):
+            item["path"] = absolute_local(item["path"])
+    if runtime.kind != "local":
+        return runtime
+    shipped = ShippedScript(runtime.target)
+    spec.runtime = {**spec.runtime, "command": shipped.target}
+    return shipped
 
 
 def _default_out_base(runtime: Runtime) -> str:

@@ -47,7 +47,7 @@ class LocalRuntime(Runtime):
         env[DBPATH_ENV] = dbpath
         env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
         command = [sys.executable, "-m", "mlrun.runtimes.child"]
-        masked = list(secrets.items().values())
+        masked = secrets.secret_values()
         try:
             interval, stop_timeout = _settings()
         except InvalidInputError as exc:  # run() without validate(): the record must still not stay created
