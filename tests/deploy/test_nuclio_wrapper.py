@@ -8,15 +8,12 @@ import os
 import pytest
 import yaml
 
-import mlrun.secrets
-from deploy_helpers import (INFILE_TEXT, RUN_ANSWER, SECRET, SEED_HANDLERS, SEED_NUCLIO, check_seed_record,
+from deploy_helpers import (INFILE_TEXT, RUN_ANSWER, SECRET, SEED_HANDLERS, check_seed_record,
                             seed_body)
 from nuclio_harness import NuclioProcessor, encode_event
 
 HANDLERS_DIR = os.path.dirname(SEED_HANDLERS)
 #: the process-wide masking of stdout/stderr (a context holding secrets) lands with the masking work
-PROCESS_MASKING = hasattr(mlrun.secrets, "register")
-
 
 @pytest.fixture
 def inputs(tmp_path):
@@ -69,8 +66,6 @@ def test_the_seed_handler_form_answers_its_record_and_keeps_the_secret_out_of_th
     assert SECRET not in answer.text and all(SECRET not in line for line in answer.lines)
 
 
-@pytest.mark.xfail(not PROCESS_MASKING, strict=True,
-                   reason="needs the process-wide masking of stdout/stderr (mlrun.secrets.register), not merged here")
 @pytest.mark.parametrize("decode", [True, False], ids=["decoded-strings", "bytes-strings"])
 def test_the_seed_handler_form_prints_the_secret_masked_into_the_container_log(tmp_path, inputs, decode):
     env = function_env(tmp_path, inputs)
