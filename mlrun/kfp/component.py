@@ -15,7 +15,6 @@ kfp is imported when a component is built, never when this module is imported.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import keyword
 import os
@@ -311,6 +310,7 @@ def local_wheel(cache: str | None = None) -> str:
 
     Raises ``InvalidInputError`` when mlrun is not installed from a source tree (give a requirement).
     """
+    import hashlib
     import shutil
     import subprocess
     import sys
@@ -385,6 +385,7 @@ def _local_runner_in_place() -> bool:
 
 def _compile_function(source: str, function: str):
     """The component function from its generated source, with that source where ``inspect`` finds it."""
+    import hashlib
     import linecache
 
     from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Model, Output
