@@ -103,7 +103,8 @@ def main(argv: "list[str] | None" = None) -> None:
     parser.add_argument("--sweep", action="store_true", help="the training step as a sweep over lr=[0.1,0.3,0.2]")
     parser.add_argument("--local", action="store_true", help="run with kfp.local.SubprocessRunner instead of compiling")
     parser.add_argument("--venv", action="store_true", help="with --local: each task in a fresh virtual environment")
-    parser.add_argument("--lr", type=float, default=0.1, help="the learning rate (default: %(default)s; not with --sweep)")
+    parser.add_argument("--lr", type=float, default=0.1,
+                        help="the learning rate (default: %(default)s; not with --sweep)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs (default: %(default)s)")
     parser.add_argument("--save-to", default="", help="also write each run's record (YAML) to this folder")
     parser.add_argument("--pipeline-root", default="local_outputs",

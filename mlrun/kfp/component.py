@@ -387,13 +387,14 @@ def _compile_function(source: str, function: str):
     """The component function from its generated source, with that source where ``inspect`` finds it."""
     import hashlib
     import linecache
+    from typing import NamedTuple
 
     from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 
     filename = f"<mlrun-component-{hashlib.sha256(source.encode()).hexdigest()[:12]}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = {"Input": Input, "Output": Output, "Artifact": Artifact, "Dataset": Dataset, "HTML": HTML,
-                 "Markdown": Markdown, "Metrics": Metrics, "Model": Model, "NamedTuple": __import__("typing").NamedTuple,
+                 "Markdown": Markdown, "Metrics": Metrics, "Model": Model, "NamedTuple": NamedTuple,
                  "__name__": "mlrun_component"}
     exec(compile(source, filename, "exec", dont_inherit=True), namespace)  # no postponed annotations
     return namespace[function]

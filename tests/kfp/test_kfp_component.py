@@ -8,7 +8,7 @@ import pytest
 import yaml
 from helpers import ROOT, SEED_EXAMPLE
 from kfp import compiler, components, dsl
-from kfp.dsl import HTML, Dataset
+from kfp.dsl import Dataset
 
 from mlrun.errors import InvalidInputError
 from mlrun.kfp import mlrun_component
@@ -42,7 +42,8 @@ def test_parameters_inputs_and_outputs_become_the_component_interface(tmp_path):
         "test_txt": "system.Artifact", "table_csv": "system.Dataset", "chart_html": "system.HTML",
         "model_pkl": "system.Model", "raw": "system.Dataset", "metrics": "system.Metrics"}
     tasks = spec["root"]["dag"]["tasks"]
-    assert tasks["train"]["inputs"]["parameters"]["workflow"] == {"runtimeValue": {"constant": "{{$.pipeline_job_uuid}}"}}
+    job_id = {"runtimeValue": {"constant": "{{$.pipeline_job_uuid}}"}}
+    assert tasks["train"]["inputs"]["parameters"]["workflow"] == job_id
     assert not tasks["train"]["cachingOptions"].get("enableCache")
     check = tasks["check"]["inputs"]
     assert check["parameters"]["threshold"] == {"taskOutputParameter": {"outputParameterKey": "accuracy",

@@ -110,7 +110,12 @@ def check_seed_outputs(outputs, seed_dir, dbpath):
     assert outputs["test_txt"].metadata["target_path"] == saved.status.output_artifacts[0]["target_path"]
 
 
-def test_two_steps_a_result_and_an_artifact_feed_the_next_step(tmp_path, isolated_store):
+def test_two_steps_a_result_and_an_artifact_feed_the_next_step(tmp_path, isolated_store, monkeypatch):
+    from kfp.local import placeholder_utils
+
+    made = []  # the ids KFP's local runner draws: the pipeline run's first, then one per task
+    draw = placeholder_utils.make_random_id
+    monkeypatch.setattr(placeholder_utils, "make_random_id", lambda: made.append(draw()) or made[-1])
     two_steps = load_deploy("pipeline_two_steps")
     first = two_steps.run_locally(two_steps.two_steps_pipeline, {"lr": 0.2, "epochs": 2}, str(tmp_path / "kfp"))
     outputs = first.outputs
@@ -124,7 +129,7 @@ def test_two_steps_a_result_and_an_artifact_feed_the_next_step(tmp_path, isolate
 
     runs = pipeline_runs(isolated_store)
     assert len(runs) == 2
-    kfp_run_id(runs)
+    assert kfp_run_id(runs) == made[0] and len(made) == 3
     train, validate = sorted((get_run_db(isolated_store).read_run(r["uid"]) for r in runs),
                              key=lambda r: r["spec"]["runtime"]["handler"] != "train")
     assert train["spec"]["runtime"]["handler"] == "train" and validate["spec"]["runtime"]["handler"] == "validate"
