@@ -30,6 +30,9 @@ DEFAULT_BASE_IMAGE = "python:3.11"
 REQUIREMENT_ENV = "MLRUN_KFP_REQUIREMENT"
 #: where locally built wheels of this project are kept
 WHEEL_CACHE_ENV = "MLRUN_KFP_WHEEL_CACHE"
+#: seconds ``pip wheel`` may take (it fetches the build backend) before the wheel is packed directly
+WHEEL_TIMEOUT_ENV = "MLRUN_KFP_WHEEL_TIMEOUT"
+DEFAULT_WHEEL_TIMEOUT = 300.0
 #: handler files up to this size are carried inside the component (the pipeline spec holds them)
 EMBED_LIMIT = 512 * 1024
 #: the output artifact holding the numeric results
@@ -306,9 +309,12 @@ def default_requirement() -> str:
 
 
 def local_wheel(cache: str | None = None) -> str:
-    """A wheel of this project built from its source tree (``pip wheel --no-deps``), cached by content.
+    """A wheel of this project built from its source tree, cached by content; its path.
 
-    Raises ``InvalidInputError`` when mlrun is not installed from a source tree (give a requirement).
+    Built by ``pip wheel --no-deps`` (from a copy of the tree); when pip cannot (offline, it cannot
+    fetch the build backend; or it takes longer than ``$MLRUN_KFP_WHEEL_TIMEOUT`` seconds), packed
+    directly: the package's files and the installed distribution's metadata.  Raises
+    ``InvalidInputError`` when mlrun is not installed from a source tree (give a requirement).
     """
     import hashlib
     import shutil
@@ -336,12 +342,19 @@ def local_wheel(cache: str | None = None) -> str:
         for rel in files:  # a copy: building in the source tree would leave build/ behind
             os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
             shutil.copy2(os.path.join(root, rel), os.path.join(tree, rel))
-        result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
-                                 os.path.join(tmp, "dist"), tree], capture_output=True, text=True)
-        wheels = [f for f in os.listdir(os.path.join(tmp, "dist"))] if result.returncode == 0 else []
+        dist = os.path.join(tmp, "dist")
+        try:
+            timeout = float(os.environ.get(WHEEL_TIMEOUT_ENV) or DEFAULT_WHEEL_TIMEOUT)
+        except ValueError:
+            raise InvalidInputError(f"${WHEEL_TIMEOUT_ENV} must be a number of seconds") from None
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, tree],
+                           capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        wheels = [f for f in os.listdir(dist) if f.endswith(".whl")] if os.path.isdir(dist) else []
         if not wheels:
-            last = (result.stderr.strip().splitlines() or ["no wheel written"])[-1]
-            raise InvalidInputError(f"mlrun_component: cannot build a wheel of {root}: {last}")
+            wheels = [pack_wheel(tree, files, dist)]
         os.makedirs(cache, exist_ok=True)
         staging = tempfile.mkdtemp(dir=cache, prefix=".building-")
         shutil.copy2(os.path.join(tmp, "dist", wheels[0]), staging)
@@ -351,6 +364,45 @@ def local_wheel(cache: str | None = None) -> str:
             shutil.rmtree(staging, ignore_errors=True)
     built = [f for f in os.listdir(folder) if f.endswith(".whl")]
     return os.path.join(folder, built[0])
+
+
+def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
+    """Pack ``root``'s ``mlrun`` package into a pure-Python wheel in ``dist``; its file name.
+
+    The metadata (name, version, dependencies, the ``mlrun`` command) is the installed distribution's.
+    """
+    import base64
+    import hashlib
+    import zipfile
+    from importlib import metadata
+
+    try:
+        dist_meta = metadata.distribution("mlrun")
+        text = dist_meta.read_text("METADATA") or dist_meta.read_text("PKG-INFO")
+    except metadata.PackageNotFoundError:
+        text = None
+    if not text:
+        raise InvalidInputError("mlrun_component: no metadata of the installed mlrun to build a wheel with: "
+                                f"pass requirement=... or set ${REQUIREMENT_ENV}")
+    version = dist_meta.version
+    info = f"mlrun-{version}.dist-info"
+    entry_points = dist_meta.read_text("entry_points.txt") or "[console_scripts]\nmlrun = mlrun.cli:main\n"
+    contents = {rel: open(os.path.join(root, rel), "rb").read() for rel in files if rel.startswith("mlrun" + os.sep)}
+    contents.update({f"{info}/METADATA": text.encode(), f"{info}/entry_points.txt": entry_points.encode(),
+                     f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: mlrun\nRoot-Is-Purelib: true\n"
+                                      b"Tag: py3-none-any\n"})
+    record = []
+    for name, data in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name.replace(os.sep, '/')},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    os.makedirs(dist, exist_ok=True)
+    name = f"mlrun-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(dist, name), "w", zipfile.ZIP_DEFLATED) as wheel:
+        for path, data in contents.items():
+            wheel.writestr(path.replace(os.sep, "/"), data)
+        wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return name
 
 
 def project_root() -> str | None:

@@ -218,3 +218,26 @@ def test_the_default_requirement_is_never_the_index_package(monkeypatch, tmp_pat
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
     assert "mlrun @" not in compiled()  # the task runs in this interpreter, which has this mlrun
     shutil.rmtree(tmp_path / "wheels")
+
+
+def test_offline_the_wheel_is_packed_directly_and_installs(monkeypatch, tmp_path):
+    """Without the package index pip cannot fetch the build backend: the wheel is packed directly."""
+    import zipfile
+
+    from mlrun.kfp import component
+
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    wheel = component.local_wheel(str(tmp_path / "wheels"))
+    with zipfile.ZipFile(wheel) as packed:
+        assert "Generator: mlrun" in packed.read("mlrun-0.1.0.dist-info/WHEEL").decode()
+        assert "Requires-Dist: pyyaml" in packed.read("mlrun-0.1.0.dist-info/METADATA").decode()
+    target = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                                "--target", str(target), wheel], capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, installed.stderr
+    code = "import mlrun, mlrun.kfp.component; print(mlrun.__file__)"
+    used = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(target)})
+    assert used.returncode == 0 and used.stdout.strip() == str(target / "mlrun" / "__init__.py")
+    assert (target / "bin" / "mlrun").exists() or (target / "mlrun-0.1.0.dist-info" / "entry_points.txt").exists()
