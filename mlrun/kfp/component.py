@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import InvalidInputError
 from .ops import kfp_name
+from .outputs import KfpOutputs
 
 #: the image a component runs in on a cluster (KFP's own default is python:3.9)
 DEFAULT_BASE_IMAGE = "python:3.11"
@@ -200,14 +201,14 @@ def run_step(spec_text: str, values: Mapping[str, Any]):
     ``values``: the component function's arguments (parameters, input artifacts, output artifacts).
     Returns the typed results (a named tuple, as the component declares) and fills the output
     artifacts: each artifact's bytes, ``metrics`` with the numeric results.  A failed run is a
-    failed task, with one line saying why.
+    failed task, with one line saying why; so is a run whose results cannot be handed to KFP (a
+    result not of its declared type, an artifact that cannot be read), and its record says so.
     """
     import shutil
     import tempfile
     from collections import namedtuple
 
-    from ..run import as_secrets, run_function
-    from .outputs import METRICS_FILE, KfpOutputs
+    from ..run import run_function
 
     spec = json.loads(spec_text)
 
@@ -226,55 +227,82 @@ def run_step(spec_text: str, values: Mapping[str, Any]):
             target = os.path.join(work, "code", os.path.basename(target))
             with open(target, "w", encoding="utf-8") as fp:
                 fp.write(spec["code"])
-        keys = [key for key, _py, _kind in spec["results"] + spec["artifacts"]]
-        paths = {key: os.path.join(work, "outputs", f"{n}.txt") for n, key in enumerate(keys)}
-        kfp = KfpOutputs(kfp_dir=os.path.join(work, "kfp"), outputs_dir=os.path.join(work, "files"), paths=paths)
-        secrets = as_secrets(spec["secrets"])
-        record = run_function(target, params=params, inputs=inputs, secrets=secrets, handler=spec["handler"],
+        kfp = _StepOutputs(work, spec, values)
+        record = run_function(target, params=params, inputs=inputs, secrets=spec["secrets"], handler=spec["handler"],
                               args=spec["args"], labels=spec["labels"], kfp=kfp, hyperparams=spec["hyperparams"],
                               hyper_options=spec["hyper_options"], **options)
         if record.state == "error":
             raise SystemExit(f"Error: run {record.uid} failed: {record.status.error}")
+        if not spec["results"]:
+            return None
+        return namedtuple("Outputs", [py for _key, py, _kind in spec["results"]])(*kfp.results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
-        with open(os.path.join(kfp.kfp_dir, METRICS_FILE), encoding="utf-8") as fp:
+
+class _StepOutputs(KfpOutputs):
+    """What ``--kfp`` writes, then handed to the task's KFP outputs.
+
+    A problem handing them over is returned from ``write`` like a missing ``--kfp-output``, so the
+    run ends in state ``error`` with that reason, recorded before the task fails.
+    """
+
+    def __init__(self, work: str, spec: dict, values: Mapping[str, Any]):
+        keys = [key for key, _py, _kind in spec["results"] + spec["artifacts"]]
+        super().__init__(kfp_dir=os.path.join(work, "kfp"), outputs_dir=os.path.join(work, "files"),
+                         paths={key: os.path.join(work, "outputs", f"{n}.txt") for n, key in enumerate(keys)})
+        self.spec, self.values, self.results = spec, values, []
+
+    def write(self, record, secrets: Mapping | None = None) -> str:
+        problem = super().write(record, secrets)
+        if problem or record.state == "error":
+            return problem
+        try:
+            self.results = self._hand_over(record, dict(secrets or {}))
+        except ValueError as exc:
+            return str(exc)
+        return ""
+
+    def _text(self, key: str) -> str:
+        with open(self.paths[key], encoding="utf-8") as fp:
+            return fp.read()
+
+    def _hand_over(self, record, secrets: dict) -> list:
+        from ..secrets import mask
+        from .outputs import METRICS_FILE
+
+        spec, values = self.spec, self.values
+        results = []
+        for key, _py, kind in spec["results"]:
+            text = self._text(key)
+            try:
+                results.append(_typed(text, kind))
+            except ValueError:
+                raise ValueError(f"result {key!r} is {text[:60]!r}, not {kind}: "
+                                 f"declare its type in outputs={{{key!r}: ...}}") from None
+
+        for key, py, _kind in spec["artifacts"]:
+            url, out = self._text(key), values[py]
+            try:
+                _copy_artifact(url, out.path, secrets)
+            except OSError as exc:
+                raise ValueError(f"cannot hand artifact {key!r} to KFP: {exc}") from None
+            meta = next((a for a in record.status.output_artifacts if a.get("key") == key), {})
+            out.metadata.update({"mlrun_key": key, "mlrun_run_uid": record.uid, "target_path": url,
+                                 **{k: meta[k] for k in ("format", "size") if meta.get(k) is not None}})
+
+        with open(os.path.join(self.kfp_dir, METRICS_FILE), encoding="utf-8") as fp:
             metrics = json.load(fp)["metrics"]
         metrics_out = values[spec["metrics"]]
         for metric in metrics:
             metrics_out.log_metric(metric["name"], metric["numberValue"])
         metrics_out.metadata["mlrun_run_uid"] = record.uid
 
-        for key, py, _kind in spec["artifacts"]:
-            with open(paths[key], encoding="utf-8") as fp:
-                url = fp.read()
-            out = values[py]
-            os.makedirs(os.path.dirname(os.path.abspath(out.path)) or ".", exist_ok=True)
-            try:
-                _copy_artifact(url, out.path, secrets.items())
-            except OSError as exc:
-                raise SystemExit(f"Error: run {record.uid}: cannot hand artifact {key!r} to KFP: {exc}") from None
-            meta = next((a for a in record.status.output_artifacts if a.get("key") == key), {})
-            out.metadata.update({"mlrun_key": key, "mlrun_run_uid": record.uid, "target_path": url,
-                                 **{k: meta[k] for k in ("format", "size") if meta.get(k) is not None}})
-
         if spec.get("iterations"):
             page = values[spec["iterations"]]
-            _write_text(page.path, secrets.mask(iterations_html(record.status.iterations)))
+            _write_text(page.path, mask(iterations_html(record.status.iterations), secrets.values()))
             page.metadata.update({"mlrun_run_uid": record.uid, "iterations": max(len(record.status.iterations) - 1, 0)})
-
-        results = []
-        for key, py, kind in spec["results"]:
-            with open(paths[key], encoding="utf-8") as fp:
-                text = fp.read()
-            try:
-                results.append(_typed(text, kind))
-            except ValueError:
-                raise SystemExit(f"Error: run {record.uid}: result {key!r} is {text[:60]!r}, not {kind}: "
-                                 f"declare its type in outputs={{{key!r}: ...}}") from None
-        if not results:
-            return None
-        return namedtuple("Outputs", [py for _key, py, _kind in spec["results"]])(*results)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        return results
 
 
 def iterations_html(rows: Sequence[Sequence[Any]], limit: int = ITERATIONS_HTML_ROWS) -> str:
@@ -561,6 +589,7 @@ def _copy_artifact(url: str, path: str, secrets: Mapping) -> None:
     from ..datastore import get_item
     from ..errors import MLRunError
 
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     try:
         get_item(url, secrets).download(path)
     except (MLRunError, ImportError) as exc:

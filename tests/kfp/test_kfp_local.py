@@ -158,7 +158,7 @@ def test_a_sweep_is_one_step_with_the_best_result_and_the_iterations_table(tmp_p
     kfp_run_id(runs)
 
 
-def test_a_failing_step_fails_the_pipeline_and_its_run_says_why(tmp_path, isolated_store):
+def test_a_failing_step_fails_the_pipeline_and_its_run_says_why(tmp_path, isolated_store, capsys):
     from kfp import dsl, local
 
     from mlrun.kfp import mlrun_component
@@ -174,8 +174,10 @@ def test_a_failing_step_fails_the_pipeline_and_its_run_says_why(tmp_path, isolat
 
     with pytest.raises(RuntimeError, match="failing"):
         failing()
-    [run] = pipeline_runs(isolated_store)
-    assert run["state"] == "error" and "no data in the bucket" in run["error"]
+    [failed] = pipeline_runs(isolated_store)
+    assert failed["state"] == "error" and "no data in the bucket" in failed["error"]
+    said = capsys.readouterr().out  # the local runner prints what the task printed
+    assert f"Error: run {failed['uid']} failed: " in said and "no data in the bucket" in said
 
     @dsl.pipeline(name="mistyped")
     def mistyped():
@@ -183,7 +185,11 @@ def test_a_failing_step_fails_the_pipeline_and_its_run_says_why(tmp_path, isolat
 
     with pytest.raises(RuntimeError, match="mistyped"):
         mistyped()
-    assert len(pipeline_runs(isolated_store)) == 2
+    # the run itself went well, but its result could not be handed over: recorded as the reason
+    mistyped_run = next(run for run in pipeline_runs(isolated_store) if run["uid"] != failed["uid"])
+    reason = "result 'accuracy' is 'high', not float: declare its type in outputs={'accuracy': ...}"
+    assert mistyped_run["state"] == "error" and mistyped_run["error"] == reason
+    assert f"Error: run {mistyped_run['uid']} failed: {reason}" in capsys.readouterr().out
 
 
 def test_the_default_requirement_is_never_the_index_package(monkeypatch, tmp_path):
