@@ -247,3 +247,30 @@ def test_offline_the_wheel_is_packed_directly_and_installs(monkeypatch, tmp_path
                           env={**os.environ, "PYTHONPATH": str(target)})
     assert used.returncode == 0 and used.stdout.strip() == str(target / "mlrun" / "__init__.py")
     assert (target / "bin" / "mlrun").exists() or (target / "mlrun-0.1.0.dist-info" / "entry_points.txt").exists()
+
+
+def test_secrets_reach_the_step_by_source_and_their_values_stay_out_of_the_pipeline(tmp_path, isolated_store,
+                                                                                    monkeypatch, capsys):
+    from kfp import dsl, local
+
+    from mlrun.kfp import mlrun_component
+
+    token = "tok-3f9a0c7d2b"
+    monkeypatch.setenv("MY_TOKEN", token)
+    handler = tmp_path / "uses_token.py"
+    handler.write_text("def main(ctx):\n    ctx.log_output('token_length', len(ctx.get_secret('MY_TOKEN')))\n")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
+
+    @dsl.pipeline(name="with a secret")
+    def with_secret() -> int:
+        return mlrun_component(str(handler), handler="main", secrets=[("env", "MY_TOKEN")],
+                               outputs={"token_length": int}).outputs["token_length"]
+
+    assert with_secret().output == len(token)
+    [run] = pipeline_runs(isolated_store)
+    record = get_run_db(isolated_store).read_run(run["uid"])
+    assert record["spec"]["secret_sources"] == [{"kind": "env", "source": "MY_TOKEN"}]
+    assert token not in capsys.readouterr().out and token not in str(record)
+    for folder, _dirs, files in os.walk(tmp_path / "kfp"):
+        for name in files:
+            assert token not in open(os.path.join(folder, name), errors="replace").read(), name
