@@ -140,3 +140,21 @@ def test_the_compiled_pipeline_yaml_loads_as_a_component(form, tmp_path):
         "componentInputParameter": "n"}
     if form == "component":
         assert "'mlrun @ https://wheels.example/m.whl'" in json.dumps(spec)
+
+
+@pytest.mark.parametrize("sweep", [False, True])
+def test_the_two_step_example_compiles(sweep, tmp_path):
+    path = tmp_path / "two_steps.yaml"
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "deploy", "pipeline_two_steps.py"), "-o", str(path),
+                             *(["--sweep"] if sweep else [])], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "MLRUN_KFP_REQUIREMENT": "mlrun @ https://wheels.example/m.whl"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"wrote {path}"
+    spec = yaml.safe_load(path.read_text())
+    validate = spec["root"]["dag"]["tasks"]["validate"]
+    assert validate["dependentTasks"] == ["train"]
+    assert validate["inputs"]["parameters"]["min_accuracy"]["taskOutputParameter"]["producerTask"] == "train"
+    assert validate["inputs"]["artifacts"]["input_model_txt"]["taskOutputArtifact"]["outputArtifactKey"] == "model_txt"
+    train_outputs = spec["components"]["comp-train"]["outputDefinitions"]["artifacts"]
+    assert ("iterations" in train_outputs) is sweep and ("iteration_results_csv" in train_outputs) is sweep
+    assert "'mlrun @ https://wheels.example/m.whl'" in path.read_text()
