@@ -7,7 +7,11 @@ Measured side by side (interleaved, so machine noise hits both sides alike):
 - ``import mlrun.kfp`` against ``import mlrun`` (and ``import kfp``, what the step builder loads);
 - ``mlrun run --kfp`` against the same ``mlrun run`` without it (the seed's example, whole processes);
 - writing the KFP files for a record with 200 results and 20 artifacts, in-process (atomic writes:
-  temp file, then rename), against plain ``open().write()`` of the same 222 files with the same content.
+  temp file, then rename), against plain ``open().write()`` of the same 222 files with the same content;
+- the two-step pipeline (``deploy/pipeline_two_steps.py --local``: train, then validate, executed by
+  KFP's local runner in this interpreter) against the same two handlers run with ``mlrun run`` back to
+  back (the second reading the first's artifact): KFP's overhead, as a ratio.  ``--venv`` adds the
+  same pipeline with a fresh virtual environment per task (pip installs this project's wheel each time).
 Byte-code caching is on (as for an installed package), whatever PYTHONDONTWRITEBYTECODE says.
 """
 from __future__ import annotations
@@ -72,9 +76,41 @@ def side_by_side(repeat: int, *measures) -> list[float]:
     return [statistics.median(r[i] for r in rounds) for i in range(len(measures))]
 
 
+def pipeline_rows(repeat: int, venv: bool) -> list[tuple]:
+    handlers = os.path.join(ROOT, "examples", "train_validate.py")
+    pipeline = [PY, os.path.join(ROOT, "deploy", "pipeline_two_steps.py"), "--local", "--lr", "0.2"]
+    with tempfile.TemporaryDirectory() as tmp:
+        env_db = ["--db", os.path.join(tmp, "db")]
+        env = {**ENV, "MLRUN_DBPATH": os.path.join(tmp, "db")}
+        quiet = {"cwd": tmp, "env": env, "check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+
+        def local_pipeline(*extra: str) -> float:
+            start = time.perf_counter()
+            subprocess.run(pipeline + ["--pipeline-root", os.path.join(tmp, "kfp"), *extra], **quiet)
+            return time.perf_counter() - start
+
+        def back_to_back() -> float:
+            start = time.perf_counter()
+            subprocess.run([PY, "-m", "mlrun", "run", "-q", *env_db, "--handler", "train", "-p", "lr=0.2",
+                            "--out-path", os.path.join(tmp, "train"), handlers], **quiet)
+            subprocess.run([PY, "-m", "mlrun", "run", "-q", *env_db, "--handler", "validate", "-p",
+                            "min_accuracy=0.68", "-i", f"model.txt={os.path.join(tmp, 'train', 'model.txt')}",
+                            handlers], **quiet)
+            return time.perf_counter() - start
+
+        t_pipeline, t_cli = side_by_side(repeat, local_pipeline, back_to_back)
+        rows = [("two-step pipeline, kfp.local in place (s)", t_pipeline, t_cli, "2 x mlrun run, back to back")]
+        if venv:
+            t_venv = statistics.median(local_pipeline("--venv") for _ in range(max(1, repeat)))
+            rows.append(("two-step pipeline, a venv per task (s)", t_venv, t_cli, "2 x mlrun run, back to back"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--pipeline-repeat", type=int, default=3, help="rounds for the pipeline figures")
+    parser.add_argument("--venv", action="store_true", help="also the pipeline with a virtual environment per task")
     args = parser.parse_args()
     rows = []
 
@@ -100,6 +136,8 @@ def main() -> None:
         t_yaml = statistics.median(float(s[1]) for s in samples)
         rows.append(("KFP files, 200 results + 20 artifacts (ms)", t_write * 1000, t_yaml * 1000,
                      "plain writes, same 222 files"))
+
+    rows += pipeline_rows(args.pipeline_repeat, args.venv)
 
     print()
     print(f"{'measure':<46} {'mlrun':>9} {'baseline':>9}  {'ratio':>7}  baseline is")
