@@ -29,11 +29,12 @@ step "pip install --upgrade pip"
 step "pip install -e '.[test]'"
 .venv/bin/python -m pip install -e '.[test]'
 
-# many tests wait on child processes and sockets, so more workers than cores is faster (2 cores: 4 beat 2)
+# many tests wait on child processes, pip and sockets, so more workers than cores is no slower (2 cores: 4 as
+# fast as 2 or faster); work stealing keeps every worker busy while the few long tests (pip, podman) run
 workers=${MLRUN_TEST_WORKERS:-4}
 if [ "$workers" = 0 ]; then
   step "python -m pytest $*"
   exec .venv/bin/python -m pytest "$@"
 fi
-step "python -m pytest -n $workers $*"
-exec .venv/bin/python -m pytest -n "$workers" "$@"
+step "python -m pytest -n $workers --dist worksteal $*"
+exec .venv/bin/python -m pytest -n "$workers" --dist worksteal "$@"
