@@ -53,8 +53,12 @@ def runs():
     error, page = "", None
     try:
         query = ListQuery.from_args(args, strict=False)
-        page = query.fetch(run_db())
+        db = run_db()
+        page = query.fetch(db)
         page.runs = [summary_row(summary) for summary in page.runs]
+        for row in page.runs:
+            if not row["name"] and row["uid"]:  # a run of a function never reached has no name: show its URL
+                row["function"] = function_url(db, row["uid"], row["iteration"])
     except InvalidInputError as exc:
         query, error = ListQuery(), str(exc)
     form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until")}
@@ -69,13 +73,23 @@ def run(uid: str):
     iteration = iteration_arg()
     record, notes = lenient_record(db.read_run(uid, iteration))
     metrics = charted_metrics(record, notes)
+    iterations = iteration_table(record)
+    best = best_iteration(record) if not metrics and iterations else None
+    if best:  # a sweep's parent: its outputs are the best iteration's, and so are the metrics shown
+        try:
+            metrics = charted_metrics(lenient_record(db.read_run(uid, best))[0], [])
+        except MLRunError:
+            best = None
+        refs = iterations["compare"]
+        if refs and f"{uid}@{best}" not in refs:  # compare the best with the first others
+            iterations["compare"] = [f"{uid}@{best}", *refs[:MAX_COMPARED - 1]]
     charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
     try:
         log = db.get_log(uid)
     except MLRunError:
         log = b""
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),
-                           artifacts=artifact_rows(record, notes), iterations=iteration_table(record),
+                           artifacts=artifact_rows(record, notes), iterations=iterations, best=best,
                            log=clean_log(log[-LOG_TAIL_BYTES:]), log_cut=len(log) > LOG_TAIL_BYTES,
                            log_size=len(log), record_yaml=short_yaml(record.to_dict()), notes=notes)
 
@@ -158,6 +172,22 @@ def summary_row(summary) -> dict:
     for key in ("labels", "outputs"):
         row[key] = summary.get(key) if isinstance(summary.get(key), dict) else {}
     return row
+
+
+def function_url(db, uid: str, iteration: int) -> str:
+    """The URL of the function a remote run called (``""`` for other runs, or a record that cannot be read)."""
+    try:
+        runtime = lenient_record(db.read_run(uid, iteration))[0].spec.runtime
+    except MLRunError:
+        return ""
+    command = runtime.get("command") if isinstance(runtime, dict) and runtime.get("kind") == "remote" else ""
+    return command if isinstance(command, str) else ""
+
+
+def best_iteration(record: RunRecord) -> int | None:
+    """The iteration a sweep's selector picked (its parent's ``best_iteration`` output), if any."""
+    best = record.status.outputs.get("best_iteration")
+    return best if not record.metadata.iteration and _iteration_number(best) else None
 
 
 def _text(value) -> str:

@@ -4,6 +4,8 @@ A screenshot of each page is saved under this module's pytest temporary director
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -171,3 +173,37 @@ def test_login_page_guards_the_ui(tmp_path, browser, shots):
         wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".table-head h1"))
         assert browser.find_element(By.CSS_SELECTOR, ".table-head h1").text.startswith("Runs")
         assert TOKEN not in browser.page_source
+
+
+def test_sweep_parent_unreachable_function_and_integer_steps(tmp_path, browser, shots):
+    """A sweep's parent shows its best iteration's metrics (whole-number steps, ticked as whole numbers) and a
+    link comparing its iterations; a run of a function never reached is listed under the function's URL."""
+    from helpers import ROOT, free_port, mlrun_cli
+
+    with running_server(str(tmp_path / "store")) as srv:
+        train = os.path.join(ROOT, "examples", "train.py")
+        sweep = mlrun_cli("run", "--db", srv.url, "-x", "depth=[2,4,8]", "--selector", "max.accuracy", "-q",
+                          "--handler", "train", train, cwd=str(tmp_path))
+        assert sweep.returncode == 0, sweep.stderr
+        unreachable = f"http://127.0.0.1:{free_port()}/fn"  # nobody listens there
+        failed = mlrun_cli("run", "--db", srv.url, "-q", unreachable, cwd=str(tmp_path))
+        assert failed.returncode == 1, failed.stderr
+
+        browser.get(srv.url + "/")
+        names = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows(browser)]
+        assert unreachable in names and "(unnamed)" not in names
+
+        browser.find_element(By.LINK_TEXT, "train").click()
+        wait(browser).until(lambda d: "/runs/" in d.current_url)
+        best = browser.find_element(By.CSS_SELECTOR, "#metrics .best-iteration")
+        assert "iteration 3" in best.text  # depth 8 scores best
+        chart = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, ".chart[data-x-ticks]"))
+        assert browser.execute_script(DRAWN_PIXELS, chart) > 500
+        ticks = chart.get_attribute("data-x-ticks").split(",")
+        assert ticks and all(t.isdigit() for t in ticks), ticks  # 1, 2, 3: no 1.25, 1.5
+        assert "no metrics" not in browser.find_element(By.ID, "metrics").text
+        screenshot(browser, shots, "sweep-parent")
+
+        browser.find_element(By.ID, "compare-iterations").click()
+        wait(browser).until(lambda d: "/compare" in d.current_url)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) >= 3  # the label column and 3 runs
