@@ -72,8 +72,8 @@ print(f"{t1 - t0} {t2 - t1} {peak}")
 FILL_STORE = """
 import sys
 from mlrun.model import RunRecord
-from mlrun.rundb.filedb import FileRunDB
-db = FileRunDB(sys.argv[1])
+from mlrun.rundb.sqlite import SQLiteRunDB
+db = SQLiteRunDB(sys.argv[1])
 conn = db._db
 conn.execute("BEGIN")
 for i in range(int(sys.argv[2])):

@@ -394,7 +394,7 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
     """The record and secrets of a new context, from the first source present."""
     inline = dict(secrets or {})
     if event is not None:
-        from .adapters.events import spec_from_event  # events import typing: too slow for ``import mlrun``
+        from .protocol import spec_from_event  # protocol imports typing: too slow for ``import mlrun``
 
         spec, event_secrets = spec_from_event(event)
         inline.update(event_secrets)

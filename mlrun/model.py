@@ -55,12 +55,13 @@ def _codec() -> tuple:
     """(dumper, loader) classes, built on first use: PyYAML is imported only when YAML is needed."""
     global _yaml_codec
     if not _yaml_codec:
-        import yaml
 
         try:  # libyaml makes large records (long metric histories) several times faster
-            from yaml import CSafeDumper as Dumper, CSafeLoader as Loader
+            from yaml import CSafeDumper as Dumper
+            from yaml import CSafeLoader as Loader
         except ImportError:  # pragma: no cover - PyYAML built without libyaml
-            from yaml import SafeDumper as Dumper, SafeLoader as Loader
+            from yaml import SafeDumper as Dumper
+            from yaml import SafeLoader as Loader
 
         class RecordDumper(Dumper):
             """Mappings as blocks, lists of scalars inline (``xvalues: ['1', '2', '3']``), as in the seed's records."""

@@ -293,3 +293,16 @@ def serving_policy(function_dir: str = "") -> AccessPolicy:
         policy = _from_environment[key] = AccessPolicy.serving(key[0].split(","), key[1], key[2])
     return policy
 
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``): traffic to it never leaves this
+    machine.  A name is never resolved."""
+    import ipaddress
+
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

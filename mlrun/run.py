@@ -5,7 +5,7 @@ import os
 from typing import Mapping, Sequence
 
 from .config import default_dbpath
-from .errors import InvalidInputError, StoreError
+from .errors import StoreError
 from .model import RunRecord, check_uid, now_iso
 from .secrets import SecretsStore
 

@@ -27,9 +27,10 @@ from typing import Any, Callable
 from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx
 from ..errors import AccessDeniedError, InvalidInputError, MLRunError
+from ..loader import record_result
 from ..policy import AccessPolicy, serving_policy
+from ..protocol import answer_type, event_header, input_error_status, render_error, render_run
 from .capture import capture_output, print_exception
-from .events import answer_type, event_header, input_error_status, render_error, render_run
 
 
 def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str = ""):
@@ -51,20 +52,6 @@ def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str =
     handler.__name__, handler.__qualname__, handler.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     handler.__module__ = fn.__module__
     return handler
-
-
-def locate_handler(target: str, default: str = "handler") -> tuple[str, str]:
-    """``FILE[:HANDLER]`` -> ``(file, handler)``, checked without running the file (nuclio's ``module:function``)."""
-    from ..runtimes.local import top_level_names
-
-    path, sep, attr = target.rpartition(":")
-    if not sep or not attr.isidentifier():
-        path, attr = target, default
-    if not os.path.isfile(path):
-        raise InvalidInputError(f"file not found: {path}")
-    if attr not in top_level_names(path):
-        raise InvalidInputError(f"handler {attr!r} not found in {path}")
-    return path, attr
 
 
 def _function_dir(fn: Callable) -> str:
@@ -114,11 +101,7 @@ def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseExceptio
     A refusal of the access policy is no bug of the function's: its one line is the run's error, no traceback.
     """
     try:
-        result = fn(ctx)
-        if isinstance(result, dict):
-            ctx.log_outputs(result)
-        elif result is not None:
-            ctx.log_output("return", result)
+        record_result(ctx, fn(ctx))
     except (Exception, SystemExit) as exc:  # a failing run is an answer, not a crashed worker
         if not isinstance(exc, AccessDeniedError):
             print_exception(exc, out)

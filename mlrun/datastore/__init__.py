@@ -11,7 +11,7 @@ import functools
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import AccessDeniedError, InvalidInputError
-from ..plugins import load
+from ..registry import Registry
 from .base import DataItem, DataStore, FileStat
 
 if TYPE_CHECKING:
@@ -19,37 +19,24 @@ if TYPE_CHECKING:
 
 __all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes"]
 
-# scheme -> (dotted path, pip extra that provides its dependencies)
-_REGISTRY: dict[str, tuple[str | type, str]] = {
+#: scheme -> (store class or "module:Class", pip extra that provides its dependencies)
+STORES = Registry("the {name}:// data store", "mlrun.datastores", {
     "": ("mlrun.datastore.filestore:FileStore", ""),
     "file": ("mlrun.datastore.filestore:FileStore", ""),
     "s3": ("mlrun.datastore.s3:S3Store", "s3"),
     "http": ("mlrun.datastore.http:HttpStore", "http"),
     "https": ("mlrun.datastore.http:HttpStore", "http"),
     "memory": ("mlrun.datastore.memory:MemoryStore", ""),
-}
-_entry_points_loaded = False
+})
 
 
 def register_store(scheme: str, store: str | type, extra: str = "") -> None:
     """Make ``scheme://`` URLs use ``store`` (a ``DataStore`` subclass or its ``"module:Class"`` path)."""
-    _REGISTRY[scheme.lower()] = (store, extra)
+    STORES.register(scheme, store, extra)
 
 
 def known_schemes() -> list[str]:
-    _load_entry_points()
-    return sorted(s for s in _REGISTRY if s)
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="mlrun.datastores"):
-        _REGISTRY.setdefault(ep.name.lower(), (ep.value, ""))
+    return [s for s in STORES.names() if s]
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -62,14 +49,9 @@ def split_url(url: str) -> tuple[str, str, str]:
 
 
 def _store_class(scheme: str) -> type:
-    if scheme not in _REGISTRY:
-        _load_entry_points()
-    if scheme not in _REGISTRY:
+    if scheme not in STORES:
         raise InvalidInputError(f"unknown data store scheme {scheme!r} (known: {', '.join(known_schemes())})")
-    target, extra = _REGISTRY[scheme]
-    target = load(target, f"the {scheme}:// data store", extra)
-    _REGISTRY[scheme] = (target, extra)
-    return target
+    return STORES.get(scheme)
 
 
 def get_store(url: str, secrets: Mapping | None = None) -> DataStore:

@@ -10,7 +10,6 @@ from typing import BinaryIO
 from ..errors import NotFoundError, StoreError
 from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, unlink_quietly
 
-
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 

@@ -166,4 +166,6 @@ def require_dask() -> None:
     import importlib.util
 
     if importlib.util.find_spec("distributed") is None:
-        raise ImportError('--dask needs dask.distributed; install it with: pip install "mlrun[dask]"')
+        from ..registry import missing_dependency
+
+        raise missing_dependency("--dask", "dask.distributed", "dask")

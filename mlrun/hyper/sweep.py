@@ -17,7 +17,7 @@ from typing import Mapping
 from ..context import RunContext, _join, error_message
 from ..errors import InvalidInputError
 from ..model import RunRecord, RunStatus, _is_scalar, now_iso
-from ..runtimes import Runtime, RunOutcome
+from ..runtimes import RunOutcome, Runtime
 from ..secrets import SecretsStore
 from .executors import ShippedScript, absolute_local, get_executor, require_dask
 from .selection import Selector, StopCondition

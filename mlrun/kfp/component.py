@@ -86,7 +86,10 @@ def mlrun_component(target: str, params: Mapping[str, Any] | None = None, inputs
     try:
         from kfp import dsl
     except ImportError as exc:
-        raise ImportError("mlrun_component needs the Kubeflow Pipelines SDK: pip install 'mlrun[kfp]'") from exc
+        from ..registry import install_hint
+
+        raise ImportError(f"mlrun_component needs the Kubeflow Pipelines SDK: {install_hint('kfp', quote=chr(39))}") \
+            from exc
 
     if workflow is None:
         workflow = dsl.PIPELINE_JOB_ID_PLACEHOLDER

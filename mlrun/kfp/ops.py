@@ -44,7 +44,9 @@ def mlrun_op(target: str, params: Mapping[str, Any] | None = None, inputs: Mappi
     try:
         from kfp import components, dsl
     except ImportError as exc:
-        raise ImportError("mlrun_op needs the Kubeflow Pipelines SDK: pip install 'mlrun[kfp]'") from exc
+        from ..registry import install_hint
+
+        raise ImportError(f"mlrun_op needs the Kubeflow Pipelines SDK: {install_hint('kfp', quote=chr(39))}") from exc
 
     if workflow is None:
         workflow = dsl.PIPELINE_JOB_ID_PLACEHOLDER

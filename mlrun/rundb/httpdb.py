@@ -13,8 +13,14 @@ import os
 from typing import Mapping
 from urllib.parse import quote, urlparse
 
-from ..errors import (AccessDeniedError, InvalidInputError, InvalidSpecError, LimitExceededError, NotFoundError,
-                      StoreError)
+from ..errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    InvalidSpecError,
+    LimitExceededError,
+    NotFoundError,
+    StoreError,
+)
 from .base import RunDB
 
 TOKEN_ENV = "MLRUN_TOKEN"

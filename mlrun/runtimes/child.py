@@ -16,6 +16,7 @@ import traceback
 
 from ..config import PROGRESS_FD_ENV
 from ..context import get_or_create_ctx
+from ..loader import record_result
 
 #: appended to the stored log when the launcher went away during the run
 LAUNCHER_GONE = "mlrun: the launcher ended during the run; output after that is not kept\n"
@@ -90,11 +91,7 @@ def main() -> int:
     try:
         if handler:
             namespace = runpy.run_path(path, run_name="__mlrun_handler__")
-            result = namespace[handler](ctx)
-            if isinstance(result, dict):
-                ctx.log_outputs(result)
-            elif result is not None:
-                ctx.log_output("return", result)
+            record_result(ctx, namespace[handler](ctx))
         else:
             runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:

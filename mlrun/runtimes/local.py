@@ -9,7 +9,6 @@ SIGINT on to the child, and makes sure a record exists, never left ``created``, 
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import signal
@@ -17,24 +16,28 @@ import subprocess
 import sys
 import threading
 
-from ..config import (DBPATH_ENV, EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, LOG_FLUSH_ENV, PROGRESS_FD_ENV,
-                      STOP_TIMEOUT_ENV, env_seconds)
+from ..config import (
+    DBPATH_ENV,
+    EXEC_CONFIG_ENV,
+    EXEC_CONFIG_FD_ENV,
+    EXEC_SECRETS_ENV,
+    LOG_FLUSH_ENV,
+    PROGRESS_FD_ENV,
+    STOP_TIMEOUT_ENV,
+    env_seconds,
+)
 from ..errors import InvalidInputError, NotFoundError
+from ..loader import check_handler
 from ..model import RunRecord, now_iso
 from ..secrets import SecretsStore, mask_bytes
-from .base import Runtime, RunOutcome
+from .base import RunOutcome, Runtime
 
 
 class LocalRuntime(Runtime):
     kind = "local"
 
     def validate(self, record: RunRecord) -> None:
-        path = self.target
-        if not os.path.isfile(path):
-            raise InvalidInputError(f"file not found: {path}")
-        handler = record.spec.runtime.get("handler")
-        if handler and handler not in top_level_names(path):
-            raise InvalidInputError(f"handler {handler!r} not found in {path}")
+        check_handler(self.target, record.spec.runtime.get("handler") or "")
         _settings()  # a bad setting is a usage error, before anything is recorded
 
     def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
@@ -218,25 +221,6 @@ class _SignalGuard:
         if previous is not None:
             signal.signal(self.signum, previous)
             signal.raise_signal(self.signum)
-
-
-def top_level_names(path: str) -> set[str]:
-    """Functions, classes and assignments at the top of a Python file, read without running it."""
-    try:
-        with open(path, "rb") as fp:
-            tree = ast.parse(fp.read(), filename=path)
-    except SyntaxError as exc:
-        raise InvalidInputError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
 
 
 class _LogCollector:

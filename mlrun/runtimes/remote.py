@@ -21,15 +21,18 @@ from urllib.parse import urlparse
 try:
     import requests
 except ImportError as exc:
-    raise ImportError(f'running a function by URL needs {exc.name}: pip install "mlrun[http]"') from exc
+    from ..registry import missing_dependency
+
+    raise missing_dependency("running a function by URL", exc.name, "http") from exc
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .. import transport
-from ..adapters.events import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, is_loopback, read_answer
 from ..errors import InvalidInputError, LimitExceededError
 from ..model import RunRecord, now_iso
+from ..policy import is_loopback
+from ..protocol import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, read_answer
 from ..secrets import SecretsStore
-from .base import Runtime, RunOutcome
+from .base import RunOutcome, Runtime
 
 #: seconds a call may take in all, from connecting to the answer's last byte (default 600)
 TIMEOUT_ENV = "MLRUN_REMOTE_TIMEOUT"

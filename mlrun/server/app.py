@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-
 from typing import Iterable
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
@@ -138,7 +137,7 @@ def _wants_json() -> bool:
 
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, announce=print) -> None:
     """Serve ``app`` on waitress until interrupted; ``announce`` gets the line saying where."""
-    from ..wsgi import run_server
+    from ..adapters.wsgi import run_server
 
     shown = f"[{host}]" if ":" in host else host
     guard = "token required" if app.config["MLRUN_AUTH"] else "no token"

@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 import yaml
-
 from helpers import ROOT, mlrun_cli
-from mlrun.rundb import get_run_db
 from rundb_contract import make_record
+
+from mlrun.rundb import get_run_db
 
 SECRET = "my-access-key-123"
 EXAMPLES = os.path.join(ROOT, "examples")

@@ -5,7 +5,8 @@ from datetime import datetime
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlrun.errors import InvalidSpecError
 from mlrun.model import RUN_STATES, RunRecord, now_iso, parse_struct

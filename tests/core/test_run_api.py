@@ -8,8 +8,8 @@ import yaml
 
 import mlrun
 from mlrun.errors import InvalidInputError, StoreError
-from mlrun.rundb import get_run_db
 from mlrun.run import new_run, save_record
+from mlrun.rundb import get_run_db
 
 SCRIPT = """\
     import hashlib

@@ -8,7 +8,7 @@ from collections import Counter
 
 from mlrun.model import RunRecord
 from mlrun.rundb import get_run_db
-from mlrun.rundb.filedb import DB_FILE
+from mlrun.rundb.sqlite import DB_FILE
 
 WRITERS, RUNS_PER_WRITER = 32, 50
 

@@ -7,11 +7,11 @@ import sys
 import threading
 
 import pytest
+from helpers import ROOT, free_port, mlrun_cli
+from s3server import SECRET_KEY
 
 from mlrun.model import load_yaml
 from mlrun.rundb import get_run_db
-from helpers import ROOT, free_port, mlrun_cli
-from s3server import SECRET_KEY
 
 EXAMPLE2 = os.path.join(ROOT, "examples", "example2.py")
 

@@ -3,12 +3,12 @@ import hashlib
 import os
 
 import pytest
+from helpers import free_port
+from s3server import ACCESS_KEY, SECRET_KEY, running_moto_server
 
 import mlrun.datastore.s3 as s3
 from mlrun.datastore import get_item
 from mlrun.errors import NotFoundError, StoreError
-from helpers import free_port
-from s3server import ACCESS_KEY, SECRET_KEY, running_moto_server
 
 MB = 1024 * 1024
 

@@ -25,12 +25,8 @@ def fresh_memory():
 @pytest.fixture
 def scratch_registry():
     """Undo registrations made by a test."""
-    saved = dict(datastore._REGISTRY)
-    loaded = datastore._entry_points_loaded
-    yield
-    datastore._REGISTRY.clear()
-    datastore._REGISTRY.update(saved)
-    datastore._entry_points_loaded = loaded
+    with datastore.STORES.saved():
+        yield
 
 
 # -- the registry -------------------------------------------------------------------------------
@@ -103,7 +99,7 @@ def test_entry_point_group_adds_a_scheme(tmp_path, monkeypatch, scratch_registry
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-store\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[mlrun.datastores]\ntps = thirdparty_store:ThirdPartyStore\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    datastore._entry_points_loaded = False
+    datastore.STORES.entry_points_loaded = False
     assert get_item("tps://host/file").get() == b"from host/file"
     assert "tps" in known_schemes()
 

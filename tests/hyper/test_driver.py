@@ -5,9 +5,9 @@ import pytest
 
 from mlrun.hyper import Sweep
 from mlrun.model import RunRecord
-from mlrun.rundb import get_run_db
 from mlrun.run import new_run
-from mlrun.runtimes import Runtime, RunOutcome
+from mlrun.rundb import get_run_db
+from mlrun.runtimes import RunOutcome, Runtime
 from mlrun.secrets import SecretsStore
 
 

@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-
-from sweep_handlers import WEIGHTS
 from helpers import free_port, stop_process, wait_for_http
+from sweep_handlers import WEIGHTS
+
 from mlrun.errors import InvalidInputError
 from mlrun.hyper import RESULTS_KEY
-from mlrun.rundb import get_run_db
 from mlrun.run import run_function
+from mlrun.rundb import get_run_db
 
 HANDLERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_handlers.py")
 GRID = {"p1": [1, 2, 3, 4], "p2": ["a", "b", "c"]}

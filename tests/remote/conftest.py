@@ -2,7 +2,6 @@
 from typing import Iterator
 
 import pytest
-
 from remote_helpers import SEED_BUCKET, SEED_HANDLERS, Served, Workdir, serving
 
 

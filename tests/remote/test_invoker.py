@@ -5,11 +5,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import free_port, mlrun_cli
 
 import mlrun
-from helpers import free_port, mlrun_cli
-from mlrun.adapters.events import RUN_ANSWER_TYPE
 from mlrun.errors import InvalidInputError
+from mlrun.protocol import RUN_ANSWER_TYPE
 from mlrun.rundb import get_run_db
 from mlrun.runtimes.remote import warn_plain_http
 

@@ -10,12 +10,12 @@ import sys
 import nuclio_sdk
 import nuclio_sdk.test
 import pytest
+from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_HANDLERS, SEED_NUCLIO
 
-from mlrun.adapters.events import JSON_TYPE, RUN_ANSWER_TYPE, YAML_TYPE
 from mlrun.adapters.nuclio import nuclio_handler
 from mlrun.model import RunRecord
+from mlrun.protocol import JSON_TYPE, RUN_ANSWER_TYPE, YAML_TYPE
 from mlrun.rundb import get_run_db
-from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_HANDLERS, SEED_NUCLIO
 
 
 def seed_event(workdir, accept: str = "", **spec) -> nuclio_sdk.Event:

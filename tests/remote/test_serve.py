@@ -6,12 +6,12 @@ import threading
 import pytest
 import requests
 import yaml
+from helpers import mlrun_cli
+from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_BUCKET, SEED_HANDLERS, SEED_VERBATIM, serving
 
 import mlrun
-from helpers import mlrun_cli
 from mlrun.model import RunRecord
 from mlrun.rundb import get_run_db
-from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_BUCKET, SEED_HANDLERS, SEED_VERBATIM, serving
 
 
 def seed_args(work, *extra):

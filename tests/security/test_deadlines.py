@@ -8,7 +8,6 @@ within the deadline + 1 s" is measured where it happens, not around a process's 
 """
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
@@ -18,8 +17,8 @@ import threading
 import time
 
 import pytest
-
 from helpers import mlrun_cli
+
 from mlrun.rundb import get_run_db
 
 MB = 1024 * 1024

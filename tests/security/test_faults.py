@@ -15,7 +15,6 @@ import time
 import uuid
 
 import pytest
-
 from helpers import mlrun_cli
 
 GATED_SCRIPT = """\
@@ -337,8 +336,9 @@ def test_an_s3_commit_killed_between_record_and_summary_hides_nothing(moto_serve
 
 def test_s3_listings_show_updates_within_the_same_second(s3_env):
     """Timestamps cannot tell a stale summary when both commits fall in one second: ETags can."""
-    from mlrun.rundb.s3db import S3RunDB
     from rundb_contract import make_record
+
+    from mlrun.rundb.s3db import S3RunDB
 
     db = S3RunDB(f"s3://{s3_env.make_bucket()}/same-second")
     db.store_run(make_record("u1", state="running"))

@@ -146,7 +146,7 @@ def test_get_or_create_ctx_applies_the_same_limits(monkeypatch, fresh_limits):
 
 
 def test_the_wire_format_applies_the_same_limits():
-    from mlrun.adapters.events import RUN_ANSWER_TYPE, read_answer, spec_from_event
+    from mlrun.protocol import RUN_ANSWER_TYPE, read_answer, spec_from_event
 
     for body in (BOMB.encode(), DEEP, VERY_DEEP.encode()):
         with pytest.raises(LimitExceededError):

@@ -23,8 +23,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from helpers import free_port  # noqa: E402
 from sample_runs import sample_record  # noqa: E402
 from server_process import TOKEN, running_server  # noqa: E402
+
+from mlrun.policy import is_loopback  # noqa: E402
 from mlrun.rundb import get_run_db  # noqa: E402
-from mlrun.server.cli import is_loopback  # noqa: E402
 
 CANARY = "canary-5d1e0c7a-not-to-be-served"
 BAD_UID = "..%2F..%2Fx"  # sent encoded: a client would resolve a bare ../../x before sending it

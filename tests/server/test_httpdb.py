@@ -10,15 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-
-from server_process import TOKEN
 from helpers import SEED_EXAMPLE, free_port, mlrun_cli
+from rundb_contract import RunDBContract, make_record
+from server_process import TOKEN
+
 from mlrun.errors import NotFoundError, StoreError
-from mlrun.rundb import get_run_db
-from mlrun.rundb import httpdb
+from mlrun.rundb import get_run_db, httpdb
 from mlrun.rundb.httpdb import HTTPRunDB
 from mlrun.secrets import MASK
-from rundb_contract import RunDBContract, make_record
 
 
 def empty(db: HTTPRunDB) -> HTTPRunDB:

@@ -5,14 +5,14 @@ A screenshot of each page is saved under this module's pytest temporary director
 from __future__ import annotations
 
 import pytest
+from chromium import headless_chromium, quit_chromium
+from sample_runs import sample_record
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
-
-from chromium import headless_chromium, quit_chromium
 from server_process import TOKEN, running_server
+
 from mlrun.rundb.httpdb import HTTPRunDB
-from sample_runs import sample_record
 
 # counts the pixels a chart's canvas has drawn: an empty canvas has none
 DRAWN_PIXELS = """

@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 import pytest
+from sample_runs import sample_record
 
 from mlrun.errors import InvalidSpecError, StoreError
-from mlrun.rundb.filedb import FileRunDB
+from mlrun.rundb.sqlite import SQLiteRunDB
 from mlrun.server import create_app
 from mlrun.server.api import merge_patch
 from mlrun.server.charts import lttb, metric_series
 from mlrun.server.listing import ListQuery
 from mlrun.server.records import clean_text, lenient_record
 from mlrun.server.views import clean_log, diff_rows, is_local_path
-from sample_runs import sample_record
 
 
 # -- listing queries --------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_diff_rows_mark_differences_and_missing_keys():
 # -- pages and errors (in-process) ------------------------------------------------------------
 @pytest.fixture
 def client(tmp_path):
-    db = FileRunDB(str(tmp_path / "store"))
+    db = SQLiteRunDB(str(tmp_path / "store"))
     app = create_app(db)
     return app.test_client(), db
 
@@ -202,7 +202,7 @@ def test_hyper_parameter_runs_link_and_compare_their_iterations(client):
     assert web.get("/compare?uid=sweep@1&uid=sweep@x").status_code == 400
 
 
-class _BrokenDB(FileRunDB):
+class _BrokenDB(SQLiteRunDB):
     def list_runs(self, **kwargs):
         raise RuntimeError("internal detail /etc/secret-path")
 
@@ -223,7 +223,7 @@ def test_failures_become_one_line_json_without_internals(tmp_path, caplog):
 
 
 def test_importing_mlrun_and_the_cli_stays_light():
-    code = ("import sys, mlrun, mlrun.rundb, mlrun.server, mlrun.server.cli; from mlrun.cli import cli\n"
+    code = ("import sys, mlrun, mlrun.rundb, mlrun.server, mlrun.cli.server; from mlrun.cli import cli\n"
             "try:\n    cli(['--help'], prog_name='mlrun')\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('flask', 'waitress', 'requests', 'jinja2', 'mlrun.server.app') "
             "if m in sys.modules))")

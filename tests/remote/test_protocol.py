@@ -7,10 +7,19 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from mlrun import get_or_create_ctx
-from mlrun.adapters.events import (JSON_TYPE, RUN_ANSWER_TYPE, YAML_TYPE, answer_error, answer_type, event_header,
-                                   read_answer, render_error, render_run)
 from mlrun.errors import InvalidSpecError
 from mlrun.model import load_yaml
+from mlrun.protocol import (
+    JSON_TYPE,
+    RUN_ANSWER_TYPE,
+    YAML_TYPE,
+    answer_error,
+    answer_type,
+    event_header,
+    read_answer,
+    render_error,
+    render_run,
+)
 
 SPEC = {
     "metadata": {"uid": "0123456789abcdef", "labels": {"team": "ml"}},

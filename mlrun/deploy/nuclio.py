@@ -3,7 +3,7 @@
     mlrun function-config handlers/seed_nuclio.py:handler --name myfunc --bundle build/myfunc
     mlrun function-config my_handler.py --mlrun-requirement 'git+https://...' -o function.yaml
 
-In a bundle (``mlrun.bundle``) the build installs the wheel shipped beside the handler; a config
+In a bundle (``mlrun.deploy.bundle``) the build installs the wheel shipped beside the handler; a config
 on its own carries the handler's source code and installs mlrun the way ``mlrun_requirement`` says
 (the name ``mlrun`` on the package index is another project's).  ``requirements`` are installed
 after mlrun.
@@ -16,8 +16,8 @@ import re
 import shlex
 from typing import Mapping, Sequence
 
-from .adapters.events import DEFAULT_MAX_BODY_SIZE
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
+from ..protocol import DEFAULT_MAX_BODY_SIZE
 
 NUCLIO_RUNTIME = "python:3.11"
 DEFAULT_WORKERS = 4
@@ -36,9 +36,8 @@ def function_config(target: str, name: str = "", requirements: Sequence[str] = (
     of a bundle (the handler file and mlrun's wheel beside it, installed with ``extras``); else
     ``mlrun_requirement`` (a pip requirement: a git URL, a path) says how the build installs mlrun.
     """
+    from ..loader import locate_handler
     from .bundle import DEFAULT_EXTRAS, POST_COPY, wheel_requirement
-
-    from .adapters.nuclio import locate_handler
 
     path, handler = locate_handler(target)
     module = os.path.splitext(os.path.basename(path))[0]

@@ -59,7 +59,7 @@ _UPSERT_RUN = (
 _OPEN_ATTEMPTS = 40
 
 
-class FileRunDB(RunDB):
+class SQLiteRunDB(RunDB):
     """Runs in a local directory; ``url`` is the directory (or ``file://`` + directory)."""
 
     def __init__(self, url: str):
