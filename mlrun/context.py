@@ -54,11 +54,9 @@ class RunContext:
             import uuid
 
             record.metadata.uid = uuid.uuid4().hex
+        record.status.start_time = record.status.last_update = record.status.start_time or now_iso()
         if record.status.state == "created":
-            record.status.state = "running"
-        if not record.status.start_time:
-            record.status.start_time = now_iso()
-        record.status.last_update = record.status.start_time
+            record.start(record.status.start_time)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -264,15 +262,17 @@ class RunContext:
         """Save the record as it is now into the run store."""
         if message:
             self._record.status.commit_message = message
-        self._record.status.last_update = now_iso()
+        self._record.touch()
         self._db().store_run(self._as_dict(copy=False))
 
     def set_state(self, state: str, error: str = "") -> None:
+        """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""
         if state not in RUN_STATES:  # refused here, not at the next commit far from the cause
             raise InvalidInputError(f"run state must be one of {', '.join(RUN_STATES)}, got {state!r}")
-        self._record.status.state = state
-        if error:
-            self._record.status.error = error
+        if state == "error":
+            self._record.fail(error or self._record.status.error)
+        else:
+            self._record.set_state(state)
 
     def finish(self, error: BaseException | str | None = None, commit: bool = True) -> None:
         """End the run: ``completed``, or ``error`` with the message of ``error``.
@@ -283,7 +283,8 @@ class RunContext:
             code = error.code
             error = None if code in (None, 0) else code if isinstance(code, str) else f"script exited with code {code}"
         if error is None:
-            self.set_state("completed")
+            if self.state != "error":  # the code failed its run itself (set_state, finish): keep its reason
+                self.set_state("completed")
         else:
             self.set_state("error", error_message(error))
         if commit:

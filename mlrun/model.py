@@ -14,6 +14,16 @@ import re
 from .errors import InvalidSpecError, LimitExceededError
 
 RUN_STATES = ("created", "running", "completed", "error")
+#: the states a run may change to from each state.  Nothing goes back to ``created``, and an ended run
+#: never runs again; ``completed`` -> ``error`` stays possible (an exception after the code completed its
+#: run fails it, as does a launcher interrupted after its child ended), and ``error`` -> ``error`` tells a
+#: later, truer reason (the launcher's signal over the child's own view).
+TRANSITIONS = {
+    "created": ("created", "running", "completed", "error"),
+    "running": ("running", "completed", "error"),
+    "completed": ("completed", "error"),
+    "error": ("error",),
+}
 #: hyper-parameter iterations are numbered 1..MAX_ITERATION (0 is the run itself)
 MAX_ITERATION = 2**31 - 1
 #: uids name files and store keys: ASCII letters, digits, '_', '-' and '.', not starting with '.' or '-'
@@ -612,6 +622,42 @@ class RunRecord:
     @property
     def outputs(self) -> dict:
         return self.status.outputs
+
+    # -- state changes: the only writers of ``status.state`` ------------------------------------
+    def set_state(self, state: str, now: str | None = None) -> None:
+        """Change to ``state`` (``InvalidTransitionError`` when ``TRANSITIONS`` does not allow it), updated ``now``."""
+        if state not in TRANSITIONS.get(self.status.state, ()):
+            from .errors import InvalidTransitionError
+
+            raise InvalidTransitionError(f"run {self.metadata.uid or '?'} cannot go from {self.status.state} to {state}")
+        self.status.state = state
+        self.status.last_update = now or now_iso()
+
+    def start(self, now: str | None = None) -> None:
+        """``created`` -> ``running`` (a running run stays so); the start time is set once."""
+        self.set_state("running", now)
+        if not self.status.start_time:
+            self.status.start_time = self.status.last_update
+
+    def complete(self) -> None:
+        """The run ended well (from ``created`` or ``running``; an ``error`` stays one: refused)."""
+        self.set_state("completed")
+
+    def fail(self, reason: str) -> None:
+        """The run ended in ``error`` with ``reason`` (from any state: a later failure is the truer one)."""
+        self.set_state("error")
+        self.status.error = reason
+
+    def finish(self, error: str = "") -> None:
+        """``complete()``, or ``fail(error)`` when there is one."""
+        if error:
+            self.fail(error)
+        else:
+            self.complete()
+
+    def touch(self) -> None:
+        """Mark the record as updated now."""
+        self.status.last_update = now_iso()
 
     def to_dict(self, copy: bool = True) -> dict:
         """The record as plain data; ``copy=False`` shares containers with the record (read-only use)."""

@@ -110,7 +110,7 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
     if kfp is not None:
         kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
         if kfp_problem and final.state != "error":
-            final.status.state, final.status.error, final.status.last_update = "error", kfp_problem, now_iso()
+            final.fail(kfp_problem)
             final = masked_record(final, secrets_store)  # the problem may name a file
     if outcome.log:
         db.store_run_and_log(final.to_dict(copy=False), outcome.log)

@@ -211,9 +211,8 @@ def _error_record(spec: dict, name: str, error: str) -> dict:
     record = RunRecord.from_dict(spec)
     meta, status = record.metadata, record.status
     meta.name, meta.uid = meta.name or name, meta.uid or uuid.uuid4().hex
-    status.state, status.error = "error", error
     status.start_time = status.start_time or now_iso()
-    status.last_update = now_iso()
+    record.fail(error)
     return record.to_dict()
 
 

@@ -92,7 +92,7 @@ class Sweep:
         from ..rundb import get_run_db
 
         db = get_run_db(dbpath)
-        parent.status.state = "running"
+        parent.start()
         db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
         try:
             executor = get_executor(self.options.get("dask", ""), self.options.get("parallel", 0),
@@ -168,8 +168,7 @@ class Sweep:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - the runtime or the cluster failed, not the run's code
             final = child.copy()
-            final.status.state, final.status.error = "error", secrets.mask(error_message(exc))
-            final.status.last_update = now_iso()
+            final.fail(secrets.mask(error_message(exc)))
             return final, b""
         final = outcome.record
         # the store's key is the parent's, whatever a remote function echoed back
@@ -226,9 +225,7 @@ class Sweep:
 
     @staticmethod
     def _end(parent: RunRecord, error: str) -> RunRecord:
-        parent.status.state = "error" if error else "completed"
-        parent.status.error = error
-        parent.status.last_update = now_iso()
+        parent.finish(error)
         return parent
 
 

@@ -28,7 +28,7 @@ from ..config import (
 )
 from ..errors import InvalidInputError, NotFoundError
 from ..loader import check_handler
-from ..model import RunRecord, now_iso
+from ..model import RunRecord
 from ..secrets import SecretsStore, mask_bytes
 from .base import RunOutcome, Runtime
 
@@ -112,16 +112,15 @@ class LocalRuntime(Runtime):
         except NotFoundError:
             final = record.copy()  # the child died before its first commit
         if guard.signum:
-            final.status.state = "error"
-            final.status.error = f"interrupted by {signal.Signals(guard.signum).name}"
+            final.fail(f"interrupted by {signal.Signals(guard.signum).name}")
         elif failure:
-            final.status.state, final.status.error = "error", secrets.mask(failure)
-        elif returncode != 0 and final.status.state != "error":
-            final.status.state = "error"
-            final.status.error = _exit_reason(returncode)
-        elif final.status.state in ("created", "running"):
-            final.status.state = "completed"
-        final.status.last_update = now_iso()
+            final.fail(secrets.mask(failure))
+        elif returncode != 0 and final.state != "error":
+            final.fail(_exit_reason(returncode))
+        elif final.state in ("created", "running"):
+            final.complete()
+        else:
+            final.touch()
         outcome = RunOutcome(final, log.getvalue())
         if guard.signum:
             # this process goes down with the signal: record the run and its log now, then let the signal act
@@ -139,7 +138,7 @@ def _settings() -> tuple[float, float]:
 def _launch_failed(record: RunRecord, reason: str) -> RunOutcome:
     """The outcome of a run whose process could not be started: recorded in state ``error``, never ``created``."""
     final = record.copy()
-    final.status.state, final.status.error, final.status.last_update = "error", reason, now_iso()
+    final.fail(reason)
     return RunOutcome(final)
 
 

@@ -28,7 +28,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .. import transport
 from ..errors import InvalidInputError, LimitExceededError
-from ..model import RunRecord, now_iso
+from ..model import RunRecord
 from ..policy import is_loopback
 from ..protocol import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, read_answer
 from ..secrets import SecretsStore
@@ -97,19 +97,18 @@ class RemoteRuntime(Runtime):
         final.metadata.uid = record.uid
         final.spec.runtime = record.spec.runtime
         final.spec.secret_sources = record.spec.secret_sources
-        status = final.status
-        if answer.status_code >= 400 and status.state != "error":
-            status.state, status.error = "error", where
-        elif status.state in ("created", "running"):  # a handler that answers without ending its run
-            status.state = "completed"
-        status.last_update = now_iso()
+        if answer.status_code >= 400 and final.state != "error":
+            final.fail(where)
+        elif final.state in ("created", "running"):  # a handler that answers without ending its run
+            final.complete()
+        else:
+            final.touch()
         return final, secrets.mask(log)
 
 
 def _failed(record: RunRecord, secrets: SecretsStore, reason: str) -> RunRecord:
     final = record.copy()
-    final.status.state, final.status.error = "error", secrets.mask(reason)
-    final.status.last_update = now_iso()
+    final.fail(secrets.mask(reason))
     return final
 
 

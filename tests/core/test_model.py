@@ -377,3 +377,24 @@ def test_json_escapes_of_lone_surrogates_load_escaped():
     assert RunRecord.from_text(text).spec.parameters == {"a": "\\xff", "b": "\U0001F600"}
     with pytest.raises(InvalidSpecError, match="is not UTF-8 text"):
         parse_struct("a: '\udcff'")
+
+
+def test_state_changes_follow_the_table_and_refuse_the_impossible():
+    from mlrun.errors import InvalidTransitionError
+
+    record = RunRecord()
+    record.metadata.uid = "u1"
+    assert record.state == "created" and not record.status.start_time
+    record.start()
+    assert record.state == "running" and record.status.start_time == record.status.last_update
+    record.complete()
+    assert record.state == "completed"
+    with pytest.raises(InvalidTransitionError, match="run u1 cannot go from completed to running"):
+        record.start()
+    record.fail("raised after completing")  # an exception after the code completed its run fails it
+    assert (record.state, record.status.error) == ("error", "raised after completing")
+    for change in (record.complete, record.start, lambda: record.set_state("created")):
+        with pytest.raises(InvalidTransitionError):
+            change()
+    record.finish("interrupted by SIGTERM")  # a later, truer reason
+    assert (record.state, record.status.error) == ("error", "interrupted by SIGTERM")
