@@ -95,16 +95,16 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
         sweep = Sweep(record, secrets_store.items())  # bad sweep options fail here, before anything is stored
     runtime.validate(record)
     secrets_store.register()  # this process's own output (errors, progress) hides them too
-    dbpath = rundb or default_dbpath()
-    db = get_run_db(dbpath)
+    rundb = rundb or default_dbpath()
+    db = get_run_db(rundb)
     db.store_run(secrets_store.mask_record(record.to_dict(copy=False)))  # stores only read it
     kfp_problem = kfp.check() if kfp is not None else ""
     if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
         outcome = RunOutcome(record.copy())
     elif sweep is not None:  # the record is the parent; each iteration is a run of its own
-        outcome = sweep.run(runtime, record, secrets_store, dbpath, stream=stream)
+        outcome = sweep.run(runtime, record, secrets_store, rundb, stream=stream)
     else:
-        outcome = runtime.run(record, secrets_store, dbpath, stream=stream)
+        outcome = runtime.run(record, secrets_store, rundb, stream=stream)
     # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
     final = masked_record(outcome.record, secrets_store)
     if kfp is not None:

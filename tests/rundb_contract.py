@@ -89,12 +89,12 @@ class RunDBContract:
 
     def test_logs_append_and_replace(self, db):
         db.store_run(make_record("u1"))
-        assert db.get_log("u1") == b""
+        assert db.read_log("u1") == b""
         db.store_log("u1", b"one\n")
         db.store_log("u1", b"two\n")
-        assert db.get_log("u1") == b"one\ntwo\n"
+        assert db.read_log("u1") == b"one\ntwo\n"
         db.store_log("u1", b"new\n", append=False)
-        assert db.get_log("u1") == b"new\n"
+        assert db.read_log("u1") == b"new\n"
 
     def test_a_finished_run_stores_its_record_and_whole_log(self, db):
         db.store_run(make_record("u1"))
@@ -102,16 +102,16 @@ class RunDBContract:
         final = make_record("u1", state="completed")
         db.store_run_and_log(final, b"the whole log\n")
         assert db.read_run("u1") == final
-        assert db.get_log("u1") == b"the whole log\n"
+        assert db.read_log("u1") == b"the whole log\n"
         bad = make_record("u1", state="completed")
         bad["status"]["outputs"] = "not a mapping"
         with pytest.raises(InvalidInputError):
             db.store_run_and_log(bad, b"never stored\n")
-        assert db.read_run("u1") == final and db.get_log("u1") == b"the whole log\n"
+        assert db.read_run("u1") == final and db.read_log("u1") == b"the whole log\n"
 
     def test_log_of_unknown_run(self, db):
         with pytest.raises(NotFoundError):
-            db.get_log("nope")
+            db.read_log("nope")
 
     def test_bad_sort_is_refused(self, db):
         with pytest.raises(ValueError, match="sort"):

@@ -66,13 +66,13 @@ def sweep_options(fn):
 @click.option("--kfp-output", "kfp_outputs", multiple=True, metavar="KEY=PATH",
               help="With --kfp, also write result (or artifact path) KEY to PATH (KFP v2 output parameters).")
 @click.option("--handler", default="", metavar="NAME", help="Call NAME(ctx) from the file instead of running it.")
-@click.option("--db", "dbpath", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
               help="Run store: a directory, s3://... or http(s)://... [env: MLRUN_DBPATH]")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
 @sweep_options
 @user_errors
 def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, project, labels, workflow, save_to,
-        handler, dbpath, quiet, kfp, kfp_dir, kfp_outputs_dir, kfp_outputs, hyperparams, **hyper_options) -> None:
+        handler, rundb, quiet, kfp, kfp_dir, kfp_outputs_dir, kfp_outputs, hyperparams, **hyper_options) -> None:
     """Run TARGET (a Python file, or a function's http(s):// URL) and record the run.
 
     \b
@@ -95,7 +95,7 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
         secrets=[split_pair(s, "-s") for s in secrets],
         name=name, handler=handler, args=args, out_path=out_path, project=project,
         labels=parse_pairs(labels, "--label", typed=False), uid=uid, workflow=workflow, save_to=save_to,
-        rundb=dbpath, stream=not quiet,
+        rundb=rundb, stream=not quiet,
         kfp=KfpOutputs(kfp_dir, kfp_outputs_dir, parse_pairs(kfp_outputs, "--kfp-output", typed=False)) if kfp else None,
         hyperparams=parse_hyperparams(hyperparams) if hyperparams else None,
         hyper_options={k: v for k, v in hyper_options.items() if v is not None},

@@ -27,9 +27,9 @@ def get() -> None:
 @click.option("--iterations", is_flag=True, help="Include hyper-parameter iterations.")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True)
-@click.option("--db", "dbpath", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
-def get_runs(name, project, labels, state, limit, iterations, fmt, dbpath) -> None:
+def get_runs(name, project, labels, state, limit, iterations, fmt, rundb) -> None:
     """List runs, newest first."""
     from ..rundb import get_run_db
 
@@ -37,7 +37,7 @@ def get_runs(name, project, labels, state, limit, iterations, fmt, dbpath) -> No
     for item in labels:
         key, sep, value = item.partition("=")
         label_filter[key] = value if sep else None
-    runs = get_run_db(dbpath).list_runs(name=name, project=project, labels=label_filter, state=state,
+    runs = get_run_db(rundb).list_runs(name=name, project=project, labels=label_filter, state=state,
                                         limit=limit or None, iterations=iterations)
     if fmt == "json":
         click.echo(json.dumps(runs, indent=2))
@@ -84,27 +84,27 @@ def _children_under_parents(runs: list):
 @click.option("--iteration", default=0, type=click.IntRange(0, MAX_ITERATION),
               help="A hyper-parameter iteration of the run.")
 @click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True)
-@click.option("--db", "dbpath", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
-def get_run(uid, iteration, fmt, dbpath) -> None:
+def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
     from ..model import RunRecord
     from ..rundb import get_run_db
 
-    record = RunRecord.from_dict(get_run_db(dbpath).read_run(uid, iteration))
+    record = RunRecord.from_dict(get_run_db(rundb).read_run(uid, iteration))
     click.echo(record.to_yaml() if fmt == "yaml" else record.to_json(indent=2), nl=fmt == "json")
 
 
 @click.command()
 @click.argument("uid")
-@click.option("--db", "dbpath", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
-def logs(uid, dbpath) -> None:
+def logs(uid, rundb) -> None:
     """Print a run's log (its captured stdout and stderr)."""
     from ..rundb import get_run_db
 
     out = click.get_binary_stream("stdout")
-    out.write(get_run_db(dbpath).get_log(uid))
+    out.write(get_run_db(rundb).read_log(uid))
     out.flush()
 
 
@@ -115,11 +115,11 @@ def delete() -> None:
 
 @delete.command("run")
 @click.argument("uid")
-@click.option("--db", "dbpath", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
-def delete_run(uid, dbpath) -> None:
+def delete_run(uid, rundb) -> None:
     """Delete a run, its iterations and its log."""
     from ..rundb import get_run_db
 
-    get_run_db(dbpath).del_run(uid)
+    get_run_db(rundb).del_run(uid)
     click.echo(f"deleted run {uid}")

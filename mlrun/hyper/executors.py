@@ -112,7 +112,7 @@ class ShippedScript:
         with open(self.target, "rb") as fp:
             self.content = fp.read()
 
-    def run(self, record, secrets, dbpath: str, stream: bool = False):
+    def run(self, record, secrets, rundb: str, stream: bool = False):
         import shutil
         import tempfile
 
@@ -128,7 +128,7 @@ class ShippedScript:
                 fp.write(self.content)
         record.spec.runtime = {**record.spec.runtime, "command": path}
         try:
-            outcome = LocalRuntime(path).run(record, secrets, dbpath, stream)
+            outcome = LocalRuntime(path).run(record, secrets, rundb, stream)
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)

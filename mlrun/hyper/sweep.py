@@ -82,7 +82,7 @@ class Sweep:
         self.options = options
         spec.hyperparams, spec.hyper_options = hyperparams, options
 
-    def run(self, runtime: Runtime, parent: RunRecord, secrets: SecretsStore, dbpath: str,
+    def run(self, runtime: Runtime, parent: RunRecord, secrets: SecretsStore, rundb: str,
             stream: bool = True) -> RunOutcome:
         """Run every iteration through ``runtime`` and return the parent's final record and the iterations' logs.
 
@@ -91,7 +91,7 @@ class Sweep:
         """
         from ..rundb import get_run_db
 
-        db = get_run_db(dbpath)
+        db = get_run_db(rundb)
         parent.start()
         db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
         try:
@@ -101,7 +101,7 @@ class Sweep:
             return RunOutcome(self._end(parent, f"cannot start the executor: {secrets.mask(error_message(exc))}"))
         if executor.remote_workers:  # a worker elsewhere resolves nothing against the caller's directory
             try:
-                runtime, dbpath = _for_remote_workers(runtime, parent), absolute_local(dbpath)
+                runtime, rundb = _for_remote_workers(runtime, parent), absolute_local(rundb)
             except OSError as exc:
                 executor.close()
                 return RunOutcome(self._end(parent, f"cannot read {runtime.target}: {exc.strerror}"))
@@ -111,7 +111,7 @@ class Sweep:
         stop_reason, saved = "", time.monotonic()
         try:
             with executor:
-                for child, future in self._execute(executor, runtime, parent, secrets, dbpath, lambda: stop_reason):
+                for child, future in self._execute(executor, runtime, parent, secrets, rundb, lambda: stop_reason):
                     final, logs[child.metadata.iteration] = self._outcome(child, future, secrets)
                     results[child.metadata.iteration] = final
                     parent.metadata.name = parent.metadata.name or final.metadata.name  # the name the code gives
@@ -133,7 +133,7 @@ class Sweep:
         log = b"".join(f"--- iteration {n} ---\n".encode() + logs[n] for n in sorted(logs) if logs[n])
         return RunOutcome(parent, log)
 
-    def _execute(self, executor, runtime, parent, secrets, dbpath, stopped):
+    def _execute(self, executor, runtime, parent, secrets, rundb, stopped):
         """Yield ``(child, future)`` as iterations finish, keeping at most ``executor.slots`` in flight."""
         import queue
         from concurrent.futures import Future
@@ -149,7 +149,7 @@ class Sweep:
                     break
                 child = _child(parent, number, params, _join(out_base, str(number)) if out_base else str(number))
                 try:
-                    future = executor.submit(runtime.run, child, secrets, dbpath, False,
+                    future = executor.submit(runtime.run, child, secrets, rundb, False,
                                              key=f"mlrun-{parent.uid}-{number}")
                 except Exception as exc:  # noqa: BLE001 - e.g. the cluster went away: this iteration failed
                     future = Future()

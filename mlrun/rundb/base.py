@@ -63,8 +63,12 @@ class RunDB(ABC):
         self.store_log(record["metadata"]["uid"], log, append=False)
 
     @abstractmethod
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         """The run's log (empty when it logged nothing); ``NotFoundError`` for an unknown run."""
+
+    def get_log(self, uid: str) -> bytes:
+        """``read_log``, by its MLRun 1.x name."""
+        return self.read_log(uid)
 
     def count_runs(self, **filters) -> int:
         return len(self.list_runs(**filters))

@@ -134,7 +134,7 @@ class HTTPRunDB(RunDB):
         self._call("POST" if append else "PUT", f"/runs/{_quote(uid)}/log", data=data,
                    headers={"Content-Type": "application/octet-stream"})
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         return self._call("GET", f"/runs/{_quote(uid)}/log").content
 
     def close(self) -> None:

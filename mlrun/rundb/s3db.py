@@ -6,7 +6,7 @@ never sees half of one:
     runs/<uid>/<iteration>.json        the full record
     summaries/<uid>/<iteration>.json   what listings show (``RunRecord.summary()``), with the ETag
                                        of the record it was made from
-    logs/<uid>/<time>-<random>.log     log chunks, joined in name order by ``get_log``
+    logs/<uid>/<time>-<random>.log     log chunks, joined in name order by ``read_log``
 
 A commit writes the record, then its summary.  A writer killed between the two must not hide or
 misstate the run, so listings start from the records: the record keys are listed (with their
@@ -139,7 +139,7 @@ class S3RunDB(RunDB):
             name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.log"
             self.store.put(self._key("logs", uid, name), bytes(data))
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         keys = sorted(self._keys("logs", uid))
         if not keys and not self._keys("runs", uid):
             raise NotFoundError(f"run {uid} not found in {self.url}")

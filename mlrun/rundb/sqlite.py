@@ -196,7 +196,7 @@ class SQLiteRunDB(RunDB):
         if data:
             self._execute("INSERT INTO logs (uid, data) VALUES (?, ?)", (uid, sqlite3.Binary(data)))
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         chunks = [bytes(row[0]) for row in self._execute("SELECT data FROM logs WHERE uid = ? ORDER BY id", (uid,))]
         if not chunks and self._execute("SELECT 1 FROM runs WHERE uid = ? LIMIT 1", (uid,)).fetchone() is None:
             raise NotFoundError(f"run {uid} not found")

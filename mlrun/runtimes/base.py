@@ -26,5 +26,5 @@ class Runtime(ABC):
         """Refuse a run that cannot start (missing file, unknown handler) before anything is recorded."""
 
     @abstractmethod
-    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
         """Execute the run; never raise for a failing run: return a record in state ``error``."""

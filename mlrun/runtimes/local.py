@@ -40,14 +40,14 @@ class LocalRuntime(Runtime):
         check_handler(self.target, record.spec.runtime.get("handler") or "")
         _settings()  # a bad setting is a usage error, before anything is recorded
 
-    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
         from ..rundb import get_run_db
 
-        db = get_run_db(dbpath)
+        db = get_run_db(rundb)
         env = dict(os.environ)
         for name in (EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, EXEC_CONFIG_FD_ENV, PROGRESS_FD_ENV):
             env.pop(name, None)  # what this process was handed is not its child's
-        env[DBPATH_ENV] = dbpath
+        env[DBPATH_ENV] = rundb
         env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
         command = [sys.executable, "-m", "mlrun.runtimes.child"]
         masked = secrets.secret_values()

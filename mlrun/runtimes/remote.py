@@ -60,7 +60,7 @@ class RemoteRuntime(Runtime):
         read_timeout()
         max_answer()
 
-    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
         values, token = secrets.items(), os.environ.get(TOKEN_ENV, "")
         warn_plain_http(self.target, bool(values or token))
         payload = record.to_dict(copy=False)  # only serialised

@@ -2,7 +2,7 @@
 
     mlrun server --store ~/.mlrun/db --port 8080      # then MLRUN_DBPATH=http://host:8080 anywhere
 
-``create_app(store, token)`` builds the Flask app (for any WSGI server); ``serve(app, ...)`` runs it
+``create_app(rundb, token)`` builds the Flask app (for any WSGI server); ``serve(app, ...)`` runs it
 on waitress.  Flask and waitress load on first use, never with ``import mlrun``.
 """
 from __future__ import annotations

@@ -109,7 +109,7 @@ def delete_run(uid: str):
 @bp.get("/runs/<uid>/log")
 def get_log(uid: str):
     offset = whole_number(request.args.get("offset", "0"), "offset", high=MAX_OFFSET)
-    return Response(run_db().get_log(uid)[offset:], mimetype="text/plain")
+    return Response(run_db().read_log(uid)[offset:], mimetype="text/plain")
 
 
 @bp.route("/runs/<uid>/log", methods=["POST", "PUT"])

@@ -23,9 +23,9 @@ _PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; ba
                 "form-action 'self'; frame-ancestors 'none'")
 
 
-def create_app(store: str | RunDB | None = None, token: str | None = None, artifact_roots: Iterable[str] = (),
+def create_app(rundb: str | RunDB | None = None, token: str | None = None, artifact_roots: Iterable[str] = (),
                max_body: int = MAX_BODY, max_record: int = MAX_RECORD) -> Flask:
-    """The server's WSGI app over the run store ``store`` (a URL, a ``RunDB``, or the default store).
+    """The server's WSGI app over the run store ``rundb`` (a URL, a ``RunDB``, or the default store).
 
     With ``token`` every API call needs ``Authorization: Bearer TOKEN`` and the UI asks for it once.
     Artifacts are served only from the store's own location and ``artifact_roots`` (``AccessPolicy``
@@ -35,7 +35,7 @@ def create_app(store: str | RunDB | None = None, token: str | None = None, artif
     from . import api, views
 
     app = Flask(__name__)
-    db = store if isinstance(store, RunDB) else get_run_db(store)
+    db = rundb if isinstance(rundb, RunDB) else get_run_db(rundb)
     app.config["MLRUN_DB"] = db
     app.config["MLRUN_AUTH"] = TokenAuth(token) if token else None
     app.config["MLRUN_ARTIFACT_ROOTS"] = AccessPolicy([*filter(None, [store_root(db)]), *artifact_roots])

@@ -71,7 +71,7 @@ def run(uid: str):
     metrics = charted_metrics(record, notes)
     charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
     try:
-        log = db.get_log(uid)
+        log = db.read_log(uid)
     except MLRunError:
         log = b""
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),

@@ -123,7 +123,7 @@ def test_seed_example1_never_leaks_the_secret(seed_run):
     uid = only_run(db)["metadata"]["uid"]
     assert SECRET not in proc.stdout and SECRET not in proc.stderr
     assert SECRET not in json.dumps(get_run_db(db).read_run(uid))
-    assert SECRET.encode() not in get_run_db(db).get_log(uid)
+    assert SECRET.encode() not in get_run_db(db).read_log(uid)
     assert SECRET not in (work / "saved" / f"{uid}.yaml").read_text()
     for path in (work / "db").iterdir():  # not even in the store's files
         assert SECRET.encode() not in path.read_bytes()
@@ -264,7 +264,7 @@ def test_a_script_that_raises_fails_with_its_message_and_the_secret_masked(workd
     assert proc.stderr.splitlines()[-1] == f"Error: run {uid} failed: RuntimeError: bad key ******"
     assert "stdout has ****** and ******" in proc.stdout and "stderr has ******" in proc.stderr
     assert 'raise RuntimeError(f"bad key {key}")' in proc.stderr  # the user's own traceback, for debugging
-    log = get_run_db().get_log(uid)
+    log = get_run_db().read_log(uid)
     assert b"stdout has ******" in log and b"stderr has ******" in log and b"RuntimeError: bad key ******" in log
     everything = proc.stdout + proc.stderr + json.dumps(record) + log.decode()
     assert SECRET not in everything and "env-token-456" not in everything
@@ -311,7 +311,7 @@ def test_a_script_without_mlrun_is_recorded_under_its_file_name(workdir):
     record = only_run(os.environ["MLRUN_DBPATH"])
     assert (record["metadata"]["name"], record["metadata"]["project"]) == ("plain", "demo")
     assert record["status"]["state"] == "completed"
-    assert get_run_db().get_log(record["metadata"]["uid"]) == b"just a script\n"
+    assert get_run_db().read_log(record["metadata"]["uid"]) == b"just a script\n"
 
 
 # -- --handler, --save-to ------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_run_function_hands_every_kind_of_secret_to_the_child_and_records_none(s
     assert [s["kind"] for s in record.spec.secret_sources] == ["file", "env", "inline"]
     stored = get_run_db().read_run(record.uid)
     assert stored == record.to_dict()
-    log = get_run_db().get_log(record.uid).decode()
+    log = get_run_db().read_log(record.uid).decode()
     assert log == "INLINE ******\nFROM_FILE ******\nFROM_ENV ******\n"
     everything = yaml.safe_dump(stored) + log + "".join(capfd.readouterr())
     for value in ("inline-secret-1", "file-secret-2", "env-secret-3"):

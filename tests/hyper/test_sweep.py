@@ -108,7 +108,7 @@ def test_a_failing_iteration_is_recorded_and_the_sweep_goes_on(tmp_path):
     failed = get_run_db().read_run(parent.uid, 2)
     assert failed["status"]["state"] == "error"
     assert failed["status"]["error"] == "RuntimeError: cannot train with p1=1 p2=boom"
-    log = get_run_db().get_log(parent.uid).decode()
+    log = get_run_db().read_log(parent.uid).decode()
     assert log.index("--- iteration 1 ---") < log.index("--- iteration 2 ---") < log.index("--- iteration 4 ---")
     assert "RuntimeError: cannot train with p1=2 p2=boom" in log
 
@@ -152,7 +152,7 @@ def test_secret_values_stay_out_of_the_table_the_records_and_the_log(tmp_path):
                           out_path=str(tmp_path), stream=False)
 
     db = get_run_db()
-    log = db.get_log(parent.uid).decode()
+    log = db.read_log(parent.uid).decode()
     assert "token=******" in log and secret not in log
     for n in range(3):
         assert secret not in str(db.read_run(parent.uid, n))

@@ -96,7 +96,7 @@ def test_the_spec_goes_as_json_with_secret_values_only_in_their_field(monkeypatc
     assert sent["body"]["metadata"]["uid"] == record.uid
     assert record.state == "completed" and record.outputs == {"accuracy": 10}
     assert record.spec.runtime == {"kind": "remote", "command": server.url}
-    assert get_run_db().get_log(record.uid) == b"remote log line\n"
+    assert get_run_db().read_log(record.uid) == b"remote log line\n"
 
 
 def test_gateway_errors_are_retried_with_backoff_then_the_answer_counts():
@@ -135,14 +135,14 @@ def test_an_answer_without_a_record_ends_the_run_in_error_with_the_reason(answer
 def test_an_error_record_from_the_function_is_kept(tmp_path):
     with scripted(echo_record(state="error", log="Traceback ...\n")) as server:
         record = run(server.url)
-    assert record.state == "error" and get_run_db().get_log(record.uid) == b"Traceback ...\n"
+    assert record.state == "error" and get_run_db().read_log(record.uid) == b"Traceback ...\n"
 
 
 def test_secret_values_echoed_by_a_function_are_masked_on_arrival():
     with scripted(echo_record(outputs={"leak": SECRET}, log=f"key={SECRET}\n")) as server:
         record = run(server.url)
     assert record.outputs == {"leak": "******"}
-    stored = json.dumps(get_run_db().read_run(record.uid)) + get_run_db().get_log(record.uid).decode()
+    stored = json.dumps(get_run_db().read_run(record.uid)) + get_run_db().read_log(record.uid).decode()
     assert SECRET not in stored
 
 

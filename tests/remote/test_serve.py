@@ -40,7 +40,7 @@ def test_the_cli_runs_the_seed_function_by_url(seed_server, workdir):
     assert stored.spec.runtime == {"kind": "remote", "command": served.url}
     assert stored.spec.secret_sources == [{"kind": "file", "source": workdir.secrets}]
     assert [a["key"] for a in stored.status.output_artifacts] == ["test.txt"]
-    log = get_run_db().get_log("remote0001").decode()
+    log = get_run_db().read_log("remote0001").decode()
     assert "accesskey = ******" in log
     assert_no_secret(result.stdout, result.stderr, stored.to_dict(), log, open(workdir.path + "/remote0001.yaml").read())
 
@@ -53,7 +53,7 @@ def test_the_python_api_returns_the_record(seed_server):
     assert record.state == "completed" and record.outputs == {"accuracy": 6}
     assert record.metadata.labels["team"] == "ml" and record.metadata.name == "seed"
     assert RunRecord.from_dict(get_run_db().read_run(record.uid)) == record
-    assert get_run_db().get_log(record.uid).startswith(b"Run: seed (uid=" + record.uid.encode())
+    assert get_run_db().read_log(record.uid).startswith(b"Run: seed (uid=" + record.uid.encode())
 
 
 def test_concurrent_runs_each_get_their_own_log(seed_server):
@@ -71,7 +71,7 @@ def test_concurrent_runs_each_get_their_own_log(seed_server):
         thread.join()
     assert sorted(records) == list(range(8))  # every caller got its record back
     for n, record in records.items():
-        log = get_run_db().get_log(record.uid).decode()
+        log = get_run_db().read_log(record.uid).decode()
         assert record.outputs == {"accuracy": 2 * n}
         assert log.count("Params:") == 1 and f"Params: p1={n}, p2=a-string" in log
         assert log.count("accesskey = ******") == 1 and "key-of-run" not in log
@@ -87,7 +87,7 @@ def test_a_failing_run_answers_500_and_the_cli_records_it_and_exits_1(seed_serve
         f"Error: run remote0002 failed: NotFoundError: file not found: {missing}")
     stored = get_run_db().read_run("remote0002")
     assert stored["status"]["state"] == "error" and stored["status"]["error"].startswith("NotFoundError")
-    log = get_run_db().get_log("remote0002").decode()
+    log = get_run_db().read_log("remote0002").decode()
     assert "Traceback" in log and "in my_func" in log
     assert_no_secret(result.stdout, result.stderr, stored, log)
 
@@ -163,7 +163,7 @@ def test_the_same_handler_runs_locally_and_remotely_with_equal_results(seed_serv
     files = [open(os.path.join(workdir.path, side, "test.txt"), "rb").read() for side in ("local", "remote")]
     assert files[0] == files[1] == b"abc is 123"
     assert runs[0].metadata.name == runs[1].metadata.name == "seed"
-    logs = [get_run_db().get_log(uid).decode().splitlines() for uid in ("local0001", "remote0004")]
+    logs = [get_run_db().read_log(uid).decode().splitlines() for uid in ("local0001", "remote0004")]
     assert logs[0][1:] == logs[1][1:] and "accesskey = ******" in logs[0]  # after the "Run: name (uid)" line
 
 
@@ -185,7 +185,7 @@ def test_the_seed_nuclio_handler_verbatim_with_a_token(workdir):
     record = RunRecord.from_dict(get_run_db().read_run("nuclio0001"))
     assert record.state == "completed" and record.metadata.name == "myfunc" and record.outputs == {"accuracy": 10}
     assert [a["key"] for a in record.status.output_artifacts] == ["chart.png"]
-    log = get_run_db().get_log("nuclio0001").decode()
+    log = get_run_db().read_log("nuclio0001").decode()
     assert "[info] This is an unstructured log" in log and "accesskey = ******" in log
     access = [line for line in output.splitlines() if '"POST / HTTP/1.1"' in line]
     assert [line.split('"')[2].split()[0] for line in access] == ["401", "401", "200", "401", "200"]

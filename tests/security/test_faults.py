@@ -48,7 +48,7 @@ def read_run(dbpath: str, uid: str) -> dict:
 def read_log(dbpath: str, uid: str) -> bytes:
     from mlrun.rundb import get_run_db
 
-    return get_run_db(dbpath).get_log(uid)
+    return get_run_db(dbpath).read_log(uid)
 
 
 def pid_gone(pid: int) -> bool:
@@ -201,7 +201,7 @@ def test_a_spec_far_over_the_argument_limit_runs(tmp_path):
 
     run = get_run_db().list_runs()[0]
     assert run["state"] == "completed"
-    assert b"total 1000000" in get_run_db().get_log(run["uid"])
+    assert b"total 1000000" in get_run_db().read_log(run["uid"])
 
 
 def test_a_one_mebibyte_parameter_reaches_the_code(tmp_path):
