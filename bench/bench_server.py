@@ -88,10 +88,10 @@ def fill(store: str, runs: int) -> None:
     db = SQLiteRunDB(store)
     db._execute("BEGIN")  # one transaction: filling is setup, not what is measured
     for i in range(runs):
-        db.store_run(realistic_record(i, rng))
+        db.store_run_data(realistic_record(i, rng))
     long = realistic_record(runs, rng, points=20_000)
     long["metadata"]["uid"] = LONG_RUN
-    db.store_run(long)
+    db.store_run_data(long)
     db._execute("COMMIT")
     db.close()
 

@@ -263,7 +263,7 @@ class RunContext:
         if message:
             self._record.status.commit_message = message
         self._record.touch()
-        self._db().store_run(self._as_dict(copy=False))
+        self._db().store_run_data(self._as_dict(copy=False))
 
     def set_state(self, state: str, error: str = "") -> None:
         """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""

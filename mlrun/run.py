@@ -97,7 +97,7 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
     secrets_store.register()  # this process's own output (errors, progress) hides them too
     rundb = rundb or default_dbpath()
     db = get_run_db(rundb)
-    db.store_run(secrets_store.mask_record(record.to_dict(copy=False)))  # stores only read it
+    db.store_run(record, secrets_store)
     kfp_problem = kfp.check() if kfp is not None else ""
     if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
         outcome = RunOutcome(record.copy())
@@ -113,9 +113,9 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
             final.fail(kfp_problem)
             final = masked_record(final, secrets_store)  # the problem may name a file
     if outcome.log:
-        db.store_run_and_log(final.to_dict(copy=False), outcome.log)
+        db.store_run_and_log(final, outcome.log)
     else:
-        db.store_run(final.to_dict(copy=False))
+        db.store_run(final)
     if save_to:
         save_record(final, save_to, secrets_store.items())
     return final

@@ -88,10 +88,9 @@ def _children_under_parents(runs: list):
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
-    from ..model import RunRecord
     from ..rundb import get_run_db
 
-    record = RunRecord.from_dict(get_run_db(rundb).read_run(uid, iteration))
+    record = get_run_db(rundb).read_run(uid, iteration)
     click.echo(record.to_yaml() if fmt == "yaml" else record.to_json(indent=2), nl=fmt == "json")
 
 

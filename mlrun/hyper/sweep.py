@@ -93,7 +93,7 @@ class Sweep:
 
         db = get_run_db(rundb)
         parent.start()
-        db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
+        db.store_run(parent, secrets)
         try:
             executor = get_executor(self.options.get("dask", ""), self.options.get("parallel", 0),
                                     remote=runtime.kind != "local")
@@ -115,16 +115,16 @@ class Sweep:
                     final, logs[child.metadata.iteration] = self._outcome(child, future, secrets)
                     results[child.metadata.iteration] = final
                     parent.metadata.name = parent.metadata.name or final.metadata.name  # the name the code gives
-                    db.store_run(secrets.mask_record(final.to_dict(copy=False)))
+                    db.store_run(final, secrets)
                     progress.show(final)
                     stop_reason = stop_reason or self._stop_reason(final, results)
                     if time.monotonic() - saved >= PROGRESS_SAVE_INTERVAL:  # watch it with `mlrun get run UID`
                         parent.status.iterations, parent.status.last_update = self.table(results), now_iso()
-                        db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
+                        db.store_run(parent, secrets)
                         saved = time.monotonic()
         except BaseException as exc:  # the parent must not stay "running" in the store
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else secrets.mask(error_message(exc))
-            db.store_run(secrets.mask_record(self._end(parent, reason).to_dict(copy=False)))
+            db.store_run(self._end(parent, reason), secrets)
             raise
         if stop_reason:
             progress.note(stop_reason)

@@ -96,13 +96,13 @@ class HTTPRunDB(RunDB):
             raise _error(response, self.base)
         return response
 
-    def store_run(self, record: dict) -> None:
+    def store_run_data(self, record: dict) -> None:
         uid = (record.get("metadata") or {}).get("uid")
         if not uid or not isinstance(uid, str):
             raise StoreError("cannot store a run without metadata.uid")
         self._call("PUT", f"/runs/{_quote(uid)}", json=record)
 
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         return self._json("GET", f"/runs/{_quote(uid)}", params={"iteration": iteration})
 
     def update_run(self, uid: str, changes: dict, iteration: int = 0) -> dict:

@@ -52,7 +52,7 @@ class S3RunDB(RunDB):
     def _get_json(self, key: str):
         return json.loads(self.store.get(key))
 
-    def store_run(self, record: dict) -> None:
+    def store_run_data(self, record: dict) -> None:
         run = RunRecord.from_dict(record)
         uid = run.metadata.uid
         if not uid or "/" in uid:
@@ -73,7 +73,7 @@ class S3RunDB(RunDB):
         self._put(key, json.dumps({**summary, _RECORD_ETAG: record_etag}).encode())
         return summary
 
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         try:
             return self._get_json(self._key("runs", uid, f"{iteration}.json"))
         except NotFoundError:

@@ -108,7 +108,7 @@ class LocalRuntime(Runtime):
                 appender.stop()  # before the final store, which replaces what was appended
 
         try:
-            final = RunRecord.from_dict(db.read_run(record.uid, record.metadata.iteration))
+            final = db.read_run(record.uid, record.metadata.iteration)
         except NotFoundError:
             final = record.copy()  # the child died before its first commit
         if guard.signum:
@@ -124,7 +124,7 @@ class LocalRuntime(Runtime):
         outcome = RunOutcome(final, log.getvalue())
         if guard.signum:
             # this process goes down with the signal: record the run and its log now, then let the signal act
-            db.store_run_and_log(final.to_dict(copy=False), outcome.log)
+            db.store_run_and_log(final, outcome.log)
             print(f"mlrun: run {final.uid} {final.status.error}", file=sys.stderr)
             guard.redeliver()
         return outcome

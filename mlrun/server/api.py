@@ -78,7 +78,7 @@ def store_run(uid: str):
 @bp.get("/runs/<uid>")
 def read_run(uid: str):
     iteration = iteration_arg()
-    record = run_db().read_run(uid, iteration)
+    record = run_db().read_run_data(uid, iteration)
     if request.args.get("format") == "yaml":
         # records from older versions may not load as today's model: the YAML shows what does
         run, notes = lenient_record(record)
@@ -93,7 +93,7 @@ def update_run(uid: str):
     patch = parse_struct(request.get_data(), "request body")
     iteration = iteration_arg()
     with _patch_lock:
-        current = run_db().read_run(uid, iteration)
+        current = run_db().read_run_data(uid, iteration)
         record = RunRecord.from_dict(merge_patch(current, patch))
         if (record.uid, record.metadata.iteration) != (uid, iteration):
             raise InvalidSpecError("a patch cannot change metadata.uid or metadata.iteration", "metadata")
@@ -115,7 +115,7 @@ def get_log(uid: str):
 @bp.route("/runs/<uid>/log", methods=["POST", "PUT"])
 def store_log(uid: str):
     db = run_db()
-    db.read_run(uid)  # a log for a run that does not exist could never be seen nor deleted
+    db.read_run_data(uid)  # a log for a run that does not exist could never be seen nor deleted
     db.store_log(uid, request.get_data(), append=request.method == "POST")
     return {"uid": uid, "appended" if request.method == "POST" else "replaced": request.content_length or 0}
 
@@ -124,7 +124,7 @@ def store_log(uid: str):
 def get_artifact(uid: str, key: str):
     from ..datastore import get_item
 
-    record = run_db().read_run(uid, iteration_arg())
+    record = run_db().read_run_data(uid, iteration_arg())
     artifact = find_artifact(record, key)
     item = get_item(check_artifact(uid, key, artifact["target_path"]))
     stream = item.open("rb")  # fails here (404) rather than half way through the response
@@ -191,7 +191,7 @@ def _store(record: RunRecord) -> dict:
     if size > limit:
         raise LimitExceededError(f"run record {record.uid} is {size:,} bytes, over the server's limit of {limit:,} "
                                  "(--max-record-size)")
-    run_db().store_run(data)
+    run_db().store_run_data(data)
     return {"uid": record.uid, "iteration": record.metadata.iteration}
 
 

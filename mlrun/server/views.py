@@ -67,7 +67,7 @@ def runs():
 def run(uid: str):
     db = run_db()
     iteration = iteration_arg()
-    record, notes = lenient_record(db.read_run(uid, iteration))
+    record, notes = lenient_record(db.read_run_data(uid, iteration))
     metrics = charted_metrics(record, notes)
     charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
     try:
@@ -91,7 +91,7 @@ def compare():
         uid, _, iteration = ref.strip().partition("@")
         check_uid(uid, "uid")
         iteration_number = whole_number(iteration or "0", "iteration", high=MAX_ITERATION)
-        record, record_notes = lenient_record(db.read_run(uid, iteration_number))
+        record, record_notes = lenient_record(db.read_run_data(uid, iteration_number))
         metrics.append(charted_metrics(record, record_notes))
         records.append(record)
         notes += [f"{run_label(record)}: {note}" for note in record_notes]

@@ -15,7 +15,7 @@ from mlrun.rundb import get_run_db
 
 
 def stored(uid: str) -> dict:
-    return get_run_db().read_run(uid)
+    return get_run_db().read_run_data(uid)
 
 
 def test_a_fresh_run():
@@ -263,7 +263,7 @@ def test_finish_with_a_message_and_set_state():
 def test_an_explicit_store(tmp_path):
     ctx = get_or_create_ctx("x", rundb=str(tmp_path / "mine"))
     ctx.commit()
-    assert get_run_db(str(tmp_path / "mine")).read_run(ctx.uid)["metadata"]["name"] == "x"
+    assert get_run_db(str(tmp_path / "mine")).read_run_data(ctx.uid)["metadata"]["name"] == "x"
     assert not os.path.exists(os.environ["MLRUN_DBPATH"])
 
 

@@ -48,7 +48,7 @@ def test_seed_command_reads_from_s3_and_writes_artifacts_and_record_there(moto_s
         assert SECRET_KEY not in text and "app-access-key-123" not in text
 
     uid = get_run_db().list_runs()[0]["uid"]
-    record = get_run_db().read_run(uid)
+    record = get_run_db().read_run_data(uid)
     status = record["status"]
     assert status["state"] == "completed" and status["outputs"] == {"accuracy": 10}
     (read,) = status["input_objects"]

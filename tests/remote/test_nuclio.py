@@ -59,7 +59,7 @@ def test_a_plain_function_becomes_a_handler_answering_with_its_committed_record(
     assert (response.status_code, response.content_type) == (200, YAML_TYPE)
     record = RunRecord.from_text(response.body)
     assert record.state == "completed" and record.outputs == {"accuracy": 10} and record.metadata.name == "myfunc"
-    assert RunRecord.from_dict(get_run_db().read_run("feedc0de")) == record  # the function's own store
+    assert RunRecord.from_dict(get_run_db().read_run_data("feedc0de")) == record  # the function's own store
     assert ACCESS_KEY not in response.body
 
 
@@ -88,7 +88,7 @@ def test_a_failing_function_answers_500_with_its_error_record_and_no_secret(work
     assert answer["log"].startswith("about to fail\nTraceback")
     assert "in failing" in answer["log"] and "mlrun/adapters" not in answer["log"]
     assert ACCESS_KEY not in response.body
-    assert get_run_db().read_run("feedc0de")["status"]["state"] == "error"
+    assert get_run_db().read_run_data("feedc0de")["status"]["state"] == "error"
 
 
 @pytest.mark.parametrize("body, status, message", [

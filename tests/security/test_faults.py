@@ -42,7 +42,7 @@ def poll(condition, timeout: float = 30, what: str = "condition"):
 def read_run(dbpath: str, uid: str) -> dict:
     from mlrun.rundb import get_run_db
 
-    return get_run_db(dbpath).read_run(uid)
+    return get_run_db(dbpath).read_run_data(uid)
 
 
 def read_log(dbpath: str, uid: str) -> bytes:

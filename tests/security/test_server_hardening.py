@@ -277,7 +277,7 @@ def test_loopback_addresses():
 def write_straight(store: str, record: dict, summary: dict | None = None) -> None:
     """Store ``record`` as an older version could have: straight into the SQLite file, no validation."""
     uid = record["metadata"]["uid"]
-    get_run_db(store).store_run(sample_record(uid))  # a row with the store's schema, then overwritten
+    get_run_db(store).store_run_data(sample_record(uid))  # a row with the store's schema, then overwritten
     with sqlite3.connect(os.path.join(store, "runs.sqlite3")) as db:
         db.execute("UPDATE runs SET record = ?, summary = ? WHERE uid = ?",
                    (json.dumps(record), json.dumps(summary if summary is not None else {"uid": uid}), uid))

@@ -30,15 +30,15 @@ def site(server, tmp_path_factory):
     """The server filled with three realistic runs (and 120 small ones, for paging)."""
     artifacts = str(tmp_path_factory.mktemp("artifacts"))
     db = HTTPRunDB(server.url)
-    db.store_run(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
+    db.store_run_data(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
                                artifacts_dir=artifacts))
-    db.store_run(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
+    db.store_run_data(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
                                start="2024-03-02T10:00:00+00:00", artifacts_dir=artifacts))
-    db.store_run(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
+    db.store_run_data(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
                                labels={"owner": "bo", "team": "nlp"}))
     for i in range(120):
         start = f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00+00:00"
-        db.store_run(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
+        db.store_run_data(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
     db.store_log("aaaa1111", b"epoch 1: loss 2.0\nepoch 5000: loss 0.05\n")
     db.close()
     return server.url
