@@ -18,18 +18,18 @@ import os
 import sys
 from collections.abc import Mapping
 
+from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path
+from .errors import InvalidInputError, NotFoundError
+from .model import RUN_STATES, RunRecord, now_iso, parse_struct
+from .secrets import SecretsStore
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from typing import Any
 
     from .policy import AccessPolicy
 
-from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path
-from .errors import InvalidInputError, NotFoundError
-from .model import RUN_STATES, RunRecord, now_iso, parse_struct
-from .secrets import SecretsStore
-
-_current: "RunContext | None" = None
+_current: RunContext | None = None
 
 
 class RunContext:
@@ -40,7 +40,7 @@ class RunContext:
     """
 
     #: what a run that came over the network may read and write (``mlrun.policy``); ``None``: anything
-    _policy: "AccessPolicy | None" = None
+    _policy: AccessPolicy | None = None
 
     def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None):
         self._record = record
@@ -290,7 +290,7 @@ class RunContext:
         if commit:
             self.commit()
 
-    def __enter__(self) -> "RunContext":
+    def __enter__(self) -> RunContext:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -342,7 +342,7 @@ MLClientCtx = RunContext  # the name the original design used
 
 def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRecord | None = None,
                       with_env: bool = True, rundb=None, project: str = "", labels: Mapping | None = None,
-                      secrets: Mapping | None = None, policy: "AccessPolicy | None" = None) -> RunContext:
+                      secrets: Mapping | None = None, policy: AccessPolicy | None = None) -> RunContext:
     """The run context for this code.
 
     Sources, first found wins: ``event`` (an HTTP/nuclio event carrying a run spec), ``spec``
@@ -381,7 +381,7 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     return ctx
 
 
-def _request_policy(policy: "AccessPolicy | None", store: SecretsStore, code_secrets: Mapping | None):
+def _request_policy(policy: AccessPolicy | None, store: SecretsStore, code_secrets: Mapping | None):
     """The context's policy, bound to the secrets the request carried (not those the code passed)."""
     from .policy import serving_policy
 

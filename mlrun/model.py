@@ -290,12 +290,12 @@ def printable(value):
                 .decode("utf-8", "backslashreplace")
     if isinstance(value, dict):
         items = [(printable(k), printable(v)) for k, v in value.items()]
-        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items())):
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=False)):
             return value
         return dict(items)
     if isinstance(value, list):
         items = [printable(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=False)) else items
     return value
 
 
@@ -347,7 +347,7 @@ class _Section:
         fields = {}
         known = 0
         for name, expected, default in cls.FIELDS:
-            value = data[name] if name in data else None
+            value = data.get(name, None)
             if value is None:  # absent and null mean "use the default"
                 known += name in data
                 value = default()
@@ -629,7 +629,8 @@ class RunRecord:
         if state not in TRANSITIONS.get(self.status.state, ()):
             from .errors import InvalidTransitionError
 
-            raise InvalidTransitionError(f"run {self.metadata.uid or '?'} cannot go from {self.status.state} to {state}")
+            raise InvalidTransitionError(f"run {self.metadata.uid or '?'} cannot go from {self.status.state} "
+                                         f"to {state}")
         self.status.state = state
         self.status.last_update = now or now_iso()
 
@@ -671,7 +672,7 @@ class RunRecord:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data, copy: bool = True) -> "RunRecord":
+    def from_dict(cls, data, copy: bool = True) -> RunRecord:
         """Load and validate; ``copy=False`` shares containers with ``data`` (for read-only use)."""
         if isinstance(data, RunRecord):
             return data.copy()
@@ -692,11 +693,11 @@ class RunRecord:
         return record
 
     @classmethod
-    def from_text(cls, text: str | bytes, what: str = "run spec") -> "RunRecord":
+    def from_text(cls, text: str | bytes, what: str = "run spec") -> RunRecord:
         """Load a record or spec from JSON or YAML text."""
         return cls.from_dict(parse_struct(text, what))
 
-    def copy(self) -> "RunRecord":
+    def copy(self) -> RunRecord:
         return RunRecord.from_dict(self.to_dict())
 
     def summary(self) -> dict:

@@ -106,13 +106,13 @@ class AccessPolicy:
             self._roots.append((scheme, netloc, path, writable))
 
     @classmethod
-    def from_text(cls, text: str) -> "AccessPolicy":
+    def from_text(cls, text: str) -> AccessPolicy:
         """From a comma-separated list (the form of ``$MLRUN_SERVE_ALLOW`` and ``$MLRUN_ARTIFACT_ROOTS``)."""
         return cls(part for part in (text or "").split(","))
 
     @classmethod
     def serving(cls, allow: Iterable[str] | None = None, out_path: str = "",
-                function_dir: str = "") -> "AccessPolicy":
+                function_dir: str = "") -> AccessPolicy:
         """A served function's policy: ``allow`` (default ``$MLRUN_SERVE_ALLOW``) plus the defaults.
 
         ``out_path`` defaults to ``$MLRUN_OUT_PATH``, else the working directory; ``function_dir``
@@ -124,7 +124,7 @@ class AccessPolicy:
         function_dir = os.path.abspath(function_dir or os.getcwd())
         return cls([*allow, out_path], [function_dir], remote_defaults=True, out_path=out_path)
 
-    def for_request(self, secrets: Mapping | None) -> "AccessPolicy":
+    def for_request(self, secrets: Mapping | None) -> AccessPolicy:
         """This policy for one request carrying ``secrets`` (its ``secrets`` field)."""
         import copy
 

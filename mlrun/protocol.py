@@ -11,7 +11,8 @@ the function printed); ``application/json`` gets the record as JSON; anyone else
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .errors import InvalidSpecError
 from .model import dump_yaml, parse_struct

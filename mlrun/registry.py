@@ -8,8 +8,9 @@ Third-party packages add entries through an entry-point group (``mlrun.datastore
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
 def install_hint(extra: str, quote: str = '"') -> str:

@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from .config import default_dbpath
 from .errors import StoreError
 from .model import RunRecord, check_uid, now_iso
 from .secrets import SecretsStore
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .kfp.outputs import KfpOutputs
+
+class OutputWriter(Protocol):
+    """What ``run_function(kfp=...)`` takes (``mlrun.kfp.KfpOutputs``): files written from the final record."""
+
+    def check(self) -> str:
+        """Why the files could not be written (before the run starts), ``""`` when they can."""
+
+    def write(self, record: RunRecord, secrets: Mapping | None = None) -> str:
+        """Write them from ``record`` (``secrets``: names to values, hidden); a problem, else ``""``."""
 
 
 def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
@@ -63,7 +70,7 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
                  args: Sequence[str] = (), out_path: str = "", project: str = "",
                  labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", save_to: str = "",
                  rundb: str | None = None, stream: bool = True, record: RunRecord | None = None,
-                 kfp: KfpOutputs | None = None, hyperparams: Mapping[str, list] | None = None,
+                 kfp: OutputWriter | None = None, hyperparams: Mapping[str, list] | None = None,
                  hyper_options: Mapping | None = None) -> RunRecord:
     """Run a file locally (child process) or a function by URL, record it and return the final record.
 

@@ -12,7 +12,8 @@ from mlrun.model import RunRecord
 
 
 def make_record(uid: str, name: str = "train", state: str = "completed", start: str = "2024-01-01T00:00:00+00:00",
-                labels: dict | None = None, project: str = "", outputs: dict | None = None, iteration: int = 0) -> RunRecord:
+                labels: dict | None = None, project: str = "", outputs: dict | None = None,
+                iteration: int = 0) -> RunRecord:
     record = RunRecord()
     record.metadata.uid, record.metadata.name, record.metadata.project = uid, name, project
     record.metadata.iteration = iteration

@@ -21,7 +21,8 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..context import error_message
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError

@@ -10,7 +10,8 @@
 Each event gets a new run context built from its body; the function's printed output becomes
 the run's log; the run ends ``completed`` (200) or ``error`` (500, with the error record) and is
 answered with its record (see ``events`` for the forms).  The caller records the run from that
-answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
+answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not
+a run spec gets a 400 naming the problem.  Secret values are masked
 in everything answered or logged.  nuclio-sdk itself is not needed: the answer is built with
 ``context.Response``.
 
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InvalidInputError, MLRunError
 from ..policy import is_loopback

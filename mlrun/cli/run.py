@@ -34,7 +34,8 @@ def sweep_options(fn):
                      help="Start no more iterations once one meets EXPR, e.g. 'accuracy >= 0.9'."),
         click.option("--max-errors", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
                      help="Start no more iterations after N failed ones."),
-        click.option("--seed", type=click.IntRange(-2**63, 2**63 - 1), default=None, help="Seed of --strategy random [default: drawn, recorded]."),
+        click.option("--seed", type=click.IntRange(-2**63, 2**63 - 1), default=None,
+                     help="Seed of --strategy random [default: drawn, recorded]."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -56,13 +57,15 @@ def sweep_options(fn):
 @click.option("--project", default="", help="Project the run belongs to.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Label the run.")
 @click.option("--workflow", default="", metavar="ID", help="Workflow id, recorded as the 'workflow' label.")
-@click.option("--save-to", default="", metavar="PATH", help="Also write the final record (YAML) to a file or directory.")
+@click.option("--save-to", default="", metavar="PATH",
+              help="Also write the final record (YAML) to a file or directory.")
 @click.option("--kfp", is_flag=True, help="Also write what Kubeflow Pipelines reads: results, metrics, a run report.")
 @click.option("--kfp-dir", default=None, metavar="DIR",
               help="Where --kfp writes mlpipeline-metrics.json and mlpipeline-ui-metadata.json "
                    "[default: $MLRUN_KFP_DIR, else /].")
 @click.option("--kfp-outputs-dir", default=None, metavar="DIR",
-              help="Where --kfp writes one file per result or artifact key [default: $MLRUN_KFP_OUTPUTS_DIR, else /tmp].")
+              help="Where --kfp writes one file per result or artifact key "
+                   "[default: $MLRUN_KFP_OUTPUTS_DIR, else /tmp].")
 @click.option("--kfp-output", "kfp_outputs", multiple=True, metavar="KEY=PATH",
               help="With --kfp, also write result (or artifact path) KEY to PATH (KFP v2 output parameters).")
 @click.option("--handler", default="", metavar="NAME", help="Call NAME(ctx) from the file instead of running it.")
@@ -96,7 +99,8 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
         name=name, handler=handler, args=args, out_path=out_path, project=project,
         labels=parse_pairs(labels, "--label", typed=False), uid=uid, workflow=workflow, save_to=save_to,
         rundb=rundb, stream=not quiet,
-        kfp=KfpOutputs(kfp_dir, kfp_outputs_dir, parse_pairs(kfp_outputs, "--kfp-output", typed=False)) if kfp else None,
+        kfp=KfpOutputs(kfp_dir, kfp_outputs_dir, parse_pairs(kfp_outputs, "--kfp-output", typed=False))
+        if kfp else None,
         hyperparams=parse_hyperparams(hyperparams) if hyperparams else None,
         hyper_options={k: v for k, v in hyper_options.items() if v is not None},
     )

@@ -60,7 +60,8 @@ def format_runs_table(runs: list) -> str:
         results = ", ".join(f"{k}={v}" for k, v in list(run["outputs"].items())[:4])
         rows.append((uid, run["name"], run["state"], run["start_time"][:19].replace("T", " "), results))
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + r[4] for r in rows).rstrip()
+    lines = ("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4] for r in rows)
+    return "\n".join(lines).rstrip()
 
 
 def _children_under_parents(runs: list):

@@ -6,7 +6,7 @@ import os
 import click
 
 from ..errors import InvalidInputError
-from ..server import MAX_BODY, MAX_RECORD
+from ..server.limits import MAX_BODY, MAX_RECORD
 from . import UsageLine, user_errors
 
 

@@ -8,11 +8,12 @@ first use, so ``import mlrun`` never pays for boto3 or requests.  Third parties 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import AccessDeniedError, InvalidInputError
 from ..registry import Registry
-from .base import DataItem, DataStore, FileStat
+from .base import DataItem, DataStore, FileStat, split_url
 
 if TYPE_CHECKING:
     from ..policy import AccessPolicy
@@ -39,15 +40,6 @@ def known_schemes() -> list[str]:
     return [s for s in STORES.names() if s]
 
 
-def split_url(url: str) -> tuple[str, str, str]:
-    """``s3://bucket/key`` -> ("s3", "bucket", "/key"); a plain path -> ("", "", path)."""
-    if "://" not in url:
-        return "", "", url
-    scheme, _, rest = url.partition("://")
-    netloc, _, path = rest.partition("/")  # not urlparse: '?' and '#' are plain characters in object keys
-    return scheme.lower(), netloc, "/" + path
-
-
 def _store_class(scheme: str) -> type:
     if scheme not in STORES:
         raise InvalidInputError(f"unknown data store scheme {scheme!r} (known: {', '.join(known_schemes())})")
@@ -61,7 +53,7 @@ def get_store(url: str, secrets: Mapping | None = None) -> DataStore:
 
 
 def get_item(url: str, secrets: Mapping | None = None, key: str = "",
-             data_stores: Sequence[Mapping] | None = None, policy: "AccessPolicy | None" = None,
+             data_stores: Sequence[Mapping] | None = None, policy: AccessPolicy | None = None,
              action: str = "read") -> DataItem:
     """A handle on the object at ``url``; nothing is read until asked for.
 
@@ -97,7 +89,7 @@ def get_item(url: str, secrets: Mapping | None = None, key: str = "",
 class _PolicedItem(DataItem):
     """A served run's data item: writing is checked too, for a handle taken to read an input."""
 
-    def __init__(self, store: DataStore, path: str, url: str, key: str, policy: "AccessPolicy",
+    def __init__(self, store: DataStore, path: str, url: str, key: str, policy: AccessPolicy,
                  secrets: Mapping | None):
         super().__init__(store, path, url, key=key)
         self._policy, self._request_secrets = policy, secrets

@@ -40,6 +40,11 @@ class FileStore(DataStore):
     def url_of(self, path: str) -> str:
         return path
 
+    def local_path(self, path: str) -> str | None:
+        if not os.path.isfile(path):
+            self.stat(path)  # a clear NotFoundError rather than a bad path later
+        return path
+
     def open(self, path: str, mode: str = "rb") -> BinaryIO:
         if "w" in mode:
             # the temp file sits beside the target so the final rename stays on one file system

@@ -1,1 +1,1 @@
-"""Deploying handlers: nuclio function configs (``nuclio``) and function bundles with this mlrun's wheel (``bundle``)."""
+"""Deploying handlers: nuclio function configs (``nuclio``), function bundles with this mlrun's wheel (``bundle``)."""

@@ -21,20 +21,12 @@ import tempfile
 import zipfile
 
 from ..errors import InvalidInputError
+from .nuclio import DEFAULT_EXTRAS, NUCLIO_DIR, POST_COPY, wheel_name, wheel_requirement
 
-#: where nuclio's Python runtime copies the function's folder (``--path``) inside its image
-NUCLIO_DIR = "/opt/nuclio"
-#: nuclio's build directive: the commands after it run once the function's folder is copied
-POST_COPY = "@nuclio.postCopy"
-#: the extras a deployed handler gets by default: S3 inputs and artifacts
-DEFAULT_EXTRAS = ("s3",)
+__all__ = ["DEFAULT_EXTRAS", "NUCLIO_DIR", "POST_COPY", "build_wheel", "wheel_name", "wheel_requirement",
+           "write_bundle"]
+
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same sources make the same wheel
-
-
-def wheel_name() -> str:
-    from .. import __version__
-
-    return f"mlrun-{__version__}-py3-none-any.whl"
 
 
 def build_wheel(directory: str) -> str:
@@ -104,12 +96,6 @@ def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def wheel_requirement(extras=DEFAULT_EXTRAS) -> str:
-    """The wheel as nuclio's build sees it, with ``extras``: ``/opt/nuclio/mlrun-X-py3-none-any.whl[s3]``."""
-    suffix = f"[{','.join(extras)}]" if extras else ""
-    return f"{NUCLIO_DIR}/{wheel_name()}{suffix}"
-
-
 def write_bundle(target: str, directory: str, command: str = "", **options) -> dict:
     """Write the bundle for ``FILE[:HANDLER]`` into ``directory`` (created if needed): its files by role.
 
@@ -117,7 +103,7 @@ def write_bundle(target: str, directory: str, command: str = "", **options) -> d
     The config is written last, so a folder with a ``function.yaml`` is a complete bundle.
     """
     from ..loader import locate_handler
-    from .nuclio import config_yaml, function_config
+    from .nuclio import config_yaml, function_config  # noqa: I001
 
     path, _ = locate_handler(target)
     if os.path.exists(directory) and not os.path.isdir(directory):

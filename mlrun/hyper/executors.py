@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 #: in-flight calls to a function URL when --parallel is not given: the serverless platform scales out
 REMOTE_CONCURRENCY = 8
@@ -27,10 +27,10 @@ class Executor(ABC):
     def submit(self, fn: Callable, *args, key: str = ""):
         """Start ``fn(*args)``; returns a future with ``result()`` and ``add_done_callback(fn)``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Release the executor's resources (a pool first waits for the threads it started)."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc) -> None:

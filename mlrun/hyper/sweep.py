@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..context import RunContext, _join, error_message
 from ..errors import InvalidInputError
@@ -111,7 +111,7 @@ class Sweep:
         stop_reason, saved = "", time.monotonic()
         try:
             with executor:
-                for child, future in self._execute(executor, runtime, parent, secrets, rundb, lambda: stop_reason):
+                for child, future in self._execute(executor, runtime, parent, secrets, rundb, lambda: stop_reason):  # noqa: B023 - read as it changes
                     final, logs[child.metadata.iteration] = self._outcome(child, future, secrets)
                     results[child.metadata.iteration] = final
                     parent.metadata.name = parent.metadata.name or final.metadata.name  # the name the code gives

@@ -9,7 +9,8 @@ Verbs: ``store_`` (create or replace), ``read_``, ``list_``/``count_``, ``del_``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..model import RunRecord
 
@@ -106,7 +107,7 @@ class RunDB(ABC):
     def count_runs(self, **filters) -> int:
         return len(self.list_runs(**filters))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Release connections; the store stays usable (it reconnects on demand)."""
 
 

@@ -10,7 +10,7 @@ reached or answers 502/503/504.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import quote, urlparse
 
 from ..errors import (

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping
 
 from ..datastore import split_url
 from ..datastore.s3 import S3Store

@@ -11,8 +11,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Mapping
 
 from ..errors import NotFoundError, StoreError
 from ..model import RunRecord

@@ -22,7 +22,7 @@ class Runtime(ABC):
     def __init__(self, target: str):
         self.target = target
 
-    def validate(self, record: RunRecord) -> None:
+    def validate(self, record: RunRecord) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Refuse a run that cannot start (missing file, unknown handler) before anything is recorded."""
 
     @abstractmethod

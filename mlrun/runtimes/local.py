@@ -170,7 +170,7 @@ class _SignalGuard:
         self._wake_read = self._wake_write = -1
         self._watcher: threading.Thread | None = None
 
-    def __enter__(self) -> "_SignalGuard":
+    def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():
             # the handler only writes a byte to a pipe (no lock can be held twice); a thread does the rest
             self._wake_read, self._wake_write = os.pipe()
@@ -225,7 +225,7 @@ class _SignalGuard:
 class _LogCollector:
     """Collects a child's stdout and stderr line by line, masking secrets, echoing when streaming."""
 
-    def __init__(self, secrets: list[str], stream: bool, appender: "_LogAppender | None" = None):
+    def __init__(self, secrets: list[str], stream: bool, appender: _LogAppender | None = None):
         self._secrets = secrets
         self._stream = stream
         self._appender = appender

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
@@ -13,8 +13,8 @@ from ..errors import AccessDeniedError, InvalidInputError, LimitExceededError, N
 from ..model import check_uid
 from ..policy import AccessPolicy
 from ..rundb import RunDB, get_run_db
-from . import MAX_BODY, MAX_RECORD
 from .auth import TokenAuth
+from .limits import MAX_BODY, MAX_RECORD
 
 log = logging.getLogger("mlrun.server")
 

@@ -99,7 +99,8 @@ def compare():
     metric_keys = _union(metrics)
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
     charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
-                          for i, (r, m) in enumerate(zip(records, metrics)) if key in m]) for key in metric_keys]
+                          for i, (r, m) in enumerate(zip(records, metrics, strict=False)) if key in m])
+              for key in metric_keys]
     sections = [
         ("Parameters", diff_rows([r.spec.parameters for r in records], only_diff)),
         ("Outputs", diff_rows([r.status.outputs for r in records], only_diff)),

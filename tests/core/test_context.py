@@ -226,9 +226,8 @@ def test_context_manager_ends_completed():
 
 
 def test_context_manager_ends_in_error_with_the_message_and_reraises():
-    with pytest.raises(ZeroDivisionError):
-        with get_or_create_ctx("x", secrets={"KEY": "s3cr3t-value"}) as ctx:
-            raise ZeroDivisionError("cannot divide s3cr3t-value\nby zero")
+    with pytest.raises(ZeroDivisionError), get_or_create_ctx("x", secrets={"KEY": "s3cr3t-value"}) as ctx:
+        raise ZeroDivisionError("cannot divide s3cr3t-value\nby zero")
     record = stored(ctx.uid)
     assert record["status"]["state"] == "error"
     assert record["status"]["error"] == "ZeroDivisionError: cannot divide ****** by zero"
@@ -237,13 +236,11 @@ def test_context_manager_ends_in_error_with_the_message_and_reraises():
 def test_context_manager_treats_a_clean_exit_as_success():
     for code in (None, 0):
         mlrun.context._reset_current()
-        with pytest.raises(SystemExit):
-            with get_or_create_ctx("x") as ctx:
-                raise SystemExit(code)
+        with pytest.raises(SystemExit), get_or_create_ctx("x") as ctx:
+            raise SystemExit(code)
         assert stored(ctx.uid)["status"]["state"] == "completed"
-    with pytest.raises(SystemExit):
-        with get_or_create_ctx("y", spec={}) as ctx:
-            raise SystemExit(3)
+    with pytest.raises(SystemExit), get_or_create_ctx("y", spec={}) as ctx:
+        raise SystemExit(3)
     status = stored(ctx.uid)["status"]
     assert (status["state"], status["error"]) == ("error", "script exited with code 3")
 

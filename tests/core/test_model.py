@@ -180,9 +180,11 @@ def test_strings_yaml_would_retype_stay_strings():
     ({"metadata": {"iteration": -1}}, "metadata.iteration must be a whole number from 0 to 2147483647, got -1"),
     ({"metadata": {"iteration": 10 ** 30}}, "metadata.iteration must be a whole number from 0"),
     ({"metadata": {"labels": {"k": [1]}}}, "metadata.labels.k must be a string, number or boolean, got list"),
-    ({"metadata": {"annotations": {"k": None}}}, "metadata.annotations.k must be a string, number or boolean, got null"),
+    ({"metadata": {"annotations": {"k": None}}},
+     "metadata.annotations.k must be a string, number or boolean, got null"),
     ({"metadata": {"labels": {1: "a"}}}, "metadata.labels keys must be strings, got int 1"),
-    ({"status": {"metrics": {"loss": 5}}}, "status.metrics.loss must be a mapping with xvalues and yvalues lists, got int"),
+    ({"status": {"metrics": {"loss": 5}}},
+     "status.metrics.loss must be a mapping with xvalues and yvalues lists, got int"),
     ({"status": {"metrics": {"loss": {"yvalues": [1]}}}}, "status.metrics.loss.xvalues must be a list, got null"),
     ({"status": {"metrics": {"loss": {"xvalues": ["1"], "yvalues": "1"}}}},
      "status.metrics.loss.yvalues must be a list, got str"),
@@ -267,7 +269,8 @@ def limits(monkeypatch):
 
 
 LAUGHS = "\n".join([f"a: &a [{', '.join(['lol'] * 9)}]"]
-                   + [f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]" for prev, name in zip("abcdefgh", "bcdefghi")])
+                   + [f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]"
+                      for prev, name in zip("abcdefgh", "bcdefghi", strict=False)])
 
 
 def test_a_yaml_alias_bomb_is_refused_quickly():
@@ -357,7 +360,8 @@ def test_printable_escapes_lone_surrogates_only():
 
     plain = {"a": ["x", 1, {"b": "é"}]}
     assert printable(plain) is plain
-    assert printable({"k\udcfe": ["ok", "é\udcff", "\ud83d"], "n": 1}) == {"k\\xfe": ["ok", "é\\xff", "\\ud83d"], "n": 1}
+    assert printable({"k\udcfe": ["ok", "é\udcff", "\ud83d"], "n": 1}) \
+        == {"k\\xfe": ["ok", "é\\xff", "\\ud83d"], "n": 1}
 
 
 def test_odd_text_from_code_is_escaped_where_records_leave_the_model():

@@ -18,12 +18,12 @@ import sys
 from mlrun import get_or_create_ctx
 worker = sys.argv[1]
 sys.stdin.readline()
-for i in range(%d):
+for i in range(RUNS_PER_WRITER):
     ctx = get_or_create_ctx("stress", spec={"metadata": {"labels": {"worker": worker}}})
     ctx.log_output("i", i)
     ctx.log_metric("loss", 1.0 / (i + 1))
     ctx.finish()
-""" % RUNS_PER_WRITER
+""".replace("RUNS_PER_WRITER", str(RUNS_PER_WRITER))
 
 
 def test_concurrent_writers_leave_every_run_readable(tmp_path):

@@ -77,10 +77,9 @@ def test_streaming_writer_uploads_on_close(moto_server, bucket):
 
 def test_failed_streaming_write_uploads_nothing(moto_server, bucket):
     item = get_item(f"s3://{bucket}/never.bin", moto_server.env)
-    with pytest.raises(RuntimeError):
-        with item.open("wb") as fp:
-            fp.write(b"partial")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), item.open("wb") as fp:
+        fp.write(b"partial")
+        raise RuntimeError("interrupted")
     assert not item.exists()
 
 

@@ -223,20 +223,18 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 def test_writer_that_fails_leaves_nothing(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with get_item(str(target)).open("wb") as fp:
-            fp.write(b"half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), get_item(str(target)).open("wb") as fp:
+        fp.write(b"half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["out.txt"]  # no temp file left behind
 
 
 def test_atomic_path_discards_on_error(tmp_path):
     target = tmp_path / "t.bin"
-    with pytest.raises(ValueError):
-        with atomic_path(str(target)) as tmp:
-            open(tmp, "wb").write(b"partial")
-            raise ValueError("boom")
+    with pytest.raises(ValueError), atomic_path(str(target)) as tmp:
+        open(tmp, "wb").write(b"partial")
+        raise ValueError("boom")
     assert os.listdir(tmp_path) == []
 
 
@@ -267,10 +265,9 @@ def test_memory_item_api(tmp_path):
 
 def test_memory_writer_discards_on_error():
     item = get_item("memory://box/x")
-    with pytest.raises(KeyError):
-        with item.open("wb") as fp:
-            fp.write(b"partial")
-            raise KeyError("boom")
+    with pytest.raises(KeyError), item.open("wb") as fp:
+        fp.write(b"partial")
+        raise KeyError("boom")
     assert not item.exists()
 
 

@@ -127,7 +127,8 @@ def test_the_decorator_form_and_the_result_of_a_function_are_recorded():
     def score(ctx):
         return {"score": ctx.get_param("x", 0) + 1}
 
-    response = nuclio_sdk.test.Platform().call_handler(score, nuclio_sdk.Event(body={"spec": {"parameters": {"x": 41}}}))
+    event = nuclio_sdk.Event(body={"spec": {"parameters": {"x": 41}}})
+    response = nuclio_sdk.test.Platform().call_handler(score, event)
     record = RunRecord.from_text(response.body)
     assert record.metadata.name == "scorer" and record.outputs == {"score": 42} and record.state == "completed"
 

@@ -86,7 +86,8 @@ def test_an_event_never_reads_secret_sources_named_in_its_spec(tmp_path):
     # the caller resolved its own files; a request must not make the function read one of its own
     local_file = tmp_path / "server-secrets.txt"
     local_file.write_text("SERVER_KEY=server-only-value\n")
-    body = {"spec": {"secret_sources": [{"kind": "file", "source": str(local_file)}, {"kind": "env", "source": "PATH"}]}}
+    sources = [{"kind": "file", "source": str(local_file)}, {"kind": "env", "source": "PATH"}]
+    body = {"spec": {"secret_sources": sources}}
     ctx = get_or_create_ctx("f", event=nuclio_sdk.Event(body=body))
     assert ctx.get_secret("SERVER_KEY") is None and ctx.get_secret("PATH") is None
 

@@ -42,7 +42,8 @@ def test_the_cli_runs_the_seed_function_by_url(seed_server, workdir):
     assert [a["key"] for a in stored.status.output_artifacts] == ["test.txt"]
     log = get_run_db().read_log("remote0001").decode()
     assert "accesskey = ******" in log
-    assert_no_secret(result.stdout, result.stderr, stored.to_dict(), log, open(workdir.path + "/remote0001.yaml").read())
+    with open(workdir.path + "/remote0001.yaml") as saved:
+        assert_no_secret(result.stdout, result.stderr, stored.to_dict(), log, saved.read())
 
 
 def test_the_python_api_returns_the_record(seed_server):

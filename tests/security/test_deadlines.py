@@ -362,7 +362,8 @@ def test_the_run_store_client_is_given_up_at_its_deadline(fault_server, tmp_path
 def test_the_run_store_client_refuses_a_huge_answer_without_holding_it(fault_server, tmp_path):
     server = fault_server(big(300 * MB, declared=False))
     code = ("import sys\nfrom mlrun.rundb.httpdb import HTTPRunDB\n"
-            "try:\n    HTTPRunDB(sys.argv[1]).read_run_data('abc123')\nexcept Exception as exc:\n    print(exc)\n" + PEAK)
+            "try:\n    HTTPRunDB(sys.argv[1]).read_run_data('abc123')\n"
+            "except Exception as exc:\n    print(exc)\n" + PEAK)
     proc = subprocess.run([sys.executable, "-c", code, server.url], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MLRUN_DB_MAX_ANSWER": str(16 * MB)})
     error, peak = proc.stdout.strip().splitlines()[-2:]

@@ -208,23 +208,24 @@ def test_a_one_mebibyte_parameter_reaches_the_code(tmp_path):
     from mlrun.run import run_function
 
     script = tmp_path / "big.py"
-    script.write_text("import mlrun\nctx = mlrun.get_or_create_ctx('big')\nctx.log_output('size', len(ctx.get_param('big')))\n")
+    script.write_text("import mlrun\nctx = mlrun.get_or_create_ctx('big')\n"
+                      "ctx.log_output('size', len(ctx.get_param('big')))\n")
     record = run_function(str(script), params={"big": "b" * (1 << 20)}, stream=False)
     assert record.state == "completed" and record.outputs["size"] == 1 << 20
 
 
 SECRET = "inline-secret-value-7c1e"
 
-ENV_SCRIPT = """\
+ENV_SCRIPT = f"""\
 import json, os, subprocess, sys
 import mlrun
 ctx = mlrun.get_or_create_ctx("env")
-assert ctx.get_secret("TOKEN") == "%s"  # the code still gets it
+assert ctx.get_secret("TOKEN") == "{SECRET}"  # the code still gets it
 with open(sys.argv[1], "w") as fp:
     json.dump(dict(os.environ), fp)
 subprocess.run([sys.executable, "-c", "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))",
                 sys.argv[2]], check=True)
-""" % SECRET
+"""
 
 
 def test_inline_secrets_reach_the_code_but_no_environment(tmp_path):
@@ -266,7 +267,8 @@ def test_a_missing_interpreter_fails_the_run_not_leaves_it_created(tmp_path):
     assert proc.returncode == 1
     record = read_run(os.environ["MLRUN_DBPATH"], uid)
     assert record["status"]["state"] == "error"
-    assert record["status"]["error"] == "cannot start the run's process (/nonexistent/python3): No such file or directory"
+    assert record["status"]["error"] \
+        == "cannot start the run's process (/nonexistent/python3): No such file or directory"
     assert proc.stderr.strip().splitlines()[-1] == f"Error: run {uid} failed: {record['status']['error']}"
     assert "Traceback" not in proc.stderr
 

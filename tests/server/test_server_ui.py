@@ -118,7 +118,8 @@ def test_run_page_shows_everything_and_draws_its_charts(site, browser, shots):
 
     text = browser.find_element(By.TAG_NAME, "main").text
     for expected in ("lr", "0.1", "optimizer", "adam", "s3://datasets/iris/data.csv",
-                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05", "uid: aaaa1111", "secrets.txt"):
+                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05",
+                     "uid: aaaa1111", "secrets.txt"):
         assert expected in text, expected
     image = browser.find_element(By.CSS_SELECTOR, "img.preview-image")
     wait(browser).until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image))
