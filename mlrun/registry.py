@@ -78,6 +78,10 @@ class Registry:
             self.load_entry_points()
         return self.key(name) in self.entries
 
+    def registered(self) -> list[str]:
+        """The names registered in this process (built-in or by ``register``), without reading entry points."""
+        return sorted(self.entries)
+
     def names(self) -> list[str]:
         """Every name known, entry points included, sorted."""
         self.load_entry_points()
