@@ -475,6 +475,13 @@ def _entry_problem(entry, required: tuple) -> tuple[str, str] | None:
     return None
 
 
+def _check_entry(entry, where: str) -> None:
+    """An artifact or input entry: a mapping with a string ``key``, else refused naming ``where``."""
+    problem = _entry_problem(entry, ("key",))
+    if problem:
+        _refuse(f"{where}{problem[0]}", problem[1])
+
+
 class RunSpec(_Section):
     #: how the run was started: ``kind`` (local, remote, ...), ``command``, ``handler``, ``args``
     runtime: dict
@@ -551,9 +558,7 @@ class RunStatus(_Section):
         entries = fields["output_artifacts"]
         if entries:
             for i, entry in enumerate(entries):
-                problem = _entry_problem(entry, ("key",))
-                if problem:
-                    _refuse(f"{path}.output_artifacts[{i}]{problem[0]}", problem[1])
+                _check_entry(entry, f"{path}.output_artifacts[{i}]")
                 for name, expected in _ARTIFACT_FIELDS:
                     value = entry.get(name)
                     if value is not None and value.__class__ is not expected and (
@@ -563,9 +568,7 @@ class RunStatus(_Section):
         entries = fields["input_objects"]
         if entries:
             for i, entry in enumerate(entries):
-                problem = _entry_problem(entry, ("key",))
-                if problem:
-                    _refuse(f"{path}.input_objects[{i}]{problem[0]}", problem[1])
+                _check_entry(entry, f"{path}.input_objects[{i}]")
         rows = fields["iterations"]
         if rows:
             kind = dict if isinstance(rows[0], dict) else list

@@ -47,8 +47,8 @@ def iteration_arg() -> int:
 
 
 @bp.url_value_preprocessor
-def _check_uid(endpoint, values):
-    # a uid names store keys and files: one that could climb out ("../../x") is refused on read as on write
+def check_path_uid(endpoint, values):
+    """Refuse a uid in the URL's path that could climb out of a store ("../../x"), on read as on write."""
     if values and "uid" in values:
         check_uid(values["uid"], "uid")
 

@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
-from .api import check_artifact, iteration_arg, run_db
+from .api import check_artifact, check_path_uid, iteration_arg, run_db
 from .auth import COOKIE
 from .charts import is_series, last_value, metric_series
 from .listing import ListQuery, whole_number
@@ -39,10 +39,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # -- pages ----------------------------------------------------------------------------------
-@bp.url_value_preprocessor
-def _check_uid(endpoint, values):
-    if values and "uid" in values:
-        check_uid(values["uid"], "uid")
+bp.url_value_preprocessor(check_path_uid)
 
 
 @bp.get("/")
