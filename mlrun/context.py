@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path
+from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path, owner
 from .errors import InvalidInputError, NotFoundError
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
 from .secrets import SecretsStore
@@ -215,14 +215,14 @@ class RunContext:
         It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``
         (which must stay inside the output path, symlinks followed).  A local target is recorded absolute.
         """
-        from .datastore import get_item
+        from .datastore import get_item, join_url
         from .policy import absolute
 
         _check_artifact_key(key)
         target = target_path or self._output_targets().get(key)
         if not target:
             out_path = self.out_path
-            target = _join(out_path, key)
+            target = join_url(out_path, key)
             _check_inside(out_path, target, key)
         item = get_item(absolute(target), secrets=self._secrets.items(), data_stores=self._record.spec.data_stores,
                         policy=self._policy, action="write")
@@ -263,7 +263,7 @@ class RunContext:
         if message:
             self._record.status.commit_message = message
         self._record.touch()
-        self._db().store_run_data(self._as_dict(copy=False))
+        self._db().store_run_data(self.record_data(copy=False))
 
     def set_state(self, state: str, error: str = "") -> None:
         """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""
@@ -300,6 +300,24 @@ class RunContext:
         """``text`` with every secret value of this run hidden."""
         return self._secrets.mask(text)
 
+    @property
+    def runtime(self) -> dict:
+        """How the run was launched (``spec.runtime``: kind, command, handler, args)."""
+        return self._record.spec.runtime
+
+    @property
+    def error(self) -> str:
+        """Why the run failed (``status.error``); ``""`` while it has not."""
+        return self._record.status.error
+
+    def secret_values(self) -> list:
+        """The values this run's masking hides (for a caller that masks while it serialises)."""
+        return self._secrets.maskable()
+
+    def append_log(self, data: bytes) -> None:
+        """Append ``data`` to the run's log in the run store."""
+        self._db().store_log(self.uid, data, append=True)
+
     def _db(self):
         from .rundb import RunDB, get_run_db
 
@@ -314,9 +332,9 @@ class RunContext:
         return RunRecord.from_dict(self.to_dict())
 
     def to_dict(self) -> dict:
-        return self._as_dict(copy=True)
+        return self.record_data(copy=True)
 
-    def _as_dict(self, copy: bool, masked: bool = True) -> dict:
+    def record_data(self, copy: bool, masked: bool = True) -> dict:
         """The record as it may leave: secret values hidden in every key and value (one pass, here only).
 
         With ``copy=False`` it may share objects with the live record: only for serialising at once.
@@ -417,7 +435,7 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
     meta.project = meta.project or project
     for key, value in (labels or {}).items():
         meta.labels.setdefault(key, str(value))
-    meta.labels.setdefault("owner", _owner())
+    meta.labels.setdefault("owner", owner())
 
     # an event's caller resolved its own sources (its files, its environment) and sent the values
     recorded_sources = [] if event is not None else [
@@ -485,7 +503,7 @@ def _finish_quietly(ctx: RunContext, error) -> None:
         print(f"mlrun: could not record run {ctx.uid}: {ctx.mask(str(exc))}", file=sys.stderr)
 
 
-def _reset_current() -> None:
+def reset_current() -> None:
     """Forget the process's context (tests, long-lived workers serving many runs)."""
     global _current
     _current = None
@@ -546,12 +564,6 @@ def _check_inside(out_path: str, target: str, key: str) -> None:
         raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
 
 
-def _join(base: str, key: str) -> str:
-    if "://" in base:
-        return base.rstrip("/") + "/" + key
-    return os.path.join(base, key)
-
-
 def _file_sha256(path: str) -> tuple[str, int]:
     import hashlib
 
@@ -567,18 +579,3 @@ def _default_name(record: RunRecord) -> str:
     command = record.spec.runtime.get("command", "") if isinstance(record.spec.runtime, dict) else ""
     base = os.path.splitext(os.path.basename(command.rstrip("/")))[0] if command else ""
     return base or "run"
-
-
-_owner_name: list = []
-
-
-def _owner() -> str:
-    """The user running the code (looked up once: a password-database lookup per run adds up in a server)."""
-    if not _owner_name:
-        try:
-            import getpass
-
-            _owner_name.append(getpass.getuser())
-        except Exception:  # no passwd entry in some containers
-            _owner_name.append(os.environ.get("USER", ""))
-    return _owner_name[0]

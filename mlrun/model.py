@@ -705,7 +705,7 @@ class RunRecord:
 
     def summary(self) -> dict:
         """The few fields listings show: cheap to store, index and send; printable text (see ``printable``)."""
-        outputs = {k: v for k, v in self.status.outputs.items() if _is_scalar(v)}
+        outputs = {k: v for k, v in self.status.outputs.items() if is_scalar(v)}
         for key, value in outputs.items():  # the other fields were made printable when the record was loaded
             if key.__class__ is str and not key.isascii() or value.__class__ is str and not value.isascii():
                 outputs = printable(outputs)
@@ -724,5 +724,5 @@ class RunRecord:
         }
 
 
-def _is_scalar(value) -> bool:
+def is_scalar(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))

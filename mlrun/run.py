@@ -36,9 +36,9 @@ def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, 
     meta.labels = {k: str(v) for k, v in (labels or {}).items()}
     if workflow:
         meta.labels["workflow"] = workflow
-    from .context import _owner
+    from .config import owner
 
-    meta.labels.setdefault("owner", _owner())
+    meta.labels.setdefault("owner", owner())
     spec.runtime = {"kind": kind, "command": command}
     if handler:
         spec.runtime["handler"] = handler

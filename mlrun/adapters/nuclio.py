@@ -91,9 +91,9 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
     if status != 200 and logger is not None:
         log = logger.warn_with if status == 403 else logger.error_with
         log("access denied" if status == 403 else "run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
-            error=ctx.mask(ctx._record.status.error))
-    secrets = ctx._secrets.maskable()
-    record = ctx._as_dict(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
+            error=ctx.mask(ctx.error))
+    secrets = ctx.secret_values()
+    record = ctx.record_data(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
 

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 from ..errors import AccessDeniedError, InvalidInputError
 from ..registry import Registry
-from .base import DataItem, DataStore, FileStat, split_url
+from .base import DataItem, DataStore, FileStat, join_url, split_url
 
 if TYPE_CHECKING:
     from ..policy import AccessPolicy
 
-__all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes"]
+__all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes", "join_url",
+           "split_url"]
 
 #: scheme -> (store class or "module:Class", pip extra that provides its dependencies)
 STORES = Registry("the {name}:// data store", "mlrun.datastores", {

@@ -140,6 +140,13 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme.lower(), netloc, "/" + path
 
 
+def join_url(base: str, key: str) -> str:
+    """``key`` under ``base``, a folder or a URL (joined with ``/``)."""
+    if "://" in base:
+        return base.rstrip("/") + "/" + key
+    return os.path.join(base, key)
+
+
 class DataStore(ABC):
     """One back end: files, an object store, a web server, ... ``netloc`` is the bucket or host."""
 

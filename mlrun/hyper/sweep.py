@@ -14,9 +14,10 @@ import sys
 import time
 from collections.abc import Mapping
 
-from ..context import RunContext, _join, error_message
+from ..context import RunContext, error_message
+from ..datastore import join_url
 from ..errors import InvalidInputError
-from ..model import RunRecord, RunStatus, _is_scalar, now_iso
+from ..model import RunRecord, RunStatus, is_scalar, now_iso
 from ..runtimes import RunOutcome, Runtime
 from ..secrets import SecretsStore
 from .executors import ShippedScript, absolute_local, get_executor, require_dask
@@ -147,7 +148,7 @@ class Sweep:
                 number, params = next(pending, (0, None))
                 if params is None:
                     break
-                child = _child(parent, number, params, _join(out_base, str(number)) if out_base else str(number))
+                child = _child(parent, number, params, join_url(out_base, str(number)) if out_base else str(number))
                 try:
                     future = executor.submit(runtime.run, child, secrets, rundb, False,
                                              key=f"mlrun-{parent.uid}-{number}")
@@ -190,11 +191,11 @@ class Sweep:
     def table(self, results: Mapping[int, RunRecord]) -> list[list]:
         """The results table: a header (iteration, state, param.NAME..., output.KEY...), then a row per iteration."""
         ordered = [results[n] for n in sorted(results)]
-        keys = list(dict.fromkeys(k for r in ordered for k, v in r.status.outputs.items() if _is_scalar(v)))
+        keys = list(dict.fromkeys(k for r in ordered for k, v in r.status.outputs.items() if is_scalar(v)))
         rows = [["iteration", "state", *(f"param.{n}" for n in self.names), *(f"output.{k}" for k in keys)]]
         for r in ordered:
             rows.append([r.metadata.iteration, r.state, *(r.spec.parameters.get(n) for n in self.names),
-                         *(r.status.outputs.get(k) if _is_scalar(r.status.outputs.get(k)) else None for k in keys)])
+                         *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
         return rows
 
     def _select(self, parent: RunRecord, results: dict, secrets: SecretsStore, db) -> None:
@@ -285,7 +286,7 @@ class _Progress:
         if record.state == "error":
             result = record.status.error
         else:
-            result = ", ".join(f"{k}={v}" for k, v in list(record.status.outputs.items())[:4] if _is_scalar(v))
+            result = ", ".join(f"{k}={v}" for k, v in list(record.status.outputs.items())[:4] if is_scalar(v))
         self.note(f"iteration {record.metadata.iteration}/{self.total} {record.state}: {params} -> {result}")
 
     def note(self, text: str) -> None:

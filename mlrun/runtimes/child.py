@@ -81,7 +81,7 @@ def main() -> int:
     pipes = _LauncherPipes()
     sys.stdout, sys.stderr = pipes.guard(sys.stdout), pipes.guard(sys.stderr)
     ctx = get_or_create_ctx("")
-    runtime = ctx._record.spec.runtime
+    runtime = ctx.runtime
     path = os.path.abspath(runtime.get("command", ""))
     handler = runtime.get("handler") or ""
     sys.argv = [path, *[str(a) for a in runtime.get("args") or []]]
@@ -110,7 +110,7 @@ def main() -> int:
         ctx.commit()
     if pipes.broken:
         try:
-            ctx._db().store_log(ctx.uid, LAUNCHER_GONE.encode(), append=True)
+            ctx.append_log(LAUNCHER_GONE.encode())
         except Exception:  # noqa: BLE001 - the record is what matters; nobody is left to tell
             pass
     return 0 if ctx.state != "error" else 1
