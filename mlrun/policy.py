@@ -151,13 +151,13 @@ class AccessPolicy:
             self._roots.append((scheme, netloc, path, writable))
 
     @classmethod
-    def from_text(cls, text: str) -> "AccessPolicy":
+    def from_text(cls, text: str) -> AccessPolicy:
         """From a comma-separated list (the form of ``$MLRUN_SERVE_ALLOW`` and ``$MLRUN_ARTIFACT_ROOTS``)."""
         return cls(part for part in (text or "").split(","))
 
     @classmethod
     def serving(cls, allow: Iterable[str] | None = None, out_path: str = "",
-                function_dir: str = "") -> "AccessPolicy":
+                function_dir: str = "") -> AccessPolicy:
         """A served function's policy: ``allow`` (default ``$MLRUN_SERVE_ALLOW``) plus the defaults.
 
         ``out_path`` defaults to ``$MLRUN_OUT_PATH``, else the working directory; ``function_dir``
@@ -169,7 +169,7 @@ class AccessPolicy:
         function_dir = os.path.abspath(function_dir or os.getcwd())
         return cls([*allow, out_path], [function_dir], remote_defaults=True, out_path=out_path)
 
-    def for_request(self, secrets: Mapping | None) -> "AccessPolicy":
+    def for_request(self, secrets: Mapping | None) -> AccessPolicy:
         """This policy for one request carrying ``secrets`` (its ``secrets`` field)."""
         import copy
 
@@ -338,3 +338,16 @@ def serving_policy(function_dir: str = "") -> AccessPolicy:
         policy = _from_environment[key] = AccessPolicy.serving(key[0].split(","), key[1], key[2])
     return policy
 
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``): traffic to it never leaves this
+    machine.  A name is never resolved."""
+    import ipaddress
+
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

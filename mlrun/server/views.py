@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
-from .api import check_artifact, iteration_arg, run_db
+from .api import check_artifact, check_path_uid, iteration_arg, run_db
 from .auth import COOKIE
 from .charts import is_series, last_value, metric_series
 from .listing import ListQuery, whole_number
@@ -39,10 +39,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # -- pages ----------------------------------------------------------------------------------
-@bp.url_value_preprocessor
-def _check_uid(endpoint, values):
-    if values and "uid" in values:
-        check_uid(values["uid"], "uid")
+bp.url_value_preprocessor(check_path_uid)
 
 
 @bp.get("/")
@@ -71,7 +68,7 @@ def runs():
 def run(uid: str):
     db = run_db()
     iteration = iteration_arg()
-    record, notes = lenient_record(db.read_run(uid, iteration))
+    record, notes = lenient_record(db.read_run_data(uid, iteration))
     metrics = charted_metrics(record, notes)
     iterations = iteration_table(record)
     best = best_iteration(record) if not metrics and iterations else None
@@ -85,7 +82,7 @@ def run(uid: str):
             iterations["compare"] = [f"{uid}@{best}", *refs[:MAX_COMPARED - 1]]
     charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
     try:
-        log = db.get_log(uid)
+        log = db.read_log(uid)
     except MLRunError:
         log = b""
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),
@@ -105,7 +102,7 @@ def compare():
         uid, _, iteration = ref.strip().partition("@")
         check_uid(uid, "uid")
         iteration_number = whole_number(iteration or "0", "iteration", high=MAX_ITERATION)
-        record, record_notes = lenient_record(db.read_run(uid, iteration_number))
+        record, record_notes = lenient_record(db.read_run_data(uid, iteration_number))
         metrics.append(charted_metrics(record, record_notes))
         records.append(record)
         notes += [f"{run_label(record)}: {note}" for note in record_notes]
@@ -113,7 +110,8 @@ def compare():
     metric_keys = _union(metrics)
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
     charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
-                          for i, (r, m) in enumerate(zip(records, metrics)) if key in m]) for key in metric_keys]
+                          for i, (r, m) in enumerate(zip(records, metrics, strict=False)) if key in m])
+              for key in metric_keys]
     sections = [
         ("Parameters", diff_rows([r.spec.parameters for r in records], only_diff)),
         ("Outputs", diff_rows([r.status.outputs for r in records], only_diff)),

@@ -7,9 +7,8 @@ import socket
 
 import pytest
 import requests
-
-from server_process import TOKEN
 from sample_runs import png, sample_record
+from server_process import TOKEN
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from chromium import headless_chromium, quit_chromium
+from sample_runs import sample_record
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
-
-from chromium import headless_chromium, quit_chromium
 from server_process import TOKEN, running_server
+
 from mlrun.rundb.httpdb import HTTPRunDB
-from sample_runs import sample_record
 
 # counts the pixels a chart's canvas has drawn: an empty canvas has none
 DRAWN_PIXELS = """
@@ -32,15 +32,15 @@ def site(server, tmp_path_factory):
     """The server filled with three realistic runs (and 120 small ones, for paging)."""
     artifacts = str(tmp_path_factory.mktemp("artifacts"))
     db = HTTPRunDB(server.url)
-    db.store_run(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
+    db.store_run_data(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
                                artifacts_dir=artifacts))
-    db.store_run(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
+    db.store_run_data(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
                                start="2024-03-02T10:00:00+00:00", artifacts_dir=artifacts))
-    db.store_run(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
+    db.store_run_data(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
                                labels={"owner": "bo", "team": "nlp"}))
     for i in range(120):
         start = f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00+00:00"
-        db.store_run(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
+        db.store_run_data(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
     db.store_log("aaaa1111", b"epoch 1: loss 2.0\nepoch 5000: loss 0.05\n")
     db.close()
     return server.url
@@ -120,7 +120,8 @@ def test_run_page_shows_everything_and_draws_its_charts(site, browser, shots):
 
     text = browser.find_element(By.TAG_NAME, "main").text
     for expected in ("lr", "0.1", "optimizer", "adam", "s3://datasets/iris/data.csv",
-                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05", "uid: aaaa1111", "secrets.txt"):
+                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05",
+                     "uid: aaaa1111", "secrets.txt"):
         assert expected in text, expected
     image = browser.find_element(By.CSS_SELECTOR, "img.preview-image")
     wait(browser).until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image))
