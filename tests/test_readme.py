@@ -117,7 +117,8 @@ def test_readme_blocks_run_as_pasted(tmp_path):
                     url = serving.enter_context(_mlrun_serve(blocks[n - 1], work, env, tmp_path))
                     text = text.replace("http://127.0.0.1:8080", url)
                 if block.language == "python":
-                    name = block.marker[len("save-as "):] if block.marker.startswith("save-as ") else f".block{block.line}.py"
+                    saved = block.marker.startswith("save-as ")
+                    name = block.marker[len("save-as "):] if saved else f".block{block.line}.py"
                     (work / name).write_text(text)
                     text = f"python {name}\n"
                 script = f". {session}\nset -eo pipefail\n{text}\nexport -p > {session}\n"

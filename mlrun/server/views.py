@@ -74,7 +74,7 @@ def run(uid: str):
     best = best_iteration(record) if not metrics and iterations else None
     if best:  # a sweep's parent: its outputs are the best iteration's, and so are the metrics shown
         try:
-            metrics = charted_metrics(lenient_record(db.read_run(uid, best))[0], [])
+            metrics = charted_metrics(lenient_record(db.read_run_data(uid, best))[0], [])
         except MLRunError:
             best = None
         refs = iterations["compare"]
@@ -175,7 +175,7 @@ def summary_row(summary) -> dict:
 def function_url(db, uid: str, iteration: int) -> str:
     """The URL of the function a remote run called (``""`` for other runs, or a record that cannot be read)."""
     try:
-        runtime = lenient_record(db.read_run(uid, iteration))[0].spec.runtime
+        runtime = lenient_record(db.read_run_data(uid, iteration))[0].spec.runtime
     except MLRunError:
         return ""
     command = runtime.get("command") if isinstance(runtime, dict) and runtime.get("kind") == "remote" else ""

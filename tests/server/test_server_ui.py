@@ -207,4 +207,5 @@ def test_sweep_parent_unreachable_function_and_integer_steps(tmp_path, browser, 
 
         browser.find_element(By.ID, "compare-iterations").click()
         wait(browser).until(lambda d: "/compare" in d.current_url)
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) >= 3  # the label column and 3 runs
+        # the label column and the 3 runs
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) >= 3
