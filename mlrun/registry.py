@@ -12,6 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+#: the pip extra that provides each optional module (by its top-level name): what a bare
+#: ``ModuleNotFoundError`` is turned into a hint with (``missing_extra``)
+MODULE_EXTRAS = {
+    "boto3": "s3", "botocore": "s3", "tqdm": "s3",
+    "requests": "http", "urllib3": "http",
+    "flask": "server", "werkzeug": "server", "waitress": "server", "jinja2": "server",
+    "nuclio_sdk": "nuclio",
+    "kfp": "kfp",
+    "dask": "dask", "distributed": "dask",
+    "psycopg": "postgres", "psycopg_pool": "postgres",
+}
+
 
 def install_hint(extra: str, quote: str = '"') -> str:
     """How to install the pip extra ``extra`` of mlrun: the one spelling every message uses."""
@@ -22,6 +34,13 @@ def missing_dependency(what: str, module: str | None, extra: str = "") -> Import
     """The error for ``what`` lacking the module ``module``, naming the extra that provides it."""
     hint = f"; install it with: {install_hint(extra)}" if extra else ""
     return ImportError(f"{what} needs {module}{hint}")
+
+
+def missing_extra(exc: ImportError, what: str) -> ImportError | None:
+    """``exc`` (a module not found) as ``missing_dependency`` words it, if an extra provides that module; else None."""
+    module = getattr(exc, "name", None)
+    extra = MODULE_EXTRAS.get((module or "").split(".")[0])
+    return missing_dependency(what, module, extra) if extra else None
 
 
 def load(target: Any, what: str = "", extra: str = "") -> Any:
@@ -40,7 +59,7 @@ def load(target: Any, what: str = "", extra: str = "") -> Any:
     except ImportError as exc:
         if not what or exc.name is None:  # no name: the module said itself what is missing
             raise
-        raise missing_dependency(what, exc.name, extra) from exc
+        raise missing_dependency(what, exc.name, extra or MODULE_EXTRAS.get(exc.name.split(".")[0], "")) from exc
 
 
 class Registry:

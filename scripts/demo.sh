@@ -3,8 +3,9 @@
 # (~/.mlrun/db): parameters, a secrets file, an input file, metrics, an artifact, then the stored record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== python3 -m venv .venv (unless there is one) and pip install -e . (its progress below)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -e .
 export PATH="$PWD/.venv/bin:$PATH"
 
 work=$(mktemp -d)

@@ -8,11 +8,13 @@ imported only when invoked or listed, and found through the ``COMMANDS`` registr
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
 import click
 
 from ..errors import InvalidInputError, MLRunError
-from ..registry import Registry
+from ..registry import Registry, missing_extra
 
 #: command name -> (click command or "module:attribute", pip extra)
 COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
@@ -27,7 +29,11 @@ COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
 
 
 def user_errors(fn):
-    """Show mlrun errors as one line: usage errors exit 2, failures exit 1; no tracebacks."""
+    """Show mlrun errors as one line: usage errors exit 2, failures exit 1; no tracebacks.
+
+    A missing optional module names the extra that provides it; a reader that closed our stdout
+    (``mlrun get run UID | head``) ends the command quietly (``closed_stdout``).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -35,10 +41,28 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except InvalidInputError as exc:
             raise click.UsageError(str(exc)) from None
+        except BrokenPipeError:
+            closed_stdout()
+        except ModuleNotFoundError as exc:
+            ctx = click.get_current_context(silent=True)
+            raise click.ClickException(str(missing_extra(exc, ctx.command_path if ctx else "mlrun") or exc)) from None
         except (MLRunError, ImportError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+def closed_stdout() -> None:
+    """Exit quietly (code 1, as Python's own advice has it) once whoever read our stdout has gone.
+
+    Later writes, and the interpreter's flush at exit, go to the null device instead of raising again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured): nothing left to flush
+        pass
+    sys.exit(1)
 
 
 class UsageLine(click.ClickException):
@@ -69,6 +93,19 @@ def refuse_undecodable(command: click.Command) -> click.Command:
     return command
 
 
+def show_envvars(command: click.Command) -> click.Command:
+    """Show, in ``command``'s help, the environment variable each option reads (``[env var: NAME]``).
+
+    One rule for every command, so an option such as ``--db`` (``MLRUN_DBPATH``) says it wherever it is
+    taken; an option whose help already names its variable keeps its own wording.
+    """
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar and not param.show_envvar:
+            names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar)
+            param.show_envvar = not any(name in (param.help or "") for name in names)
+    return command
+
+
 def _is_text(value) -> bool:
     """False for a string (or a tuple of them, as repeated options give) holding lone surrogates."""
     if isinstance(value, (tuple, list)):
@@ -87,8 +124,20 @@ class Group(click.Group):
 
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
-        return refuse_undecodable(command) if command is not None and not isinstance(command, click.Group) \
-            else command
+        if command is None or isinstance(command, click.Group):
+            return command
+        return refuse_undecodable(show_envvars(command))
+
+    def format_commands(self, ctx, formatter):
+        """The commands with their whole first paragraph, wrapped rather than cut at the terminal's width."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 class LazyGroup(Group):
@@ -102,22 +151,30 @@ class LazyGroup(Group):
     def get_command(self, ctx, name):
         if name in COMMANDS:
             command = COMMANDS.get(name)
-            return command if isinstance(command, click.Group) else refuse_undecodable(command)
+            return command if isinstance(command, click.Group) else refuse_undecodable(show_envvars(command))
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="mlrun", message="mlrun %(version)s")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Run ML code anywhere with one run context, and record every run.
 
     \b
-    Runs are stored in $MLRUN_DBPATH (default ~/.mlrun/db).
+    Runs are stored in $MLRUN_DBPATH (default ~/.mlrun/db; --db on each command),
+    a run server's token is read from $MLRUN_TOKEN. `mlrun COMMAND -h` tells more.
     """
+    if ctx.invoked_subcommand is None:  # ``mlrun`` alone: the help, and success (it is what was asked for)
+        click.echo(ctx.get_help())
 
 
 def main() -> None:
-    cli(prog_name="mlrun")
+    try:
+        cli(prog_name="mlrun")
+    except BrokenPipeError:  # help or a listing cut short by ``| head``
+        closed_stdout()
 
 
 if __name__ == "__main__":

@@ -51,9 +51,10 @@ def sweep_options(fn):
               help="Secret source: file=PATH (KEY=VALUE lines) or env=VAR1,VAR2.")
 @click.option("-i", "--input", "inputs", multiple=True, metavar="KEY=URL", help="Input object for get_object(KEY).")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="KEY=TARGET", help="Target for artifact KEY.")
-@click.option("--out-path", default="", help="Where artifacts go (default: the working directory).")
+@click.option("--out-path", default="", metavar="DIR",
+              help="Where artifacts go (a folder or URL) [default: $MLRUN_OUT_PATH, else the working directory].")
 @click.option("--name", default="", help="Run name (default: the name the code gives, else the file's).")
-@click.option("--uid", default="", help="Run uid (default: a new one).")
+@click.option("--uid", default="", help="Run uid: letters, digits, '_', '-', '.' (default: a new one).")
 @click.option("--project", default="", help="Project the run belongs to.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Label the run.")
 @click.option("--workflow", default="", metavar="ID", help="Workflow id, recorded as the 'workflow' label.")
@@ -69,8 +70,8 @@ def sweep_options(fn):
 @click.option("--kfp-output", "kfp_outputs", multiple=True, metavar="KEY=PATH",
               help="With --kfp, also write result (or artifact path) KEY to PATH (KFP v2 output parameters).")
 @click.option("--handler", default="", metavar="NAME", help="Call NAME(ctx) from the file instead of running it.")
-@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store: a directory, s3://... or http(s)://... [env: MLRUN_DBPATH]")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
+              help="Run store: a directory, s3://... or http(s)://... [default: ~/.mlrun/db]")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
 @sweep_options
 @user_errors
@@ -82,6 +83,15 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
     Example:
       mlrun run -p p1=5 -s file=secrets.txt -i infile.txt=s3://bucket/infile.txt example.py
       mlrun run -x p1=[1,2,3] -x p2=[a,b] --selector max.accuracy --parallel 2 example.py
+
+    \b
+    Environment:
+      MLRUN_TOKEN               the run server's token (--db http(s)://...)
+      MLRUN_FUNCTION_TOKEN      the function's token (TARGET a URL)
+      MLRUN_REMOTE_TIMEOUT      seconds a function call may take in all (default 600)
+      MLRUN_REMOTE_MAX_ANSWER   the largest function answer taken, bytes (default 64 MiB)
+      MLRUN_LOG_FLUSH_INTERVAL  seconds between log appends to the store (default 1; 0: at the end)
+      MLRUN_STOP_TIMEOUT        seconds a stopped run gets before it is killed (default 10)
     """
     from ..hyper.sources import parse_hyperparams
     from ..kfp.outputs import KfpOutputs

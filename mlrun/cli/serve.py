@@ -19,7 +19,7 @@ from . import UsageLine, user_errors
               help="Address to listen on (0.0.0.0: every interface). Any address but loopback needs a token "
                    "(or --insecure).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), envvar="MLRUN_SERVE_PORT",
-              show_envvar=True)
+              show_envvar=True, help="Port to listen on (0: a free one).")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), envvar="MLRUN_SERVE_THREADS",
               show_envvar=True, help="Requests served at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), envvar="MLRUN_SERVE_WORKERS",
@@ -91,26 +91,36 @@ def function_config(ctx, target, name, requirements, env, workers, max_body_size
                     mlrun_requirement, bundle, extras, output) -> None:
     """Print a nuclio function config (function.yaml) for a handler file, or write a bundle (--bundle).
 
-    HANDLER (default: handler) must be a nuclio handler(context, event); wrap a plain fn(ctx)
-    with mlrun.adapters.nuclio.nuclio_handler. Without --bundle, --mlrun-requirement is needed.
+    HANDLER (default: handler) must be a nuclio handler(context, event): a plain fn(ctx) is refused
+    (exit 2); wrap it in the file, handler = mlrun.adapters.nuclio.nuclio_handler(fn), and deploy
+    FILE:handler. Without --bundle, --mlrun-requirement is needed.
 
     \b
     Example:
       mlrun function-config handlers/seed_nuclio.py:handler --name myfunc --bundle build/myfunc
       nuctl deploy --path build/myfunc --file build/myfunc/function.yaml
     """
-    from ..deploy.nuclio import config_yaml
-    from ..deploy.nuclio import function_config as make_config
+    from ..deploy.nuclio import InvalidHandlerError
     from ..params import parse_pairs
 
     options = dict(name=name, requirements=requirements, env=parse_pairs(env, "--env", typed=False), workers=workers,
                    max_body_size=max_body_size, base_image=base_image, namespace=namespace,
                    mlrun_requirement=mlrun_requirement, extras=[e.strip() for e in extras.split(",") if e.strip()])
+    if bundle and output:
+        raise InvalidInputError("--bundle writes DIR/function.yaml: leave out --output")
+    try:
+        _write_config(ctx, target, bundle, output, options)
+    except InvalidHandlerError as exc:  # one line, exit 2: the fix is in the message
+        raise UsageLine(str(exc)) from None
+
+
+def _write_config(ctx: click.Context, target: str, bundle: str, output: str, options: dict) -> None:
+    from ..deploy.nuclio import config_yaml
+    from ..deploy.nuclio import function_config as make_config
+
     if bundle:
         from ..deploy.bundle import write_bundle
 
-        if output:
-            raise InvalidInputError("--bundle writes DIR/function.yaml: leave out --output")
         files = write_bundle(target, bundle, _command_line(ctx), **options)
         click.echo(f"wrote {', '.join(files.values())}", err=True)
         return

@@ -56,6 +56,7 @@ def function_config(target: str, name: str = "", requirements: Sequence[str] = (
     """
     from ..loader import locate_handler
     path, handler = locate_handler(target)
+    check_nuclio_handler(path, handler)
     module = os.path.splitext(os.path.basename(path))[0]
     name = name or module.lower().replace("_", "-")
     if not _DNS_NAME.match(name):
@@ -99,6 +100,52 @@ def function_config(target: str, name: str = "", requirements: Sequence[str] = (
             },
         },
     }
+
+
+def check_nuclio_handler(path: str, handler: str) -> None:
+    """Refuse a ``handler`` that nuclio cannot call as ``handler(context, event)``, read without running the file.
+
+    Only a plain top-level ``def`` is judged: a decorated one, an assignment (``handler =
+    nuclio_handler(fn)``) or an import may well be a nuclio handler, and telling would mean running the
+    file.  The error says how to wrap a plain ``fn(ctx)``; it is an ``InvalidHandlerError``.
+    """
+    import ast
+
+    with open(path, "rb") as fp:
+        tree = ast.parse(fp.read(), filename=path)
+    definition = None  # the name's last top-level binding, as when the file runs
+    for node in tree.body:
+        if _binds(node, handler):
+            definition = node
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return
+    if definition.decorator_list:
+        return
+    args = definition.args
+    positional = len(args.posonlyargs) + len(args.args)
+    required = positional - len(args.defaults) + sum(1 for d in args.kw_defaults if d is None)
+    if (positional >= 2 or args.vararg) and required <= 2:
+        return
+    shown = ast.unparse(args)
+    raise InvalidHandlerError(
+        f"{path}:{handler}: {handler}({shown}) is not a nuclio handler(context, event); wrap a plain fn(ctx): "
+        f"handler = mlrun.adapters.nuclio.nuclio_handler({handler}), then deploy FILE:handler")
+
+
+def _binds(node, name: str) -> bool:
+    """Whether the top-level statement ``node`` (a def, class, assignment or import) binds ``name``."""
+    import ast
+
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any((alias.asname or alias.name.split(".")[0]) == name for alias in node.names)
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return any(isinstance(n, ast.Name) and n.id == name for t in targets if t is not None for n in ast.walk(t))
+
+
+class InvalidHandlerError(InvalidInputError):
+    """A handler nuclio cannot call as ``handler(context, event)`` (``check_nuclio_handler``)."""
 
 
 def config_yaml(config: dict, command: str = "", path: str = "function.yaml", deploy: str = "") -> str:

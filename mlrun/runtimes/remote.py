@@ -76,9 +76,9 @@ class RemoteRuntime(Runtime):
                                        data=json.dumps(payload).encode("utf-8"), headers=headers,
                                        timeout=(CONNECT_TIMEOUT, timeout), proxies=_proxies(self.target))
         except (transport.DeadlineExceeded, LimitExceededError) as exc:
-            return RunOutcome(_failed(record, secrets, str(exc)))
+            return RunOutcome(_failed(record, secrets, str(exc), self.target))
         except requests.RequestException as exc:
-            return RunOutcome(_failed(record, secrets, f"{self.target}: {_reason(exc, timeout)}"))
+            return RunOutcome(_failed(record, secrets, f"{self.target}: {_reason(exc, timeout)}", self.target))
         final, log = self._read(record, answer, secrets)
         if stream and log:
             sys.stdout.write(log)
@@ -92,7 +92,7 @@ class RemoteRuntime(Runtime):
             final = RunRecord.from_dict(secrets.mask_record(data), copy=False)  # fresh from JSON
         except InvalidInputError as exc:
             reason = answer_error(answer.content) if answer.status_code >= 400 else f"no run record in it ({exc})"
-            return _failed(record, secrets, f"{where}: {reason}"), ""
+            return _failed(record, secrets, f"{where}: {reason}", self.target), ""
         # the caller's facts: the uid its store knows the run by, how it started it, where its secrets came from
         final.metadata.uid = record.uid
         final.spec.runtime = record.spec.runtime
@@ -106,10 +106,20 @@ class RemoteRuntime(Runtime):
         return final, secrets.mask(log)
 
 
-def _failed(record: RunRecord, secrets: SecretsStore, reason: str) -> RunRecord:
+def _failed(record: RunRecord, secrets: SecretsStore, reason: str, target: str) -> RunRecord:
+    """The run ended ``error`` for ``reason``, without a record from the function: named after its URL
+    when the run names nothing (listings show which function failed rather than an empty name)."""
     final = record.copy()
     final.fail(secrets.mask(reason))
+    if not final.metadata.name:
+        final.metadata.name = secrets.mask(function_name(target))
     return final
+
+
+def function_name(url: str) -> str:
+    """``url`` as a run name: without credentials, query, fragment or a trailing slash."""
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc.rpartition('@')[2]}{parsed.path.rstrip('/')}"
 
 
 def _reason(exc: requests.RequestException, timeout: float) -> str:
