@@ -53,7 +53,10 @@ class RemoteRuntime(Runtime):
     kind = "remote"
 
     def validate(self, record: RunRecord) -> None:
-        if not urlparse(self.target).hostname:
+        parsed = urlparse(self.target)
+        if parsed.username or parsed.password:  # said without the URL, which holds them: it would be recorded
+            raise InvalidInputError(f"the function URL must not carry credentials: set ${TOKEN_ENV} instead")
+        if not parsed.hostname:
             raise InvalidInputError(f"function URL {self.target!r} has no host")
         if record.spec.runtime.get("handler"):
             raise InvalidInputError("--handler applies to files: a function URL runs the handler it serves")

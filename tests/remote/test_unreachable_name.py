@@ -24,3 +24,11 @@ def test_an_unreachable_functions_run_is_named_after_its_url(tmp_path):
 ])
 def test_the_name_is_the_url_without_credentials_query_or_trailing_slash(url, name):
     assert function_name(url) == name
+
+
+def test_a_function_url_with_credentials_is_refused_before_anything_is_recorded(tmp_path, isolated_store):
+    done = mlrun_cli("run", "http://alice:pa55word-xyz@127.0.0.1:9/fn", cwd=str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "must not carry credentials: set $MLRUN_FUNCTION_TOKEN instead" in done.stderr
+    assert "pa55word-xyz" not in done.stdout + done.stderr
+    assert mlrun_cli("get", "runs", "-o", "json", cwd=str(tmp_path)).stdout.strip() == "[]"
