@@ -297,7 +297,11 @@ class Dialect:
     def where(self, tree, args: list) -> str:
         """``tree`` as a SQL condition (never NULL: a missing value makes a comparison false)."""
         if isinstance(tree, Compare):
-            return f"COALESCE({self.compare(tree, args)}, {self.false})"
+            condition = self.compare(tree, args)
+            # columns are NOT NULL, and EXISTS / @> never NULL: left bare, so that indexes serve them
+            if "." not in tree.field or condition.startswith(("EXISTS ", "labels @> ")):
+                return condition
+            return f"COALESCE({condition}, {self.false})"
         if isinstance(tree, Not):
             return f"NOT {self.where(tree.item, args)}"
         return "(" + f" {tree.op.upper()} ".join(self.where(item, args) for item in tree.items) + ")"
