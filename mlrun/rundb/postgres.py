@@ -106,6 +106,10 @@ class PostgresRunDB(RunDB):
     def __init__(self, url: str):
         super().__init__(url)
         self._local = threading.local()
+        from ..secrets import register
+
+        # whatever prints the URL (a server's start line, a log record) shows *** instead
+        register([p for p in (_password(url), os.environ.get("MLRUN_PG_PASSWORD")) if p])
 
     def __repr__(self) -> str:
         return f"PostgresRunDB({mask_password(self.url, self.url)!r})"
