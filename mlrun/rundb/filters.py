@@ -154,9 +154,10 @@ class _Parser:
             self.fail(f"an operator ({' '.join(OPS)}) after {token.text!r}")
         self.at += 1
         value = self.peek()
-        if value is None or value.kind not in ("word", "str") or value.kind == "word" and value.text.lower() in (
-                "and", "or", "not"):
-            self.fail(f"a value after {op.text!r} (quote a value that is a keyword)")
+        if value is None or value.kind not in ("word", "str"):
+            self.fail(f"a value after {op.text!r}")
+        if value.kind == "word" and value.text.lower() in ("and", "or", "not"):
+            self.fail(f"a value after {op.text!r} (quote a keyword to compare with it)")
         self.at += 1
         return Compare(field, "=" if op.text == "==" else op.text, _value(field, op.text, value))
 
