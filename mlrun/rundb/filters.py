@@ -346,7 +346,8 @@ class PostgresDialect(Dialect):
 
     def json_text(self, prefix: str, key: str, args: list) -> str:
         args.extend([key, key])
-        return f"(CASE WHEN jsonb_typeof(summary->'{prefix}'->%s) = 'string' THEN summary->'{prefix}'->>%s END)"
+        return (f"(CASE WHEN jsonb_typeof(summary->'{prefix}'->%s) = 'string' "
+                f"THEN (summary->'{prefix}'->>%s) COLLATE \"C\" END)")
 
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")

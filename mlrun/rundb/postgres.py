@@ -28,14 +28,15 @@ from .base import RunDB
 #: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
 MIGRATIONS = (
     """
+    -- text in byte order ("C"), whatever the database's locale: sorted and compared as SQLite and Python do
     CREATE TABLE runs (
-        uid TEXT NOT NULL,
+        uid TEXT COLLATE "C" NOT NULL,
         iteration INTEGER NOT NULL DEFAULT 0,
-        project TEXT NOT NULL DEFAULT '',
-        name TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL DEFAULT '',
-        start_time TEXT NOT NULL DEFAULT '',
-        last_update TEXT NOT NULL DEFAULT '',
+        project TEXT COLLATE "C" NOT NULL DEFAULT '',
+        name TEXT COLLATE "C" NOT NULL DEFAULT '',
+        state TEXT COLLATE "C" NOT NULL DEFAULT '',
+        start_time TEXT COLLATE "C" NOT NULL DEFAULT '',
+        last_update TEXT COLLATE "C" NOT NULL DEFAULT '',
         labels JSONB NOT NULL DEFAULT '{}',
         summary JSONB NOT NULL,
         PRIMARY KEY (uid, iteration)
@@ -48,17 +49,17 @@ MIGRATIONS = (
     CREATE INDEX runs_by_uid ON runs (iteration, uid);
     CREATE INDEX runs_by_labels ON runs USING GIN (labels jsonb_path_ops);
     CREATE TABLE run_records (
-        uid TEXT NOT NULL,
+        uid TEXT COLLATE "C" NOT NULL,
         iteration INTEGER NOT NULL,
         record TEXT NOT NULL,
         PRIMARY KEY (uid, iteration),
         FOREIGN KEY (uid, iteration) REFERENCES runs ON DELETE CASCADE
     );
     CREATE TABLE run_numbers (
-        uid TEXT NOT NULL,
+        uid TEXT COLLATE "C" NOT NULL,
         iteration INTEGER NOT NULL,
         kind CHAR(1) NOT NULL,  -- o: an output, p: a parameter
-        key TEXT NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
         value DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (uid, iteration, kind, key),
         FOREIGN KEY (uid, iteration) REFERENCES runs ON DELETE CASCADE
@@ -66,7 +67,7 @@ MIGRATIONS = (
     CREATE INDEX run_numbers_by_value ON run_numbers (kind, key, value);
     CREATE TABLE run_logs (
         id BIGSERIAL PRIMARY KEY,
-        uid TEXT NOT NULL,
+        uid TEXT COLLATE "C" NOT NULL,
         data BYTEA NOT NULL
     );
     CREATE INDEX run_logs_by_uid ON run_logs (uid, id);
