@@ -86,9 +86,10 @@ def init_cluster(datadir: str) -> None:
 
 
 @contextmanager
-def running_pg_server(datadir: str | None = None, fast: bool = True) -> Iterator[PGServer]:
+def running_pg_server(datadir: str | None = None, fast: bool = True, settings: list | None = None) -> Iterator[PGServer]:
     """Start a cluster (a new one in a temporary directory, or the one in ``datadir``, made if needed),
-    wait until it accepts connections, stop it after (and delete it if it was temporary)."""
+    wait until it accepts connections, stop it after (and delete it if it was temporary).  ``fast`` turns
+    durability off (a throw-away cluster); ``settings`` are more ``postgres`` arguments (``-c name=value``)."""
     temporary = datadir is None
     base = tempfile.mkdtemp(prefix="mlrun-pg-") if temporary else os.path.dirname(datadir)
     datadir = datadir or os.path.join(base, "data")
@@ -101,11 +102,12 @@ def running_pg_server(datadir: str | None = None, fast: bool = True) -> Iterator
     if os.geteuid() == 0:
         shutil.chown(sockdir, "postgres")
     port = free_port()
-    settings = ["-c", "listen_addresses=127.0.0.1", "-p", str(port), "-k", sockdir, "-c", "max_connections=300"]
+    options = ["-c", "listen_addresses=127.0.0.1", "-p", str(port), "-k", sockdir, "-c", "max_connections=300",
+               *(settings or [])]
     if fast:  # a throw-away cluster need not survive a power cut
-        settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     log = open(os.path.join(base, "postgres.log"), "ab")
-    proc = subprocess.Popen(_as_owner([pg_bin("postgres"), "-D", datadir, *settings]), stdout=log,
+    proc = subprocess.Popen(_as_owner([pg_bin("postgres"), "-D", datadir, *options]), stdout=log,
                             stderr=subprocess.STDOUT)
     server = PGServer(port)
     try:

@@ -179,14 +179,16 @@ def _field(token: _Token) -> str:
 def _value(field: str, op: str, token: _Token) -> str | float:
     text = token.text[1:-1] if token.kind == "str" else token.text
     number = token.kind == "word" and _NUMBER.match(text) is not None
+    if op == "~":  # "contains" is a text match
+        if field in NUMBER_FIELDS:
+            raise FilterError(f"filter: ~ (contains) matches text, and {field} is a number (position {token.pos})")
+        return text
     if field in TIME_FIELDS.values():
         return _utc(text, token)
     if field in NUMBER_FIELDS:
         if not number:
             raise FilterError(f"filter: {field} compares with a number, got {text!r} at position {token.pos}")
         return float(text)
-    if op == "~":
-        return text  # "contains" is a text match
     if number and field.startswith(("outputs.", "parameters.")):
         return float(text)
     return text  # names, states and labels are text, even when they look like numbers
