@@ -185,6 +185,12 @@ class FileRunDB(RunDB):
     def where(self, name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
         return self._where(name, project, labels, state, since, until, iterations)
 
+    @contextmanager
+    def run_lock(self, uid: str, iteration: int = 0):
+        """Hold the store for a read-modify-write (a PATCH) against every other process, to its end."""
+        with self._transaction():
+            yield
+
     def query(self, sql: str, args) -> list:
         return self._execute(sql, args).fetchall()
 

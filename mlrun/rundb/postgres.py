@@ -310,6 +310,13 @@ class PostgresRunDB(RunDB):
             raise NotFoundError(f"run {uid} not found")
         return b"".join(bytes(row[0]) for row in rows)
 
+    @contextmanager
+    def run_lock(self, uid: str, iteration: int = 0):
+        """Hold the run for a read-modify-write (a PATCH) against every other process, to its end."""
+        with self._transaction(pipelined=False):
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", (uid, iteration))
+            yield
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

@@ -154,3 +154,21 @@ def test_cli_get_runs_filter_on_every_store(search_server, tmp_path):
     bad = mlrun_cli("get", "runs", "--filter", "outputs.accuracy >", env={"MLRUN_DBPATH": store})
     assert bad.returncode == 2 and "expected a value after '>' at the end (position 19)" in bad.stderr
     assert "Traceback" not in bad.stderr and "pg-test-password" not in bad.stderr
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_concurrent_patches_through_several_workers_lose_no_update(pg_server, tmp_path, kind):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = pg_server.new_database() if kind == "postgres" else str(tmp_path / "store")
+    with running_server(store, log_dir=str(tmp_path), args=("--workers", "3")) as server:
+        api = server.url + "/api/runs"
+        assert requests.put(api + "/p1", json=make_record("p1", labels={}), timeout=10).status_code == 200
+
+        def patch(i: int) -> int:
+            return requests.patch(api + "/p1", json={"metadata": {"labels": {f"k{i}": "v"}}}, timeout=30).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            assert set(pool.map(patch, range(60))) == {200}
+        labels = requests.get(api + "/p1", timeout=10).json()["metadata"]["labels"]
+    assert sorted(labels) == sorted(["owner", *(f"k{i}" for i in range(60))])  # every worker's read-modify-write held the run
