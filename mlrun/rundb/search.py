@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .base import SORT_FIELDS, check_sort
+from .base import SORT_FIELDS
 from .filters import parse, sort_field
 
 
@@ -13,7 +13,10 @@ def check_search_sort(sort: str) -> str | None:
         return None
     field = sort_field(sort)
     if field is None:
-        check_sort(sort)  # raises, naming the fields
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"cannot sort runs by {sort!r} (expected one of: {', '.join(SORT_FIELDS)}, "
+                                "outputs.KEY, parameters.KEY)")
     return field
 
 

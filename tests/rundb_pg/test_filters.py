@@ -89,3 +89,19 @@ def test_python_sqlite_and_postgresql_agree(stores, text):
         runs, total = db.search_runs(text, iterations=True)
         assert sorted(f"{r['uid']}@{r['iteration']}" for r in runs) == expected, (type(db).__name__, text)
         assert total == len(expected)
+
+
+def test_cli_filter_and_sort_on_the_local_store(isolated_store):
+    import json
+
+    from helpers import mlrun_cli
+
+    db = FileRunDB(isolated_store)
+    for record in RUNS:
+        db.store_run(record)
+    result = mlrun_cli("get", "runs", "--filter", "outputs.accuracy >= 0.5", "--sort", "outputs.accuracy", "--asc",
+                       "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert [r["uid"] for r in json.loads(result.stdout)] == ["r0", "r4"]  # r1: an iteration; r2: text
+    bad = mlrun_cli("get", "runs", "--sort", "outputs")
+    assert bad.returncode == 2 and "cannot sort runs by 'outputs'" in bad.stderr and "Traceback" not in bad.stderr
