@@ -274,6 +274,8 @@ class Dialect:
     param = "?"
     false = "0"
     no_limit: int | None = -1
+    #: counts stop this many matches past the page (``search.count``); ``None``: always exact
+    count_beyond: int | None = None
 
     def json_number(self, prefix: str, key: str, args: list) -> str:
         raise NotImplementedError
@@ -337,6 +339,13 @@ class PostgresDialect(Dialect):
     param = "%s"
     false = "FALSE"
     no_limit = None  # LIMIT NULL
+
+    @property
+    def count_beyond(self) -> int | None:
+        import os
+
+        limit = int(os.environ.get("MLRUN_PG_COUNT_LIMIT", "1000"))
+        return None if limit <= 0 else limit
 
     def contains(self, expr: str) -> str:
         return f"strpos({expr}, %s) > 0"

@@ -245,8 +245,11 @@ class PostgresRunDB(RunDB):
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:
+        from .filters import POSTGRES
+        from .search import count
+
         where, args = self.where(name, project, labels, state, since, until, iterations)
-        return self._run(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
+        return count(self, where, args, POSTGRES.count_beyond)
 
     def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, **filters):
         from .filters import POSTGRES

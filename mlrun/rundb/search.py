@@ -62,5 +62,19 @@ def search_in_sql(db, dialect, filter, sort, desc, limit, offset, filters: dict)
     if offset == 0 and (limit is None or len(page) < limit):
         total = len(page)  # the whole listing is on this page: no need to count
     else:
-        total = db.query(f"SELECT COUNT(*) FROM runs{where}", args)[0][0]
+        total = count(db, where, args, dialect.count_beyond, offset + len(page))
     return page, total
+
+
+class AtLeast(int):
+    """A count that stopped early: at least this many runs match."""
+
+
+def count(db, where: str, args: list, beyond: int | None, seen: int = 0) -> int:
+    """The runs matching ``where``; with ``beyond``, counting stops that many runs past ``seen`` (an
+    ``AtLeast`` then): an exact count of a million matches reads a million rows, a page never should."""
+    if beyond is None:
+        return db.query(f"SELECT COUNT(*) FROM runs{where}", args)[0][0]
+    bound = seen + beyond
+    found = db.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM runs{where} LIMIT {int(bound) + 1}) AS matching", args)[0][0]
+    return AtLeast(bound) if found > bound else found

@@ -21,14 +21,18 @@ class Page:
     """One page of run summaries, with the total count of runs matching and where the next page starts."""
 
     def __init__(self, runs: list[dict], total: int, offset: int, limit: int):
+        # a store may stop counting (PostgreSQL: MLRUN_PG_COUNT_LIMIT): then total is a lower bound
+        self.exact = type(total).__name__ != "AtLeast"
+        if not self.exact:  # at least what this page shows, and one more when it is full
+            total = max(total, offset + len(runs) + (1 if limit and len(runs) == limit else 0))
         self.runs, self.total, self.offset, self.limit = runs, total, offset, limit
         # limit=0 counts only: there is no next page to point at
         self.next_offset = offset + limit if limit and offset + limit < total else None
         self.prev_offset = max(offset - limit, 0) if offset else None
 
     def to_dict(self) -> dict:
-        return {"runs": self.runs, "total": self.total, "offset": self.offset, "limit": self.limit,
-                "next_offset": self.next_offset}
+        return {"runs": self.runs, "total": int(self.total), "offset": self.offset, "limit": self.limit,
+                "next_offset": self.next_offset, **({} if self.exact else {"total_exact": False})}
 
 
 class ListQuery:
