@@ -140,6 +140,11 @@ class RunDBContract:
         assert uids(None, sort="outputs.accuracy", desc=False)[:2] == ["u0", "u1"]
         assert uids(None, sort="outputs.accuracy", desc=False)[-1] == "text"  # no number: last either way
         assert db.search_runs("outputs.accuracy >= 0.1", limit=2, offset=1)[1] == 5
+        for desc in (True, False):  # pages of 3 (across runs with a number and without) make the whole order
+            whole = uids(None, sort="outputs.accuracy", desc=desc)
+            assert [u for o in range(0, 9, 3) for u in uids(None, sort="outputs.accuracy", desc=desc, limit=3,
+                                                             offset=o)] == whole and len(whole) == 7
+            assert uids(None, sort="outputs.accuracy", desc=desc, limit=2, offset=6) == whole[6:]
         assert uids("outputs.accuracy >= 0", state="error") == ["u5"]
 
     def test_search_errors_point_at_the_token(self, db):
