@@ -72,8 +72,8 @@ print(f"{t1 - t0} {t2 - t1} {peak}")
 FILL_STORE = """
 import sys
 from mlrun.model import RunRecord
-from mlrun.rundb.filedb import FileRunDB
-db = FileRunDB(sys.argv[1])
+from mlrun.rundb.sqlite import SQLiteRunDB
+db = SQLiteRunDB(sys.argv[1])
 conn = db._db
 conn.execute("BEGIN")
 for i in range(int(sys.argv[2])):
@@ -85,7 +85,7 @@ for i in range(int(sys.argv[2])):
     r.status.start_time = r.status.last_update = f"2024-01-01T00:00:{i % 60:02d}.{i:06d}+00:00"
     r.status.outputs = {"accuracy": (i % 100) / 100, "loss": 1 / (i + 1)}
     r.status.metrics = {"loss": {"labels": {}, "xvalues": [str(s) for s in range(20)], "yvalues": list(range(20))}}
-    db.store_run(r.to_dict())
+    db.store_run_data(r.to_dict())
 conn.execute("COMMIT")
 """
 

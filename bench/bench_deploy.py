@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="rounds per measurement (default 10)")
     args = parser.parse_args()
-    from mlrun.bundle import build_wheel
+    from mlrun.deploy.bundle import build_wheel
 
     with tempfile.TemporaryDirectory() as work:
         wheel_ms = _median_ms(lambda: build_wheel(work), args.rounds)

@@ -28,8 +28,8 @@ artifacts) live in /dev/shm when there is one (``--dir``), so the disk does not 
 from __future__ import annotations
 
 import argparse
-import json
 import functools
+import json
 import os
 import socket
 import statistics

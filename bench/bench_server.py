@@ -37,7 +37,7 @@ sys.path[:0] = [os.path.join(ROOT, "tests", "server"), os.path.join(ROOT, "tests
 from server_process import running_server  # noqa: E402
 
 from mlrun.model import RunRecord  # noqa: E402
-from mlrun.rundb.filedb import FileRunDB  # noqa: E402
+from mlrun.rundb.sqlite import SQLiteRunDB  # noqa: E402
 from mlrun.server.listing import ListQuery  # noqa: E402
 
 API_TARGET_MS, PAGE_TARGET_MS = 50.0, 1000.0
@@ -86,13 +86,13 @@ def realistic_record(i: int, rng: random.Random, points: int = 100) -> dict:
 
 def fill(store: str, runs: int) -> None:
     rng = random.Random(6)
-    db = FileRunDB(store)
+    db = SQLiteRunDB(store)
     db._execute("BEGIN")  # one transaction: filling is setup, not what is measured
     for i in range(runs):
-        db.store_run(realistic_record(i, rng))
+        db.store_run_data(realistic_record(i, rng))
     long = realistic_record(runs, rng, points=20_000)
     long["metadata"]["uid"] = LONG_RUN
-    db.store_run(long)
+    db.store_run_data(long)
     db._execute("COMMIT")
     db.close()
 
@@ -114,7 +114,7 @@ def bench_api(url: str, store: str, requests_count: int) -> dict:
     import requests
 
     session = requests.Session()
-    db = FileRunDB(store)
+    db = SQLiteRunDB(store)
     cycle = [QUERIES[i % len(QUERIES)] for i in range(requests_count)]
     for query in QUERIES:  # warm the caches both sides read through
         assert len(session.get(url + "/api/runs", params=query, timeout=30).json()["runs"]) > 0, query
@@ -132,9 +132,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 def bench_pages(url: str, loads: int) -> dict:
-    from chromium import headless_chromium, quit_chromium
-
     import requests
+    from chromium import headless_chromium, quit_chromium
 
     folder = tempfile.mkdtemp(prefix="mlrun-bench-static-")
     html = requests.get(url + "/?offset=4000", timeout=30).text

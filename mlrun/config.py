@@ -50,3 +50,18 @@ def env_seconds(name: str, default: float) -> float:
     if not 0 <= value < float("inf"):
         raise InvalidInputError(f"{name}={text!r} is not a number of seconds (0 or more)")
     return value
+
+
+_OWNER: list = []
+
+
+def owner() -> str:
+    """The user running the code (looked up once: a password-database lookup per run adds up in a server)."""
+    if not _OWNER:
+        try:
+            import getpass
+
+            _OWNER.append(getpass.getuser())
+        except Exception:  # no passwd entry in some containers
+            _OWNER.append(os.environ.get("USER", ""))
+    return _OWNER[0]

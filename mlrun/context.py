@@ -18,18 +18,18 @@ import os
 import sys
 from collections.abc import Mapping
 
+from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path, owner
+from .errors import InvalidInputError, NotFoundError
+from .model import RUN_STATES, RunRecord, now_iso, parse_struct
+from .secrets import SecretsStore
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from typing import Any
 
     from .policy import AccessPolicy
 
-from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path
-from .errors import InvalidInputError, NotFoundError
-from .model import RUN_STATES, RunRecord, now_iso, parse_struct
-from .secrets import SecretsStore
-
-_current: "RunContext | None" = None
+_current: RunContext | None = None
 
 
 class RunContext:
@@ -40,7 +40,7 @@ class RunContext:
     """
 
     #: what a run that came over the network may read and write (``mlrun.policy``); ``None``: anything
-    _policy: "AccessPolicy | None" = None
+    _policy: AccessPolicy | None = None
 
     def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None):
         self._record = record
@@ -54,11 +54,9 @@ class RunContext:
             import uuid
 
             record.metadata.uid = uuid.uuid4().hex
+        record.status.start_time = record.status.last_update = record.status.start_time or now_iso()
         if record.status.state == "created":
-            record.status.state = "running"
-        if not record.status.start_time:
-            record.status.start_time = now_iso()
-        record.status.last_update = record.status.start_time
+            record.start(record.status.start_time)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -217,14 +215,14 @@ class RunContext:
         It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``
         (which must stay inside the output path, symlinks followed).  A local target is recorded absolute.
         """
-        from .datastore import get_item
+        from .datastore import get_item, join_url
         from .policy import absolute
 
         _check_artifact_key(key)
         target = target_path or self._output_targets().get(key)
         if not target:
             out_path = self.out_path
-            target = _join(out_path, key)
+            target = join_url(out_path, key)
             _check_inside(out_path, target, key)
         item = get_item(absolute(target), secrets=self._secrets.items(), data_stores=self._record.spec.data_stores,
                         policy=self._policy, action="write")
@@ -264,15 +262,17 @@ class RunContext:
         """Save the record as it is now into the run store."""
         if message:
             self._record.status.commit_message = message
-        self._record.status.last_update = now_iso()
-        self._db().store_run(self._as_dict(copy=False))
+        self._record.touch()
+        self._db().store_run_data(self.record_data(copy=False))
 
     def set_state(self, state: str, error: str = "") -> None:
+        """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""
         if state not in RUN_STATES:  # refused here, not at the next commit far from the cause
             raise InvalidInputError(f"run state must be one of {', '.join(RUN_STATES)}, got {state!r}")
-        self._record.status.state = state
-        if error:
-            self._record.status.error = error
+        if state == "error":
+            self._record.fail(error or self._record.status.error)
+        else:
+            self._record.set_state(state)
 
     def finish(self, error: BaseException | str | None = None, commit: bool = True) -> None:
         """End the run: ``completed``, or ``error`` with the message of ``error``.
@@ -283,13 +283,14 @@ class RunContext:
             code = error.code
             error = None if code in (None, 0) else code if isinstance(code, str) else f"script exited with code {code}"
         if error is None:
-            self.set_state("completed")
+            if self.state != "error":  # the code failed its run itself (set_state, finish): keep its reason
+                self.set_state("completed")
         else:
             self.set_state("error", error_message(error))
         if commit:
             self.commit()
 
-    def __enter__(self) -> "RunContext":
+    def __enter__(self) -> RunContext:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -298,6 +299,24 @@ class RunContext:
     def mask(self, text: str) -> str:
         """``text`` with every secret value of this run hidden."""
         return self._secrets.mask(text)
+
+    @property
+    def runtime(self) -> dict:
+        """How the run was launched (``spec.runtime``: kind, command, handler, args)."""
+        return self._record.spec.runtime
+
+    @property
+    def error(self) -> str:
+        """Why the run failed (``status.error``); ``""`` while it has not."""
+        return self._record.status.error
+
+    def secret_values(self) -> list:
+        """The values this run's masking hides (for a caller that masks while it serialises)."""
+        return self._secrets.maskable()
+
+    def append_log(self, data: bytes) -> None:
+        """Append ``data`` to the run's log in the run store."""
+        self._db().store_log(self.uid, data, append=True)
 
     def _db(self):
         from .rundb import RunDB, get_run_db
@@ -313,9 +332,9 @@ class RunContext:
         return RunRecord.from_dict(self.to_dict())
 
     def to_dict(self) -> dict:
-        return self._as_dict(copy=True)
+        return self.record_data(copy=True)
 
-    def _as_dict(self, copy: bool, masked: bool = True) -> dict:
+    def record_data(self, copy: bool, masked: bool = True) -> dict:
         """The record as it may leave: secret values hidden in every key and value (one pass, here only).
 
         With ``copy=False`` it may share objects with the live record: only for serialising at once.
@@ -341,7 +360,7 @@ MLClientCtx = RunContext  # the name the original design used
 
 def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRecord | None = None,
                       with_env: bool = True, rundb=None, project: str = "", labels: Mapping | None = None,
-                      secrets: Mapping | None = None, policy: "AccessPolicy | None" = None) -> RunContext:
+                      secrets: Mapping | None = None, policy: AccessPolicy | None = None) -> RunContext:
     """The run context for this code.
 
     Sources, first found wins: ``event`` (an HTTP/nuclio event carrying a run spec), ``spec``
@@ -380,7 +399,7 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     return ctx
 
 
-def _request_policy(policy: "AccessPolicy | None", store: SecretsStore, code_secrets: Mapping | None):
+def _request_policy(policy: AccessPolicy | None, store: SecretsStore, code_secrets: Mapping | None):
     """The context's policy, bound to the secrets the request carried (not those the code passed)."""
     from .policy import serving_policy
 
@@ -394,7 +413,7 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
     """The record and secrets of a new context, from the first source present."""
     inline = dict(secrets or {})
     if event is not None:
-        from .adapters.events import spec_from_event  # events import typing: too slow for ``import mlrun``
+        from .protocol import spec_from_event  # protocol imports typing: too slow for ``import mlrun``
 
         spec, event_secrets = spec_from_event(event)
         inline.update(event_secrets)
@@ -416,7 +435,7 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
     meta.project = meta.project or project
     for key, value in (labels or {}).items():
         meta.labels.setdefault(key, str(value))
-    meta.labels.setdefault("owner", _owner())
+    meta.labels.setdefault("owner", owner())
 
     # an event's caller resolved its own sources (its files, its environment) and sent the values
     recorded_sources = [] if event is not None else [
@@ -484,7 +503,7 @@ def _finish_quietly(ctx: RunContext, error) -> None:
         print(f"mlrun: could not record run {ctx.uid}: {ctx.mask(str(exc))}", file=sys.stderr)
 
 
-def _reset_current() -> None:
+def reset_current() -> None:
     """Forget the process's context (tests, long-lived workers serving many runs)."""
     global _current
     _current = None
@@ -545,12 +564,6 @@ def _check_inside(out_path: str, target: str, key: str) -> None:
         raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
 
 
-def _join(base: str, key: str) -> str:
-    if "://" in base:
-        return base.rstrip("/") + "/" + key
-    return os.path.join(base, key)
-
-
 def _file_sha256(path: str) -> tuple[str, int]:
     import hashlib
 
@@ -566,18 +579,3 @@ def _default_name(record: RunRecord) -> str:
     command = record.spec.runtime.get("command", "") if isinstance(record.spec.runtime, dict) else ""
     base = os.path.splitext(os.path.basename(command.rstrip("/")))[0] if command else ""
     return base or "run"
-
-
-_owner_name: list = []
-
-
-def _owner() -> str:
-    """The user running the code (looked up once: a password-database lookup per run adds up in a server)."""
-    if not _owner_name:
-        try:
-            import getpass
-
-            _owner_name.append(getpass.getuser())
-        except Exception:  # no passwd entry in some containers
-            _owner_name.append(os.environ.get("USER", ""))
-    return _owner_name[0]

@@ -42,5 +42,9 @@ class AccessDeniedError(MLRunError, PermissionError):
     """A request named a path, bucket or host outside what its operator allowed (HTTP 403)."""
 
 
+class InvalidTransitionError(InvalidInputError):
+    """A run was asked to change to a state it cannot reach from its own (``completed`` back to ``running``)."""
+
+
 class LimitExceededError(InvalidInputError):
     """A body, spec, record or answer is larger or deeper than the configured limit (HTTP 413)."""

@@ -14,6 +14,16 @@ import re
 from .errors import InvalidSpecError, LimitExceededError
 
 RUN_STATES = ("created", "running", "completed", "error")
+#: the states a run may change to from each state.  Nothing goes back to ``created``, and an ended run
+#: never runs again; ``completed`` -> ``error`` stays possible (an exception after the code completed its
+#: run fails it, as does a launcher interrupted after its child ended), and ``error`` -> ``error`` tells a
+#: later, truer reason (the launcher's signal over the child's own view).
+TRANSITIONS = {
+    "created": ("created", "running", "completed", "error"),
+    "running": ("running", "completed", "error"),
+    "completed": ("completed", "error"),
+    "error": ("error",),
+}
 #: hyper-parameter iterations are numbered 1..MAX_ITERATION (0 is the run itself)
 MAX_ITERATION = 2**31 - 1
 #: uids name files and store keys: ASCII letters, digits, '_', '-' and '.', not starting with '.' or '-'
@@ -55,12 +65,13 @@ def _codec() -> tuple:
     """(dumper, loader) classes, built on first use: PyYAML is imported only when YAML is needed."""
     global _yaml_codec
     if not _yaml_codec:
-        import yaml
 
         try:  # libyaml makes large records (long metric histories) several times faster
-            from yaml import CSafeDumper as Dumper, CSafeLoader as Loader
+            from yaml import CSafeDumper as Dumper
+            from yaml import CSafeLoader as Loader
         except ImportError:  # pragma: no cover - PyYAML built without libyaml
-            from yaml import SafeDumper as Dumper, SafeLoader as Loader
+            from yaml import SafeDumper as Dumper
+            from yaml import SafeLoader as Loader
 
         class RecordDumper(Dumper):
             """Mappings as blocks, lists of scalars inline (``xvalues: ['1', '2', '3']``), as in the seed's records."""
@@ -279,12 +290,12 @@ def printable(value):
                 .decode("utf-8", "backslashreplace")
     if isinstance(value, dict):
         items = [(printable(k), printable(v)) for k, v in value.items()]
-        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items())):
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=False)):
             return value
         return dict(items)
     if isinstance(value, list):
         items = [printable(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=False)) else items
     return value
 
 
@@ -336,7 +347,7 @@ class _Section:
         fields = {}
         known = 0
         for name, expected, default in cls.FIELDS:
-            value = data[name] if name in data else None
+            value = data.get(name, None)
             if value is None:  # absent and null mean "use the default"
                 known += name in data
                 value = default()
@@ -464,6 +475,13 @@ def _entry_problem(entry, required: tuple) -> tuple[str, str] | None:
     return None
 
 
+def _check_entry(entry, where: str) -> None:
+    """An artifact or input entry: a mapping with a string ``key``, else refused naming ``where``."""
+    problem = _entry_problem(entry, ("key",))
+    if problem:
+        _refuse(f"{where}{problem[0]}", problem[1])
+
+
 class RunSpec(_Section):
     #: how the run was started: ``kind`` (local, remote, ...), ``command``, ``handler``, ``args``
     runtime: dict
@@ -540,9 +558,7 @@ class RunStatus(_Section):
         entries = fields["output_artifacts"]
         if entries:
             for i, entry in enumerate(entries):
-                problem = _entry_problem(entry, ("key",))
-                if problem:
-                    _refuse(f"{path}.output_artifacts[{i}]{problem[0]}", problem[1])
+                _check_entry(entry, f"{path}.output_artifacts[{i}]")
                 for name, expected in _ARTIFACT_FIELDS:
                     value = entry.get(name)
                     if value is not None and value.__class__ is not expected and (
@@ -552,9 +568,7 @@ class RunStatus(_Section):
         entries = fields["input_objects"]
         if entries:
             for i, entry in enumerate(entries):
-                problem = _entry_problem(entry, ("key",))
-                if problem:
-                    _refuse(f"{path}.input_objects[{i}]{problem[0]}", problem[1])
+                _check_entry(entry, f"{path}.input_objects[{i}]")
         rows = fields["iterations"]
         if rows:
             kind = dict if isinstance(rows[0], dict) else list
@@ -612,6 +626,43 @@ class RunRecord:
     def outputs(self) -> dict:
         return self.status.outputs
 
+    # -- state changes: the only writers of ``status.state`` ------------------------------------
+    def set_state(self, state: str, now: str | None = None) -> None:
+        """Change to ``state`` (``InvalidTransitionError`` when ``TRANSITIONS`` does not allow it), updated ``now``."""
+        if state not in TRANSITIONS.get(self.status.state, ()):
+            from .errors import InvalidTransitionError
+
+            raise InvalidTransitionError(f"run {self.metadata.uid or '?'} cannot go from {self.status.state} "
+                                         f"to {state}")
+        self.status.state = state
+        self.status.last_update = now or now_iso()
+
+    def start(self, now: str | None = None) -> None:
+        """``created`` -> ``running`` (a running run stays so); the start time is set once."""
+        self.set_state("running", now)
+        if not self.status.start_time:
+            self.status.start_time = self.status.last_update
+
+    def complete(self) -> None:
+        """The run ended well (from ``created`` or ``running``; an ``error`` stays one: refused)."""
+        self.set_state("completed")
+
+    def fail(self, reason: str) -> None:
+        """The run ended in ``error`` with ``reason`` (from any state: a later failure is the truer one)."""
+        self.set_state("error")
+        self.status.error = reason
+
+    def finish(self, error: str = "") -> None:
+        """``complete()``, or ``fail(error)`` when there is one."""
+        if error:
+            self.fail(error)
+        else:
+            self.complete()
+
+    def touch(self) -> None:
+        """Mark the record as updated now."""
+        self.status.last_update = now_iso()
+
     def to_dict(self, copy: bool = True) -> dict:
         """The record as plain data; ``copy=False`` shares containers with the record (read-only use)."""
         return {"metadata": self.metadata.to_dict(copy), "spec": self.spec.to_dict(copy),
@@ -624,7 +675,7 @@ class RunRecord:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data, copy: bool = True) -> "RunRecord":
+    def from_dict(cls, data, copy: bool = True) -> RunRecord:
         """Load and validate; ``copy=False`` shares containers with ``data`` (for read-only use)."""
         if isinstance(data, RunRecord):
             return data.copy()
@@ -645,16 +696,16 @@ class RunRecord:
         return record
 
     @classmethod
-    def from_text(cls, text: str | bytes, what: str = "run spec") -> "RunRecord":
+    def from_text(cls, text: str | bytes, what: str = "run spec") -> RunRecord:
         """Load a record or spec from JSON or YAML text."""
         return cls.from_dict(parse_struct(text, what))
 
-    def copy(self) -> "RunRecord":
+    def copy(self) -> RunRecord:
         return RunRecord.from_dict(self.to_dict())
 
     def summary(self) -> dict:
         """The few fields listings show: cheap to store, index and send; printable text (see ``printable``)."""
-        outputs = {k: v for k, v in self.status.outputs.items() if _is_scalar(v)}
+        outputs = {k: v for k, v in self.status.outputs.items() if is_scalar(v)}
         for key, value in outputs.items():  # the other fields were made printable when the record was loaded
             if key.__class__ is str and not key.isascii() or value.__class__ is str and not value.isascii():
                 outputs = printable(outputs)
@@ -671,7 +722,7 @@ class RunRecord:
             "outputs": outputs,
             # for filters over parameters: scalars only, and no long text (summaries stay small)
             "parameters": printable({k: v for k, v in self.spec.parameters.items()
-                                     if _is_scalar(v) and not (isinstance(v, str) and len(v) > SUMMARY_TEXT)}),
+                                     if is_scalar(v) and not (isinstance(v, str) and len(v) > SUMMARY_TEXT)}),
             "error": self.status.error,
         }
 
@@ -680,5 +731,5 @@ class RunRecord:
 SUMMARY_TEXT = 256
 
 
-def _is_scalar(value) -> bool:
+def is_scalar(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))

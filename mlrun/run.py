@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from .config import default_dbpath
-from .errors import InvalidInputError, StoreError
+from .errors import StoreError
 from .model import RunRecord, check_uid, now_iso
 from .secrets import SecretsStore
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .kfp.outputs import KfpOutputs
+
+class OutputWriter(Protocol):
+    """What ``run_function(kfp=...)`` takes (``mlrun.kfp.KfpOutputs``): files written from the final record."""
+
+    def check(self) -> str:
+        """Why the files could not be written (before the run starts), ``""`` when they can."""
+
+    def write(self, record: RunRecord, secrets: Mapping | None = None) -> str:
+        """Write them from ``record`` (``secrets``: names to values, hidden); a problem, else ``""``."""
 
 
 def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
@@ -29,9 +36,9 @@ def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, 
     meta.labels = {k: str(v) for k, v in (labels or {}).items()}
     if workflow:
         meta.labels["workflow"] = workflow
-    from .context import _owner
+    from .config import owner
 
-    meta.labels.setdefault("owner", _owner())
+    meta.labels.setdefault("owner", owner())
     spec.runtime = {"kind": kind, "command": command}
     if handler:
         spec.runtime["handler"] = handler
@@ -63,7 +70,7 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
                  args: Sequence[str] = (), out_path: str = "", project: str = "",
                  labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", save_to: str = "",
                  rundb: str | None = None, stream: bool = True, record: RunRecord | None = None,
-                 kfp: KfpOutputs | None = None, hyperparams: Mapping[str, list] | None = None,
+                 kfp: OutputWriter | None = None, hyperparams: Mapping[str, list] | None = None,
                  hyper_options: Mapping | None = None) -> RunRecord:
     """Run a file locally (child process) or a function by URL, record it and return the final record.
 
@@ -95,27 +102,27 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
         sweep = Sweep(record, secrets_store.items())  # bad sweep options fail here, before anything is stored
     runtime.validate(record)
     secrets_store.register()  # this process's own output (errors, progress) hides them too
-    dbpath = rundb or default_dbpath()
-    db = get_run_db(dbpath)
-    db.store_run(secrets_store.mask_record(record.to_dict(copy=False)))  # stores only read it
+    rundb = rundb or default_dbpath()
+    db = get_run_db(rundb)
+    db.store_run(record, secrets_store)
     kfp_problem = kfp.check() if kfp is not None else ""
     if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
         outcome = RunOutcome(record.copy())
     elif sweep is not None:  # the record is the parent; each iteration is a run of its own
-        outcome = sweep.run(runtime, record, secrets_store, dbpath, stream=stream)
+        outcome = sweep.run(runtime, record, secrets_store, rundb, stream=stream)
     else:
-        outcome = runtime.run(record, secrets_store, dbpath, stream=stream)
+        outcome = runtime.run(record, secrets_store, rundb, stream=stream)
     # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
     final = masked_record(outcome.record, secrets_store)
     if kfp is not None:
         kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
         if kfp_problem and final.state != "error":
-            final.status.state, final.status.error, final.status.last_update = "error", kfp_problem, now_iso()
+            final.fail(kfp_problem)
             final = masked_record(final, secrets_store)  # the problem may name a file
     if outcome.log:
-        db.store_run_and_log(final.to_dict(copy=False), outcome.log)
+        db.store_run_and_log(final, outcome.log)
     else:
-        db.store_run(final.to_dict(copy=False))
+        db.store_run(final)
     if save_to:
         save_record(final, save_to, secrets_store.items())
     return final

@@ -43,7 +43,7 @@ class SecretsStore:
         self._maskable: list[str] | None = None  # cached: masking runs on every record that leaves
 
     @classmethod
-    def from_sources(cls, sources: Iterable[Mapping], inline: Mapping | None = None) -> "SecretsStore":
+    def from_sources(cls, sources: Iterable[Mapping], inline: Mapping | None = None) -> SecretsStore:
         """Rebuild a store from recorded source references (inline values come separately)."""
         store = cls()
         for source in sources:

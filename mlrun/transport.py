@@ -111,7 +111,7 @@ class Call:
         if in_heap:
             _watchdog.finished()
 
-    def __enter__(self) -> "Call":
+    def __enter__(self) -> Call:
         self._outer = getattr(_local, "call", None)
         _local.call = self
         return self

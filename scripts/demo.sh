@@ -13,14 +13,11 @@ cd "$work"
 printf 'ACCESS_KEY=my-access-key-123\n' > secrets.txt
 printf 'hello from infile.txt\n' > infile.txt
 
-echo "== python -m mlrun run -p p1=5 -s file=secrets.txt -i infile.txt=$work/infile.txt example1.py"
-python -m mlrun run -p p1=5 -s file=secrets.txt -i "infile.txt=$work/infile.txt" --save-to "$work/" example1.py
-echo
-echo "== mlrun get runs --limit 5"
-mlrun get runs --limit 5
+run() { echo; echo "== $*"; "$@"; }  # print the exact command, then run it
+
+run python -m mlrun run -p p1=5 -s file=secrets.txt -i "infile.txt=$work/infile.txt" --save-to "$work/" example1.py
+run mlrun get runs --limit 5
 uid=$(mlrun get runs --limit 1 -o json | python -c 'import json,sys; print(json.load(sys.stdin)[0]["uid"])')
-echo
-echo "== mlrun logs $uid"
-mlrun logs "$uid"
+run mlrun logs "$uid"
 echo "== the artifact $work/test.txt: $(cat "$work/test.txt")"
 echo "== the record was also saved to $work/$uid.yaml"

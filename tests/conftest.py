@@ -23,8 +23,8 @@ def isolated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("MLRUN_DBPATH", str(tmp_path / "db"))
     for name in ("MLRUN_EXEC_CONFIG", "MLRUN_EXEC_SECRETS", "MLRUN_OUT_PATH"):
         monkeypatch.delenv(name, raising=False)
-    mlrun.context._reset_current()
+    mlrun.context.reset_current()
     mlrun.rundb._cache.clear()
     yield str(tmp_path / "db")
-    mlrun.context._reset_current()
+    mlrun.context.reset_current()
     mlrun.rundb._cache.clear()

@@ -36,8 +36,9 @@ def wait_for_http(url: str, proc: subprocess.Popen | None = None, timeout: float
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
-            time.sleep(0.05)  # polling a port that is not open yet, not synchronising on time
+        except (requests.ConnectionError, requests.Timeout):
+            # a port not open yet, or a server still starting on a busy machine (parallel tests): poll again
+            time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 

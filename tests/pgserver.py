@@ -21,11 +21,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-
 from helpers import free_port, stop_process
 
 USER = "mlrun"
@@ -86,7 +85,8 @@ def init_cluster(datadir: str) -> None:
 
 
 @contextmanager
-def running_pg_server(datadir: str | None = None, fast: bool = True, settings: list | None = None) -> Iterator[PGServer]:
+def running_pg_server(datadir: str | None = None, fast: bool = True,
+                      settings: list | None = None) -> Iterator[PGServer]:
     """Start a cluster (a new one in a temporary directory, or the one in ``datadir``, made if needed),
     wait until it accepts connections, stop it after (and delete it if it was temporary).  ``fast`` turns
     durability off (a throw-away cluster); ``settings`` are more ``postgres`` arguments (``-c name=value``)."""

@@ -1,15 +1,19 @@
-"""The behaviour every run store back end must show.  A back end's test module subclasses
-``RunDBContract`` and provides a ``db`` fixture returning a fresh, empty store."""
+"""The behaviour every run store back end must show (the interface: ``mlrun.rundb.base.RunDB``).
+
+A back end's test module subclasses ``RunDBContract`` and provides a ``db`` fixture returning a fresh,
+empty store.  Callers store and read ``RunRecord``s; the back end implements the same verbs on plain data
+(``store_run_data``, ``read_run_data``, ``store_run_data_and_log``), which the run server uses."""
 from __future__ import annotations
 
 import pytest
 
-from mlrun.errors import InvalidInputError, NotFoundError
+from mlrun.errors import InvalidInputError, MLRunError, NotFoundError
 from mlrun.model import RunRecord
 
 
 def make_record(uid: str, name: str = "train", state: str = "completed", start: str = "2024-01-01T00:00:00+00:00",
-                labels: dict | None = None, project: str = "", outputs: dict | None = None, iteration: int = 0) -> dict:
+                labels: dict | None = None, project: str = "", outputs: dict | None = None,
+                iteration: int = 0) -> RunRecord:
     record = RunRecord()
     record.metadata.uid, record.metadata.name, record.metadata.project = uid, name, project
     record.metadata.iteration = iteration
@@ -18,19 +22,44 @@ def make_record(uid: str, name: str = "train", state: str = "completed", start: 
     record.status.state, record.status.start_time, record.status.last_update = state, start, start
     record.status.outputs = dict(outputs or {"accuracy": 0.5})
     record.status.metrics = {"loss": {"labels": {}, "xvalues": ["1", "2"], "yvalues": [0.5, 0.25]}}
-    return record.to_dict()
+    return record
 
 
 class RunDBContract:
     def test_store_and_read_round_trip(self, db):
         record = make_record("u1")
         db.store_run(record)
-        assert db.read_run("u1") == record
+        read = db.read_run("u1")
+        assert isinstance(read, RunRecord) and read == record
+        assert db.read_run_data("u1") == record.to_dict()  # the plain-data form the run server serves
+
+    def test_plain_data_round_trip_and_validation(self, db):
+        data = make_record("u1").to_dict()
+        db.store_run_data(data)
+        assert db.read_run_data("u1") == data and db.read_run("u1").to_dict() == data
+        data["status"]["state"] = "finished"
+        with pytest.raises(InvalidInputError, match="status.state"):
+            db.store_run_data(data)
+        with pytest.raises(MLRunError):
+            db.store_run(make_record(""))
+
+    def test_secrets_are_hidden_in_what_is_stored(self, db):
+        from mlrun.secrets import SecretsStore
+
+        secrets = SecretsStore()
+        secrets.add_source("inline", {"TOKEN": "s3cr3t-value"})
+        record = make_record("u1", outputs={"echo": "s3cr3t-value"}, labels={"s3cr3t-value": "x"})
+        db.store_run_and_log(record, b"log\n", secrets)
+        stored = db.read_run("u1")
+        assert "s3cr3t-value" not in stored.to_json() and stored.outputs["echo"] == "******"
+        assert record.outputs["echo"] == "s3cr3t-value"  # the caller's record is left as it was
+        db.store_run(record, secrets)
+        assert "s3cr3t-value" not in db.read_run("u1").to_json()
 
     def test_store_replaces(self, db):
         db.store_run(make_record("u1", state="running"))
         db.store_run(make_record("u1", name="renamed", state="completed", labels={"stage": "final"}))
-        assert db.read_run("u1")["status"]["state"] == "completed"
+        assert db.read_run("u1").state == "completed"
         assert len(db.list_runs()) == 1
         # listings (and their indexes) see the new values only
         assert [r["uid"] for r in db.list_runs(state="completed", name="renamed", labels={"stage": "final"})] == ["u1"]
@@ -75,7 +104,7 @@ class RunDBContract:
         db.store_run(make_record("u1", iteration=2))
         assert len(db.list_runs()) == 1
         assert len(db.list_runs(iterations=True)) == 3
-        assert db.read_run("u1", 2)["metadata"]["iteration"] == 2
+        assert db.read_run("u1", 2).metadata.iteration == 2
 
     def test_delete(self, db):
         db.store_run(make_record("u1"))
@@ -89,12 +118,13 @@ class RunDBContract:
 
     def test_logs_append_and_replace(self, db):
         db.store_run(make_record("u1"))
-        assert db.get_log("u1") == b""
+        assert db.read_log("u1") == b""
         db.store_log("u1", b"one\n")
         db.store_log("u1", b"two\n")
-        assert db.get_log("u1") == b"one\ntwo\n"
+        assert db.read_log("u1") == b"one\ntwo\n"
         db.store_log("u1", b"new\n", append=False)
-        assert db.get_log("u1") == b"new\n"
+        assert db.read_log("u1") == b"new\n"
+        assert db.get_log("u1") == b"new\n"  # the MLRun 1.x name
 
     def test_a_finished_run_stores_its_record_and_whole_log(self, db):
         db.store_run(make_record("u1"))
@@ -102,16 +132,16 @@ class RunDBContract:
         final = make_record("u1", state="completed")
         db.store_run_and_log(final, b"the whole log\n")
         assert db.read_run("u1") == final
-        assert db.get_log("u1") == b"the whole log\n"
+        assert db.read_log("u1") == b"the whole log\n"
         bad = make_record("u1", state="completed")
-        bad["status"]["outputs"] = "not a mapping"
+        bad.status.outputs = "not a mapping"
         with pytest.raises(InvalidInputError):
             db.store_run_and_log(bad, b"never stored\n")
-        assert db.read_run("u1") == final and db.get_log("u1") == b"the whole log\n"
+        assert db.read_run("u1") == final and db.read_log("u1") == b"the whole log\n"
 
     def test_log_of_unknown_run(self, db):
         with pytest.raises(NotFoundError):
-            db.get_log("nope")
+            db.read_log("nope")
 
     def test_bad_sort_is_refused(self, db):
         with pytest.raises(ValueError, match="sort"):
@@ -121,7 +151,7 @@ class RunDBContract:
         for i in range(6):
             record = make_record(f"u{i}", labels={"team": "vision" if i % 2 else "nlp"}, outputs={"accuracy": i / 10},
                                  start=f"2024-01-0{i + 1}T00:00:00+00:00", state="error" if i == 5 else "completed")
-            record["spec"]["parameters"] = {"lr": 10.0 ** -i, "opt": "adam" if i < 3 else "sgd"}
+            record.spec.parameters = {"lr": 10.0 ** -i, "opt": "adam" if i < 3 else "sgd"}
             db.store_run(record)
         db.store_run(make_record("text", outputs={"accuracy": "high"}, start="2024-02-01T00:00:00+00:00"))
 

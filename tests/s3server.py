@@ -23,11 +23,10 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-
 from helpers import free_port, stop_process, wait_for_http
 
 # never let boto3's credential chain ask the cloud instance-metadata address from a test

@@ -14,9 +14,9 @@ import io
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 from .. import secrets
 

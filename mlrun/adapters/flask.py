@@ -15,24 +15,35 @@ Every request leaves one access-log line on stderr.
 from __future__ import annotations
 
 import hmac
-import importlib.util
-import inspect
 import itertools
 import json
 import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..context import error_message
-from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
+from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError
+from ..loader import load_function, locate_handler
 from ..model import RunRecord, now_iso
+from ..policy import is_loopback
+from ..protocol import (
+    DEFAULT_MAX_BODY_SIZE,
+    JSON_TYPE,
+    RUN_ANSWER_TYPE,
+    SECRETS_FIELD,
+    TOKEN_ENV,
+    answer_type,
+    input_error_status,
+    render_error,
+    render_run,
+    spec_from_event,
+)
 from ..secrets import mask, mask_bytes
 from .capture import capture_output, install, print_exception
-from .events import (DEFAULT_MAX_BODY_SIZE, JSON_TYPE, RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_type,
-                     input_error_status, is_loopback, render_error, render_run, spec_from_event)
-from .nuclio import locate_handler, nuclio_handler
+from .nuclio import nuclio_handler
 
 
 def load_handler(target: str, name: str = "") -> tuple[Callable, Any, str]:
@@ -41,44 +52,9 @@ def load_handler(target: str, name: str = "") -> tuple[Callable, Any, str]:
     A plain ``fn(ctx)`` is wrapped with ``nuclio_handler``.  Runs are named ``name``, else after
     the file (as ``mlrun run --handler`` names them), unless the request or the code names them.
     """
-    path, attr = locate_handler(target)
-    module = _import_file(path)
-    fn = getattr(module, attr)
+    fn, module, path, nuclio_style = load_function(target)
     name = name or os.path.splitext(os.path.basename(path))[0]
-    if not callable(fn):
-        raise InvalidInputError(f"{path}:{attr} is not a function")
-    required = _required_positional(fn)
-    if required >= 2:
-        return fn, module, name
-    if required == 1:
-        return nuclio_handler(fn, name=name), module, name
-    raise InvalidInputError(f"{path}:{attr} must take (ctx) or nuclio's (context, event)")
-
-
-def _import_file(path: str):
-    path = os.path.abspath(path)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    # a handler file may share a name with a library module ("json.py"): never shadow it
-    module_name = stem if stem.isidentifier() and stem not in sys.modules else f"mlrun_handler_{abs(hash(path))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.dirname(path))  # the handler's own imports of its neighbours
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[module_name]
-        raise MLRunError(f"cannot load {path}: {error_message(exc)}") from None
-    return module
-
-
-def _required_positional(fn: Callable) -> int:
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return 0
-    return sum(1 for p in parameters if p.default is p.empty
-               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return (fn if nuclio_style else nuclio_handler(fn, name=name)), module, name
 
 
 class _Function:
@@ -158,7 +134,8 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
     ``module`` is the handler's module (its ``init_context`` runs once per server thread); ``name``
     names the error record of a failing run that named none.
     """
-    from flask import Flask, Response, request as request_proxy
+    from flask import Flask, Response
+    from flask import request as request_proxy
     from werkzeug.exceptions import RequestEntityTooLarge
 
     app = Flask("mlrun.serve")
@@ -235,9 +212,8 @@ def _error_record(spec: dict, name: str, error: str) -> dict:
     record = RunRecord.from_dict(spec)
     meta, status = record.metadata, record.status
     meta.name, meta.uid = meta.name or name, meta.uid or uuid.uuid4().hex
-    status.state, status.error = "error", error
     status.start_time = status.start_time or now_iso()
-    status.last_update = now_iso()
+    record.fail(error)
     return record.to_dict()
 
 
@@ -274,13 +250,6 @@ class AccessLog:
             self.stream.flush()
 
 
-def check_listen(host: str, token: str, insecure: bool = False) -> None:
-    """Refuse (``InvalidInputError``) to serve beyond this machine without a token, unless ``insecure``."""
-    if not token and not insecure and not is_loopback(host):
-        raise InvalidInputError(f"refusing to listen on {host} without a token: "
-                                f"set ${TOKEN_ENV} or --token, or pass --insecure")
-
-
 def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, token: str = "",
           max_body_size: int = DEFAULT_MAX_BODY_SIZE, name: str = "", workers: int = 1,
           allow: Iterable[str] | None = None, out_path: str = "", insecure: bool = False) -> None:
@@ -294,15 +263,18 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
     """
     import logging
 
+    from .wsgi import check_listen, run_server
+
     check_listen(host, token, insecure)
     try:
         import flask  # noqa: F401
         import nuclio_sdk  # noqa: F401
         import waitress  # noqa: F401
     except ImportError as exc:
-        raise ImportError(f'mlrun serve needs {exc.name}: pip install "mlrun[server]"') from None
+        from ..registry import missing_dependency
+
+        raise missing_dependency("mlrun serve", exc.name, "server") from None
     from ..policy import AccessPolicy, configure_serving
-    from ..wsgi import run_server
 
     function_dir = os.path.dirname(os.path.abspath(locate_handler(target)[0]))
     policy = AccessPolicy.serving(allow, out_path, function_dir)

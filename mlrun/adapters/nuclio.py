@@ -10,7 +10,8 @@
 Each event gets a new run context built from its body; the function's printed output becomes
 the run's log; the run ends ``completed`` (200) or ``error`` (500, with the error record) and is
 answered with its record (see ``events`` for the forms).  The caller records the run from that
-answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not a run spec gets a 400 naming the problem.  Secret values are masked
+answer; with ``$MLRUN_DBPATH`` set, the function also commits it to that run store.  A body that is not
+a run spec gets a 400 naming the problem.  Secret values are masked
 in everything answered or logged.  nuclio-sdk itself is not needed: the answer is built with
 ``context.Response``.
 
@@ -22,14 +23,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx
 from ..errors import AccessDeniedError, InvalidInputError, MLRunError
+from ..loader import record_result
 from ..policy import AccessPolicy, serving_policy
+from ..protocol import answer_type, event_header, input_error_status, render_error, render_run
 from .capture import capture_output, print_exception
-from .events import answer_type, event_header, input_error_status, render_error, render_run
 
 
 def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str = ""):
@@ -51,20 +54,6 @@ def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str =
     handler.__name__, handler.__qualname__, handler.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     handler.__module__ = fn.__module__
     return handler
-
-
-def locate_handler(target: str, default: str = "handler") -> tuple[str, str]:
-    """``FILE[:HANDLER]`` -> ``(file, handler)``, checked without running the file (nuclio's ``module:function``)."""
-    from ..runtimes.local import top_level_names
-
-    path, sep, attr = target.rpartition(":")
-    if not sep or not attr.isidentifier():
-        path, attr = target, default
-    if not os.path.isfile(path):
-        raise InvalidInputError(f"file not found: {path}")
-    if attr not in top_level_names(path):
-        raise InvalidInputError(f"handler {attr!r} not found in {path}")
-    return path, attr
 
 
 def _function_dir(fn: Callable) -> str:
@@ -102,9 +91,9 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
     if status != 200 and logger is not None:
         log = logger.warn_with if status == 403 else logger.error_with
         log("access denied" if status == 403 else "run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
-            error=ctx.mask(ctx._record.status.error))
-    secrets = ctx._secrets.maskable()
-    record = ctx._as_dict(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
+            error=ctx.mask(ctx.error))
+    secrets = ctx.secret_values()
+    record = ctx.record_data(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 
 
@@ -114,11 +103,7 @@ def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseExceptio
     A refusal of the access policy is no bug of the function's: its one line is the run's error, no traceback.
     """
     try:
-        result = fn(ctx)
-        if isinstance(result, dict):
-            ctx.log_outputs(result)
-        elif result is not None:
-            ctx.log_output("return", result)
+        record_result(ctx, fn(ctx))
     except (Exception, SystemExit) as exc:  # a failing run is an answer, not a crashed worker
         if not isinstance(exc, AccessDeniedError):
             print_exception(exc, out)

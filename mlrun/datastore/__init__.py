@@ -8,68 +8,43 @@ first use, so ``import mlrun`` never pays for boto3 or requests.  Third parties 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import AccessDeniedError, InvalidInputError
-from ..plugins import load
-from .base import DataItem, DataStore, FileStat
+from ..registry import Registry
+from .base import DataItem, DataStore, FileStat, join_url, split_url
 
 if TYPE_CHECKING:
     from ..policy import AccessPolicy
 
-__all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes"]
+__all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes", "join_url",
+           "split_url"]
 
-# scheme -> (dotted path, pip extra that provides its dependencies)
-_REGISTRY: dict[str, tuple[str | type, str]] = {
+#: scheme -> (store class or "module:Class", pip extra that provides its dependencies)
+STORES = Registry("the {name}:// data store", "mlrun.datastores", {
     "": ("mlrun.datastore.filestore:FileStore", ""),
     "file": ("mlrun.datastore.filestore:FileStore", ""),
     "s3": ("mlrun.datastore.s3:S3Store", "s3"),
     "http": ("mlrun.datastore.http:HttpStore", "http"),
     "https": ("mlrun.datastore.http:HttpStore", "http"),
     "memory": ("mlrun.datastore.memory:MemoryStore", ""),
-}
-_entry_points_loaded = False
+})
 
 
 def register_store(scheme: str, store: str | type, extra: str = "") -> None:
     """Make ``scheme://`` URLs use ``store`` (a ``DataStore`` subclass or its ``"module:Class"`` path)."""
-    _REGISTRY[scheme.lower()] = (store, extra)
+    STORES.register(scheme, store, extra)
 
 
 def known_schemes() -> list[str]:
-    _load_entry_points()
-    return sorted(s for s in _REGISTRY if s)
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="mlrun.datastores"):
-        _REGISTRY.setdefault(ep.name.lower(), (ep.value, ""))
-
-
-def split_url(url: str) -> tuple[str, str, str]:
-    """``s3://bucket/key`` -> ("s3", "bucket", "/key"); a plain path -> ("", "", path)."""
-    if "://" not in url:
-        return "", "", url
-    scheme, _, rest = url.partition("://")
-    netloc, _, path = rest.partition("/")  # not urlparse: '?' and '#' are plain characters in object keys
-    return scheme.lower(), netloc, "/" + path
+    return [s for s in STORES.names() if s]
 
 
 def _store_class(scheme: str) -> type:
-    if scheme not in _REGISTRY:
-        _load_entry_points()
-    if scheme not in _REGISTRY:
+    if scheme not in STORES:
         raise InvalidInputError(f"unknown data store scheme {scheme!r} (known: {', '.join(known_schemes())})")
-    target, extra = _REGISTRY[scheme]
-    target = load(target, f"the {scheme}:// data store", extra)
-    _REGISTRY[scheme] = (target, extra)
-    return target
+    return STORES.get(scheme)
 
 
 def get_store(url: str, secrets: Mapping | None = None) -> DataStore:
@@ -79,7 +54,7 @@ def get_store(url: str, secrets: Mapping | None = None) -> DataStore:
 
 
 def get_item(url: str, secrets: Mapping | None = None, key: str = "",
-             data_stores: Sequence[Mapping] | None = None, policy: "AccessPolicy | None" = None,
+             data_stores: Sequence[Mapping] | None = None, policy: AccessPolicy | None = None,
              action: str = "read") -> DataItem:
     """A handle on the object at ``url``; nothing is read until asked for.
 
@@ -115,7 +90,7 @@ def get_item(url: str, secrets: Mapping | None = None, key: str = "",
 class _PolicedItem(DataItem):
     """A served run's data item: writing is checked too, for a handle taken to read an input."""
 
-    def __init__(self, store: DataStore, path: str, url: str, key: str, policy: "AccessPolicy",
+    def __init__(self, store: DataStore, path: str, url: str, key: str, policy: AccessPolicy,
                  secrets: Mapping | None):
         super().__init__(store, path, url, key=key)
         self._policy, self._request_secrets = policy, secrets

@@ -10,9 +10,10 @@ import itertools
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator, Mapping
+from typing import BinaryIO
 
 from ..errors import NotFoundError, StoreError
 from .progress import transfer_progress
@@ -109,7 +110,7 @@ class TempFileWriter:
     def writable(self) -> bool:
         return True
 
-    def __enter__(self) -> "TempFileWriter":
+    def __enter__(self) -> TempFileWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -130,6 +131,22 @@ class TempFileWriter:
             unlink_quietly(self.name)  # gone already when the commit renamed it into place
 
 
+def split_url(url: str) -> tuple[str, str, str]:
+    """``s3://bucket/key`` -> ("s3", "bucket", "/key"); a plain path -> ("", "", path)."""
+    if "://" not in url:
+        return "", "", url
+    scheme, _, rest = url.partition("://")
+    netloc, _, path = rest.partition("/")  # not urlparse: '?' and '#' are plain characters in object keys
+    return scheme.lower(), netloc, "/" + path
+
+
+def join_url(base: str, key: str) -> str:
+    """``key`` under ``base``, a folder or a URL (joined with ``/``)."""
+    if "://" in base:
+        return base.rstrip("/") + "/" + key
+    return os.path.join(base, key)
+
+
 class DataStore(ABC):
     """One back end: files, an object store, a web server, ... ``netloc`` is the bucket or host."""
 
@@ -140,10 +157,13 @@ class DataStore(ABC):
         self.netloc = netloc
         self.secrets = secrets or {}
 
+    def local_path(self, path: str) -> str | None:
+        """``path`` as a file on this machine, for stores that keep files here (``NotFoundError`` when it is
+        missing); ``None`` for the others, whose data items download a copy."""
+        return None
+
     def path_of(self, url: str) -> str:
         """The back-end path of ``url`` (what the primitives below take)."""
-        from . import split_url
-
         return split_url(url)[2]
 
     def url_of(self, path: str) -> str:
@@ -254,13 +274,8 @@ class DataItem:
         """
         stat = None
         if not self._local_path:
-            from .filestore import FileStore
-
-            if isinstance(self.store, FileStore):
-                if not os.path.isfile(self.path):
-                    self.store.stat(self.path)  # a clear NotFoundError rather than a bad path later
-                self._local_path = self.path
-            else:
+            self._local_path = self.store.local_path(self.path)
+            if self._local_path is None:
                 self._local_path, stat = self._cached_download()
         self._read_done(self._local_path, stat)
         return self._local_path

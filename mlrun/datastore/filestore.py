@@ -10,7 +10,6 @@ from typing import BinaryIO
 from ..errors import NotFoundError, StoreError
 from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, unlink_quietly
 
-
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -39,6 +38,11 @@ class FileStore(DataStore):
         return os.path.expanduser(path)
 
     def url_of(self, path: str) -> str:
+        return path
+
+    def local_path(self, path: str) -> str | None:
+        if not os.path.isfile(path):
+            self.stat(path)  # a clear NotFoundError rather than a bad path later
         return path
 
     def open(self, path: str, mode: str = "rb") -> BinaryIO:

@@ -13,7 +13,8 @@ check refuses.
 from __future__ import annotations
 
 import threading
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 from urllib.parse import urljoin
 
 import requests

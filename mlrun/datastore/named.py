@@ -8,7 +8,7 @@ a prefix uses the run's secrets as they are.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import InvalidInputError, InvalidSpecError
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator, Mapping
+from typing import BinaryIO
 
 import boto3
 from boto3.exceptions import Boto3Error, RetriesExceededError
@@ -322,7 +323,7 @@ class _UploadWatch:
     once), so they are known even when the endpoint is gone by the time of a failure."""
 
     _lock = threading.Lock()
-    _watches: dict[tuple[str, str], list["_UploadWatch"]] = {}
+    _watches: dict[tuple[str, str], list[_UploadWatch]] = {}
 
     def __init__(self, bucket: str, key: str):
         self._where = (bucket, key)

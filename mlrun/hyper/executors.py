@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 #: in-flight calls to a function URL when --parallel is not given: the serverless platform scales out
 REMOTE_CONCURRENCY = 8
@@ -27,10 +27,10 @@ class Executor(ABC):
     def submit(self, fn: Callable, *args, key: str = ""):
         """Start ``fn(*args)``; returns a future with ``result()`` and ``add_done_callback(fn)``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Release the executor's resources (a pool first waits for the threads it started)."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -112,7 +112,7 @@ class ShippedScript:
         with open(self.target, "rb") as fp:
             self.content = fp.read()
 
-    def run(self, record, secrets, dbpath: str, stream: bool = False):
+    def run(self, record, secrets, rundb: str, stream: bool = False):
         import shutil
         import tempfile
 
@@ -128,7 +128,7 @@ class ShippedScript:
                 fp.write(self.content)
         record.spec.runtime = {**record.spec.runtime, "command": path}
         try:
-            outcome = LocalRuntime(path).run(record, secrets, dbpath, stream)
+            outcome = LocalRuntime(path).run(record, secrets, rundb, stream)
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -166,4 +166,6 @@ def require_dask() -> None:
     import importlib.util
 
     if importlib.util.find_spec("distributed") is None:
-        raise ImportError('--dask needs dask.distributed; install it with: pip install "mlrun[dask]"')
+        from ..registry import missing_dependency
+
+        raise missing_dependency("--dask", "dask.distributed", "dask")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..errors import InvalidInputError
 from ..params import parse_value, split_pair
@@ -100,7 +100,7 @@ def _csv_rows(text: str, path: str) -> list[dict]:
     for number, cells in enumerate(lines[1:], start=2):
         if len(cells) != len(header):
             raise InvalidInputError(f"param file {path}, row {number}: {len(cells)} values for {len(header)} columns")
-        rows.append({name: parse_value(cell) for name, cell in zip(header, cells)})
+        rows.append({name: parse_value(cell) for name, cell in zip(header, cells, strict=False)})
     return rows
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import InvalidInputError
 
@@ -37,9 +37,9 @@ def iterations(hyperparams: Mapping[str, list], strategy: str = "grid", max_iter
     if strategy == "list":
         lengths = {len(v) for v in values}
         if len(lengths) > 1:
-            sizes = ", ".join(f"{n}: {len(v)}" for n, v in zip(names, values))
+            sizes = ", ".join(f"{n}: {len(v)}" for n, v in zip(names, values, strict=False))
             raise InvalidInputError(f"strategy list needs lists of one length (got {sizes})")
-        points = itertools.islice(zip(*values), limit)
+        points = itertools.islice(zip(*values, strict=False), limit)
     elif strategy == "grid":
         points = itertools.islice(itertools.product(*values), limit)
     else:
@@ -52,7 +52,7 @@ def iterations(hyperparams: Mapping[str, list], strategy: str = "grid", max_iter
         while len(drawn) < count:
             drawn[rng.randrange(size)] = None
         points = (_grid_point(values, index) for index in drawn)
-    return [dict(zip(names, point)) for point in points]
+    return [dict(zip(names, point, strict=False)) for point in points]
 
 
 def _grid_point(values: list[list], index: int) -> tuple:

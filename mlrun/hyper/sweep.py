@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
-from ..context import RunContext, _join, error_message
+from ..context import RunContext, error_message
+from ..datastore import join_url
 from ..errors import InvalidInputError
-from ..model import RunRecord, RunStatus, _is_scalar, now_iso
-from ..runtimes import Runtime, RunOutcome
+from ..model import RunRecord, RunStatus, is_scalar, now_iso
+from ..runtimes import RunOutcome, Runtime
 from ..secrets import SecretsStore
 from .executors import ShippedScript, absolute_local, get_executor, require_dask
 from .selection import Selector, StopCondition
@@ -82,7 +83,7 @@ class Sweep:
         self.options = options
         spec.hyperparams, spec.hyper_options = hyperparams, options
 
-    def run(self, runtime: Runtime, parent: RunRecord, secrets: SecretsStore, dbpath: str,
+    def run(self, runtime: Runtime, parent: RunRecord, secrets: SecretsStore, rundb: str,
             stream: bool = True) -> RunOutcome:
         """Run every iteration through ``runtime`` and return the parent's final record and the iterations' logs.
 
@@ -91,9 +92,9 @@ class Sweep:
         """
         from ..rundb import get_run_db
 
-        db = get_run_db(dbpath)
-        parent.status.state = "running"
-        db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
+        db = get_run_db(rundb)
+        parent.start()
+        db.store_run(parent, secrets)
         try:
             executor = get_executor(self.options.get("dask", ""), self.options.get("parallel", 0),
                                     remote=runtime.kind != "local")
@@ -101,7 +102,7 @@ class Sweep:
             return RunOutcome(self._end(parent, f"cannot start the executor: {secrets.mask(error_message(exc))}"))
         if executor.remote_workers:  # a worker elsewhere resolves nothing against the caller's directory
             try:
-                runtime, dbpath = _for_remote_workers(runtime, parent), absolute_local(dbpath)
+                runtime, rundb = _for_remote_workers(runtime, parent), absolute_local(rundb)
             except OSError as exc:
                 executor.close()
                 return RunOutcome(self._end(parent, f"cannot read {runtime.target}: {exc.strerror}"))
@@ -111,20 +112,20 @@ class Sweep:
         stop_reason, saved = "", time.monotonic()
         try:
             with executor:
-                for child, future in self._execute(executor, runtime, parent, secrets, dbpath, lambda: stop_reason):
+                for child, future in self._execute(executor, runtime, parent, secrets, rundb, lambda: stop_reason):  # noqa: B023 - read as it changes
                     final, logs[child.metadata.iteration] = self._outcome(child, future, secrets)
                     results[child.metadata.iteration] = final
                     parent.metadata.name = parent.metadata.name or final.metadata.name  # the name the code gives
-                    db.store_run(secrets.mask_record(final.to_dict(copy=False)))
+                    db.store_run(final, secrets)
                     progress.show(final)
                     stop_reason = stop_reason or self._stop_reason(final, results)
                     if time.monotonic() - saved >= PROGRESS_SAVE_INTERVAL:  # watch it with `mlrun get run UID`
                         parent.status.iterations, parent.status.last_update = self.table(results), now_iso()
-                        db.store_run(secrets.mask_record(parent.to_dict(copy=False)))
+                        db.store_run(parent, secrets)
                         saved = time.monotonic()
         except BaseException as exc:  # the parent must not stay "running" in the store
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else secrets.mask(error_message(exc))
-            db.store_run(secrets.mask_record(self._end(parent, reason).to_dict(copy=False)))
+            db.store_run(self._end(parent, reason), secrets)
             raise
         if stop_reason:
             progress.note(stop_reason)
@@ -133,7 +134,7 @@ class Sweep:
         log = b"".join(f"--- iteration {n} ---\n".encode() + logs[n] for n in sorted(logs) if logs[n])
         return RunOutcome(parent, log)
 
-    def _execute(self, executor, runtime, parent, secrets, dbpath, stopped):
+    def _execute(self, executor, runtime, parent, secrets, rundb, stopped):
         """Yield ``(child, future)`` as iterations finish, keeping at most ``executor.slots`` in flight."""
         import queue
         from concurrent.futures import Future
@@ -147,9 +148,9 @@ class Sweep:
                 number, params = next(pending, (0, None))
                 if params is None:
                     break
-                child = _child(parent, number, params, _join(out_base, str(number)) if out_base else str(number))
+                child = _child(parent, number, params, join_url(out_base, str(number)) if out_base else str(number))
                 try:
-                    future = executor.submit(runtime.run, child, secrets, dbpath, False,
+                    future = executor.submit(runtime.run, child, secrets, rundb, False,
                                              key=f"mlrun-{parent.uid}-{number}")
                 except Exception as exc:  # noqa: BLE001 - e.g. the cluster went away: this iteration failed
                     future = Future()
@@ -168,8 +169,7 @@ class Sweep:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - the runtime or the cluster failed, not the run's code
             final = child.copy()
-            final.status.state, final.status.error = "error", secrets.mask(error_message(exc))
-            final.status.last_update = now_iso()
+            final.fail(secrets.mask(error_message(exc)))
             return final, b""
         final = outcome.record
         # the store's key is the parent's, whatever a remote function echoed back
@@ -191,11 +191,11 @@ class Sweep:
     def table(self, results: Mapping[int, RunRecord]) -> list[list]:
         """The results table: a header (iteration, state, param.NAME..., output.KEY...), then a row per iteration."""
         ordered = [results[n] for n in sorted(results)]
-        keys = list(dict.fromkeys(k for r in ordered for k, v in r.status.outputs.items() if _is_scalar(v)))
+        keys = list(dict.fromkeys(k for r in ordered for k, v in r.status.outputs.items() if is_scalar(v)))
         rows = [["iteration", "state", *(f"param.{n}" for n in self.names), *(f"output.{k}" for k in keys)]]
         for r in ordered:
             rows.append([r.metadata.iteration, r.state, *(r.spec.parameters.get(n) for n in self.names),
-                         *(r.status.outputs.get(k) if _is_scalar(r.status.outputs.get(k)) else None for k in keys)])
+                         *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
         return rows
 
     def _select(self, parent: RunRecord, results: dict, secrets: SecretsStore, db) -> None:
@@ -226,9 +226,7 @@ class Sweep:
 
     @staticmethod
     def _end(parent: RunRecord, error: str) -> RunRecord:
-        parent.status.state = "error" if error else "completed"
-        parent.status.error = error
-        parent.status.last_update = now_iso()
+        parent.finish(error)
         return parent
 
 
@@ -288,7 +286,7 @@ class _Progress:
         if record.state == "error":
             result = record.status.error
         else:
-            result = ", ".join(f"{k}={v}" for k, v in list(record.status.outputs.items())[:4] if _is_scalar(v))
+            result = ", ".join(f"{k}={v}" for k, v in list(record.status.outputs.items())[:4] if is_scalar(v))
         self.note(f"iteration {record.metadata.iteration}/{self.total} {record.state}: {params} -> {result}")
 
     def note(self, text: str) -> None:

@@ -19,7 +19,8 @@ import json
 import keyword
 import os
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..errors import InvalidInputError
 from .ops import kfp_name
@@ -86,7 +87,10 @@ def mlrun_component(target: str, params: Mapping[str, Any] | None = None, inputs
     try:
         from kfp import dsl
     except ImportError as exc:
-        raise ImportError("mlrun_component needs the Kubeflow Pipelines SDK: pip install 'mlrun[kfp]'") from exc
+        from ..registry import install_hint
+
+        raise ImportError(f"mlrun_component needs the Kubeflow Pipelines SDK: {install_hint('kfp', quote=chr(39))}") \
+            from exc
 
     if workflow is None:
         workflow = dsl.PIPELINE_JOB_ID_PLACEHOLDER
@@ -166,7 +170,7 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
     for key, value in (inputs or {}).items():
         _check_key(key, "input")
         spec["inputs"].append([key, *add_input(value, f"input_{key}")])
-    for option, value in zip(_RUN_OPTIONS, (workflow, save_to, out_path, rundb, project)):
+    for option, value in zip(_RUN_OPTIONS, (workflow, save_to, out_path, rundb, project), strict=False):
         if value is not None and value != "":
             spec["options"][option] = add_input(value, option)[0]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -44,7 +45,9 @@ def mlrun_op(target: str, params: Mapping[str, Any] | None = None, inputs: Mappi
     try:
         from kfp import components, dsl
     except ImportError as exc:
-        raise ImportError("mlrun_op needs the Kubeflow Pipelines SDK: pip install 'mlrun[kfp]'") from exc
+        from ..registry import install_hint
+
+        raise ImportError(f"mlrun_op needs the Kubeflow Pipelines SDK: {install_hint('kfp', quote=chr(39))}") from exc
 
     if workflow is None:
         workflow = dsl.PIPELINE_JOB_ID_PLACEHOLDER

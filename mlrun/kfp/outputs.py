@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from ..model import RunRecord
 
@@ -234,9 +234,8 @@ def _path_under(folder: str, key: str) -> str:
 def _write_text(path: str, text: str) -> None:
     from ..datastore.base import atomic_path
 
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fp:
-            fp.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fp:
+        fp.write(text)
 
 
 def _reader(secrets: Mapping | None) -> Callable[[str], bytes]:

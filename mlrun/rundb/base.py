@@ -1,30 +1,68 @@
-"""The one interface every run store implements (local directory, S3, HTTP server, ...)."""
+"""The one interface every run store implements (SQLite file, S3, HTTP server, ...).
+
+Callers speak records: ``store_run(record, secrets)``, ``read_run(uid, iteration) -> RunRecord``,
+``store_run_and_log``.  A back end implements the same verbs on the record as plain data (``*_data``:
+the form it keeps, and the form the run server receives and serves), plus listings, deletion and logs.
+Verbs: ``store_`` (create or replace), ``read_``, ``list_``/``count_``, ``del_``.
+``tests/rundb_contract.py`` states the behaviour every back end shows.
+"""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-#: columns ``list_runs`` can sort by
-SORT_FIELDS = ("start_time", "last_update", "name", "state", "uid")
+from ..model import RunRecord
+from .filters import SORT_FIELDS
+
+if TYPE_CHECKING:
+    from ..secrets import SecretsStore
+
+
+def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
+    """``record`` as the plain data a store keeps: every value of ``secrets`` hidden (one pass, no copy before)."""
+    data = record.to_dict(copy=False)
+    return secrets.mask_record(data) if secrets is not None else data
 
 
 class RunDB(ABC):
-    """Stores run records (as dicts in the ``RunRecord`` shape) and their logs.
+    """Stores run records and their logs.
 
-    Records are keyed by ``uid`` (and ``iteration`` for hyper-parameter children).
-    Writes must be atomic: a reader never sees half a record.
+    Records are keyed by ``uid`` (and ``iteration`` for hyper-parameter children).  Writes must be
+    atomic: a reader never sees half a record.  Stored data is validated as a ``RunRecord``
+    (``InvalidSpecError`` naming the field), and a record without a uid is refused.
     """
 
     def __init__(self, url: str):
         self.url = url
 
+    # -- records ------------------------------------------------------------------------------
+    def store_run(self, record: RunRecord, secrets: SecretsStore | None = None) -> None:
+        """Create or replace the record of ``record.uid`` (and iteration), the values of ``secrets`` hidden."""
+        self.store_run_data(record_data(record, secrets))
+
+    def read_run(self, uid: str, iteration: int = 0) -> RunRecord:
+        """The full record; ``NotFoundError`` when there is none."""
+        return RunRecord.from_dict(self.read_run_data(uid, iteration))  # text that would not encode, escaped
+
+    def store_run_and_log(self, record: RunRecord, log: bytes, secrets: SecretsStore | None = None) -> None:
+        """Store a finished run's record and its whole log (replacing any log it had), ``secrets`` hidden."""
+        self.store_run_data_and_log(record_data(record, secrets), log)
+
+    # -- what back ends implement -----------------------------------------------------------------
     @abstractmethod
-    def store_run(self, record: dict) -> None:
-        """Create or replace the record with ``record['metadata']['uid']`` (and iteration)."""
+    def store_run_data(self, data: dict) -> None:
+        """Create or replace the record ``data`` (``RunRecord.to_dict()`` form), validated first."""
 
     @abstractmethod
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
-        """The full record; ``NotFoundError`` when there is none."""
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
+        """The record as stored (plain data, not validated again); ``NotFoundError`` when there is none."""
+
+    def store_run_data_and_log(self, data: dict, log: bytes) -> None:
+        """``store_run_data`` and the whole log; back ends that can write both at once override this
+        (one write per run instead of two)."""
+        self.store_run_data(data)
+        self.store_log(data["metadata"]["uid"], log, append=False)
 
     @abstractmethod
     def list_runs(
@@ -51,20 +89,18 @@ class RunDB(ABC):
     def del_run(self, uid: str) -> None:
         """Delete a run, its iterations and its log; ``NotFoundError`` when there is none."""
 
+    # -- logs -------------------------------------------------------------------------------------
     @abstractmethod
-    def store_log(self, uid: str, data: bytes, append: bool = True) -> None: ...
-
-    def store_run_and_log(self, record: dict, log: bytes) -> None:
-        """Store a finished run's record and its whole log (replacing any log it had).
-
-        Back ends that can write both at once override this: one write per run instead of two.
-        """
-        self.store_run(record)
-        self.store_log(record["metadata"]["uid"], log, append=False)
+    def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
+        """Append ``data`` to the run's log (or replace it, ``append=False``)."""
 
     @abstractmethod
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         """The run's log (empty when it logged nothing); ``NotFoundError`` for an unknown run."""
+
+    def get_log(self, uid: str) -> bytes:
+        """``read_log``, by its MLRun 1.x name."""
+        return self.read_log(uid)
 
     def count_runs(self, **filters) -> int:
         return len(self.list_runs(**filters))
@@ -82,7 +118,7 @@ class RunDB(ABC):
 
         return search_in_python(self, filter, sort, desc, limit, offset, filters)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Release connections; the store stays usable (it reconnects on demand)."""
 
 

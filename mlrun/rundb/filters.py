@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from ..errors import InvalidSpecError
 
+#: columns ``RunDB.list_runs`` can sort by
+SORT_FIELDS = ("start_time", "last_update", "name", "state", "uid")
 TEXT_FIELDS = ("name", "project", "state", "uid")
 TIME_FIELDS = {"start_time": "start_time", "last_update": "last_update", "end_time": "last_update"}
 NUMBER_FIELDS = ("iteration",)

@@ -10,11 +10,17 @@ reached or answers 502/503/504.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import quote, urlparse
 
-from ..errors import (AccessDeniedError, InvalidInputError, InvalidSpecError, LimitExceededError, NotFoundError,
-                      StoreError)
+from ..errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    InvalidSpecError,
+    LimitExceededError,
+    NotFoundError,
+    StoreError,
+)
 from .base import RunDB
 
 TOKEN_ENV = "MLRUN_TOKEN"
@@ -90,13 +96,13 @@ class HTTPRunDB(RunDB):
             raise _error(response, self.base)
         return response
 
-    def store_run(self, record: dict) -> None:
+    def store_run_data(self, record: dict) -> None:
         uid = (record.get("metadata") or {}).get("uid")
         if not uid or not isinstance(uid, str):
             raise StoreError("cannot store a run without metadata.uid")
         self._call("PUT", f"/runs/{_quote(uid)}", json=record)
 
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         return self._json("GET", f"/runs/{_quote(uid)}", params={"iteration": iteration})
 
     def update_run(self, uid: str, changes: dict, iteration: int = 0) -> dict:
@@ -147,7 +153,7 @@ class HTTPRunDB(RunDB):
         self._call("POST" if append else "PUT", f"/runs/{_quote(uid)}/log", data=data,
                    headers={"Content-Type": "application/octet-stream"})
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         return self._call("GET", f"/runs/{_quote(uid)}/log").content
 
     def close(self) -> None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
-from typing import Mapping
 from urllib.parse import unquote, urlsplit
 
 from ..errors import NotFoundError, StoreError
@@ -192,16 +192,16 @@ class PostgresRunDB(RunDB):
 
     # --- the RunDB contract ----------------------------------------------------------------------------------
 
-    def store_run(self, record: dict) -> None:
-        rows = self._rows(record)  # a bad record fails before the transaction opens
+    def store_run_data(self, data: dict) -> None:
+        rows = self._rows(data)  # a bad record fails before the transaction opens
         with self._transaction():
             self._write(*rows)
 
-    def store_run_and_log(self, record: dict, log: bytes) -> None:
-        rows = self._rows(record)
+    def store_run_data_and_log(self, data: dict, log: bytes) -> None:
+        rows = self._rows(data)
         with self._transaction():
             self._write(*rows)
-            self._replace_log(record["metadata"]["uid"], log)
+            self._replace_log(data["metadata"]["uid"], log)
 
     @staticmethod
     def _rows(record: dict) -> tuple:
@@ -226,10 +226,10 @@ class PostgresRunDB(RunDB):
         conn.execute("DELETE FROM run_numbers WHERE uid = %s AND iteration = %s", run[:2])
         if numbers:
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO run_numbers (uid, iteration, kind, key, value) VALUES (%s, %s, %s, %s, %s)",
-                                numbers)
+                cur.executemany("INSERT INTO run_numbers (uid, iteration, kind, key, value)"
+                                " VALUES (%s, %s, %s, %s, %s)", numbers)
 
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         row = self._run("SELECT record FROM run_records WHERE uid = %s AND iteration = %s", (uid, iteration)).fetchone()
         if row is None:
             raise NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else ""))
@@ -341,7 +341,7 @@ class PostgresRunDB(RunDB):
         if data:
             self._conn.execute("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         rows = self._run("SELECT data FROM run_logs WHERE uid = %s ORDER BY id", (uid,)).fetchall()
         if not rows and self._run("SELECT 1 FROM runs WHERE uid = %s LIMIT 1", (uid,)).fetchone() is None:
             raise NotFoundError(f"run {uid} not found")

@@ -6,7 +6,7 @@ never sees half of one:
     runs/<uid>/<iteration>.json        the full record
     summaries/<uid>/<iteration>.json   what listings show (``RunRecord.summary()``), with the ETag
                                        of the record it was made from
-    logs/<uid>/<time>-<random>.log     log chunks, joined in name order by ``get_log``
+    logs/<uid>/<time>-<random>.log     log chunks, joined in name order by ``read_log``
 
 A commit writes the record, then its summary.  A writer killed between the two must not hide or
 misstate the run, so listings start from the records: the record keys are listed (with their
@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping
 
 from ..datastore import split_url
 from ..datastore.s3 import S3Store
@@ -52,7 +52,7 @@ class S3RunDB(RunDB):
     def _get_json(self, key: str):
         return json.loads(self.store.get(key))
 
-    def store_run(self, record: dict) -> None:
+    def store_run_data(self, record: dict) -> None:
         run = RunRecord.from_dict(record)
         uid = run.metadata.uid
         if not uid or "/" in uid:
@@ -73,7 +73,7 @@ class S3RunDB(RunDB):
         self._put(key, json.dumps({**summary, _RECORD_ETAG: record_etag}).encode())
         return summary
 
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         try:
             return self._get_json(self._key("runs", uid, f"{iteration}.json"))
         except NotFoundError:
@@ -139,7 +139,7 @@ class S3RunDB(RunDB):
             name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.log"
             self.store.put(self._key("logs", uid, name), bytes(data))
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         keys = sorted(self._keys("logs", uid))
         if not keys and not self._keys("runs", uid):
             raise NotFoundError(f"run {uid} not found in {self.url}")

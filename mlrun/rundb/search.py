@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 
-from .base import SORT_FIELDS
-from .filters import parse, sort_field
+from .filters import SORT_FIELDS, parse, sort_field
 
 
 def check_search_sort(sort: str) -> str | None:
-    """``sort``'s ``outputs.KEY`` / ``parameters.KEY`` form, ``None`` for a listing field; else ``InvalidInputError``."""
+    """``sort``'s ``outputs.KEY`` / ``parameters.KEY`` form, ``None`` for a listing field;
+    else ``InvalidInputError``."""
     if sort in SORT_FIELDS:
         return None
     field = sort_field(sort)

@@ -5,21 +5,21 @@ in a child process.  ``register_runtime`` adds kinds (by URL scheme).
 """
 from __future__ import annotations
 
-from ..plugins import load
-
-from .base import Runtime, RunOutcome
+from ..registry import Registry
+from .base import RunOutcome, Runtime
 
 __all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime"]
 
-_REGISTRY: dict[str, str | type] = {
-    "": "mlrun.runtimes.local:LocalRuntime",
-    "http": "mlrun.runtimes.remote:RemoteRuntime",
-    "https": "mlrun.runtimes.remote:RemoteRuntime",
-}
+#: scheme -> (``Runtime`` class or "module:Class", pip extra); "" is a local file
+RUNTIMES = Registry("running a {name}:// target", "mlrun.runtimes", {
+    "": ("mlrun.runtimes.local:LocalRuntime", ""),
+    "http": ("mlrun.runtimes.remote:RemoteRuntime", "http"),
+    "https": ("mlrun.runtimes.remote:RemoteRuntime", "http"),
+})
 
 
-def register_runtime(scheme: str, runtime: str | type) -> None:
-    _REGISTRY[scheme.lower()] = runtime
+def register_runtime(scheme: str, runtime: str | type, extra: str = "") -> None:
+    RUNTIMES.register(scheme, runtime, extra)
 
 
 def runtime_kind(target: str) -> str:
@@ -31,8 +31,7 @@ def get_runtime(target: str) -> Runtime:
     from ..errors import InvalidInputError
 
     kind = runtime_kind(target)
-    if kind not in _REGISTRY:
+    if kind not in RUNTIMES:
         raise InvalidInputError(f"cannot run {target!r}: unknown scheme {kind!r} "
-                                f"(expected a file or one of: {', '.join(k + '://' for k in _REGISTRY if k)})")
-    runtime = _REGISTRY[kind] = load(_REGISTRY[kind])
-    return runtime(target)
+                                f"(expected a file or one of: {', '.join(k + '://' for k in RUNTIMES.names() if k)})")
+    return RUNTIMES.get(kind)(target)

@@ -22,9 +22,9 @@ class Runtime(ABC):
     def __init__(self, target: str):
         self.target = target
 
-    def validate(self, record: RunRecord) -> None:
+    def validate(self, record: RunRecord) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Refuse a run that cannot start (missing file, unknown handler) before anything is recorded."""
 
     @abstractmethod
-    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
         """Execute the run; never raise for a failing run: return a record in state ``error``."""

@@ -16,6 +16,7 @@ import traceback
 
 from ..config import PROGRESS_FD_ENV
 from ..context import get_or_create_ctx
+from ..loader import record_result
 
 #: appended to the stored log when the launcher went away during the run
 LAUNCHER_GONE = "mlrun: the launcher ended during the run; output after that is not kept\n"
@@ -80,7 +81,7 @@ def main() -> int:
     pipes = _LauncherPipes()
     sys.stdout, sys.stderr = pipes.guard(sys.stdout), pipes.guard(sys.stderr)
     ctx = get_or_create_ctx("")
-    runtime = ctx._record.spec.runtime
+    runtime = ctx.runtime
     path = os.path.abspath(runtime.get("command", ""))
     handler = runtime.get("handler") or ""
     sys.argv = [path, *[str(a) for a in runtime.get("args") or []]]
@@ -90,11 +91,7 @@ def main() -> int:
     try:
         if handler:
             namespace = runpy.run_path(path, run_name="__mlrun_handler__")
-            result = namespace[handler](ctx)
-            if isinstance(result, dict):
-                ctx.log_outputs(result)
-            elif result is not None:
-                ctx.log_output("return", result)
+            record_result(ctx, namespace[handler](ctx))
         else:
             runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
@@ -113,7 +110,7 @@ def main() -> int:
         ctx.commit()
     if pipes.broken:
         try:
-            ctx._db().store_log(ctx.uid, LAUNCHER_GONE.encode(), append=True)
+            ctx.append_log(LAUNCHER_GONE.encode())
         except Exception:  # noqa: BLE001 - the record is what matters; nobody is left to tell
             pass
     return 0 if ctx.state != "error" else 1

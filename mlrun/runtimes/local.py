@@ -9,7 +9,6 @@ SIGINT on to the child, and makes sure a record exists, never left ``created``, 
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import signal
@@ -17,34 +16,38 @@ import subprocess
 import sys
 import threading
 
-from ..config import (DBPATH_ENV, EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, LOG_FLUSH_ENV, PROGRESS_FD_ENV,
-                      STOP_TIMEOUT_ENV, env_seconds)
+from ..config import (
+    DBPATH_ENV,
+    EXEC_CONFIG_ENV,
+    EXEC_CONFIG_FD_ENV,
+    EXEC_SECRETS_ENV,
+    LOG_FLUSH_ENV,
+    PROGRESS_FD_ENV,
+    STOP_TIMEOUT_ENV,
+    env_seconds,
+)
 from ..errors import InvalidInputError, NotFoundError
-from ..model import RunRecord, now_iso
+from ..loader import check_handler
+from ..model import RunRecord
 from ..secrets import SecretsStore, mask_bytes
-from .base import Runtime, RunOutcome
+from .base import RunOutcome, Runtime
 
 
 class LocalRuntime(Runtime):
     kind = "local"
 
     def validate(self, record: RunRecord) -> None:
-        path = self.target
-        if not os.path.isfile(path):
-            raise InvalidInputError(f"file not found: {path}")
-        handler = record.spec.runtime.get("handler")
-        if handler and handler not in top_level_names(path):
-            raise InvalidInputError(f"handler {handler!r} not found in {path}")
+        check_handler(self.target, record.spec.runtime.get("handler") or "")
         _settings()  # a bad setting is a usage error, before anything is recorded
 
-    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
         from ..rundb import get_run_db
 
-        db = get_run_db(dbpath)
+        db = get_run_db(rundb)
         env = dict(os.environ)
         for name in (EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, EXEC_CONFIG_FD_ENV, PROGRESS_FD_ENV):
             env.pop(name, None)  # what this process was handed is not its child's
-        env[DBPATH_ENV] = dbpath
+        env[DBPATH_ENV] = rundb
         env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
         command = [sys.executable, "-m", "mlrun.runtimes.child"]
         masked = secrets.secret_values()
@@ -105,24 +108,23 @@ class LocalRuntime(Runtime):
                 appender.stop()  # before the final store, which replaces what was appended
 
         try:
-            final = RunRecord.from_dict(db.read_run(record.uid, record.metadata.iteration))
+            final = db.read_run(record.uid, record.metadata.iteration)
         except NotFoundError:
             final = record.copy()  # the child died before its first commit
         if guard.signum:
-            final.status.state = "error"
-            final.status.error = f"interrupted by {signal.Signals(guard.signum).name}"
+            final.fail(f"interrupted by {signal.Signals(guard.signum).name}")
         elif failure:
-            final.status.state, final.status.error = "error", secrets.mask(failure)
-        elif returncode != 0 and final.status.state != "error":
-            final.status.state = "error"
-            final.status.error = _exit_reason(returncode)
-        elif final.status.state in ("created", "running"):
-            final.status.state = "completed"
-        final.status.last_update = now_iso()
+            final.fail(secrets.mask(failure))
+        elif returncode != 0 and final.state != "error":
+            final.fail(_exit_reason(returncode))
+        elif final.state in ("created", "running"):
+            final.complete()
+        else:
+            final.touch()
         outcome = RunOutcome(final, log.getvalue())
         if guard.signum:
             # this process goes down with the signal: record the run and its log now, then let the signal act
-            db.store_run_and_log(final.to_dict(copy=False), outcome.log)
+            db.store_run_and_log(final, outcome.log)
             print(f"mlrun: run {final.uid} {final.status.error}", file=sys.stderr)
             guard.redeliver()
         return outcome
@@ -136,7 +138,7 @@ def _settings() -> tuple[float, float]:
 def _launch_failed(record: RunRecord, reason: str) -> RunOutcome:
     """The outcome of a run whose process could not be started: recorded in state ``error``, never ``created``."""
     final = record.copy()
-    final.status.state, final.status.error, final.status.last_update = "error", reason, now_iso()
+    final.fail(reason)
     return RunOutcome(final)
 
 
@@ -168,7 +170,7 @@ class _SignalGuard:
         self._wake_read = self._wake_write = -1
         self._watcher: threading.Thread | None = None
 
-    def __enter__(self) -> "_SignalGuard":
+    def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():
             # the handler only writes a byte to a pipe (no lock can be held twice); a thread does the rest
             self._wake_read, self._wake_write = os.pipe()
@@ -220,29 +222,10 @@ class _SignalGuard:
             signal.raise_signal(self.signum)
 
 
-def top_level_names(path: str) -> set[str]:
-    """Functions, classes and assignments at the top of a Python file, read without running it."""
-    try:
-        with open(path, "rb") as fp:
-            tree = ast.parse(fp.read(), filename=path)
-    except SyntaxError as exc:
-        raise InvalidInputError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
-
-
 class _LogCollector:
     """Collects a child's stdout and stderr line by line, masking secrets, echoing when streaming."""
 
-    def __init__(self, secrets: list[str], stream: bool, appender: "_LogAppender | None" = None):
+    def __init__(self, secrets: list[str], stream: bool, appender: _LogAppender | None = None):
         self._secrets = secrets
         self._stream = stream
         self._appender = appender

@@ -21,15 +21,18 @@ from urllib.parse import urlparse
 try:
     import requests
 except ImportError as exc:
-    raise ImportError(f'running a function by URL needs {exc.name}: pip install "mlrun[http]"') from exc
+    from ..registry import missing_dependency
+
+    raise missing_dependency("running a function by URL", exc.name, "http") from exc
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .. import transport
-from ..adapters.events import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, is_loopback, read_answer
 from ..errors import InvalidInputError, LimitExceededError
-from ..model import RunRecord, now_iso
+from ..model import RunRecord
+from ..policy import is_loopback
+from ..protocol import RUN_ANSWER_TYPE, SECRETS_FIELD, TOKEN_ENV, answer_error, read_answer
 from ..secrets import SecretsStore
-from .base import Runtime, RunOutcome
+from .base import RunOutcome, Runtime
 
 #: seconds a call may take in all, from connecting to the answer's last byte (default 600)
 TIMEOUT_ENV = "MLRUN_REMOTE_TIMEOUT"
@@ -57,7 +60,7 @@ class RemoteRuntime(Runtime):
         read_timeout()
         max_answer()
 
-    def run(self, record: RunRecord, secrets: SecretsStore, dbpath: str, stream: bool = True) -> RunOutcome:
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
         values, token = secrets.items(), os.environ.get(TOKEN_ENV, "")
         warn_plain_http(self.target, bool(values or token))
         payload = record.to_dict(copy=False)  # only serialised
@@ -94,19 +97,18 @@ class RemoteRuntime(Runtime):
         final.metadata.uid = record.uid
         final.spec.runtime = record.spec.runtime
         final.spec.secret_sources = record.spec.secret_sources
-        status = final.status
-        if answer.status_code >= 400 and status.state != "error":
-            status.state, status.error = "error", where
-        elif status.state in ("created", "running"):  # a handler that answers without ending its run
-            status.state = "completed"
-        status.last_update = now_iso()
+        if answer.status_code >= 400 and final.state != "error":
+            final.fail(where)
+        elif final.state in ("created", "running"):  # a handler that answers without ending its run
+            final.complete()
+        else:
+            final.touch()
         return final, secrets.mask(log)
 
 
 def _failed(record: RunRecord, secrets: SecretsStore, reason: str) -> RunRecord:
     final = record.copy()
-    final.status.state, final.status.error = "error", secrets.mask(reason)
-    final.status.last_update = now_iso()
+    final.fail(secrets.mask(reason))
     return final
 
 

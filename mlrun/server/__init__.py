@@ -2,21 +2,18 @@
 
     mlrun server --store ~/.mlrun/db --port 8080      # then MLRUN_DBPATH=http://host:8080 anywhere
 
-``create_app(store, token)`` builds the Flask app (for any WSGI server); ``serve(app, ...)`` runs it
+``create_app(rundb, token)`` builds the Flask app (for any WSGI server); ``serve(app, ...)`` runs it
 on waitress.  Flask and waitress load on first use, never with ``import mlrun``.
 """
 from __future__ import annotations
 
-__all__ = ["create_app", "serve"]
+from .limits import MAX_BODY, MAX_RECORD
 
-#: the largest request body accepted (a record with long metric histories, a log chunk): --max-body-size
-MAX_BODY = 256 * 1024 * 1024
-#: the largest record stored (as compact JSON): --max-record-size; a million-point metric history is about 30 MB
-MAX_RECORD = 64 * 1024 * 1024
+__all__ = ["create_app", "serve", "MAX_BODY", "MAX_RECORD"]
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in ("create_app", "serve"):
         from . import app
 
         return getattr(app, name)

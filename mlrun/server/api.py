@@ -48,8 +48,8 @@ def iteration_arg() -> int:
 
 
 @bp.url_value_preprocessor
-def _check_uid(endpoint, values):
-    # a uid names store keys and files: one that could climb out ("../../x") is refused on read as on write
+def check_path_uid(endpoint, values):
+    """Refuse a uid in the URL's path that could climb out of a store ("../../x"), on read as on write."""
     if values and "uid" in values:
         check_uid(values["uid"], "uid")
 
@@ -79,7 +79,7 @@ def store_run(uid: str):
 @bp.get("/runs/<uid>")
 def read_run(uid: str):
     iteration = iteration_arg()
-    record = run_db().read_run(uid, iteration)
+    record = run_db().read_run_data(uid, iteration)
     if request.args.get("format") == "yaml":
         # records from older versions may not load as today's model: the YAML shows what does
         run, notes = lenient_record(record)
@@ -96,7 +96,7 @@ def update_run(uid: str):
     db = run_db()
     # one PATCH at a time in this process, and, where the store can, against other workers too
     with _patch_lock, getattr(db, "run_lock", lambda *a: nullcontext())(uid, iteration):
-        current = db.read_run(uid, iteration)
+        current = db.read_run_data(uid, iteration)
         record = RunRecord.from_dict(merge_patch(current, patch))
         if (record.uid, record.metadata.iteration) != (uid, iteration):
             raise InvalidSpecError("a patch cannot change metadata.uid or metadata.iteration", "metadata")
@@ -112,13 +112,13 @@ def delete_run(uid: str):
 @bp.get("/runs/<uid>/log")
 def get_log(uid: str):
     offset = whole_number(request.args.get("offset", "0"), "offset", high=MAX_OFFSET)
-    return Response(run_db().get_log(uid)[offset:], mimetype="text/plain")
+    return Response(run_db().read_log(uid)[offset:], mimetype="text/plain")
 
 
 @bp.route("/runs/<uid>/log", methods=["POST", "PUT"])
 def store_log(uid: str):
     db = run_db()
-    db.read_run(uid)  # a log for a run that does not exist could never be seen nor deleted
+    db.read_run_data(uid)  # a log for a run that does not exist could never be seen nor deleted
     db.store_log(uid, request.get_data(), append=request.method == "POST")
     return {"uid": uid, "appended" if request.method == "POST" else "replaced": request.content_length or 0}
 
@@ -127,7 +127,7 @@ def store_log(uid: str):
 def get_artifact(uid: str, key: str):
     from ..datastore import get_item
 
-    record = run_db().read_run(uid, iteration_arg())
+    record = run_db().read_run_data(uid, iteration_arg())
     artifact = find_artifact(record, key)
     item = get_item(check_artifact(uid, key, artifact["target_path"]))
     stream = item.open("rb")  # fails here (404) rather than half way through the response
@@ -194,7 +194,7 @@ def _store(record: RunRecord) -> dict:
     if size > limit:
         raise LimitExceededError(f"run record {record.uid} is {size:,} bytes, over the server's limit of {limit:,} "
                                  "(--max-record-size)")
-    run_db().store_run(data)
+    run_db().store_run_data(data)
     return {"uid": record.uid, "iteration": record.metadata.iteration}
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
@@ -14,8 +13,8 @@ from ..errors import AccessDeniedError, InvalidInputError, LimitExceededError, N
 from ..model import check_uid
 from ..policy import AccessPolicy
 from ..rundb import RunDB, get_run_db
-from . import MAX_BODY, MAX_RECORD
 from .auth import TokenAuth
+from .limits import MAX_BODY, MAX_RECORD
 
 log = logging.getLogger("mlrun.server")
 
@@ -24,9 +23,9 @@ _PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; ba
                 "form-action 'self'; frame-ancestors 'none'")
 
 
-def create_app(store: str | RunDB | None = None, token: str | None = None, artifact_roots: Iterable[str] = (),
+def create_app(rundb: str | RunDB | None = None, token: str | None = None, artifact_roots: Iterable[str] = (),
                max_body: int = MAX_BODY, max_record: int = MAX_RECORD) -> Flask:
-    """The server's WSGI app over the run store ``store`` (a URL, a ``RunDB``, or the default store).
+    """The server's WSGI app over the run store ``rundb`` (a URL, a ``RunDB``, or the default store).
 
     With ``token`` every API call needs ``Authorization: Bearer TOKEN`` and the UI asks for it once.
     Artifacts are served only from the store's own location and ``artifact_roots`` (``AccessPolicy``
@@ -36,7 +35,7 @@ def create_app(store: str | RunDB | None = None, token: str | None = None, artif
     from . import api, views
 
     app = Flask(__name__)
-    db = store if isinstance(store, RunDB) else get_run_db(store)
+    db = rundb if isinstance(rundb, RunDB) else get_run_db(rundb)
     app.config["MLRUN_DB"] = db
     app.config["MLRUN_AUTH"] = TokenAuth(token) if token else None
     app.config["MLRUN_ARTIFACT_ROOTS"] = AccessPolicy([*filter(None, [store_root(db)]), *artifact_roots])
@@ -139,7 +138,7 @@ def _wants_json() -> bool:
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, announce=print,
           workers: int = 1) -> None:
     """Serve ``app`` on waitress until interrupted; ``announce`` gets the line saying where."""
-    from ..wsgi import run_server
+    from ..adapters.wsgi import run_server
 
     shown = f"[{host}]" if ":" in host else host
     guard = "token required" if app.config["MLRUN_AUTH"] else "no token"

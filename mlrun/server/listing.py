@@ -51,7 +51,7 @@ class ListQuery:
         self.sort, self.desc, self.limit, self.offset = sort, desc, limit, offset
 
     @classmethod
-    def from_args(cls, args, strict: bool = True) -> "ListQuery":
+    def from_args(cls, args, strict: bool = True) -> ListQuery:
         """Parse a query string (a werkzeug ``MultiDict`` or a plain mapping); ``InvalidSpecError`` names
         the bad parameter.  ``strict`` refuses parameters that are not listing parameters."""
         getlist = args.getlist if hasattr(args, "getlist") else (lambda key: [args[key]] if key in args else [])
@@ -94,10 +94,8 @@ class ListQuery:
             return Page(runs, total, self.offset, self.limit)
         runs = db.list_runs(**self.filters, sort=self.sort, desc=self.desc, limit=self.limit,
                             offset=self.offset) if self.limit else []
-        if self.offset == 0 and len(runs) < self.limit:
-            total = len(runs)  # the whole listing fits on this page: no need to count
-        else:
-            total = db.count_runs(**self.filters)
+        # the whole listing fits on this page: no need to count
+        total = len(runs) if self.offset == 0 and len(runs) < self.limit else db.count_runs(**self.filters)
         return Page(runs, total, self.offset, self.limit)
 
     def to_args(self, **changes) -> dict:

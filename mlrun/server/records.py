@@ -31,11 +31,11 @@ def clean_text(value):
     if isinstance(value, dict):
         cleaned = {clean_text(k) if isinstance(k, str) else k: clean_text(v) for k, v in value.items()}
         same = len(cleaned) == len(value) and all(
-            k1 is k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(cleaned.items(), value.items()))
+            k1 is k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(cleaned.items(), value.items(), strict=False))
         return value if same else cleaned
     if isinstance(value, list):
         items = [clean_text(v) if isinstance(v, (str, dict, list)) else v for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=False)) else items
     return value
 
 

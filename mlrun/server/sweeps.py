@@ -117,19 +117,20 @@ def _parallel(axes, rows, value, color_axis) -> dict:
     lines = []
     for number, row in rows:
         path, pen_down = [], False
-        for axis, ax in zip(axes, xs):
+        for axis, ax in zip(axes, xs, strict=True):
             at = axis.position(value(row, axis))
             if at is None:  # a gap: the line stops at the axis before and resumes at the next
                 pen_down = False
                 continue
             path.append(f"{'L' if pen_down else 'M'}{ax:.1f},{MARGIN_TOP + (1 - at) * span:.1f}")
             pen_down = True
-        lines.append({"number": number, "d": " ".join(path), "color": _color(color_axis.position(value(row, color_axis))),
+        color = _color(color_axis.position(value(row, color_axis)))
+        lines.append({"number": number, "d": " ".join(path), "color": color,
                       "title": ", ".join(f"{a.label}={value(row, a)}" for a in axes)})
     return {"width": WIDTH, "height": HEIGHT, "top": MARGIN_TOP, "bottom": HEIGHT - MARGIN_BOTTOM, "lines": lines,
             "axes": [{"x": ax, "name": a.name, "label": a.label, "kind": a.kind,
                       "ticks": [(MARGIN_TOP + (1 - at) * span, text) for at, text in a.ticks()]}
-                     for a, ax in zip(axes, xs)]}
+                     for a, ax in zip(axes, xs, strict=True)]}
 
 
 def _scatter(x_axis, y_axis, rows, value, color_axis) -> dict:

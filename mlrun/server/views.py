@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
-from .api import check_artifact, iteration_arg, run_db
+from .api import check_artifact, check_path_uid, iteration_arg, run_db
 from .auth import COOKIE
 from .charts import is_series, last_value, metric_series
 from .listing import ListQuery, whole_number
@@ -40,10 +40,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # -- pages ----------------------------------------------------------------------------------
-@bp.url_value_preprocessor
-def _check_uid(endpoint, values):
-    if values and "uid" in values:
-        check_uid(values["uid"], "uid")
+bp.url_value_preprocessor(check_path_uid)
 
 
 @bp.get("/")
@@ -54,8 +51,12 @@ def runs():
     error, page = "", None
     try:
         query = ListQuery.from_args(args, strict=False)
-        page = query.fetch(run_db())
+        db = run_db()
+        page = query.fetch(db)
         page.runs = [summary_row(summary) for summary in page.runs]
+        for row in page.runs:
+            if not row["name"] and row["uid"]:  # a run of a function never reached has no name: show its URL
+                row["function"] = function_url(db, row["uid"], row["iteration"])
     except InvalidInputError as exc:
         query, error = ListQuery(), str(exc)
     form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until", "filter")}
@@ -68,19 +69,28 @@ def runs():
 def run(uid: str):
     db = run_db()
     iteration = iteration_arg()
-    record, notes = lenient_record(db.read_run(uid, iteration))
+    record, notes = lenient_record(db.read_run_data(uid, iteration))
     metrics = charted_metrics(record, notes)
+    iterations = iteration_table(record)
+    best = best_iteration(record) if not metrics and iterations else None
+    if best:  # a sweep's parent: its outputs are the best iteration's, and so are the metrics shown
+        try:
+            metrics = charted_metrics(lenient_record(db.read_run_data(uid, best))[0], [])
+        except MLRunError:
+            best = None
+        refs = iterations["compare"]
+        if refs and f"{uid}@{best}" not in refs:  # compare the best with the first others
+            iterations["compare"] = [f"{uid}@{best}", *refs[:MAX_COMPARED - 1]]
     charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
     try:
-        log = db.get_log(uid)
+        log = db.read_log(uid)
     except MLRunError:
         log = b""
     from .sweeps import sweep_views
 
-    iterations = iteration_table(record)
     sweep = sweep_views(iterations, request.args.get("sx"), request.args.get("sy")) if iterations else None
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),
-                           artifacts=artifact_rows(record, notes), iterations=iterations, sweep=sweep,
+                           artifacts=artifact_rows(record, notes), iterations=iterations, best=best, sweep=sweep,
                            log=clean_log(log[-LOG_TAIL_BYTES:]), log_cut=len(log) > LOG_TAIL_BYTES,
                            log_size=len(log), record_yaml=short_yaml(record.to_dict()), notes=notes)
 
@@ -96,7 +106,7 @@ def compare():
         uid, _, iteration = ref.strip().partition("@")
         check_uid(uid, "uid")
         iteration_number = whole_number(iteration or "0", "iteration", high=MAX_ITERATION)
-        record, record_notes = lenient_record(db.read_run(uid, iteration_number))
+        record, record_notes = lenient_record(db.read_run_data(uid, iteration_number))
         metrics.append(charted_metrics(record, record_notes))
         records.append(record)
         notes += [f"{run_label(record)}: {note}" for note in record_notes]
@@ -104,7 +114,8 @@ def compare():
     metric_keys = _union(metrics)
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
     charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
-                          for i, (r, m) in enumerate(zip(records, metrics)) if key in m]) for key in metric_keys]
+                          for i, (r, m) in enumerate(zip(records, metrics, strict=False)) if key in m])
+              for key in metric_keys]
     sections = [
         ("Parameters", diff_rows([r.spec.parameters for r in records], only_diff)),
         ("Outputs", diff_rows([r.status.outputs for r in records], only_diff)),
@@ -163,6 +174,22 @@ def summary_row(summary) -> dict:
     for key in ("labels", "outputs"):
         row[key] = summary.get(key) if isinstance(summary.get(key), dict) else {}
     return row
+
+
+def function_url(db, uid: str, iteration: int) -> str:
+    """The URL of the function a remote run called (``""`` for other runs, or a record that cannot be read)."""
+    try:
+        runtime = lenient_record(db.read_run_data(uid, iteration))[0].spec.runtime
+    except MLRunError:
+        return ""
+    command = runtime.get("command") if isinstance(runtime, dict) and runtime.get("kind") == "remote" else ""
+    return command if isinstance(command, str) else ""
+
+
+def best_iteration(record: RunRecord) -> int | None:
+    """The iteration a sweep's selector picked (its parent's ``best_iteration`` output), if any."""
+    best = record.status.outputs.get("best_iteration")
+    return best if not record.metadata.iteration and _iteration_number(best) else None
 
 
 def _text(value) -> str:

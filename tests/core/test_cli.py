@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 import yaml
-
 from helpers import ROOT, mlrun_cli
-from mlrun.rundb import get_run_db
 from rundb_contract import make_record
+
+from mlrun.rundb import get_run_db
 
 SECRET = "my-access-key-123"
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -26,7 +26,7 @@ def printed_record(stdout: str) -> dict:
 
 def only_run(db: str) -> dict:
     (summary,) = get_run_db(db).list_runs()
-    return get_run_db(db).read_run(summary["uid"])
+    return get_run_db(db).read_run_data(summary["uid"])
 
 
 def error_line(stderr: str) -> str:
@@ -122,8 +122,8 @@ def test_seed_example1_never_leaks_the_secret(seed_run):
     proc, work, db = seed_run
     uid = only_run(db)["metadata"]["uid"]
     assert SECRET not in proc.stdout and SECRET not in proc.stderr
-    assert SECRET not in json.dumps(get_run_db(db).read_run(uid))
-    assert SECRET.encode() not in get_run_db(db).get_log(uid)
+    assert SECRET not in json.dumps(get_run_db(db).read_run_data(uid))
+    assert SECRET.encode() not in get_run_db(db).read_log(uid)
     assert SECRET not in (work / "saved" / f"{uid}.yaml").read_text()
     for path in (work / "db").iterdir():  # not even in the store's files
         assert SECRET.encode() not in path.read_bytes()
@@ -156,7 +156,7 @@ def test_a_plain_script_takes_its_spec_from_mlrun_exec_config(workdir):
     proc = subprocess.run([sys.executable, "example1.py"], cwd=str(workdir), capture_output=True, text=True,
                           env={**os.environ, "MLRUN_EXEC_CONFIG": json.dumps(spec)}, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    record = get_run_db().read_run("cafe01")
+    record = get_run_db().read_run_data("cafe01")
     assert record["metadata"]["name"] == "injected" and record["status"]["outputs"] == {"accuracy": 42}
 
 
@@ -264,7 +264,7 @@ def test_a_script_that_raises_fails_with_its_message_and_the_secret_masked(workd
     assert proc.stderr.splitlines()[-1] == f"Error: run {uid} failed: RuntimeError: bad key ******"
     assert "stdout has ****** and ******" in proc.stdout and "stderr has ******" in proc.stderr
     assert 'raise RuntimeError(f"bad key {key}")' in proc.stderr  # the user's own traceback, for debugging
-    log = get_run_db().get_log(uid)
+    log = get_run_db().read_log(uid)
     assert b"stdout has ******" in log and b"stderr has ******" in log and b"RuntimeError: bad key ******" in log
     everything = proc.stdout + proc.stderr + json.dumps(record) + log.decode()
     assert SECRET not in everything and "env-token-456" not in everything
@@ -293,7 +293,7 @@ def test_a_script_that_never_commits_is_recorded_completed(workdir):
         ctx = get_or_create_ctx("quiet")
         ctx.log_output("n", len(sys.argv))
         ctx.log_output("args", sys.argv[1:])
-        ctx.log_output("state_while_running", get_run_db().read_run(ctx.uid)["status"]["state"])
+        ctx.log_output("state_while_running", get_run_db().read_run_data(ctx.uid)["status"]["state"])
         sys.exit(0)
     """)
     proc = mlrun_cli("run", "quiet.py", "a", "--b", "c", cwd=str(workdir))
@@ -311,7 +311,7 @@ def test_a_script_without_mlrun_is_recorded_under_its_file_name(workdir):
     record = only_run(os.environ["MLRUN_DBPATH"])
     assert (record["metadata"]["name"], record["metadata"]["project"]) == ("plain", "demo")
     assert record["status"]["state"] == "completed"
-    assert get_run_db().get_log(record["metadata"]["uid"]) == b"just a script\n"
+    assert get_run_db().read_log(record["metadata"]["uid"]) == b"just a script\n"
 
 
 # -- --handler, --save-to ------------------------------------------------------------------------------------
@@ -351,11 +351,11 @@ def test_save_to_a_file_and_to_a_directory(workdir):
     target = workdir / "records" / "nested" / "last.yaml"
     proc = mlrun_cli("run", "-q", "--uid", "u-file", "--save-to", str(target), "example1.py", cwd=str(workdir))
     assert proc.returncode == 0, proc.stderr
-    assert yaml.safe_load(target.read_text()) == get_run_db().read_run("u-file")
+    assert yaml.safe_load(target.read_text()) == get_run_db().read_run_data("u-file")
     (workdir / "dir").mkdir()
     proc = mlrun_cli("run", "-q", "--uid", "u-dir", "--save-to", "dir", "example1.py", cwd=str(workdir))
     assert proc.returncode == 0, proc.stderr
-    assert yaml.safe_load((workdir / "dir" / "u-dir.yaml").read_text()) == get_run_db().read_run("u-dir")
+    assert yaml.safe_load((workdir / "dir" / "u-dir.yaml").read_text()) == get_run_db().read_run_data("u-dir")
     leftovers = [p.name for p in (workdir / "dir").iterdir()] + [p.name for p in target.parent.iterdir()]
     assert sorted(leftovers) == ["last.yaml", "u-dir.yaml"]  # no temporary files left behind
 
@@ -437,7 +437,7 @@ def test_get_runs_as_yaml(stored_runs):
 
 def test_get_run_logs_and_delete(stored_runs):
     shown = mlrun_cli("get", "run", "ccc3", "-o", "json")
-    assert shown.returncode == 0 and json.loads(shown.stdout) == stored_runs.read_run("ccc3")
+    assert shown.returncode == 0 and json.loads(shown.stdout) == stored_runs.read_run_data("ccc3")
     logs = mlrun_cli("logs", "ccc3")
     assert logs.returncode == 0 and logs.stdout == "line 1\nline 2\n"
     deleted = mlrun_cli("delete", "run", "ccc3")

@@ -15,7 +15,7 @@ from mlrun.rundb import get_run_db
 
 
 def stored(uid: str) -> dict:
-    return get_run_db().read_run(uid)
+    return get_run_db().read_run_data(uid)
 
 
 def test_a_fresh_run():
@@ -53,10 +53,10 @@ def test_precedence_event_then_spec_then_environment(monkeypatch):
     spec = {"metadata": {"uid": "from-spec"}}
     assert get_or_create_ctx("x", event=event, spec=spec).uid == "from-event"
     assert get_or_create_ctx("x", spec=spec).uid == "from-spec"
-    mlrun.context._reset_current()
+    mlrun.context.reset_current()
     from_env = get_or_create_ctx("x")
     assert from_env.uid == "from-env" and from_env.get_secret("TOKEN") == "env-secret"
-    mlrun.context._reset_current()
+    mlrun.context.reset_current()
     assert get_or_create_ctx("x", with_env=False).uid not in ("from-env", "from-spec", "from-event")
 
 
@@ -226,9 +226,8 @@ def test_context_manager_ends_completed():
 
 
 def test_context_manager_ends_in_error_with_the_message_and_reraises():
-    with pytest.raises(ZeroDivisionError):
-        with get_or_create_ctx("x", secrets={"KEY": "s3cr3t-value"}) as ctx:
-            raise ZeroDivisionError("cannot divide s3cr3t-value\nby zero")
+    with pytest.raises(ZeroDivisionError), get_or_create_ctx("x", secrets={"KEY": "s3cr3t-value"}) as ctx:
+        raise ZeroDivisionError("cannot divide s3cr3t-value\nby zero")
     record = stored(ctx.uid)
     assert record["status"]["state"] == "error"
     assert record["status"]["error"] == "ZeroDivisionError: cannot divide ****** by zero"
@@ -236,14 +235,12 @@ def test_context_manager_ends_in_error_with_the_message_and_reraises():
 
 def test_context_manager_treats_a_clean_exit_as_success():
     for code in (None, 0):
-        mlrun.context._reset_current()
-        with pytest.raises(SystemExit):
-            with get_or_create_ctx("x") as ctx:
-                raise SystemExit(code)
+        mlrun.context.reset_current()
+        with pytest.raises(SystemExit), get_or_create_ctx("x") as ctx:
+            raise SystemExit(code)
         assert stored(ctx.uid)["status"]["state"] == "completed"
-    with pytest.raises(SystemExit):
-        with get_or_create_ctx("y", spec={}) as ctx:
-            raise SystemExit(3)
+    with pytest.raises(SystemExit), get_or_create_ctx("y", spec={}) as ctx:
+        raise SystemExit(3)
     status = stored(ctx.uid)["status"]
     assert (status["state"], status["error"]) == ("error", "script exited with code 3")
 
@@ -263,7 +260,7 @@ def test_finish_with_a_message_and_set_state():
 def test_an_explicit_store(tmp_path):
     ctx = get_or_create_ctx("x", rundb=str(tmp_path / "mine"))
     ctx.commit()
-    assert get_run_db(str(tmp_path / "mine")).read_run(ctx.uid)["metadata"]["name"] == "x"
+    assert get_run_db(str(tmp_path / "mine")).read_run_data(ctx.uid)["metadata"]["name"] == "x"
     assert not os.path.exists(os.environ["MLRUN_DBPATH"])
 
 

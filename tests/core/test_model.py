@@ -5,7 +5,8 @@ from datetime import datetime
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlrun.errors import InvalidSpecError
 from mlrun.model import RUN_STATES, RunRecord, now_iso, parse_struct
@@ -179,9 +180,11 @@ def test_strings_yaml_would_retype_stay_strings():
     ({"metadata": {"iteration": -1}}, "metadata.iteration must be a whole number from 0 to 2147483647, got -1"),
     ({"metadata": {"iteration": 10 ** 30}}, "metadata.iteration must be a whole number from 0"),
     ({"metadata": {"labels": {"k": [1]}}}, "metadata.labels.k must be a string, number or boolean, got list"),
-    ({"metadata": {"annotations": {"k": None}}}, "metadata.annotations.k must be a string, number or boolean, got null"),
+    ({"metadata": {"annotations": {"k": None}}},
+     "metadata.annotations.k must be a string, number or boolean, got null"),
     ({"metadata": {"labels": {1: "a"}}}, "metadata.labels keys must be strings, got int 1"),
-    ({"status": {"metrics": {"loss": 5}}}, "status.metrics.loss must be a mapping with xvalues and yvalues lists, got int"),
+    ({"status": {"metrics": {"loss": 5}}},
+     "status.metrics.loss must be a mapping with xvalues and yvalues lists, got int"),
     ({"status": {"metrics": {"loss": {"yvalues": [1]}}}}, "status.metrics.loss.xvalues must be a list, got null"),
     ({"status": {"metrics": {"loss": {"xvalues": ["1"], "yvalues": "1"}}}},
      "status.metrics.loss.yvalues must be a list, got str"),
@@ -266,7 +269,8 @@ def limits(monkeypatch):
 
 
 LAUGHS = "\n".join([f"a: &a [{', '.join(['lol'] * 9)}]"]
-                   + [f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]" for prev, name in zip("abcdefgh", "bcdefghi")])
+                   + [f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]"
+                      for prev, name in zip("abcdefgh", "bcdefghi", strict=False)])
 
 
 def test_a_yaml_alias_bomb_is_refused_quickly():
@@ -356,7 +360,8 @@ def test_printable_escapes_lone_surrogates_only():
 
     plain = {"a": ["x", 1, {"b": "é"}]}
     assert printable(plain) is plain
-    assert printable({"k\udcfe": ["ok", "é\udcff", "\ud83d"], "n": 1}) == {"k\\xfe": ["ok", "é\\xff", "\\ud83d"], "n": 1}
+    assert printable({"k\udcfe": ["ok", "é\udcff", "\ud83d"], "n": 1}) \
+        == {"k\\xfe": ["ok", "é\\xff", "\\ud83d"], "n": 1}
 
 
 def test_odd_text_from_code_is_escaped_where_records_leave_the_model():
@@ -376,3 +381,24 @@ def test_json_escapes_of_lone_surrogates_load_escaped():
     assert RunRecord.from_text(text).spec.parameters == {"a": "\\xff", "b": "\U0001F600"}
     with pytest.raises(InvalidSpecError, match="is not UTF-8 text"):
         parse_struct("a: '\udcff'")
+
+
+def test_state_changes_follow_the_table_and_refuse_the_impossible():
+    from mlrun.errors import InvalidTransitionError
+
+    record = RunRecord()
+    record.metadata.uid = "u1"
+    assert record.state == "created" and not record.status.start_time
+    record.start()
+    assert record.state == "running" and record.status.start_time == record.status.last_update
+    record.complete()
+    assert record.state == "completed"
+    with pytest.raises(InvalidTransitionError, match="run u1 cannot go from completed to running"):
+        record.start()
+    record.fail("raised after completing")  # an exception after the code completed its run fails it
+    assert (record.state, record.status.error) == ("error", "raised after completing")
+    for change in (record.complete, record.start, lambda: record.set_state("created")):
+        with pytest.raises(InvalidTransitionError):
+            change()
+    record.finish("interrupted by SIGTERM")  # a later, truer reason
+    assert (record.state, record.status.error) == ("error", "interrupted by SIGTERM")

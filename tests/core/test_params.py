@@ -2,7 +2,8 @@
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlrun.errors import InvalidInputError
 from mlrun.params import parse_pairs, parse_value, split_pair

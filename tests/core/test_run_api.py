@@ -8,8 +8,8 @@ import yaml
 
 import mlrun
 from mlrun.errors import InvalidInputError, StoreError
-from mlrun.rundb import get_run_db
 from mlrun.run import new_run, save_record
+from mlrun.rundb import get_run_db
 
 SCRIPT = """\
     import hashlib
@@ -51,9 +51,9 @@ def test_run_function_hands_every_kind_of_secret_to_the_child_and_records_none(s
     assert record.outputs["p1"] == [1, 2] and record.outputs["text"] == "some data"
     assert record.metadata.labels["team"] == "ml" and record.metadata.labels["workflow"] == "wf-9"
     assert [s["kind"] for s in record.spec.secret_sources] == ["file", "env", "inline"]
-    stored = get_run_db().read_run(record.uid)
+    stored = get_run_db().read_run_data(record.uid)
     assert stored == record.to_dict()
-    log = get_run_db().get_log(record.uid).decode()
+    log = get_run_db().read_log(record.uid).decode()
     assert log == "INLINE ******\nFROM_FILE ******\nFROM_ENV ******\n"
     everything = yaml.safe_dump(stored) + log + "".join(capfd.readouterr())
     for value in ("inline-secret-1", "file-secret-2", "env-secret-3"):
@@ -65,7 +65,7 @@ def test_run_function_does_not_raise_for_a_failing_run(tmp_path):
     script.write_text("raise KeyError('missing column')\n")
     record = mlrun.run_function(str(script), stream=False)
     assert record.state == "error" and record.status.error == "KeyError: 'missing column'"
-    assert get_run_db().read_run(record.uid)["status"]["state"] == "error"
+    assert get_run_db().read_run_data(record.uid)["status"]["state"] == "error"
 
 
 @pytest.mark.parametrize("kwargs, message", [

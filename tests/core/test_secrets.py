@@ -1,6 +1,7 @@
 """Secret sources, the references records keep, and masking."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlrun.errors import SecretError
 from mlrun.secrets import MASK, SecretsStore, mask, mask_bytes, read_secrets_file

@@ -8,7 +8,7 @@ from collections import Counter
 
 from mlrun.model import RunRecord
 from mlrun.rundb import get_run_db
-from mlrun.rundb.filedb import DB_FILE
+from mlrun.rundb.sqlite import DB_FILE
 
 WRITERS, RUNS_PER_WRITER = 32, 50
 
@@ -18,12 +18,12 @@ import sys
 from mlrun import get_or_create_ctx
 worker = sys.argv[1]
 sys.stdin.readline()
-for i in range(%d):
+for i in range(RUNS_PER_WRITER):
     ctx = get_or_create_ctx("stress", spec={"metadata": {"labels": {"worker": worker}}})
     ctx.log_output("i", i)
     ctx.log_metric("loss", 1.0 / (i + 1))
     ctx.finish()
-""" % RUNS_PER_WRITER
+""".replace("RUNS_PER_WRITER", str(RUNS_PER_WRITER))
 
 
 def test_concurrent_writers_leave_every_run_readable(tmp_path):
@@ -43,7 +43,7 @@ def test_concurrent_writers_leave_every_run_readable(tmp_path):
     assert len({s["uid"] for s in summaries}) == WRITERS * RUNS_PER_WRITER
     assert Counter(s["labels"]["worker"] for s in summaries) == {str(w): RUNS_PER_WRITER for w in range(WRITERS)}
     for summary in summaries:
-        record = RunRecord.from_dict(db.read_run(summary["uid"]))
+        record = RunRecord.from_dict(db.read_run_data(summary["uid"]))
         assert record.status.state == "completed" and record.status.outputs == summary["outputs"]
         assert record.status.metrics["loss"]["yvalues"] == [1.0 / (record.status.outputs["i"] + 1)]
 
@@ -75,7 +75,7 @@ while True:
     record.status.metrics = {"loss": {"labels": {}, "xvalues": [str(p) for p in range(len(points))],
                                       "yvalues": points}}
     armed = True
-    db.store_run(record.to_dict())
+    db.store_run_data(record.to_dict())
     points.append(float(i))
     i += 1
 """
@@ -107,8 +107,8 @@ def test_a_writer_killed_mid_commit_leaves_no_torn_record(tmp_path):
     uids = sorted(s["uid"] for s in summaries)
     assert uids in (["run-0", "run-1", "run-2"], ["run-0", "run-1", "run-2", "run-3"])
     for summary in summaries:
-        record = RunRecord.from_dict(db.read_run(summary["uid"]))
+        record = RunRecord.from_dict(db.read_run_data(summary["uid"]))
         loss = record.status.metrics["loss"]
         assert len(loss["yvalues"]) == len(loss["xvalues"]) == record.status.outputs["points"]
-    db.store_run({"metadata": {"uid": "after-the-crash"}})  # and the store still takes writes
-    assert db.read_run("after-the-crash")["metadata"]["uid"] == "after-the-crash"
+    db.store_run_data({"metadata": {"uid": "after-the-crash"}})  # and the store still takes writes
+    assert db.read_run_data("after-the-crash")["metadata"]["uid"] == "after-the-crash"

@@ -5,9 +5,10 @@ import pytest
 
 from mlrun.config import default_dbpath, default_out_path, home_dir
 from mlrun.errors import InvalidInputError, InvalidSpecError, MLRunError, NotFoundError, SecretError, StoreError
+from mlrun.loader import top_level_names
 from mlrun.model import RunRecord
 from mlrun.runtimes import get_runtime
-from mlrun.runtimes.local import LocalRuntime, top_level_names
+from mlrun.runtimes.local import LocalRuntime
 
 
 def test_store_location_from_dbpath_then_home_then_user_dir(monkeypatch, tmp_path):

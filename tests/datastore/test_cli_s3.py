@@ -7,11 +7,11 @@ import sys
 import threading
 
 import pytest
+from helpers import ROOT, free_port, mlrun_cli
+from s3server import SECRET_KEY
 
 from mlrun.model import load_yaml
 from mlrun.rundb import get_run_db
-from helpers import ROOT, free_port, mlrun_cli
-from s3server import SECRET_KEY
 
 EXAMPLE2 = os.path.join(ROOT, "examples", "example2.py")
 
@@ -48,7 +48,7 @@ def test_seed_command_reads_from_s3_and_writes_artifacts_and_record_there(moto_s
         assert SECRET_KEY not in text and "app-access-key-123" not in text
 
     uid = get_run_db().list_runs()[0]["uid"]
-    record = get_run_db().read_run(uid)
+    record = get_run_db().read_run_data(uid)
     status = record["status"]
     assert status["state"] == "completed" and status["outputs"] == {"accuracy": 10}
     (read,) = status["input_objects"]
@@ -63,7 +63,7 @@ def test_seed_command_reads_from_s3_and_writes_artifacts_and_record_there(moto_s
 
     saved = load_yaml(s3_object(moto_server, bucket, f"records/{uid}.yaml"))
     assert saved["metadata"]["uid"] == uid and saved["status"]["state"] == "completed"
-    stored = str(record) + get_run_db().get_log(uid).decode() + str(saved)
+    stored = str(record) + get_run_db().read_log(uid).decode() + str(saved)
     assert SECRET_KEY not in stored and moto_server.endpoint_url not in stored
 
 
@@ -163,7 +163,7 @@ def test_progress_bar_is_shown_on_a_terminal_but_kept_out_of_the_log(moto_server
     assert code == 0, terminal
     assert len(s3_object(moto_server, bucket, "out/big.bin")) == 6 * 1024 * 1024
     uid = get_run_db().list_runs()[0]["uid"]
-    log = get_run_db().get_log(uid).decode()
+    log = get_run_db().read_log(uid).decode()
     assert "uploaded" in log and "upload big.bin" not in log and "%|" not in log
     if quiet:
         assert "upload big.bin" not in terminal

@@ -5,10 +5,10 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import free_port
 
 from mlrun.datastore import get_item
 from mlrun.errors import NotFoundError, StoreError
-from helpers import free_port
 
 
 class FilesHandler(SimpleHTTPRequestHandler):

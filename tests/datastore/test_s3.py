@@ -3,12 +3,12 @@ import hashlib
 import os
 
 import pytest
+from helpers import free_port
+from s3server import ACCESS_KEY, SECRET_KEY, running_moto_server
 
 import mlrun.datastore.s3 as s3
 from mlrun.datastore import get_item
 from mlrun.errors import NotFoundError, StoreError
-from helpers import free_port
-from s3server import ACCESS_KEY, SECRET_KEY, running_moto_server
 
 MB = 1024 * 1024
 
@@ -77,10 +77,9 @@ def test_streaming_writer_uploads_on_close(moto_server, bucket):
 
 def test_failed_streaming_write_uploads_nothing(moto_server, bucket):
     item = get_item(f"s3://{bucket}/never.bin", moto_server.env)
-    with pytest.raises(RuntimeError):
-        with item.open("wb") as fp:
-            fp.write(b"partial")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), item.open("wb") as fp:
+        fp.write(b"partial")
+        raise RuntimeError("interrupted")
     assert not item.exists()
 
 

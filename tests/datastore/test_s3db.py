@@ -2,10 +2,10 @@
 import uuid
 
 import pytest
+from rundb_contract import RunDBContract, make_record
 
 from mlrun.rundb import get_run_db
 from mlrun.rundb.s3db import S3RunDB
-from rundb_contract import RunDBContract, make_record
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,8 @@ def fresh_memory():
 @pytest.fixture
 def scratch_registry():
     """Undo registrations made by a test."""
-    saved = dict(datastore._REGISTRY)
-    loaded = datastore._entry_points_loaded
-    yield
-    datastore._REGISTRY.clear()
-    datastore._REGISTRY.update(saved)
-    datastore._entry_points_loaded = loaded
+    with datastore.STORES.saved():
+        yield
 
 
 # -- the registry -------------------------------------------------------------------------------
@@ -103,7 +99,7 @@ def test_entry_point_group_adds_a_scheme(tmp_path, monkeypatch, scratch_registry
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-store\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[mlrun.datastores]\ntps = thirdparty_store:ThirdPartyStore\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    datastore._entry_points_loaded = False
+    datastore.STORES.entry_points_loaded = False
     assert get_item("tps://host/file").get() == b"from host/file"
     assert "tps" in known_schemes()
 
@@ -227,20 +223,18 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 def test_writer_that_fails_leaves_nothing(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with get_item(str(target)).open("wb") as fp:
-            fp.write(b"half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), get_item(str(target)).open("wb") as fp:
+        fp.write(b"half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["out.txt"]  # no temp file left behind
 
 
 def test_atomic_path_discards_on_error(tmp_path):
     target = tmp_path / "t.bin"
-    with pytest.raises(ValueError):
-        with atomic_path(str(target)) as tmp:
-            open(tmp, "wb").write(b"partial")
-            raise ValueError("boom")
+    with pytest.raises(ValueError), atomic_path(str(target)) as tmp:
+        open(tmp, "wb").write(b"partial")
+        raise ValueError("boom")
     assert os.listdir(tmp_path) == []
 
 
@@ -271,10 +265,9 @@ def test_memory_item_api(tmp_path):
 
 def test_memory_writer_discards_on_error():
     item = get_item("memory://box/x")
-    with pytest.raises(KeyError):
-        with item.open("wb") as fp:
-            fp.write(b"partial")
-            raise KeyError("boom")
+    with pytest.raises(KeyError), item.open("wb") as fp:
+        fp.write(b"partial")
+        raise KeyError("boom")
     assert not item.exists()
 
 

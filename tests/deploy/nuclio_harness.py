@@ -265,7 +265,7 @@ class NuclioProcessor:
         os.rmdir(self._dir)
         return "".join(self.log)
 
-    def __enter__(self) -> "NuclioProcessor":
+    def __enter__(self) -> NuclioProcessor:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -14,12 +14,12 @@ import zipfile
 
 import pytest
 import yaml
-
-import mlrun
 from deploy_helpers import INFILE_TEXT, RUN_ANSWER, SECRET, SEED_HANDLERS, check_seed_record, seed_body
 from helpers import ROOT, mlrun_cli
-from mlrun.bundle import NUCLIO_DIR, POST_COPY, build_wheel, wheel_name
 from nuclio_harness import NuclioProcessor
+
+import mlrun
+from mlrun.deploy.bundle import NUCLIO_DIR, POST_COPY, build_wheel, wheel_name
 
 #: what nuclio's Python base image has besides the function's own build commands
 NUCLIO_IMAGE_PACKAGES = ["nuclio-sdk", "msgpack"]
@@ -63,7 +63,7 @@ def test_the_wheel_holds_the_package_and_what_pip_needs(tmp_path):
     with zipfile.ZipFile(path) as wheel:
         names = set(wheel.namelist())
         dist = f"mlrun-{mlrun.__version__}.dist-info"
-        assert {"mlrun/__init__.py", "mlrun/bundle.py", "mlrun/py.typed", f"{dist}/METADATA", f"{dist}/WHEEL",
+        assert {"mlrun/__init__.py", "mlrun/deploy/bundle.py", "mlrun/py.typed", f"{dist}/METADATA", f"{dist}/WHEEL",
                 f"{dist}/RECORD", f"{dist}/entry_points.txt"} <= names
         assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
         metadata = wheel.read(f"{dist}/METADATA").decode()

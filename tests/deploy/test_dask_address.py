@@ -9,7 +9,6 @@ import time
 
 import pytest
 import yaml
-
 from helpers import free_port, mlrun_cli, stop_process
 
 SCRIPT = """\

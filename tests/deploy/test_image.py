@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 import requests
-
-import mlrun
 from deploy_helpers import INFILE_TEXT, SECRET, check_seed_record
 from helpers import ROOT, free_port
+
+import mlrun
 
 TOKEN = "image-test-token-93c1"
 #: seconds a SIGTERM may take to stop the container (podman would SIGKILL at 10)

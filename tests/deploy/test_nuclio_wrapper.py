@@ -7,9 +7,7 @@ import os
 
 import pytest
 import yaml
-
-from deploy_helpers import (INFILE_TEXT, RUN_ANSWER, SECRET, SEED_HANDLERS, check_seed_record,
-                            seed_body)
+from deploy_helpers import INFILE_TEXT, RUN_ANSWER, SECRET, SEED_HANDLERS, check_seed_record, seed_body
 from nuclio_harness import NuclioProcessor, encode_event
 
 HANDLERS_DIR = os.path.dirname(SEED_HANDLERS)

@@ -3,9 +3,9 @@ import json
 import os
 
 import pytest
-
 from helpers import mlrun_cli
-from mlrun.cli import format_runs_table
+
+from mlrun.cli.runs import format_runs_table
 
 HANDLERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_handlers.py")
 

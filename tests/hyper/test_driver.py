@@ -5,9 +5,9 @@ import pytest
 
 from mlrun.hyper import Sweep
 from mlrun.model import RunRecord
-from mlrun.rundb import get_run_db
 from mlrun.run import new_run
-from mlrun.runtimes import Runtime, RunOutcome
+from mlrun.rundb import get_run_db
+from mlrun.runtimes import RunOutcome, Runtime
 from mlrun.secrets import SecretsStore
 
 
@@ -79,7 +79,7 @@ def test_iterations_in_flight_finish_after_the_stop():
 def test_a_runtime_that_raises_fails_only_its_iteration_and_secrets_are_masked():
     parent, _, _ = sweep([1, 2, 3], FakeRuntime(raising={2}), secrets={"KEY": "s3cr3t-value"}, parallel=2)
 
-    failed = RunRecord.from_dict(get_run_db().read_run(parent.uid, 2))
+    failed = RunRecord.from_dict(get_run_db().read_run_data(parent.uid, 2))
     assert failed.status.error == "ConnectionError: worker lost while running p=2 with ******"
     assert parent.state == "completed" and [r[1] for r in parent.status.iterations[1:]] == [
         "completed", "error", "completed"]
@@ -89,9 +89,9 @@ def test_iterations_are_stored_under_the_parent_uid_and_their_own_number():
     parent, log, _ = sweep([4, 6], FakeRuntime(echo_iteration=0), parallel=2)
 
     db = get_run_db()
-    stored = db.read_run(parent.uid)  # as the driver left it for run_function to finish: not a child echoing 0
+    stored = db.read_run_data(parent.uid)  # as the driver left it for run_function to finish: not a child echoing 0
     assert stored["status"]["state"] == "running" and stored["status"]["outputs"] == {}
-    assert [db.read_run(parent.uid, n)["status"]["outputs"]["accuracy"] for n in (1, 2)] == [4, 6]
+    assert [db.read_run_data(parent.uid, n)["status"]["outputs"]["accuracy"] for n in (1, 2)] == [4, 6]
     assert log == b"--- iteration 1 ---\nran p=4\n--- iteration 2 ---\nran p=6\n"
     assert parent.metadata.name == "fake"  # the name the code gave its runs
 
@@ -128,7 +128,7 @@ def test_a_sweep_interrupted_leaves_the_parent_in_error():
     with pytest.raises(KeyboardInterrupt):
         # a pool thread re-raises it through the future: the driver must still close the parent
         Sweep(parent).run(Interrupting(), parent, SecretsStore(), get_run_db().url, stream=False)
-    stored = get_run_db().read_run(parent.uid)
+    stored = get_run_db().read_run_data(parent.uid)
     assert stored["status"]["state"] == "error"
 
 
@@ -159,4 +159,4 @@ def test_an_executor_that_refuses_work_fails_those_iterations(monkeypatch):
 
     assert runtime.started == [1, 3]
     assert [row[1] for row in parent.status.iterations[1:]] == ["completed", "error", "completed"]
-    assert get_run_db().read_run(parent.uid, 2)["status"]["error"] == "RuntimeError: scheduler closed"
+    assert get_run_db().read_run_data(parent.uid, 2)["status"]["error"] == "RuntimeError: scheduler closed"

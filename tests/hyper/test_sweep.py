@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-
-from sweep_handlers import WEIGHTS
 from helpers import free_port, stop_process, wait_for_http
+from sweep_handlers import WEIGHTS
+
 from mlrun.errors import InvalidInputError
 from mlrun.hyper import RESULTS_KEY
-from mlrun.rundb import get_run_db
 from mlrun.run import run_function
+from mlrun.rundb import get_run_db
 
 HANDLERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_handlers.py")
 GRID = {"p1": [1, 2, 3, 4], "p2": ["a", "b", "c"]}
@@ -78,9 +78,9 @@ def test_the_same_grid_gives_the_same_parent_through_every_executor(request, tmp
     assert parent.outputs == {"best_iteration": 12, "accuracy": 12, "loss": 96}
     assert parent.metadata.iteration == 0 and parent.spec.hyper_options["strategy"] == "grid"
     db = get_run_db()
-    assert db.read_run(parent.uid) == parent.to_dict()
+    assert db.read_run_data(parent.uid) == parent.to_dict()
     for n, p1, p2, accuracy, _ in ((r[0], *r[2:]) for r in expected_rows()):
-        child = db.read_run(parent.uid, n)
+        child = db.read_run_data(parent.uid, n)
         assert child["metadata"]["iteration"] == n and child["status"]["state"] == "completed"
         assert child["spec"]["parameters"]["p1"] == p1 and child["spec"]["parameters"]["p2"] == p2
         assert child["status"]["outputs"]["accuracy"] == accuracy
@@ -105,10 +105,10 @@ def test_a_failing_iteration_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert [row[:2] for row in parent.status.iterations[1:]] == [[1, "completed"], [2, "error"], [3, "completed"],
                                                                 [4, "error"]]
     assert parent.outputs["best_iteration"] == 3 and parent.outputs["accuracy"] == 2
-    failed = get_run_db().read_run(parent.uid, 2)
+    failed = get_run_db().read_run_data(parent.uid, 2)
     assert failed["status"]["state"] == "error"
     assert failed["status"]["error"] == "RuntimeError: cannot train with p1=1 p2=boom"
-    log = get_run_db().get_log(parent.uid).decode()
+    log = get_run_db().read_log(parent.uid).decode()
     assert log.index("--- iteration 1 ---") < log.index("--- iteration 2 ---") < log.index("--- iteration 4 ---")
     assert "RuntimeError: cannot train with p1=2 p2=boom" in log
 
@@ -120,7 +120,7 @@ def test_when_every_iteration_fails_the_parent_is_in_error(tmp_path):
     assert parent.state == "error"
     assert parent.status.error == "all 2 iterations failed; iteration 1: RuntimeError: cannot train with p1=0 p2=boom"
     assert [row[1] for row in parent.status.iterations[1:]] == ["error", "error"]
-    assert get_run_db().read_run(parent.uid)["status"]["state"] == "error"
+    assert get_run_db().read_run_data(parent.uid)["status"]["state"] == "error"
 
 
 def test_a_selector_naming_no_output_fails_the_parent_naming_it(tmp_path):
@@ -152,10 +152,10 @@ def test_secret_values_stay_out_of_the_table_the_records_and_the_log(tmp_path):
                           out_path=str(tmp_path), stream=False)
 
     db = get_run_db()
-    log = db.get_log(parent.uid).decode()
+    log = db.read_log(parent.uid).decode()
     assert "token=******" in log and secret not in log
     for n in range(3):
-        assert secret not in str(db.read_run(parent.uid, n))
+        assert secret not in str(db.read_run_data(parent.uid, n))
     assert secret not in (tmp_path / RESULTS_KEY).read_text()
 
 

@@ -40,7 +40,7 @@ def kfp_args(workdir):
 def only_run(dbpath) -> dict:
     runs = get_run_db(dbpath).list_runs()
     assert len(runs) == 1
-    return get_run_db(dbpath).read_run(runs[0]["uid"])
+    return get_run_db(dbpath).read_run_data(runs[0]["uid"])
 
 
 def test_the_seed_step_writes_what_kfp_reads_without_importing_kfp(workdir, isolated_store):

@@ -130,7 +130,7 @@ def test_two_steps_a_result_and_an_artifact_feed_the_next_step(tmp_path, isolate
     runs = pipeline_runs(isolated_store)
     assert len(runs) == 2
     assert kfp_run_id(runs) == made[0] and len(made) == 3
-    train, validate = sorted((get_run_db(isolated_store).read_run(r["uid"]) for r in runs),
+    train, validate = sorted((get_run_db(isolated_store).read_run_data(r["uid"]) for r in runs),
                              key=lambda r: r["spec"]["runtime"]["handler"] != "train")
     assert train["spec"]["runtime"]["handler"] == "train" and validate["spec"]["runtime"]["handler"] == "validate"
     assert validate["spec"]["parameters"] == {"min_accuracy": pytest.approx(0.68)}
@@ -268,7 +268,7 @@ def test_secrets_reach_the_step_by_source_and_their_values_stay_out_of_the_pipel
 
     assert with_secret().output == len(token)
     [run] = pipeline_runs(isolated_store)
-    record = get_run_db(isolated_store).read_run(run["uid"])
+    record = get_run_db(isolated_store).read_run_data(run["uid"])
     assert record["spec"]["secret_sources"] == [{"kind": "env", "source": "MY_TOKEN"}]
     assert token not in capsys.readouterr().out and token not in str(record)
     for folder, _dirs, files in os.walk(tmp_path / "kfp"):

@@ -6,8 +6,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlrun.kfp.outputs import (INLINE_LIMIT, METRIC_NAME, METRICS_FILE, REPORT_ROWS, UI_METADATA_FILE, KfpOutputs,
-                               kfp_metrics, kfp_ui_metadata, metric_names, output_values, run_report)
+from mlrun.kfp.outputs import (
+    INLINE_LIMIT,
+    METRIC_NAME,
+    METRICS_FILE,
+    REPORT_ROWS,
+    UI_METADATA_FILE,
+    KfpOutputs,
+    kfp_metrics,
+    kfp_ui_metadata,
+    metric_names,
+    output_values,
+    run_report,
+)
 from mlrun.model import RunRecord
 
 

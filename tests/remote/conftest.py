@@ -1,8 +1,7 @@
 """Fixtures for the remote-function tests (helpers in ``remote_helpers``)."""
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from remote_helpers import SEED_BUCKET, SEED_HANDLERS, Served, Workdir, serving
 
 

@@ -5,8 +5,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from helpers import ROOT, free_port, stop_process, wait_for_http
 

@@ -1,6 +1,7 @@
 # The seed's function code, verbatim: it must run unchanged on nuclio and under `mlrun serve`.
 from mlrun import get_or_create_ctx
 
+
 def handler(context, event):
     ctx = get_or_create_ctx('myfunc', event=event)
     context.logger.info('This is an unstructured log')

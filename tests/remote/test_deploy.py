@@ -7,12 +7,12 @@ import sys
 
 import pytest
 import yaml
+from helpers import ROOT, mlrun_cli
+from remote_helpers import SEED_NUCLIO, Workdir, serving
 
 import mlrun
-from helpers import ROOT, mlrun_cli
-from mlrun.deploy import function_config
+from mlrun.deploy.nuclio import function_config
 from mlrun.errors import InvalidInputError
-from remote_helpers import SEED_NUCLIO, Workdir, serving
 
 
 def test_a_config_has_every_field_nuclio_needs(tmp_path):

@@ -5,11 +5,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import free_port, mlrun_cli
 
 import mlrun
-from helpers import free_port, mlrun_cli
-from mlrun.adapters.events import RUN_ANSWER_TYPE
 from mlrun.errors import InvalidInputError
+from mlrun.protocol import RUN_ANSWER_TYPE
 from mlrun.rundb import get_run_db
 from mlrun.runtimes.remote import warn_plain_http
 
@@ -96,7 +96,7 @@ def test_the_spec_goes_as_json_with_secret_values_only_in_their_field(monkeypatc
     assert sent["body"]["metadata"]["uid"] == record.uid
     assert record.state == "completed" and record.outputs == {"accuracy": 10}
     assert record.spec.runtime == {"kind": "remote", "command": server.url}
-    assert get_run_db().get_log(record.uid) == b"remote log line\n"
+    assert get_run_db().read_log(record.uid) == b"remote log line\n"
 
 
 def test_gateway_errors_are_retried_with_backoff_then_the_answer_counts():
@@ -112,7 +112,7 @@ def test_retries_are_bounded_and_the_last_answer_is_the_reason():
     assert len(server.requests) == 4  # the first try and three retries
     assert record.state == "error"
     assert record.status.error == f"{server.url} answered HTTP 503: no free worker"
-    assert get_run_db().read_run(record.uid)["status"]["state"] == "error"
+    assert get_run_db().read_run_data(record.uid)["status"]["state"] == "error"
 
 
 @pytest.mark.parametrize("answer, reason", [
@@ -129,20 +129,20 @@ def test_an_answer_without_a_record_ends_the_run_in_error_with_the_reason(answer
         record = run(server.url)
     assert len(server.requests) == 1
     assert record.state == "error" and reason in record.status.error
-    assert get_run_db().read_run(record.uid)["status"]["error"] == record.status.error
+    assert get_run_db().read_run_data(record.uid)["status"]["error"] == record.status.error
 
 
 def test_an_error_record_from_the_function_is_kept(tmp_path):
     with scripted(echo_record(state="error", log="Traceback ...\n")) as server:
         record = run(server.url)
-    assert record.state == "error" and get_run_db().get_log(record.uid) == b"Traceback ...\n"
+    assert record.state == "error" and get_run_db().read_log(record.uid) == b"Traceback ...\n"
 
 
 def test_secret_values_echoed_by_a_function_are_masked_on_arrival():
     with scripted(echo_record(outputs={"leak": SECRET}, log=f"key={SECRET}\n")) as server:
         record = run(server.url)
     assert record.outputs == {"leak": "******"}
-    stored = json.dumps(get_run_db().read_run(record.uid)) + get_run_db().get_log(record.uid).decode()
+    stored = json.dumps(get_run_db().read_run_data(record.uid)) + get_run_db().read_log(record.uid).decode()
     assert SECRET not in stored
 
 
@@ -171,7 +171,7 @@ def test_an_unreachable_function_leaves_an_error_record_and_the_cli_exits_1(tmp_
     assert result.stderr.strip().splitlines()[-1] == (f"Error: run down0001 failed: {url}: cannot reach the function: "
                                                        "Connection refused (tried 4 times)")
     assert "Traceback" not in result.stderr
-    stored = get_run_db().read_run("down0001")
+    stored = get_run_db().read_run_data("down0001")
     assert stored["status"]["state"] == "error" and "Connection refused" in stored["status"]["error"]
 
 

@@ -10,12 +10,12 @@ import sys
 import nuclio_sdk
 import nuclio_sdk.test
 import pytest
+from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_HANDLERS, SEED_NUCLIO
 
-from mlrun.adapters.events import JSON_TYPE, RUN_ANSWER_TYPE, YAML_TYPE
 from mlrun.adapters.nuclio import nuclio_handler
 from mlrun.model import RunRecord
+from mlrun.protocol import JSON_TYPE, RUN_ANSWER_TYPE, YAML_TYPE
 from mlrun.rundb import get_run_db
-from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_HANDLERS, SEED_NUCLIO
 
 
 def seed_event(workdir, accept: str = "", **spec) -> nuclio_sdk.Event:
@@ -59,7 +59,7 @@ def test_a_plain_function_becomes_a_handler_answering_with_its_committed_record(
     assert (response.status_code, response.content_type) == (200, YAML_TYPE)
     record = RunRecord.from_text(response.body)
     assert record.state == "completed" and record.outputs == {"accuracy": 10} and record.metadata.name == "myfunc"
-    assert RunRecord.from_dict(get_run_db().read_run("feedc0de")) == record  # the function's own store
+    assert RunRecord.from_dict(get_run_db().read_run_data("feedc0de")) == record  # the function's own store
     assert ACCESS_KEY not in response.body
 
 
@@ -88,7 +88,7 @@ def test_a_failing_function_answers_500_with_its_error_record_and_no_secret(work
     assert answer["log"].startswith("about to fail\nTraceback")
     assert "in failing" in answer["log"] and "mlrun/adapters" not in answer["log"]
     assert ACCESS_KEY not in response.body
-    assert get_run_db().read_run("feedc0de")["status"]["state"] == "error"
+    assert get_run_db().read_run_data("feedc0de")["status"]["state"] == "error"
 
 
 @pytest.mark.parametrize("body, status, message", [
@@ -127,7 +127,8 @@ def test_the_decorator_form_and_the_result_of_a_function_are_recorded():
     def score(ctx):
         return {"score": ctx.get_param("x", 0) + 1}
 
-    response = nuclio_sdk.test.Platform().call_handler(score, nuclio_sdk.Event(body={"spec": {"parameters": {"x": 41}}}))
+    event = nuclio_sdk.Event(body={"spec": {"parameters": {"x": 41}}})
+    response = nuclio_sdk.test.Platform().call_handler(score, event)
     record = RunRecord.from_text(response.body)
     assert record.metadata.name == "scorer" and record.outputs == {"score": 42} and record.state == "completed"
 

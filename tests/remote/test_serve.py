@@ -6,12 +6,12 @@ import threading
 import pytest
 import requests
 import yaml
+from helpers import mlrun_cli
+from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_BUCKET, SEED_HANDLERS, SEED_VERBATIM, serving
 
 import mlrun
-from helpers import mlrun_cli
 from mlrun.model import RunRecord
 from mlrun.rundb import get_run_db
-from remote_helpers import ACCESS_KEY, INFILE_TEXT, SEED_BUCKET, SEED_HANDLERS, SEED_VERBATIM, serving
 
 
 def seed_args(work, *extra):
@@ -32,7 +32,7 @@ def test_the_cli_runs_the_seed_function_by_url(seed_server, workdir):
     assert "Params: p1=5, p2=a-string" in log_part and "accesskey = ******" in log_part
     assert f"file\nb{INFILE_TEXT!r}" in log_part
     printed = RunRecord.from_text("metadata:" + yaml_part)
-    stored = RunRecord.from_dict(get_run_db().read_run("remote0001"))
+    stored = RunRecord.from_dict(get_run_db().read_run_data("remote0001"))
     saved = RunRecord.from_text(open(os.path.join(workdir.path, "remote0001.yaml")).read())
     assert printed == stored == saved
     assert stored.state == "completed" and stored.outputs == {"accuracy": 10}
@@ -40,9 +40,10 @@ def test_the_cli_runs_the_seed_function_by_url(seed_server, workdir):
     assert stored.spec.runtime == {"kind": "remote", "command": served.url}
     assert stored.spec.secret_sources == [{"kind": "file", "source": workdir.secrets}]
     assert [a["key"] for a in stored.status.output_artifacts] == ["test.txt"]
-    log = get_run_db().get_log("remote0001").decode()
+    log = get_run_db().read_log("remote0001").decode()
     assert "accesskey = ******" in log
-    assert_no_secret(result.stdout, result.stderr, stored.to_dict(), log, open(workdir.path + "/remote0001.yaml").read())
+    with open(workdir.path + "/remote0001.yaml") as saved:
+        assert_no_secret(result.stdout, result.stderr, stored.to_dict(), log, saved.read())
 
 
 def test_the_python_api_returns_the_record(seed_server):
@@ -52,8 +53,8 @@ def test_the_python_api_returns_the_record(seed_server):
     assert isinstance(record, RunRecord)
     assert record.state == "completed" and record.outputs == {"accuracy": 6}
     assert record.metadata.labels["team"] == "ml" and record.metadata.name == "seed"
-    assert RunRecord.from_dict(get_run_db().read_run(record.uid)) == record
-    assert get_run_db().get_log(record.uid).startswith(b"Run: seed (uid=" + record.uid.encode())
+    assert RunRecord.from_dict(get_run_db().read_run_data(record.uid)) == record
+    assert get_run_db().read_log(record.uid).startswith(b"Run: seed (uid=" + record.uid.encode())
 
 
 def test_concurrent_runs_each_get_their_own_log(seed_server):
@@ -71,7 +72,7 @@ def test_concurrent_runs_each_get_their_own_log(seed_server):
         thread.join()
     assert sorted(records) == list(range(8))  # every caller got its record back
     for n, record in records.items():
-        log = get_run_db().get_log(record.uid).decode()
+        log = get_run_db().read_log(record.uid).decode()
         assert record.outputs == {"accuracy": 2 * n}
         assert log.count("Params:") == 1 and f"Params: p1={n}, p2=a-string" in log
         assert log.count("accesskey = ******") == 1 and "key-of-run" not in log
@@ -85,9 +86,9 @@ def test_a_failing_run_answers_500_and_the_cli_records_it_and_exits_1(seed_serve
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"Error: run remote0002 failed: NotFoundError: file not found: {missing}")
-    stored = get_run_db().read_run("remote0002")
+    stored = get_run_db().read_run_data("remote0002")
     assert stored["status"]["state"] == "error" and stored["status"]["error"].startswith("NotFoundError")
-    log = get_run_db().get_log("remote0002").decode()
+    log = get_run_db().read_log("remote0002").decode()
     assert "Traceback" in log and "in my_func" in log
     assert_no_secret(result.stdout, result.stderr, stored, log)
 
@@ -140,7 +141,7 @@ def test_the_seed_on_s3_saving_its_record_to_s3(seed_server, workdir, moto_serve
     assert f"file\nb{INFILE_TEXT!r}" in result.stdout
     saved = moto_server.client().get_object(Bucket=bucket, Key="runs/remote0003.yaml")["Body"].read().decode()
     record = RunRecord.from_text(saved)
-    assert record == RunRecord.from_dict(get_run_db().read_run("remote0003"))
+    assert record == RunRecord.from_dict(get_run_db().read_run_data("remote0003"))
     assert record.status.input_objects[0]["url"] == f"s3://{bucket}/infile.txt"
     assert_no_secret(result.stdout, result.stderr, saved)
     assert moto_server.env["AWS_SECRET_ACCESS_KEY"] not in result.stdout + saved
@@ -154,7 +155,7 @@ def test_the_same_handler_runs_locally_and_remotely_with_equal_results(seed_serv
     remote = mlrun_cli("run", *seed_args(workdir, "--uid", "remote0004", "--out-path", workdir.path + "/remote"),
                        served.url, cwd=workdir.path)
     assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
-    runs = [RunRecord.from_dict(get_run_db().read_run(uid)) for uid in ("local0001", "remote0004")]
+    runs = [RunRecord.from_dict(get_run_db().read_run_data(uid)) for uid in ("local0001", "remote0004")]
     assert runs[0].outputs == runs[1].outputs == {"accuracy": 10}
     assert runs[0].status.metrics == runs[1].status.metrics
     assert runs[0].spec.parameters == runs[1].spec.parameters
@@ -163,7 +164,7 @@ def test_the_same_handler_runs_locally_and_remotely_with_equal_results(seed_serv
     files = [open(os.path.join(workdir.path, side, "test.txt"), "rb").read() for side in ("local", "remote")]
     assert files[0] == files[1] == b"abc is 123"
     assert runs[0].metadata.name == runs[1].metadata.name == "seed"
-    logs = [get_run_db().get_log(uid).decode().splitlines() for uid in ("local0001", "remote0004")]
+    logs = [get_run_db().read_log(uid).decode().splitlines() for uid in ("local0001", "remote0004")]
     assert logs[0][1:] == logs[1][1:] and "accesskey = ******" in logs[0]  # after the "Run: name (uid)" line
 
 
@@ -182,10 +183,10 @@ def test_the_seed_nuclio_handler_verbatim_with_a_token(workdir):
     assert plain.status_code == 200 and yaml.safe_load(plain.text)["status"]["state"] == "running"  # the seed's answer
     assert without.returncode == 1 and "answered HTTP 401: missing or wrong bearer token" in without.stderr
     assert result.returncode == 0, result.stderr
-    record = RunRecord.from_dict(get_run_db().read_run("nuclio0001"))
+    record = RunRecord.from_dict(get_run_db().read_run_data("nuclio0001"))
     assert record.state == "completed" and record.metadata.name == "myfunc" and record.outputs == {"accuracy": 10}
     assert [a["key"] for a in record.status.output_artifacts] == ["chart.png"]
-    log = get_run_db().get_log("nuclio0001").decode()
+    log = get_run_db().read_log("nuclio0001").decode()
     assert "[info] This is an unstructured log" in log and "accesskey = ******" in log
     access = [line for line in output.splitlines() if '"POST / HTTP/1.1"' in line]
     assert [line.split('"')[2].split()[0] for line in access] == ["401", "401", "200", "401", "200"]

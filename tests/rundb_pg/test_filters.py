@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rundb_contract import make_record
 
-from mlrun.rundb.filedb import FileRunDB
 from mlrun.rundb.filters import BoolOp, Compare, FilterError, Not, matches, parse
 from mlrun.rundb.postgres import PostgresRunDB
-from rundb_contract import make_record
+from mlrun.rundb.sqlite import SQLiteRunDB
 
 
 def test_precedence_and_aliases():
@@ -41,11 +41,12 @@ def test_errors_name_the_token_and_position(text, message):
 
 
 RUNS = []
-for i, (acc, lr, opt, team) in enumerate([(0.9, 0.1, "adam", "vision"), (0.5, 0.01, "sgd", "nlp"), ("high", 1, "adam", None),
-                                          (None, 0.5, True, "vision"), (0.95, None, "Ädam", "x y"), (0, -2, "", "nlp")]):
+for i, (acc, lr, opt, team) in enumerate([(0.9, 0.1, "adam", "vision"), (0.5, 0.01, "sgd", "nlp"),
+                                          ("high", 1, "adam", None), (None, 0.5, True, "vision"),
+                                          (0.95, None, "Ädam", "x y"), (0, -2, "", "nlp")]):
     record = make_record(f"r{i}", name=["train", "eval", "Train"][i % 3], state=["completed", "error"][i % 2],
                          start=f"2024-01-0{i + 1}T00:00:00+00:00", labels={"team": team} if team else {},
-                         outputs={"accuracy": acc} if acc is not None else {}, iteration=i % 2)
+                         outputs={"accuracy": acc} if acc is not None else {}, iteration=i % 2).to_dict()
     record["spec"]["parameters"] = {k: v for k, v in (("lr", lr), ("opt", opt)) if v is not None}
     record["status"]["outputs"] = {k: v for k, v in record["status"]["outputs"].items() if v is not None}
     RUNS.append(record)
@@ -63,11 +64,11 @@ expressions = st.recursive(comparisons, lambda inner: st.one_of(
 
 @pytest.fixture(scope="module")
 def stores(pg_server, tmp_path_factory):
-    sqlite = FileRunDB(str(tmp_path_factory.mktemp("filters") / "store"))
+    sqlite = SQLiteRunDB(str(tmp_path_factory.mktemp("filters") / "store"))
     postgres = PostgresRunDB(pg_server.new_database())
     for record in RUNS:
-        sqlite.store_run(record)
-        postgres.store_run(record)
+        sqlite.store_run_data(record)
+        postgres.store_run_data(record)
     return sqlite, postgres
 
 
@@ -96,9 +97,9 @@ def test_cli_filter_and_sort_on_the_local_store(isolated_store):
 
     from helpers import mlrun_cli
 
-    db = FileRunDB(isolated_store)
+    db = SQLiteRunDB(isolated_store)
     for record in RUNS:
-        db.store_run(record)
+        db.store_run_data(record)
     result = mlrun_cli("get", "runs", "--filter", "outputs.accuracy >= 0.5", "--sort", "outputs.accuracy", "--asc",
                        "-o", "json")
     assert result.returncode == 0, result.stderr

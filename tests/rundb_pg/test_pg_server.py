@@ -10,7 +10,6 @@ import time
 
 import pytest
 import requests
-
 from helpers import mlrun_cli
 from rundb_contract import make_record
 from server_process import running_server
@@ -55,7 +54,7 @@ def _check_stored(db, uids) -> None:
     import hashlib
 
     for uid in uids:
-        record = db.read_run(uid)
+        record = db.read_run_data(uid)
         assert record["status"]["outputs"]["payload"] == hashlib.sha256(uid.encode()).hexdigest() * 40  # not torn
         assert record["metadata"]["labels"]["client"] == str(int(uid[1:3]))
 
@@ -165,7 +164,7 @@ def test_concurrent_patches_through_several_workers_lose_no_update(pg_server, tm
     store = pg_server.new_database() if kind == "postgres" else str(tmp_path / "store")
     with running_server(store, log_dir=str(tmp_path), args=("--workers", "3")) as server:
         api = server.url + "/api/runs"
-        assert requests.put(api + "/p1", json=make_record("p1", labels={}), timeout=10).status_code == 200
+        assert requests.put(api + "/p1", json=make_record("p1", labels={}).to_dict(), timeout=10).status_code == 200
 
         def patch(i: int) -> int:
             return requests.patch(api + "/p1", json={"metadata": {"labels": {f"k{i}": "v"}}}, timeout=30).status_code
@@ -173,4 +172,5 @@ def test_concurrent_patches_through_several_workers_lose_no_update(pg_server, tm
         with ThreadPoolExecutor(12) as pool:
             assert set(pool.map(patch, range(60))) == {200}
         labels = requests.get(api + "/p1", timeout=10).json()["metadata"]["labels"]
-    assert sorted(labels) == sorted(["owner", *(f"k{i}" for i in range(60))])  # every worker's read-modify-write held the run
+    # every worker's read-modify-write held the run
+    assert sorted(labels) == sorted(["owner", *(f"k{i}" for i in range(60))])

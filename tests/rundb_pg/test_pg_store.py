@@ -6,11 +6,11 @@ import sys
 import time
 
 import pytest
+from rundb_contract import RunDBContract, make_record
 
 from mlrun.errors import StoreError
 from mlrun.rundb import get_run_db
 from mlrun.rundb.postgres import MIGRATIONS, PostgresRunDB
-from rundb_contract import RunDBContract, make_record
 
 
 class TestPostgresRunDB(RunDBContract):
@@ -32,9 +32,10 @@ def test_schema_is_versioned_and_made_once_by_concurrent_openers(pg_url):
     procs = [subprocess.Popen([sys.executable, "-c", code, pg_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(6)]
     results = [p.communicate(timeout=60) for p in procs]
-    assert all(p.returncode == 0 and out.strip() == "ok" for p, (out, _) in zip(procs, results)), results
+    assert all(p.returncode == 0 and out.strip() == "ok" for p, (out, _) in zip(procs, results, strict=True)), results
     db = PostgresRunDB(pg_url)
-    assert db.query("SELECT version FROM schema_version ORDER BY version", []) == [(i + 1,) for i in range(len(MIGRATIONS))]
+    versions = db.query("SELECT version FROM schema_version ORDER BY version", [])
+    assert versions == [(i + 1,) for i in range(len(MIGRATIONS))]
 
 
 def test_password_never_in_errors(pg_server, monkeypatch):
@@ -58,7 +59,7 @@ def test_password_from_environment(pg_server, monkeypatch):
     PostgresRunDB(without).store_run(make_record("u1"))
     monkeypatch.delenv("PGPASSWORD")
     monkeypatch.setenv("MLRUN_PG_PASSWORD", pg_server.password)
-    assert PostgresRunDB(without).read_run("u1")["metadata"]["uid"] == "u1"
+    assert PostgresRunDB(without).read_run("u1").uid == "u1"
 
 
 def test_huge_metric_history_stays_out_of_listings(pg_url):
@@ -67,7 +68,7 @@ def test_huge_metric_history_stays_out_of_listings(pg_url):
         db.store_run(make_record(f"u{i:03d}", start=f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}+00:00"))
     big = make_record("big", start="2024-02-01T00:00:00+00:00")
     points = 1_000_000
-    big["status"]["metrics"] = {"loss": {"labels": {}, "xvalues": list(range(points)), "yvalues": [0.5] * points}}
+    big.status.metrics = {"loss": {"labels": {}, "xvalues": list(range(points)), "yvalues": [0.5] * points}}
     db.store_run(big)
     started = time.perf_counter()
     for _ in range(5):
@@ -75,7 +76,7 @@ def test_huge_metric_history_stays_out_of_listings(pg_url):
     elapsed = (time.perf_counter() - started) / 5
     assert page[0]["uid"] == "big" and "metrics" not in page[0]
     assert elapsed < 0.1, f"a page took {elapsed:.3f}s"
-    assert len(db.read_run("big")["status"]["metrics"]["loss"]["yvalues"]) == points
+    assert len(db.read_run_data("big")["status"]["metrics"]["loss"]["yvalues"]) == points
 
 
 def test_numeric_filter_uses_the_index(pg_url):

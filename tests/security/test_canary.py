@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 import requests
-
 from helpers import ROOT, mlrun_cli, stop_process
 
 sys.path[:0] = [os.path.join(ROOT, "tests", "remote"), os.path.join(ROOT, "tests", "server")]

@@ -8,7 +8,6 @@ within the deadline + 1 s" is measured where it happens, not around a process's 
 """
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
@@ -18,8 +17,8 @@ import threading
 import time
 
 import pytest
-
 from helpers import mlrun_cli
+
 from mlrun.rundb import get_run_db
 
 MB = 1024 * 1024
@@ -161,7 +160,7 @@ def test_a_remote_run_is_given_up_at_its_deadline(fault_server, tmp_path, behave
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith(f"Error: run slow0001 failed: {url}: ") and reason in error
     assert "Traceback" not in result.stderr
-    stored = get_run_db().read_run("slow0001")["status"]
+    stored = get_run_db().read_run_data("slow0001")["status"]
     assert stored["state"] == "error" and stored["error"].startswith(f"{url}: ") and reason in stored["error"]
 
 
@@ -225,7 +224,7 @@ def test_an_http_input_is_given_up_at_its_deadline(fault_server, tmp_path, behav
     assert server.wait_gone() <= 3.0
     assert len(server.sessions) == 1  # no retry once the deadline passed
     assert result.returncode == 1
-    stored = get_run_db().read_run("input001")["status"]
+    stored = get_run_db().read_run_data("input001")["status"]
     assert stored["state"] == "error" and f"{url}: {reason}" in stored["error"]
     assert f"{url}: {reason}" in result.stderr.strip().splitlines()[-1]
 
@@ -363,7 +362,8 @@ def test_the_run_store_client_is_given_up_at_its_deadline(fault_server, tmp_path
 def test_the_run_store_client_refuses_a_huge_answer_without_holding_it(fault_server, tmp_path):
     server = fault_server(big(300 * MB, declared=False))
     code = ("import sys\nfrom mlrun.rundb.httpdb import HTTPRunDB\n"
-            "try:\n    HTTPRunDB(sys.argv[1]).read_run('abc123')\nexcept Exception as exc:\n    print(exc)\n" + PEAK)
+            "try:\n    HTTPRunDB(sys.argv[1]).read_run_data('abc123')\n"
+            "except Exception as exc:\n    print(exc)\n" + PEAK)
     proc = subprocess.run([sys.executable, "-c", code, server.url], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MLRUN_DB_MAX_ANSWER": str(16 * MB)})
     error, peak = proc.stdout.strip().splitlines()[-2:]

@@ -15,7 +15,6 @@ import time
 import uuid
 
 import pytest
-
 from helpers import mlrun_cli
 
 GATED_SCRIPT = """\
@@ -43,13 +42,13 @@ def poll(condition, timeout: float = 30, what: str = "condition"):
 def read_run(dbpath: str, uid: str) -> dict:
     from mlrun.rundb import get_run_db
 
-    return get_run_db(dbpath).read_run(uid)
+    return get_run_db(dbpath).read_run_data(uid)
 
 
 def read_log(dbpath: str, uid: str) -> bytes:
     from mlrun.rundb import get_run_db
 
-    return get_run_db(dbpath).get_log(uid)
+    return get_run_db(dbpath).read_log(uid)
 
 
 def pid_gone(pid: int) -> bool:
@@ -202,30 +201,31 @@ def test_a_spec_far_over_the_argument_limit_runs(tmp_path):
 
     run = get_run_db().list_runs()[0]
     assert run["state"] == "completed"
-    assert b"total 1000000" in get_run_db().get_log(run["uid"])
+    assert b"total 1000000" in get_run_db().read_log(run["uid"])
 
 
 def test_a_one_mebibyte_parameter_reaches_the_code(tmp_path):
     from mlrun.run import run_function
 
     script = tmp_path / "big.py"
-    script.write_text("import mlrun\nctx = mlrun.get_or_create_ctx('big')\nctx.log_output('size', len(ctx.get_param('big')))\n")
+    script.write_text("import mlrun\nctx = mlrun.get_or_create_ctx('big')\n"
+                      "ctx.log_output('size', len(ctx.get_param('big')))\n")
     record = run_function(str(script), params={"big": "b" * (1 << 20)}, stream=False)
     assert record.state == "completed" and record.outputs["size"] == 1 << 20
 
 
 SECRET = "inline-secret-value-7c1e"
 
-ENV_SCRIPT = """\
+ENV_SCRIPT = f"""\
 import json, os, subprocess, sys
 import mlrun
 ctx = mlrun.get_or_create_ctx("env")
-assert ctx.get_secret("TOKEN") == "%s"  # the code still gets it
+assert ctx.get_secret("TOKEN") == "{SECRET}"  # the code still gets it
 with open(sys.argv[1], "w") as fp:
     json.dump(dict(os.environ), fp)
 subprocess.run([sys.executable, "-c", "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))",
                 sys.argv[2]], check=True)
-""" % SECRET
+"""
 
 
 def test_inline_secrets_reach_the_code_but_no_environment(tmp_path):
@@ -267,7 +267,8 @@ def test_a_missing_interpreter_fails_the_run_not_leaves_it_created(tmp_path):
     assert proc.returncode == 1
     record = read_run(os.environ["MLRUN_DBPATH"], uid)
     assert record["status"]["state"] == "error"
-    assert record["status"]["error"] == "cannot start the run's process (/nonexistent/python3): No such file or directory"
+    assert record["status"]["error"] \
+        == "cannot start the run's process (/nonexistent/python3): No such file or directory"
     assert proc.stderr.strip().splitlines()[-1] == f"Error: run {uid} failed: {record['status']['error']}"
     assert "Traceback" not in proc.stderr
 
@@ -337,8 +338,9 @@ def test_an_s3_commit_killed_between_record_and_summary_hides_nothing(moto_serve
 
 def test_s3_listings_show_updates_within_the_same_second(s3_env):
     """Timestamps cannot tell a stale summary when both commits fall in one second: ETags can."""
-    from mlrun.rundb.s3db import S3RunDB
     from rundb_contract import make_record
+
+    from mlrun.rundb.s3db import S3RunDB
 
     db = S3RunDB(f"s3://{s3_env.make_bucket()}/same-second")
     db.store_run(make_record("u1", state="running"))

@@ -54,8 +54,8 @@ def test_endpoint_and_region_are_configuration_not_secrets(tmp_path):
     assert store.mask_record({"error": text})["error"] == store.mask(text)
     assert mask(text, {k: v for k, v in store.items().items() if not k.startswith("other_")}) == store.mask(text)
     assert mask(text, list(store.items().values())) == f"cannot reach {MASK} ({MASK}) with {MASK}"  # values only
-    assert secrets.NOT_SECRET_KEYS >= {"S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-                                       "AWS_REGION", "AWS_DEFAULT_REGION"}
+    assert {"S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+                                       "AWS_REGION", "AWS_DEFAULT_REGION"} <= secrets.NOT_SECRET_KEYS
 
 
 def test_a_record_without_a_secret_value_is_not_copied():
@@ -101,7 +101,8 @@ def test_every_field_key_and_value_is_masked_on_the_way_out(tmp_path, isolated_s
     ctx.set_state("error", "failed with " + SECRET)
     outbound = {
         "to_dict": json.dumps(ctx.to_dict()), "to_json": ctx.to_json(), "to_yaml": ctx.to_yaml(),
-        "record": ctx.record.to_json(), "store": json.dumps(mlrun.rundb.get_run_db(isolated_store).read_run(ctx.uid)),
+        "record": ctx.record.to_json(),
+        "store": json.dumps(mlrun.rundb.get_run_db(isolated_store).read_run_data(ctx.uid)),
     }
     for where, text in outbound.items():
         for needle in (SECRET, *[line for line in MULTI.splitlines() if len(line) >= 3]):
@@ -313,7 +314,7 @@ def test_hyper_parameter_parent_and_iterations_are_masked(tmp_path, isolated_sto
                                 hyper_options={"selector": "max.score"}, stream=False)
     assert record.state == "completed", record.status.error
     db = mlrun.rundb.get_run_db(isolated_store)
-    parent, *iterations = [db.read_run(record.uid, n) for n in (0, 1, 2)]
+    parent, *iterations = [db.read_run_data(record.uid, n) for n in (0, 1, 2)]
     for data in (parent, *iterations):
         assert SECRET not in json.dumps(data)
     assert [i["status"]["outputs"][f"acc_{MASK}"] for i in iterations] == [1, 2]

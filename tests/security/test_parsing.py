@@ -25,7 +25,8 @@ from mlrun.errors import InvalidSpecError, LimitExceededError  # noqa: E402
 #: "billion laughs" in YAML: 9 levels of 9 aliases, about 400 million nodes once expanded, in under 500 bytes
 LAUGHS = "\n".join(
     [f"    a: &a [{', '.join(['lol'] * 9)}]"]
-    + [f"    {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]" for prev, name in zip("abcdefgh", "bcdefghi")])
+    + [f"    {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]"
+       for prev, name in zip("abcdefgh", "bcdefghi", strict=False)])
 BOMB = f"metadata:\n  uid: bomb\n  name: bomb\nspec:\n  parameters:\n{LAUGHS}\n"
 DEEP = '{"metadata": {"uid": "deep"}, "spec": {"parameters": {"p": ' + "[" * 150 + "]" * 150 + "}}}"
 VERY_DEEP = '{"metadata": {"uid": "deep"}, "spec": {"parameters": {"p": ' + "[" * 5000 + "]" * 5000 + "}}}"
@@ -146,7 +147,7 @@ def test_get_or_create_ctx_applies_the_same_limits(monkeypatch, fresh_limits):
 
 
 def test_the_wire_format_applies_the_same_limits():
-    from mlrun.adapters.events import RUN_ANSWER_TYPE, read_answer, spec_from_event
+    from mlrun.protocol import RUN_ANSWER_TYPE, read_answer, spec_from_event
 
     for body in (BOMB.encode(), DEEP, VERY_DEEP.encode()):
         with pytest.raises(LimitExceededError):

@@ -21,13 +21,13 @@ import nuclio_sdk.test
 import pytest
 import requests
 import yaml
+from helpers import ROOT, mlrun_cli
 
 import mlrun
-from helpers import ROOT, mlrun_cli
-from mlrun.adapters.events import RUN_ANSWER_TYPE
 from mlrun.adapters.nuclio import nuclio_handler, run_event
 from mlrun.errors import AccessDeniedError, InvalidInputError
-from mlrun.policy import AccessPolicy, S3_ENDPOINT_KEYS, address_kind, url_refusal
+from mlrun.policy import S3_ENDPOINT_KEYS, AccessPolicy, address_kind, url_refusal
+from mlrun.protocol import RUN_ANSWER_TYPE
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "remote"))
 from remote_helpers import SEED_HANDLERS, SEED_VERBATIM, serving  # noqa: E402

@@ -23,8 +23,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from helpers import free_port  # noqa: E402
 from sample_runs import sample_record  # noqa: E402
 from server_process import TOKEN, running_server  # noqa: E402
+
+from mlrun.policy import is_loopback  # noqa: E402
 from mlrun.rundb import get_run_db  # noqa: E402
-from mlrun.server.cli import is_loopback  # noqa: E402
 
 CANARY = "canary-5d1e0c7a-not-to-be-served"
 BAD_UID = "..%2F..%2Fx"  # sent encoded: a client would resolve a bare ../../x before sending it
@@ -276,7 +277,7 @@ def test_loopback_addresses():
 def write_straight(store: str, record: dict, summary: dict | None = None) -> None:
     """Store ``record`` as an older version could have: straight into the SQLite file, no validation."""
     uid = record["metadata"]["uid"]
-    get_run_db(store).store_run(sample_record(uid))  # a row with the store's schema, then overwritten
+    get_run_db(store).store_run_data(sample_record(uid))  # a row with the store's schema, then overwritten
     with sqlite3.connect(os.path.join(store, "runs.sqlite3")) as db:
         db.execute("UPDATE runs SET record = ?, summary = ? WHERE uid = ?",
                    (json.dumps(record), json.dumps(summary if summary is not None else {"uid": uid}), uid))

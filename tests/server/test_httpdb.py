@@ -10,15 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-
-from server_process import TOKEN
 from helpers import SEED_EXAMPLE, free_port, mlrun_cli
+from rundb_contract import RunDBContract, make_record
+from server_process import TOKEN
+
 from mlrun.errors import NotFoundError, StoreError
-from mlrun.rundb import get_run_db
-from mlrun.rundb import httpdb
+from mlrun.rundb import get_run_db, httpdb
 from mlrun.rundb.httpdb import HTTPRunDB
 from mlrun.secrets import MASK
-from rundb_contract import RunDBContract, make_record
 
 
 def empty(db: HTTPRunDB) -> HTTPRunDB:
@@ -57,7 +56,7 @@ def test_update_run_merges_on_the_server(server):
     db = empty(HTTPRunDB(server.url))
     db.store_run(make_record("m1", state="running"))
     db.update_run("m1", {"status": {"state": "completed", "outputs": {"accuracy": 0.9}}})
-    record = db.read_run("m1")
+    record = db.read_run_data("m1")
     assert record["status"]["state"] == "completed" and record["status"]["outputs"] == {"accuracy": 0.9}
 
 
@@ -65,12 +64,12 @@ def test_token_from_the_environment(token_server, monkeypatch):
     monkeypatch.setenv("MLRUN_TOKEN", TOKEN)
     db = HTTPRunDB(token_server.url)
     db.store_run(make_record("t1"))
-    assert db.read_run("t1")["metadata"]["uid"] == "t1"
+    assert db.read_run_data("t1")["metadata"]["uid"] == "t1"
     assert TOKEN not in repr(db)
 
     monkeypatch.setenv("MLRUN_TOKEN", "wrong-token")
     with pytest.raises(StoreError, match=r"refused the request \(HTTP 401\).*MLRUN_TOKEN") as failure:
-        HTTPRunDB(token_server.url).read_run("t1")
+        HTTPRunDB(token_server.url).read_run_data("t1")
     assert "wrong-token" not in str(failure.value)
 
 
@@ -91,7 +90,7 @@ class _Flaky(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = json.dumps(make_record("f1")).encode()
+        body = json.dumps(make_record("f1").to_dict()).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -117,7 +116,7 @@ def flaky():
 
 def test_retries_with_backoff_then_succeeds(flaky):
     db = HTTPRunDB(f"http://127.0.0.1:{flaky.server_port}")
-    assert db.read_run("f1")["metadata"]["uid"] == "f1"
+    assert db.read_run_data("f1")["metadata"]["uid"] == "f1"
     assert flaky.seen == ["GET", "GET", "GET"]
 
 
@@ -125,7 +124,7 @@ def test_retries_are_bounded(flaky):
     flaky.failures = 100
     db = HTTPRunDB(f"http://127.0.0.1:{flaky.server_port}", retries=2)
     with pytest.raises(StoreError, match="HTTP 503"):
-        db.read_run("f1")
+        db.read_run_data("f1")
     assert flaky.seen == ["GET"] * 3
 
 
@@ -141,7 +140,7 @@ def test_a_silent_server_times_out():
     try:  # accepts connections (the kernel does) but never answers
         db = HTTPRunDB(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=(2, 0.3), retries=1)
         with pytest.raises(StoreError, match="did not answer: timed out"):  # instead of waiting forever
-            db.read_run("x")
+            db.read_run_data("x")
     finally:
         listener.close()
 

@@ -7,10 +7,9 @@ import socket
 
 import pytest
 import requests
-
-from server_process import TOKEN, running_server
-from sample_runs import png, sample_record
 from conftest import session_artifact_root
+from sample_runs import png, sample_record
+from server_process import TOKEN, running_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -4,15 +4,17 @@ A screenshot of each page is saved under this module's pytest temporary director
 """
 from __future__ import annotations
 
+import os
+
 import pytest
+from chromium import headless_chromium, quit_chromium
+from sample_runs import sample_record
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
-
-from chromium import headless_chromium, quit_chromium
 from server_process import TOKEN, running_server
+
 from mlrun.rundb.httpdb import HTTPRunDB
-from sample_runs import sample_record
 
 # counts the pixels a chart's canvas has drawn: an empty canvas has none
 DRAWN_PIXELS = """
@@ -30,15 +32,15 @@ def site(server, tmp_path_factory):
     """The server filled with three realistic runs (and 120 small ones, for paging)."""
     artifacts = str(tmp_path_factory.mktemp("artifacts"))
     db = HTTPRunDB(server.url)
-    db.store_run(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
+    db.store_run_data(sample_record("aaaa1111", name="train", lr=0.1, epochs=5000, start="2024-03-03T10:00:00+00:00",
                                artifacts_dir=artifacts))
-    db.store_run(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
+    db.store_run_data(sample_record("bbbb2222", name="train", lr=0.3, epochs=800, state="error",
                                start="2024-03-02T10:00:00+00:00", artifacts_dir=artifacts))
-    db.store_run(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
+    db.store_run_data(sample_record("cccc3333", name="evaluate", lr=0.05, start="2024-03-01T10:00:00+00:00",
                                labels={"owner": "bo", "team": "nlp"}))
     for i in range(120):
         start = f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00+00:00"
-        db.store_run(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
+        db.store_run_data(sample_record(f"fill{i:04d}", name="prep", epochs=3, start=start))
     db.store_log("aaaa1111", b"epoch 1: loss 2.0\nepoch 5000: loss 0.05\n")
     db.close()
     return server.url
@@ -118,7 +120,8 @@ def test_run_page_shows_everything_and_draws_its_charts(site, browser, shots):
 
     text = browser.find_element(By.TAG_NAME, "main").text
     for expected in ("lr", "0.1", "optimizer", "adam", "s3://datasets/iris/data.csv",
-                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05", "uid: aaaa1111", "secrets.txt"):
+                     "9b2cf535f27731c974343645a3985328", "accuracy", "0.85", "owner=ana", "epoch 5000: loss 0.05",
+                     "uid: aaaa1111", "secrets.txt"):
         assert expected in text, expected
     image = browser.find_element(By.CSS_SELECTOR, "img.preview-image")
     wait(browser).until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image))
@@ -196,7 +199,7 @@ def test_sweep_page_draws_its_iterations(site, browser, shots):
     for i in range(1, 13):
         table.append([i, "completed", 0.01 * i, 16 * (1 + i % 3), 0.5 + 0.04 * i, 1.0 / i])
     parent["status"]["iterations"] = table
-    db.store_run(parent)
+    db.store_run_data(parent)
     db.close()
     browser.get_log("browser")  # what earlier pages logged (a refused filter is a 400 on purpose)
     browser.get(site + "/runs/sweep0001")
@@ -214,3 +217,38 @@ def test_sweep_page_draws_its_iterations(site, browser, shots):
     xs = {c.get_attribute("cx") for c in browser.find_elements(By.CSS_SELECTOR, "#sweep-scatter circle")}
     assert len(xs) == 3  # three batch sizes
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_sweep_parent_unreachable_function_and_integer_steps(tmp_path, browser, shots):
+    """A sweep's parent shows its best iteration's metrics (whole-number steps, ticked as whole numbers) and a
+    link comparing its iterations; a run of a function never reached is listed under the function's URL."""
+    from helpers import ROOT, free_port, mlrun_cli
+
+    with running_server(str(tmp_path / "store")) as srv:
+        train = os.path.join(ROOT, "examples", "train.py")
+        sweep = mlrun_cli("run", "--db", srv.url, "-x", "depth=[2,4,8]", "--selector", "max.accuracy", "-q",
+                          "--handler", "train", train, cwd=str(tmp_path))
+        assert sweep.returncode == 0, sweep.stderr
+        unreachable = f"http://127.0.0.1:{free_port()}/fn"  # nobody listens there
+        failed = mlrun_cli("run", "--db", srv.url, "-q", unreachable, cwd=str(tmp_path))
+        assert failed.returncode == 1, failed.stderr
+
+        browser.get(srv.url + "/")
+        names = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows(browser)]
+        assert unreachable in names and "(unnamed)" not in names
+
+        browser.find_element(By.LINK_TEXT, "train").click()
+        wait(browser).until(lambda d: "/runs/" in d.current_url)
+        best = browser.find_element(By.CSS_SELECTOR, "#metrics .best-iteration")
+        assert "iteration 3" in best.text  # depth 8 scores best
+        chart = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, ".chart[data-x-ticks]"))
+        assert browser.execute_script(DRAWN_PIXELS, chart) > 500
+        ticks = chart.get_attribute("data-x-ticks").split(",")
+        assert ticks and all(t.isdigit() for t in ticks), ticks  # 1, 2, 3: no 1.25, 1.5
+        assert "no metrics" not in browser.find_element(By.ID, "metrics").text
+        screenshot(browser, shots, "sweep-parent")
+
+        browser.find_element(By.ID, "compare-iterations").click()
+        wait(browser).until(lambda d: "/compare" in d.current_url)
+        # the label column and the 3 runs
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) >= 3

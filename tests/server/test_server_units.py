@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 import pytest
+from sample_runs import sample_record
 
 from mlrun.errors import InvalidSpecError, StoreError
-from mlrun.rundb.filedb import FileRunDB
+from mlrun.rundb.sqlite import SQLiteRunDB
 from mlrun.server import create_app
 from mlrun.server.api import merge_patch
 from mlrun.server.charts import lttb, metric_series
 from mlrun.server.listing import ListQuery
 from mlrun.server.records import clean_text, lenient_record
 from mlrun.server.views import clean_log, diff_rows, is_local_path
-from sample_runs import sample_record
 
 
 # -- listing queries --------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_diff_rows_mark_differences_and_missing_keys():
 # -- pages and errors (in-process) ------------------------------------------------------------
 @pytest.fixture
 def client(tmp_path):
-    db = FileRunDB(str(tmp_path / "store"))
+    db = SQLiteRunDB(str(tmp_path / "store"))
     app = create_app(db)
     return app.test_client(), db
 
@@ -150,9 +150,9 @@ def test_pages_escape_whatever_records_hold(client, tmp_path):
     record["status"]["metrics"][evil] = {"labels": {}, "xvalues": ["1"], "yvalues": [1]}
     record["status"]["output_artifacts"][2]["target_path"] = str(tmp_path / "evil.txt")
     (tmp_path / "evil.txt").write_text(evil)
-    db.store_run(record)
+    db.store_run_data(record)
     db.store_log("xss", evil.encode())
-    db.store_run(sample_record("other"))
+    db.store_run_data(sample_record("other"))
     for url in ("/", "/runs/xss", "/compare?uid=xss&uid=other", f"/?name={evil}"):
         html = web.get(url).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html, url
@@ -162,7 +162,7 @@ def test_pages_escape_whatever_records_hold(client, tmp_path):
 def test_run_page_downsamples_long_histories(client):
     web, db = client
     record = sample_record("long", epochs=30_000)
-    db.store_run(record)
+    db.store_run_data(record)
     html = web.get("/runs/long").get_data(as_text=True)
     data = json.loads(html.split('<script type="application/json" id="chart-data">')[1].split("</script>")[0])
     loss = next(chart for chart in data if chart["title"] == "loss")
@@ -173,7 +173,7 @@ def test_run_page_downsamples_long_histories(client):
 
 def test_ui_errors_are_pages_with_one_line(client):
     web, db = client
-    db.store_run(sample_record("only"))
+    db.store_run_data(sample_record("only"))
     for url, status, text in [("/runs/ghost", 404, "run ghost not found"),
                               ("/compare?uid=only", 400, "pick from 2 to 10 runs to compare (got 1)"),
                               ("/compare?uid=only&uid=ghost", 404, "run ghost not found"),
@@ -188,11 +188,11 @@ def test_hyper_parameter_runs_link_and_compare_their_iterations(client):
     parent = sample_record("sweep")
     parent["status"]["iterations"] = [["iteration", "state", "param.lr", "output.accuracy"],
                                       [1, "completed", 0.1, 0.85], [2, "completed", 0.3, 0.95]]
-    db.store_run(parent)
+    db.store_run_data(parent)
     for number, lr in ((1, 0.1), (2, 0.3)):
         child = sample_record("sweep", lr=lr)
         child["metadata"]["iteration"] = number
-        db.store_run(child)
+        db.store_run_data(child)
     html = web.get("/runs/sweep").get_data(as_text=True)
     assert 'href="/runs/sweep?iteration=2"' in html and 'href="/compare?uid=sweep@1&amp;uid=sweep@2"' in html
     child_page = web.get("/runs/sweep?iteration=2").get_data(as_text=True)
@@ -202,11 +202,11 @@ def test_hyper_parameter_runs_link_and_compare_their_iterations(client):
     assert web.get("/compare?uid=sweep@1&uid=sweep@x").status_code == 400
 
 
-class _BrokenDB(FileRunDB):
+class _BrokenDB(SQLiteRunDB):
     def list_runs(self, **kwargs):
         raise RuntimeError("internal detail /etc/secret-path")
 
-    def read_run(self, uid, iteration=0):
+    def read_run_data(self, uid, iteration=0):
         raise StoreError("run store /data: disk I/O error")
 
 
@@ -223,7 +223,7 @@ def test_failures_become_one_line_json_without_internals(tmp_path, caplog):
 
 
 def test_importing_mlrun_and_the_cli_stays_light():
-    code = ("import sys, mlrun, mlrun.rundb, mlrun.server, mlrun.server.cli; from mlrun.cli import cli\n"
+    code = ("import sys, mlrun, mlrun.rundb, mlrun.server, mlrun.cli.server; from mlrun.cli import cli\n"
             "try:\n    cli(['--help'], prog_name='mlrun')\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('flask', 'waitress', 'requests', 'jinja2', 'mlrun.server.app') "
             "if m in sys.modules))")
@@ -239,7 +239,7 @@ def test_sweep_page_draws_parallel_coordinates_and_a_picked_scatter(client):
         ["iteration", "state", "param.lr", "param.opt", "output.accuracy", "output.loss"],
         [1, "completed", 0.1, "adam", 0.85, 0.4], [2, "completed", 0.3, "sgd", 0.95, 0.2],
         [3, "error", 0.5, "<b>evil</b>", "", ""]]
-    db.store_run(parent)
+    db.store_run_data(parent)
     html = web.get("/runs/sweep").get_data(as_text=True)
     assert 'id="sweep-parallel"' in html and html.count('class="sweep-line"') == 3
     assert [axis in html for axis in ('data-axis="param.lr"', 'data-axis="param.opt"', 'data-axis="output.accuracy"',
@@ -251,7 +251,7 @@ def test_sweep_page_draws_parallel_coordinates_and_a_picked_scatter(client):
     assert 'class="x-label">opt<' in picked and 'class="y-label">accuracy<' in picked
     assert 'href="/runs/sweep?iteration=2"' in picked
     single = sample_record("single")
-    db.store_run(single)
+    db.store_run_data(single)
     assert 'id="sweep' not in web.get("/runs/single").get_data(as_text=True)
 
 
@@ -260,7 +260,7 @@ def test_runs_page_filter_box_and_sort_by_output(client):
     for uid, accuracy in (("a1", 0.5), ("a2", 0.9), ("a3", 0.7)):
         record = sample_record(uid)
         record["status"]["outputs"] = {"accuracy": accuracy}
-        db.store_run(record)
+        db.store_run_data(record)
     page = web.get("/?filter=outputs.accuracy+>+0.6&sort=outputs.accuracy&desc=false")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'name="filter" value="outputs.accuracy &gt; 0.6"' in html

@@ -3,6 +3,9 @@
   "use strict";
   // the same eight colours as the .swatch-N classes in app.css
   var COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+  // 1, 2, 5, 10, 20, 50, ... up to 5e15: tick spacings for an axis of whole numbers
+  var INTEGER_INCRS = [];
+  for (var mag = 1; mag <= 1e15; mag *= 10) INTEGER_INCRS.push(mag, 2 * mag, 5 * mag);
 
   function drawCharts() {
     var source = document.getElementById("chart-data");
@@ -30,6 +33,15 @@
         })),
         axes: [{ stroke: "#6b7280", grid: { stroke: "#eef0f3" } }, { stroke: "#6b7280", grid: { stroke: "#eef0f3" } }],
       };
+      if (!isTime && series.every(function (s) { return s.integer; })) {
+        // steps are whole numbers: ticks only at whole steps; the labels drawn are kept on the box (data-x-ticks)
+        opts.axes[0].incrs = INTEGER_INCRS;
+        opts.axes[0].values = function (u, splits) {
+          var labels = splits.map(function (v) { return String(v); });
+          box.setAttribute("data-x-ticks", labels.join(","));
+          return labels;
+        };
+      }
       plots.push({ plot: new uPlot(opts, data, box), box: box });
     });
     var pending;

@@ -9,9 +9,21 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from typing import Callable
+from collections.abc import Callable
 
-from .errors import MLRunError
+from ..errors import InvalidInputError, MLRunError
+from ..policy import is_loopback
+from ..protocol import TOKEN_ENV
+
+
+def check_listen(host: str, token: str | None, insecure: bool = False, token_env: str = TOKEN_ENV) -> None:
+    """Refuse (``InvalidInputError``) to serve beyond this machine without a token, unless ``insecure``.
+
+    ``token_env``: the variable the message tells to set (``mlrun serve``'s, or ``$MLRUN_TOKEN`` for ``mlrun server``).
+    """
+    if not token and not insecure and not is_loopback(host):
+        raise InvalidInputError(f"refusing to listen on {host} without a token: "
+                                f"set ${token_env} or --token, or pass --insecure")
 
 
 def _stop(signum, frame):

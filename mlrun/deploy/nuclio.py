@@ -3,7 +3,7 @@
     mlrun function-config handlers/seed_nuclio.py:handler --name myfunc --bundle build/myfunc
     mlrun function-config my_handler.py --mlrun-requirement 'git+https://...' -o function.yaml
 
-In a bundle (``mlrun.bundle``) the build installs the wheel shipped beside the handler; a config
+In a bundle (``mlrun.deploy.bundle``) the build installs the wheel shipped beside the handler; a config
 on its own carries the handler's source code and installs mlrun the way ``mlrun_requirement`` says
 (the name ``mlrun`` on the package index is another project's).  ``requirements`` are installed
 after mlrun.
@@ -14,15 +14,33 @@ import base64
 import os
 import re
 import shlex
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from .adapters.events import DEFAULT_MAX_BODY_SIZE
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
+from ..protocol import DEFAULT_MAX_BODY_SIZE
 
+#: where nuclio's Python runtime copies the function's folder (``--path``) inside its image
+NUCLIO_DIR = "/opt/nuclio"
+#: nuclio's build directive: the commands after it run once the function's folder is copied
+POST_COPY = "@nuclio.postCopy"
+#: the extras a deployed handler gets by default: S3 inputs and artifacts
+DEFAULT_EXTRAS = ("s3",)
 NUCLIO_RUNTIME = "python:3.11"
 DEFAULT_WORKERS = 4
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _EXTRA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def wheel_name() -> str:
+    from .. import __version__
+
+    return f"mlrun-{__version__}-py3-none-any.whl"
+
+
+def wheel_requirement(extras=DEFAULT_EXTRAS) -> str:
+    """The wheel as nuclio's build sees it, with ``extras``: ``/opt/nuclio/mlrun-X-py3-none-any.whl[s3]``."""
+    suffix = f"[{','.join(extras)}]" if extras else ""
+    return f"{NUCLIO_DIR}/{wheel_name()}{suffix}"
 
 
 def function_config(target: str, name: str = "", requirements: Sequence[str] = (),
@@ -36,10 +54,7 @@ def function_config(target: str, name: str = "", requirements: Sequence[str] = (
     of a bundle (the handler file and mlrun's wheel beside it, installed with ``extras``); else
     ``mlrun_requirement`` (a pip requirement: a git URL, a path) says how the build installs mlrun.
     """
-    from .bundle import DEFAULT_EXTRAS, POST_COPY, wheel_requirement
-
-    from .adapters.nuclio import locate_handler
-
+    from ..loader import locate_handler
     path, handler = locate_handler(target)
     module = os.path.splitext(os.path.basename(path))[0]
     name = name or module.lower().replace("_", "-")

@@ -11,11 +11,12 @@ the function printed); ``application/json`` gets the record as JSON; anyone else
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from ..errors import InvalidSpecError
-from ..model import dump_yaml, parse_struct
-from ..secrets import mask_data, masked_json
+from .errors import InvalidSpecError
+from .model import dump_yaml, parse_struct
+from .secrets import mask_data, masked_json
 
 #: the request field that carries secret values; never recorded, never echoed
 SECRETS_FIELD = "secrets"
@@ -112,7 +113,7 @@ def render_run(record: dict, log: str, content_type: str, secrets: Mapping | Ite
 
 def input_error_status(error: Exception) -> int:
     """The HTTP status of a request refused for what it carried: 413 past a limit, else 400."""
-    from ..errors import LimitExceededError
+    from .errors import LimitExceededError
 
     return 413 if isinstance(error, LimitExceededError) else 400
 
@@ -148,15 +149,3 @@ def answer_error(body: bytes, limit: int = 300) -> str:
         message = text
     line = " ".join(str(message).split())
     return line if len(line) <= limit else line[:limit] + "..."
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine: traffic to it never leaves it."""
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

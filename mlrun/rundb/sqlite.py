@@ -11,8 +11,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Mapping
 
 from ..errors import NotFoundError, StoreError
 from ..model import RunRecord
@@ -59,7 +59,7 @@ _UPSERT_RUN = (
 _OPEN_ATTEMPTS = 40
 
 
-class FileRunDB(RunDB):
+class SQLiteRunDB(RunDB):
     """Runs in a local directory; ``url`` is the directory (or ``file://`` + directory)."""
 
     def __init__(self, url: str):
@@ -111,14 +111,14 @@ class FileRunDB(RunDB):
         except sqlite3.Error as exc:
             raise StoreError(f"run store {self.dirpath}: {exc}") from None
 
-    def store_run(self, record: dict) -> None:
-        self._execute(*self._insert_run(record))
+    def store_run_data(self, data: dict) -> None:
+        self._execute(*self._insert_run(data))
 
-    def store_run_and_log(self, record: dict, log: bytes) -> None:
-        insert = self._insert_run(record)  # a bad record fails before the transaction opens
+    def store_run_data_and_log(self, data: dict, log: bytes) -> None:
+        insert = self._insert_run(data)  # a bad record fails before the transaction opens
         with self._transaction():
             self._execute(*insert)
-            self._replace_log(record["metadata"]["uid"], log)
+            self._replace_log(data["metadata"]["uid"], log)
 
     @staticmethod
     def _insert_run(record: dict) -> tuple[str, tuple]:
@@ -130,7 +130,7 @@ class FileRunDB(RunDB):
                 (meta.uid, meta.iteration, meta.project, meta.name, status.state, status.start_time,
                  status.last_update, json.dumps(meta.labels), json.dumps(run.summary()), json.dumps(record)))
 
-    def read_run(self, uid: str, iteration: int = 0) -> dict:
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         row = self._execute("SELECT record FROM runs WHERE uid = ? AND iteration = ?", (uid, iteration)).fetchone()
         if row is None:
             raise NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else ""))
@@ -214,7 +214,7 @@ class FileRunDB(RunDB):
         if data:
             self._execute("INSERT INTO logs (uid, data) VALUES (?, ?)", (uid, sqlite3.Binary(data)))
 
-    def get_log(self, uid: str) -> bytes:
+    def read_log(self, uid: str) -> bytes:
         chunks = [bytes(row[0]) for row in self._execute("SELECT data FROM logs WHERE uid = ? ORDER BY id", (uid,))]
         if not chunks and self._execute("SELECT 1 FROM runs WHERE uid = ? LIMIT 1", (uid,)).fetchone() is None:
             raise NotFoundError(f"run {uid} not found")

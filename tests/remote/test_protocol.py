@@ -7,10 +7,19 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from mlrun import get_or_create_ctx
-from mlrun.adapters.events import (JSON_TYPE, RUN_ANSWER_TYPE, YAML_TYPE, answer_error, answer_type, event_header,
-                                   read_answer, render_error, render_run)
 from mlrun.errors import InvalidSpecError
 from mlrun.model import load_yaml
+from mlrun.protocol import (
+    JSON_TYPE,
+    RUN_ANSWER_TYPE,
+    YAML_TYPE,
+    answer_error,
+    answer_type,
+    event_header,
+    read_answer,
+    render_error,
+    render_run,
+)
 
 SPEC = {
     "metadata": {"uid": "0123456789abcdef", "labels": {"team": "ml"}},
@@ -77,7 +86,8 @@ def test_an_event_never_reads_secret_sources_named_in_its_spec(tmp_path):
     # the caller resolved its own files; a request must not make the function read one of its own
     local_file = tmp_path / "server-secrets.txt"
     local_file.write_text("SERVER_KEY=server-only-value\n")
-    body = {"spec": {"secret_sources": [{"kind": "file", "source": str(local_file)}, {"kind": "env", "source": "PATH"}]}}
+    sources = [{"kind": "file", "source": str(local_file)}, {"kind": "env", "source": "PATH"}]
+    body = {"spec": {"secret_sources": sources}}
     ctx = get_or_create_ctx("f", event=nuclio_sdk.Event(body=body))
     assert ctx.get_secret("SERVER_KEY") is None and ctx.get_secret("PATH") is None
 

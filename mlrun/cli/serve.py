@@ -1,16 +1,16 @@
 """``mlrun serve`` and ``mlrun function-config``: serving a handler, and deploying it to nuclio.
 
-Loaded only when one of these commands runs (``mlrun.cli.LazyGroup``); the work is done by
-``mlrun.adapters.flask.serve`` and ``mlrun.deploy.function_config``.
+Loaded only when one of these commands runs (``mlrun.cli.COMMANDS``); the work is done by
+``mlrun.adapters.flask.serve`` and ``mlrun.deploy.nuclio.function_config``.
 """
 from __future__ import annotations
 
 import click
 
-from ..cli import user_errors
 from ..config import OUT_PATH_ENV
 from ..errors import InvalidInputError
-from .events import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
+from ..protocol import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
+from . import UsageLine, user_errors
 
 
 @click.command("serve")
@@ -54,20 +54,15 @@ def serve(target, host, port, threads, workers, token, max_body_size, name, allo
       mlrun serve handlers/seed.py:my_func --port 8080
       mlrun run -p p1=5 -s file=secrets.txt http://127.0.0.1:8080
     """
-    from .flask import check_listen, serve as serve_handler
+    from ..adapters.flask import serve as serve_handler
+    from ..adapters.wsgi import check_listen
 
     try:
         check_listen(host, token, insecure)
     except InvalidInputError as exc:  # one line, exit code 2, before anything is bound
-        raise _UsageLine(str(exc)) from None
+        raise UsageLine(str(exc)) from None
     serve_handler(target, host=host, port=port, threads=threads, token=token, max_body_size=max_body_size,
                   name=name, workers=workers, allow=allow or None, out_path=out_path, insecure=insecure)
-
-
-class _UsageLine(click.ClickException):
-    """A usage error told in one line (no usage text), exit code 2."""
-
-    exit_code = 2
 
 
 @click.command("function-config")
@@ -104,14 +99,15 @@ def function_config(ctx, target, name, requirements, env, workers, max_body_size
       mlrun function-config handlers/seed_nuclio.py:handler --name myfunc --bundle build/myfunc
       nuctl deploy --path build/myfunc --file build/myfunc/function.yaml
     """
-    from ..deploy import config_yaml, function_config as make_config
+    from ..deploy.nuclio import config_yaml
+    from ..deploy.nuclio import function_config as make_config
     from ..params import parse_pairs
 
     options = dict(name=name, requirements=requirements, env=parse_pairs(env, "--env", typed=False), workers=workers,
                    max_body_size=max_body_size, base_image=base_image, namespace=namespace,
                    mlrun_requirement=mlrun_requirement, extras=[e.strip() for e in extras.split(",") if e.strip()])
     if bundle:
-        from ..bundle import write_bundle
+        from ..deploy.bundle import write_bundle
 
         if output:
             raise InvalidInputError("--bundle writes DIR/function.yaml: leave out --output")

@@ -20,21 +20,13 @@ import shutil
 import tempfile
 import zipfile
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
+from .nuclio import DEFAULT_EXTRAS, NUCLIO_DIR, POST_COPY, wheel_name, wheel_requirement
 
-#: where nuclio's Python runtime copies the function's folder (``--path``) inside its image
-NUCLIO_DIR = "/opt/nuclio"
-#: nuclio's build directive: the commands after it run once the function's folder is copied
-POST_COPY = "@nuclio.postCopy"
-#: the extras a deployed handler gets by default: S3 inputs and artifacts
-DEFAULT_EXTRAS = ("s3",)
+__all__ = ["DEFAULT_EXTRAS", "NUCLIO_DIR", "POST_COPY", "build_wheel", "wheel_name", "wheel_requirement",
+           "write_bundle"]
+
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same sources make the same wheel
-
-
-def wheel_name() -> str:
-    from . import __version__
-
-    return f"mlrun-{__version__}-py3-none-any.whl"
 
 
 def build_wheel(directory: str) -> str:
@@ -42,9 +34,9 @@ def build_wheel(directory: str) -> str:
 
     Written under a temporary name and renamed: an interrupted build leaves no half-written wheel.
     """
-    from . import __version__
+    from .. import __version__
 
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dist_info = f"mlrun-{__version__}.dist-info"
     entries: list[tuple[str, bytes]] = []
     for root, dirs, files in os.walk(package):
@@ -104,20 +96,14 @@ def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def wheel_requirement(extras=DEFAULT_EXTRAS) -> str:
-    """The wheel as nuclio's build sees it, with ``extras``: ``/opt/nuclio/mlrun-X-py3-none-any.whl[s3]``."""
-    suffix = f"[{','.join(extras)}]" if extras else ""
-    return f"{NUCLIO_DIR}/{wheel_name()}{suffix}"
-
-
 def write_bundle(target: str, directory: str, command: str = "", **options) -> dict:
     """Write the bundle for ``FILE[:HANDLER]`` into ``directory`` (created if needed): its files by role.
 
-    ``options`` go to ``mlrun.deploy.function_config`` (name, requirements, env, extras, ...).
+    ``options`` go to ``mlrun.deploy.nuclio.function_config`` (name, requirements, env, extras, ...).
     The config is written last, so a folder with a ``function.yaml`` is a complete bundle.
     """
-    from .adapters.nuclio import locate_handler
-    from .deploy import config_yaml, function_config
+    from ..loader import locate_handler
+    from .nuclio import config_yaml, function_config  # noqa: I001
 
     path, _ = locate_handler(target)
     if os.path.exists(directory) and not os.path.isdir(directory):

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
-from ..cli import user_errors
 from ..errors import InvalidInputError
-from . import MAX_BODY, MAX_RECORD
+from ..server.limits import MAX_BODY, MAX_RECORD
+from . import UsageLine, user_errors
 
 
 @click.command()
@@ -60,16 +59,18 @@ def server(host, port, store, token, insecure, artifact_roots, max_body_size, ma
     if store and store.split("://", 1)[0].lower() in ("http", "https"):
         raise InvalidInputError(f"--store {store!r} is a run server itself; serve a directory or s3:// store "
                                 "(is MLRUN_DBPATH pointing at a server? pass --store)")
-    if not token and not insecure and not is_loopback(host):
-        # checked before anything binds: an open server is never up, even for a moment
-        click.echo(f"Error: refusing to listen on {host} without a token: set $MLRUN_TOKEN or --token, "
-                   "or pass --insecure", err=True)
-        sys.exit(2)
+    from ..adapters.wsgi import check_listen
+    from ..policy import is_loopback
+
+    try:  # checked before anything binds: an open server is never up, even for a moment
+        check_listen(host, token, insecure, token_env="MLRUN_TOKEN")
+    except InvalidInputError as exc:
+        raise UsageLine(str(exc)) from None
     if not artifact_roots:
         artifact_roots = [root for root in os.environ.get("MLRUN_ARTIFACT_ROOTS", "").split(",") if root.strip()]
     import logging
 
-    from .app import create_app, serve
+    from ..server.app import create_app, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(store, token=token or None, artifact_roots=artifact_roots, max_body=max_body_size,
@@ -78,16 +79,3 @@ def server(host, port, store, token, insecure, artifact_roots, max_body_size, ma
         click.echo(f"warning: serving on {host} without a token (--insecure): anyone who can reach it can read "
                    "and change runs", err=True)
     serve(app, host=host, port=port, threads=threads, workers=workers, announce=click.echo)
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``); a name is never resolved."""
-    import ipaddress
-
-    host = host.strip().strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,0 +1,111 @@
+"""``mlrun run``: run a file or a function URL and record the run (``mlrun.run.run_function``)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import InvalidInputError
+from . import user_errors
+
+#: the most iterations a sweep runs, and the most ``--parallel`` starts at once
+MAX_SWEEP = 1_000_000
+MAX_PARALLEL = 1024
+
+
+def sweep_options(fn):
+    """The hyper-parameter options of ``mlrun run``: apart from ``-x``, each is named as its ``hyper_options`` key."""
+    options = [
+        click.option("-x", "--hyperparam", "hyperparams", multiple=True, metavar="KEY=[V1,V2,...]",
+                     help="Sweep KEY over these values (repeatable): a hyper-parameter run, one iteration per set."),
+        click.option("--strategy", default=None, metavar="grid|list|random",
+                     help="Every combination (grid, default), position by position (list) or random draws."),
+        click.option("--max-iterations", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
+                     help="At most N iterations (random: draw N, default 10)."),
+        click.option("--param-file", default=None, metavar="PATH",
+                     help="Sweep values from CSV (header, one row per iteration) or JSON ({KEY: [values]})."),
+        click.option("--selector", default=None, metavar="max.KEY|min.KEY",
+                     help="The iteration with the highest (lowest) output KEY gives the run's results."),
+        click.option("--parallel", type=click.IntRange(1, MAX_PARALLEL), default=None, metavar="N",
+                     help="Iterations at once [default: the CPU count; 8 for a URL]."),
+        click.option("--dask", default=None, metavar="local|ADDRESS",
+                     help="Run iterations on Dask: 'local' starts a LocalCluster, tcp://HOST:8786 joins one."),
+        click.option("--stop-condition", default=None, metavar="EXPR",
+                     help="Start no more iterations once one meets EXPR, e.g. 'accuracy >= 0.9'."),
+        click.option("--max-errors", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
+                     help="Start no more iterations after N failed ones."),
+        click.option("--seed", type=click.IntRange(-2**63, 2**63 - 1), default=None,
+                     help="Seed of --strategy random [default: drawn, recorded]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("target")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Parameter; values typed: 5, 0.5, true, null, [1,2], {\"a\":1}, else a string.")
+@click.option("-s", "--secrets", "secrets", multiple=True, metavar="KIND=SOURCE",
+              help="Secret source: file=PATH (KEY=VALUE lines) or env=VAR1,VAR2.")
+@click.option("-i", "--input", "inputs", multiple=True, metavar="KEY=URL", help="Input object for get_object(KEY).")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="KEY=TARGET", help="Target for artifact KEY.")
+@click.option("--out-path", default="", help="Where artifacts go (default: the working directory).")
+@click.option("--name", default="", help="Run name (default: the name the code gives, else the file's).")
+@click.option("--uid", default="", help="Run uid (default: a new one).")
+@click.option("--project", default="", help="Project the run belongs to.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Label the run.")
+@click.option("--workflow", default="", metavar="ID", help="Workflow id, recorded as the 'workflow' label.")
+@click.option("--save-to", default="", metavar="PATH",
+              help="Also write the final record (YAML) to a file or directory.")
+@click.option("--kfp", is_flag=True, help="Also write what Kubeflow Pipelines reads: results, metrics, a run report.")
+@click.option("--kfp-dir", default=None, metavar="DIR",
+              help="Where --kfp writes mlpipeline-metrics.json and mlpipeline-ui-metadata.json "
+                   "[default: $MLRUN_KFP_DIR, else /].")
+@click.option("--kfp-outputs-dir", default=None, metavar="DIR",
+              help="Where --kfp writes one file per result or artifact key "
+                   "[default: $MLRUN_KFP_OUTPUTS_DIR, else /tmp].")
+@click.option("--kfp-output", "kfp_outputs", multiple=True, metavar="KEY=PATH",
+              help="With --kfp, also write result (or artifact path) KEY to PATH (KFP v2 output parameters).")
+@click.option("--handler", default="", metavar="NAME", help="Call NAME(ctx) from the file instead of running it.")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+              help="Run store: a directory, s3://... or http(s)://... [env: MLRUN_DBPATH]")
+@click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
+@sweep_options
+@user_errors
+def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, project, labels, workflow, save_to,
+        handler, rundb, quiet, kfp, kfp_dir, kfp_outputs_dir, kfp_outputs, hyperparams, **hyper_options) -> None:
+    """Run TARGET (a Python file, or a function's http(s):// URL) and record the run.
+
+    \b
+    Example:
+      mlrun run -p p1=5 -s file=secrets.txt -i infile.txt=s3://bucket/infile.txt example.py
+      mlrun run -x p1=[1,2,3] -x p2=[a,b] --selector max.accuracy --parallel 2 example.py
+    """
+    from ..hyper.sources import parse_hyperparams
+    from ..kfp.outputs import KfpOutputs
+    from ..params import parse_pairs, split_pair
+    from ..run import run_function
+
+    if not kfp and (kfp_dir or kfp_outputs_dir or kfp_outputs):
+        raise InvalidInputError("--kfp-dir, --kfp-outputs-dir and --kfp-output need --kfp")
+    record = run_function(
+        target,
+        params=parse_pairs(params, "-p"),
+        inputs=parse_pairs(inputs, "-i", typed=False),
+        outputs=parse_pairs(outputs, "-o", typed=False),
+        secrets=[split_pair(s, "-s") for s in secrets],
+        name=name, handler=handler, args=args, out_path=out_path, project=project,
+        labels=parse_pairs(labels, "--label", typed=False), uid=uid, workflow=workflow, save_to=save_to,
+        rundb=rundb, stream=not quiet,
+        kfp=KfpOutputs(kfp_dir, kfp_outputs_dir, parse_pairs(kfp_outputs, "--kfp-output", typed=False))
+        if kfp else None,
+        hyperparams=parse_hyperparams(hyperparams) if hyperparams else None,
+        hyper_options={k: v for k, v in hyper_options.items() if v is not None},
+    )
+    if not quiet:
+        click.echo(record.to_yaml(), nl=False)
+    if record.state == "error":
+        click.echo(f"Error: run {record.uid} failed: {record.status.error}", err=True)
+        sys.exit(1)

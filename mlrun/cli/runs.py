@@ -1,0 +1,134 @@
+"""``mlrun get runs``, ``mlrun get run``, ``mlrun logs`` and ``mlrun delete run``: reading the run store."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..model import MAX_ITERATION
+from . import Group, user_errors
+
+#: the most runs ``get runs --limit`` lists
+MAX_LISTED = 1_000_000
+
+
+@click.group(cls=Group)
+def get() -> None:
+    """Show stored runs."""
+
+
+@get.command("runs")
+@click.option("--name", default=None, help="Only runs with this name.")
+@click.option("--project", default=None, help="Only runs of this project.")
+@click.option("--label", "labels", multiple=True, metavar="KEY[=VALUE]", help="Only runs with this label (value).")
+@click.option("--state", default=None, type=click.Choice(["created", "running", "completed", "error"]))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(0, MAX_LISTED),
+              help=f"At most this many (0: all; at most {MAX_LISTED:,}).")
+@click.option("--iterations", is_flag=True, help="Include hyper-parameter iterations.")
+@click.option("--filter", "expr", default=None, metavar="EXPR",
+              help="Only runs matching this expression, e.g. \"outputs.accuracy > 0.9 and labels.team = vision\" "
+                   "(fields: name, project, state, uid, iteration, start_time, end_time, labels.KEY, outputs.KEY, "
+                   "parameters.KEY; operators = != < <= > >= ~ (contains); and, or, not, parentheses).")
+@click.option("--sort", default="start_time", show_default=True, metavar="FIELD",
+              help="Sort by start_time, last_update, name, state, uid, or the number in outputs.KEY or "
+                   "parameters.KEY (runs without one last).")
+@click.option("--asc", is_flag=True, help="Ascending order (default: descending, newest or largest first).")
+@click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
+              show_default=True)
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@user_errors
+def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
+    """List runs, newest first (or as --sort says)."""
+    from ..rundb import get_run_db
+
+    label_filter = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        label_filter[key] = value if sep else None
+    runs, _ = get_run_db(rundb).search_runs(expr, sort=sort, desc=not asc, name=name, project=project,
+                                            labels=label_filter, state=state, limit=limit or None,
+                                            iterations=iterations)
+    if fmt == "json":
+        click.echo(json.dumps(runs, indent=2))
+    elif fmt == "yaml":
+        from ..model import dump_yaml
+
+        click.echo(dump_yaml(runs), nl=False)
+    else:
+        from ..model import printable
+
+        click.echo(format_runs_table(printable(runs)))  # stores written by older versions may hold raw text
+
+
+def format_runs_table(runs: list) -> str:
+    rows = [("UID", "NAME", "STATE", "START", "RESULTS")]
+    for run, under_parent in _children_under_parents(runs):
+        uid = run["uid"] + (f".{run['iteration']}" if run.get("iteration") else "")
+        if under_parent:  # right under its parent an iteration needs no uid
+            uid = f"  iteration {run['iteration']}"
+        results = ", ".join(f"{k}={v}" for k, v in list(run["outputs"].items())[:4])
+        rows.append((uid, run["name"], run["state"], run["start_time"][:19].replace("T", " "), results))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    lines = ("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4] for r in rows)
+    return "\n".join(lines).rstrip()
+
+
+def _children_under_parents(runs: list):
+    """``(run, under_parent)`` pairs: hyper-parameter iterations follow their listed parent, in iteration order."""
+    listed = {run["uid"] for run in runs if not run.get("iteration")}
+    children: dict = {}
+    for run in runs:
+        if run.get("iteration") and run["uid"] in listed:
+            children.setdefault(run["uid"], []).append(run)
+    for run in runs:
+        if not run.get("iteration"):
+            yield run, False
+            for child in sorted(children.get(run["uid"], ()), key=lambda c: c["iteration"]):
+                yield child, True
+        elif run["uid"] not in listed:
+            yield run, False
+
+
+@get.command("run")
+@click.argument("uid")
+@click.option("--iteration", default=0, type=click.IntRange(0, MAX_ITERATION),
+              help="A hyper-parameter iteration of the run.")
+@click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True)
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@user_errors
+def get_run(uid, iteration, fmt, rundb) -> None:
+    """Show one run's full record."""
+    from ..rundb import get_run_db
+
+    record = get_run_db(rundb).read_run(uid, iteration)
+    click.echo(record.to_yaml() if fmt == "yaml" else record.to_json(indent=2), nl=fmt == "json")
+
+
+@click.command()
+@click.argument("uid")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@user_errors
+def logs(uid, rundb) -> None:
+    """Print a run's log (its captured stdout and stderr)."""
+    from ..rundb import get_run_db
+
+    out = click.get_binary_stream("stdout")
+    out.write(get_run_db(rundb).read_log(uid))
+    out.flush()
+
+
+@click.group(cls=Group)
+def delete() -> None:
+    """Delete stored runs."""
+
+
+@delete.command("run")
+@click.argument("uid")
+@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@user_errors
+def delete_run(uid, rundb) -> None:
+    """Delete a run, its iterations and its log."""
+    from ..rundb import get_run_db
+
+    get_run_db(rundb).del_run(uid)
+    click.echo(f"deleted run {uid}")
