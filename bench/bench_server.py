@@ -3,6 +3,7 @@
     python bench/bench_server.py                  # 10,000 runs, 300 API requests, 9 page loads
     python bench/bench_server.py --runs 50000     # a bigger store
     python bench/bench_server.py --no-browser     # API figures only
+    python bench/bench_server.py --postgres [--runs 100000]   # team servers: bench_pg.py (1,000,000 runs)
 
 Figures, each against a baseline measured side by side in the same session:
 - a page of 100 runs from ``GET /api/runs`` (varied filters, sorts and offsets, deep pages too),
@@ -31,7 +32,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests", "server"), os.path.join(ROOT, "tests")]
+sys.path[:0] = [os.path.join(ROOT, "tests", "server"), os.path.join(ROOT, "tests"), os.path.dirname(__file__)]
 
 from server_process import running_server  # noqa: E402
 
@@ -165,11 +166,24 @@ def bench_pages(url: str, loads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--postgres", action="store_true",
+                        help="the team-server figures instead: PostgreSQL, 4 workers, filters, writes (bench_pg.py)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs in the store (default 10,000; 1,000,000 with --postgres)")
+    parser.add_argument("--pg-dir", default="/var/tmp/mlrun-bench-pg",
+                        help="where --postgres keeps its cluster (and loaded stores) between runs")
+    parser.add_argument("--write-seconds", type=float, default=15.0, help="--postgres: seconds per write figure")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--loads", type=int, default=9, help="page loads per page kind")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
+    if args.postgres:
+        import bench_pg
+
+        args.runs = args.runs or 1_000_000
+        bench_pg.main(args)
+        return
+    args.runs = args.runs or 10_000
 
     work = tempfile.mkdtemp(prefix="mlrun-bench-server-")
     store = os.path.join(work, "store")

@@ -720,8 +720,15 @@ class RunRecord:
             "start_time": self.status.start_time,
             "last_update": self.status.last_update,
             "outputs": outputs,
+            # for filters over parameters: scalars only, and no long text (summaries stay small)
+            "parameters": printable({k: v for k, v in self.spec.parameters.items()
+                                     if is_scalar(v) and not (isinstance(v, str) and len(v) > SUMMARY_TEXT)}),
             "error": self.status.error,
         }
+
+
+#: the longest text parameter a summary carries
+SUMMARY_TEXT = 256
 
 
 def is_scalar(value) -> bool:

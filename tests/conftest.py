@@ -5,7 +5,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-pytest_plugins = ["s3server"]  # the moto_server / s3_env fixtures: a real S3 endpoint
+# moto_server / s3_env: a real S3 endpoint; pg_server / pg_url: a real PostgreSQL cluster
+pytest_plugins = ["s3server", "pgserver"]
 
 
 @pytest.fixture(autouse=True)

@@ -146,3 +146,41 @@ class RunDBContract:
     def test_bad_sort_is_refused(self, db):
         with pytest.raises(ValueError, match="sort"):
             db.list_runs(sort="password")
+
+    def test_search_with_a_filter_expression(self, db):
+        for i in range(6):
+            record = make_record(f"u{i}", labels={"team": "vision" if i % 2 else "nlp"}, outputs={"accuracy": i / 10},
+                                 start=f"2024-01-0{i + 1}T00:00:00+00:00", state="error" if i == 5 else "completed")
+            record.spec.parameters = {"lr": 10.0 ** -i, "opt": "adam" if i < 3 else "sgd"}
+            db.store_run(record)
+        db.store_run(make_record("text", outputs={"accuracy": "high"}, start="2024-02-01T00:00:00+00:00"))
+
+        def uids(expr, **kw):
+            runs, total = db.search_runs(expr, **kw)
+            assert total >= len(runs)
+            return [r["uid"] for r in runs]
+
+        assert uids("outputs.accuracy > 0.2 and labels.team = vision") == ["u5", "u3"]
+        assert uids("outputs.accuracy = high") == ["text"]  # text with text, numbers with numbers
+        assert uids("parameters.lr < 0.005 and parameters.opt = sgd") == ["u5", "u4", "u3"]
+        assert uids("not (state = completed) or name ~ xyz") == ["u5"]
+        assert uids("labels.missing != x") == [] and "u0" in uids("not labels.missing = x")
+        assert uids("start_time >= 2024-01-05 and start_time < 2024-02-01") == ["u5", "u4"]
+        assert uids(None, sort="outputs.accuracy", limit=3) == ["u5", "u4", "u3"]
+        assert uids(None, sort="outputs.accuracy", desc=False)[:2] == ["u0", "u1"]
+        assert uids(None, sort="outputs.accuracy", desc=False)[-1] == "text"  # no number: last either way
+        assert db.search_runs("outputs.accuracy >= 0.1", limit=2, offset=1)[1] == 5
+        for desc in (True, False):  # pages of 3 (across runs with a number and without) make the whole order
+            whole = uids(None, sort="outputs.accuracy", desc=desc)
+            assert [u for o in range(0, 9, 3) for u in uids(None, sort="outputs.accuracy", desc=desc, limit=3,
+                                                             offset=o)] == whole and len(whole) == 7
+            assert uids(None, sort="outputs.accuracy", desc=desc, limit=2, offset=6) == whole[6:]
+        assert uids("outputs.accuracy >= 0", state="error") == ["u5"]
+
+    def test_search_errors_point_at_the_token(self, db):
+        with pytest.raises(InvalidInputError, match="after .>. .*position 20, got .and."):
+            db.search_runs("outputs.accuracy > and x = 1")
+        with pytest.raises(InvalidInputError, match="unknown field 'colour' at position 1"):
+            db.search_runs("colour = red")
+        with pytest.raises(InvalidInputError, match="sort"):
+            db.search_runs(None, sort="password")

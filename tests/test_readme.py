@@ -11,8 +11,9 @@ A comment on the line right above a block's fence tells this test what the block
     <!-- readme-test: needs moto, ... -->      a moto S3 server; ``http://127.0.0.1:9000`` is rewritten to it
     <!-- readme-test: needs mlrun-serve -->   the previous (skipped) block's ``mlrun serve`` command, started
                                               on a free port in place of 8080, stopped after this block
-    <!-- readme-test: needs mlrun-server -->  ``mlrun server`` on a free port (``MLRUN_TOKEN=X`` in the comment:
-                                              with that token), kept for later blocks; ``http://127.0.0.1:8080``
+    <!-- readme-test: needs mlrun-server -->  the last ``mlrun server`` command above (a skipped block's first line)
+                                              on a free port (``MLRUN_TOKEN=X`` in the comment: with that
+                                              token), kept for later blocks; ``http://127.0.0.1:8080``
                                               and ``http://runs.example.com:8080`` are rewritten to it
 """
 from __future__ import annotations
@@ -109,7 +110,7 @@ def test_readme_blocks_run_as_pasted(tmp_path):
                 text = text.replace("http://127.0.0.1:9000", moto.endpoint_url)
             if "mlrun-server" in block.needs:
                 if server_url is None:
-                    server_url = servers.enter_context(_mlrun_server(blocks[n - 1], block, work, env, tmp_path))
+                    server_url = servers.enter_context(_mlrun_server(blocks[:n], block, work, env, tmp_path))
                 text = text.replace("http://runs.example.com:8080", server_url)
                 text = text.replace("http://127.0.0.1:8080", server_url)
             with ExitStack() as serving:
@@ -164,10 +165,12 @@ def _mlrun_serve(previous: Block, work, env: dict, tmp_path) -> _started:
                     tmp_path / f"serve-{port}.log")
 
 
-def _mlrun_server(previous: Block, block: Block, work, env: dict, tmp_path) -> _started:
-    """The README's own ``mlrun server`` command (the previous block's first line), on a free port."""
-    command = _first_command(previous)
-    assert command.startswith("mlrun server"), (previous.line, command)
+def _mlrun_server(above: list[Block], block: Block, work, env: dict, tmp_path) -> _started:
+    """The README's own ``mlrun server`` command (the first line of the last skipped block above that starts with
+    one), on a free port."""
+    commands = [_first_command(b) for b in above if b.skipped and b.language == "bash"]
+    command = next((c for c in reversed(commands) if c.startswith("mlrun server")), "")
+    assert command, f"no skipped block starting with 'mlrun server' above README.md:{block.line}"
     port = free_port()
     server_env = dict(env)
     token = re.search(r"MLRUN_TOKEN=(\S+?)[,)\s]", block.marker + " ")

@@ -25,20 +25,29 @@ def get() -> None:
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(0, MAX_LISTED),
               help=f"At most this many (0: all; at most {MAX_LISTED:,}).")
 @click.option("--iterations", is_flag=True, help="Include hyper-parameter iterations.")
+@click.option("--filter", "expr", default=None, metavar="EXPR",
+              help="Only runs matching this expression, e.g. \"outputs.accuracy > 0.9 and labels.team = vision\" "
+                   "(fields: name, project, state, uid, iteration, start_time, end_time, labels.KEY, outputs.KEY, "
+                   "parameters.KEY; operators = != < <= > >= ~ (contains); and, or, not, parentheses).")
+@click.option("--sort", default="start_time", show_default=True, metavar="FIELD",
+              help="Sort by start_time, last_update, name, state, uid, or the number in outputs.KEY or "
+                   "parameters.KEY (runs without one last).")
+@click.option("--asc", is_flag=True, help="Ascending order (default: descending, newest or largest first).")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True)
 @click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
-def get_runs(name, project, labels, state, limit, iterations, fmt, rundb) -> None:
-    """List runs, newest first."""
+def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
+    """List runs, newest first (or as --sort says)."""
     from ..rundb import get_run_db
 
     label_filter = {}
     for item in labels:
         key, sep, value = item.partition("=")
         label_filter[key] = value if sep else None
-    runs = get_run_db(rundb).list_runs(name=name, project=project, labels=label_filter, state=state,
-                                        limit=limit or None, iterations=iterations)
+    runs, _ = get_run_db(rundb).search_runs(expr, sort=sort, desc=not asc, name=name, project=project,
+                                            labels=label_filter, state=state, limit=limit or None,
+                                            iterations=iterations)
     if fmt == "json":
         click.echo(json.dumps(runs, indent=2))
     elif fmt == "yaml":

@@ -16,7 +16,9 @@ from . import UsageLine, user_errors
                    "a token (or --insecure).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--store", default=None, envvar="MLRUN_DBPATH", metavar="PATH_OR_URL",
-              help="Run store to serve: a directory or s3://bucket/prefix. [env: MLRUN_DBPATH; default: ~/.mlrun/db]")
+              help="Run store to serve: a directory, s3://bucket/prefix or postgresql://user@host/db (password: "
+                   "PGPASSWORD, ~/.pgpass or MLRUN_PG_PASSWORD rather than in the URL). "
+                   "[env: MLRUN_DBPATH; default: ~/.mlrun/db]")
 @click.option("--token", default=None, envvar="MLRUN_TOKEN", metavar="TOKEN",
               help="Require this token (API: 'Authorization: Bearer TOKEN'; UI: a login page). "
                    "Prefer the environment variable: a command line is visible to other users. [env: MLRUN_TOKEN]")
@@ -34,9 +36,16 @@ from . import UsageLine, user_errors
 @click.option("--max-record-size", default=MAX_RECORD, show_default=True, envvar="MLRUN_SERVER_MAX_RECORD",
               type=click.IntRange(1), metavar="BYTES",
               help="Refuse to store a run record larger than this as JSON (413). [env: MLRUN_SERVER_MAX_RECORD]")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 512), help="Requests served at once.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 512),
+              help="Requests served at once (by each worker).")
+@click.option("--workers", default=1, show_default=True, envvar="MLRUN_SERVER_WORKERS", type=click.IntRange(1, 64),
+              help="Server processes sharing the port. Each is stateless: every answer is read from the store, "
+                   "so any worker serves any request. Meant for postgresql:// stores; a directory store also takes "
+                   "several (SQLite in WAL mode serializes writers across processes, so writes do not scale). "
+                   "[env: MLRUN_SERVER_WORKERS]")
 @user_errors
-def server(host, port, store, token, insecure, artifact_roots, max_body_size, max_record_size, threads) -> None:
+def server(host, port, store, token, insecure, artifact_roots, max_body_size, max_record_size, threads,
+           workers) -> None:
     """Serve the run store over HTTP, with a web UI.
 
     Other machines store their runs here with MLRUN_DBPATH=http://HOST:PORT (and MLRUN_TOKEN);
@@ -69,4 +78,4 @@ def server(host, port, store, token, insecure, artifact_roots, max_body_size, ma
     if not token and not is_loopback(host):
         click.echo(f"warning: serving on {host} without a token (--insecure): anyone who can reach it can read "
                    "and change runs", err=True)
-    serve(app, host=host, port=port, threads=threads, announce=click.echo)
+    serve(app, host=host, port=port, threads=threads, workers=workers, announce=click.echo)

@@ -1,8 +1,8 @@
 """Run stores: where run records and logs are kept.
 
 ``get_run_db(url)`` picks a back end by the URL's scheme: a local directory (the default,
-``~/.mlrun/db``), ``s3://bucket/prefix`` or ``http(s)://server``.  Each back end is one module
-implementing ``RunDB``; ``register_run_db`` adds more.
+``~/.mlrun/db``), ``s3://bucket/prefix``, ``postgresql://user@host/db`` or ``http(s)://server``.  Each back end
+is one module implementing ``RunDB``; ``register_run_db`` adds more.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ RUN_STORES = Registry("the {name}:// run store", "mlrun.run_stores", {
     "s3": ("mlrun.rundb.s3db:S3RunDB", "s3"),
     "http": ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
     "https": ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
+    "postgresql": ("mlrun.rundb.postgres:PostgresRunDB", "postgres"),
+    "postgres": ("mlrun.rundb.postgres:PostgresRunDB", "postgres"),
 })
 # one instance per URL (kept apart from the registry: a registration clears it)
 _cache: dict[str, RunDB] = {}

@@ -13,12 +13,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..model import RunRecord
+from .filters import SORT_FIELDS
 
 if TYPE_CHECKING:
     from ..secrets import SecretsStore
-
-#: columns ``list_runs`` can sort by
-SORT_FIELDS = ("start_time", "last_update", "name", "state", "uid")
 
 
 def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
@@ -106,6 +104,19 @@ class RunDB(ABC):
 
     def count_runs(self, **filters) -> int:
         return len(self.list_runs(**filters))
+
+    def search_runs(self, filter: str | None = None, sort: str = "start_time", desc: bool = True,
+                    limit: int | None = None, offset: int = 0, **filters) -> tuple[list[dict], int]:
+        """One page of the summaries matching ``filters`` (as ``list_runs`` takes them) and the filter
+        expression ``filter`` (``filters.parse``), sorted by a listing field or by ``outputs.KEY`` /
+        ``parameters.KEY``; with the number of runs matching.
+
+        This default reads every summary ``list_runs`` gives and filters in Python: right for stores
+        without a query engine; SQL stores override it to push the filter down.
+        """
+        from .search import search_in_python
+
+        return search_in_python(self, filter, sort, desc, limit, offset, filters)
 
     def close(self) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Release connections; the store stays usable (it reconnects on demand)."""

@@ -122,6 +122,25 @@ class HTTPRunDB(RunDB):
                 break
         return runs
 
+    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, name=None, project=None,
+                    labels=None, state=None, since=None, until=None, iterations=False) -> tuple[list[dict], int]:
+        from .filters import parse
+        from .search import check_search_sort
+
+        check_search_sort(sort)
+        params = _filters(name, project, labels, state, since, until, iterations)
+        if filter:
+            parse(filter)  # the server would refuse it with the same message: no request needed
+            params["filter"] = filter
+        params.update(sort=sort, desc="true" if desc else "false")
+        runs: list[dict] = []
+        while True:
+            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(runs))
+            page = self._json("GET", "/runs", params={**params, "limit": want, "offset": offset + len(runs)})
+            runs.extend(page["runs"])
+            if page.get("next_offset") is None or not page["runs"] or limit is not None and len(runs) >= limit:
+                return runs, page["total"]
+
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:
         params = _filters(name, project, labels, state, since, until, iterations)

@@ -176,6 +176,24 @@ class SQLiteRunDB(RunDB):
                 args.extend([path, str(value)])
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
+    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, **filters):
+        from .filters import SQLITE
+        from .search import search_in_sql
+
+        return search_in_sql(self, SQLITE, filter, sort, desc, limit, offset, filters)
+
+    def where(self, name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
+        return self._where(name, project, labels, state, since, until, iterations)
+
+    @contextmanager
+    def run_lock(self, uid: str, iteration: int = 0):
+        """Hold the store for a read-modify-write (a PATCH) against every other process, to its end."""
+        with self._transaction():
+            yield
+
+    def query(self, sql: str, args) -> list:
+        return self._execute(sql, args).fetchall()
+
     def del_run(self, uid: str) -> None:
         with self._transaction():
             deleted = self._execute("DELETE FROM runs WHERE uid = ?", (uid,)).rowcount

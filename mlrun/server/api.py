@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import threading
+from contextlib import nullcontext
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -92,8 +93,10 @@ def read_run(uid: str):
 def update_run(uid: str):
     patch = parse_struct(request.get_data(), "request body")
     iteration = iteration_arg()
-    with _patch_lock:
-        current = run_db().read_run_data(uid, iteration)
+    db = run_db()
+    # one PATCH at a time in this process, and, where the store can, against other workers too
+    with _patch_lock, getattr(db, "run_lock", lambda *a: nullcontext())(uid, iteration):
+        current = db.read_run_data(uid, iteration)
         record = RunRecord.from_dict(merge_patch(current, patch))
         if (record.uid, record.metadata.iteration) != (uid, iteration):
             raise InvalidSpecError("a patch cannot change metadata.uid or metadata.iteration", "metadata")

@@ -135,7 +135,8 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
 
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, announce=print) -> None:
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, announce=print,
+          workers: int = 1) -> None:
     """Serve ``app`` on waitress until interrupted; ``announce`` gets the line saying where."""
     from ..adapters.wsgi import run_server
 
@@ -144,10 +145,11 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 
     max_body = app.config["MAX_CONTENT_LENGTH"]
     _one_line_body_refusals(max_body)
     # waitress refuses a body of its limit or more; the app, one over its limit
-    run_server(app, host=host, port=port, threads=threads, max_request_body_size=max_body + 1,
+    app.config["MLRUN_DB"].close()  # each worker connects on its own: no connection crosses a fork
+    run_server(app, host=host, port=port, threads=threads, workers=workers, max_request_body_size=max_body + 1,
                announce=lambda effective_port: announce(
                    f"mlrun server: serving runs from {app.config['MLRUN_DB'].url} on "
-                   f"http://{shown}:{effective_port}/ ({guard})"))
+                   f"http://{shown}:{effective_port}/ ({guard}" + (f", {workers} workers)" if workers > 1 else ")")))
 
 
 def _one_line_body_refusals(limit: int) -> None:

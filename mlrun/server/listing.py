@@ -5,13 +5,15 @@ from ..errors import InvalidSpecError
 from ..model import RUN_STATES
 from ..rundb import RunDB
 from ..rundb.base import SORT_FIELDS
+from ..rundb.filters import parse, sort_field
 
 DEFAULT_LIMIT = 100
 #: the largest page one request returns; clients page through longer listings
 MAX_LIMIT = 1000
 #: the largest offset (into a listing or a log) a query may name: what a store's 64-bit counters hold
 MAX_OFFSET = 2**63 - 1
-PARAMS = ("name", "project", "label", "state", "since", "until", "sort", "desc", "limit", "offset", "iterations")
+PARAMS = ("name", "project", "label", "state", "since", "until", "filter", "sort", "desc", "limit", "offset",
+          "iterations")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
@@ -19,14 +21,18 @@ class Page:
     """One page of run summaries, with the total count of runs matching and where the next page starts."""
 
     def __init__(self, runs: list[dict], total: int, offset: int, limit: int):
+        # a store may stop counting (PostgreSQL: MLRUN_PG_COUNT_LIMIT): then total is a lower bound
+        self.exact = type(total).__name__ != "AtLeast"
+        if not self.exact:  # at least what this page shows, and one more when it is full
+            total = max(total, offset + len(runs) + (1 if limit and len(runs) == limit else 0))
         self.runs, self.total, self.offset, self.limit = runs, total, offset, limit
         # limit=0 counts only: there is no next page to point at
         self.next_offset = offset + limit if limit and offset + limit < total else None
         self.prev_offset = max(offset - limit, 0) if offset else None
 
     def to_dict(self) -> dict:
-        return {"runs": self.runs, "total": self.total, "offset": self.offset, "limit": self.limit,
-                "next_offset": self.next_offset}
+        return {"runs": self.runs, "total": int(self.total), "offset": self.offset, "limit": self.limit,
+                "next_offset": self.next_offset, **({} if self.exact else {"total_exact": False})}
 
 
 class ListQuery:
@@ -34,13 +40,14 @@ class ListQuery:
 
     Query-string form: ``name``, ``project``, ``state``, ``label=k`` or ``label=k=v`` (repeatable),
     ``since``/``until`` (ISO-8601 date or time; a bare ``until`` date includes that whole day),
-    ``sort`` (one of ``SORT_FIELDS``), ``desc`` (true/false), ``limit`` (0 to ``MAX_LIMIT``; 0 counts
+    ``filter`` (an expression: ``rundb.filters``), ``sort`` (one of ``SORT_FIELDS``, ``outputs.KEY`` or
+    ``parameters.KEY``), ``desc`` (true/false), ``limit`` (0 to ``MAX_LIMIT``; 0 counts
     only), ``offset``, ``iterations`` (true: include hyper-parameter iterations).
     """
 
     def __init__(self, filters: dict | None = None, sort: str = "start_time", desc: bool = True,
-                 limit: int = DEFAULT_LIMIT, offset: int = 0):
-        self.filters = filters or {}
+                 limit: int = DEFAULT_LIMIT, offset: int = 0, expr: str | None = None):
+        self.filters, self.expr = filters or {}, expr
         self.sort, self.desc, self.limit, self.offset = sort, desc, limit, offset
 
     @classmethod
@@ -65,15 +72,26 @@ class ListQuery:
                 filters[key] = parse_time(value[key], key, end_of_day=key == "until")
         if "iterations" in value and _flag(value["iterations"], "iterations"):
             filters["iterations"] = True
+        expr = value.get("filter", "").strip() or None
+        if expr:
+            parse(expr)  # a bad filter is refused before any store is asked
+        sort = value.get("sort", "start_time")
+        if sort_field(sort) is None:
+            _choice(sort, SORT_FIELDS + ("outputs.KEY", "parameters.KEY"), "sort")
         return cls(
             filters,
-            sort=_choice(value.get("sort", "start_time"), SORT_FIELDS, "sort"),
+            expr=expr,
+            sort=sort,
             desc=_flag(value.get("desc", "true"), "desc"),
             limit=whole_number(value.get("limit", str(DEFAULT_LIMIT)), "limit", high=MAX_LIMIT),
             offset=whole_number(value.get("offset", "0"), "offset", high=MAX_OFFSET),
         )
 
     def fetch(self, db: RunDB) -> Page:
+        if self.expr or self.sort not in SORT_FIELDS:
+            runs, total = db.search_runs(self.expr, sort=self.sort, desc=self.desc, limit=self.limit,
+                                         offset=self.offset, **self.filters)
+            return Page(runs, total, self.offset, self.limit)
         runs = db.list_runs(**self.filters, sort=self.sort, desc=self.desc, limit=self.limit,
                             offset=self.offset) if self.limit else []
         # the whole listing fits on this page: no need to count
@@ -87,6 +105,8 @@ class ListQuery:
             args["label"] = [k if v is None else f"{k}={v}" for k, v in self.filters["labels"].items()]
         if self.filters.get("iterations"):
             args["iterations"] = "true"
+        if self.expr:
+            args["filter"] = self.expr
         args.update(sort=self.sort, desc="true" if self.desc else "false", limit=self.limit, offset=self.offset)
         args.update(changes)
         return args

@@ -1,7 +1,8 @@
 """The web UI: server-rendered pages to browse, chart and compare runs (no front-end build step).
 
     /                   runs list: filter, sort, page, pick runs to compare
-    /runs/UID           one run: parameters, inputs with lineage, outputs, metric charts, artifacts, logs, record
+    /runs/UID           one run: parameters, inputs with lineage, outputs, metric charts, artifacts, logs, record;
+                        a sweep's iterations as parallel coordinates and a scatter (``sx``/``sy`` pick its axes)
     /compare?uid=A&uid=B  two or more runs side by side (``UID@N`` picks a hyper-parameter iteration)
 
 Pages show what records hold; records carry secret sources, never secret values, and every
@@ -58,7 +59,7 @@ def runs():
                 row["function"] = function_url(db, row["uid"], row["iteration"])
     except InvalidInputError as exc:
         query, error = ListQuery(), str(exc)
-    form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until")}
+    form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until", "filter")}
     form["label"] = ", ".join(args.getlist("label"))
     html = render_template("runs.html", page=page, query=query, form=form, error=error, states=RUN_STATES)
     return html, 400 if error else 200
@@ -85,8 +86,11 @@ def run(uid: str):
         log = db.read_log(uid)
     except MLRunError:
         log = b""
+    from .sweeps import sweep_views
+
+    sweep = sweep_views(iterations, request.args.get("sx"), request.args.get("sy")) if iterations else None
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),
-                           artifacts=artifact_rows(record, notes), iterations=iterations, best=best,
+                           artifacts=artifact_rows(record, notes), iterations=iterations, best=best, sweep=sweep,
                            log=clean_log(log[-LOG_TAIL_BYTES:]), log_cut=len(log) > LOG_TAIL_BYTES,
                            log_size=len(log), record_yaml=short_yaml(record.to_dict()), notes=notes)
 

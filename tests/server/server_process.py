@@ -21,10 +21,12 @@ class Server:
 
 
 @contextmanager
-def running_server(store: str, token: str | None = None, args: tuple = (), env: dict | None = None):
+def running_server(store: str, token: str | None = None, args: tuple = (), env: dict | None = None,
+                   log_dir: str | None = None):
     """``mlrun server`` in a subprocess at a free port; stopped (and its log kept) on exit.
 
-    ``args`` are more command-line arguments (``--artifact-root DIR``...), ``env`` more environment variables.
+    ``args`` are more command-line arguments (``--artifact-root DIR``...), ``env`` more environment variables;
+    the log goes next to a directory ``store``, else into ``log_dir``.
     """
     port = free_port()
     server_env = {k: v for k, v in os.environ.items() if k not in ("MLRUN_TOKEN", "MLRUN_DBPATH")
@@ -32,8 +34,9 @@ def running_server(store: str, token: str | None = None, args: tuple = (), env: 
     server_env.update(env or {})
     if token:
         server_env["MLRUN_TOKEN"] = token
-    log_path = os.path.join(store, "..", f"server-{port}.log")
-    os.makedirs(store, exist_ok=True)
+    log_path = os.path.join(log_dir or os.path.join(store, ".."), f"server-{port}.log")
+    if "://" not in store:
+        os.makedirs(store, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "mlrun", "server", "--port", str(port), "--store", store,
                                  "--threads", "4", *args], stdout=log, stderr=subprocess.STDOUT, env=server_env)

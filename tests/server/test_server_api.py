@@ -7,8 +7,21 @@ import socket
 
 import pytest
 import requests
+from conftest import session_artifact_root
 from sample_runs import png, sample_record
-from server_process import TOKEN
+from server_process import TOKEN, running_server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory):
+    """The API tests run against a server over each SQL store: a directory (SQLite) and PostgreSQL."""
+    folder = tmp_path_factory.mktemp("server")
+    store = str(folder / "store")
+    if request.param == "postgres":
+        store = request.getfixturevalue("pg_server").new_database()
+    with running_server(store, log_dir=str(folder),
+                        args=("--artifact-root", session_artifact_root(tmp_path_factory))) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -176,6 +176,49 @@ def test_login_page_guards_the_ui(tmp_path, browser, shots):
         assert TOKEN not in browser.page_source
 
 
+def test_filter_box_takes_an_expression(site, browser, shots):
+    browser.get(site + "/")
+    box = browser.find_element(By.NAME, "filter")
+    box.send_keys("parameters.lr >= 0.3 or labels.team = nlp")
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(browser).until(lambda d: "filter=" in d.current_url)
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows(browser)] == ["bbbb2222", "cccc3333"]
+    screenshot(browser, shots, "runs-filter-expression")
+    box = browser.find_element(By.NAME, "filter")
+    box.clear()
+    box.send_keys("parameters.lr >= and")
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    message = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".error-message"))[0].text
+    assert "expected a value after '>='" in message and "position 18" in message
+
+
+def test_sweep_page_draws_its_iterations(site, browser, shots):
+    db = HTTPRunDB(site)
+    parent = sample_record("sweep0001", name="sweep", start="2023-12-01T00:00:00+00:00")
+    table = [["iteration", "state", "param.lr", "param.batch", "output.accuracy", "output.loss"]]
+    for i in range(1, 13):
+        table.append([i, "completed", 0.01 * i, 16 * (1 + i % 3), 0.5 + 0.04 * i, 1.0 / i])
+    parent["status"]["iterations"] = table
+    db.store_run_data(parent)
+    db.close()
+    browser.get_log("browser")  # what earlier pages logged (a refused filter is a 400 on purpose)
+    browser.get(site + "/runs/sweep0001")
+    lines = browser.find_elements(By.CSS_SELECTOR, "#sweep-parallel path")
+    assert len(lines) == 12 and all(line.size["width"] > 100 for line in lines)  # each line spans the axes
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#sweep-parallel .sweep-axis")) == 4
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#sweep-scatter circle")) == 12
+    assert browser.find_element(By.CSS_SELECTOR, "#sweep-scatter .x-label").text == "lr"
+    screenshot(browser, shots, "sweep")
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.NAME, "sx")).select_by_visible_text("batch")  # the page script redraws
+    wait(browser).until(lambda d: "sx=param.batch" in d.current_url)
+    assert browser.find_element(By.CSS_SELECTOR, "#sweep-scatter .x-label").text == "batch"
+    xs = {c.get_attribute("cx") for c in browser.find_elements(By.CSS_SELECTOR, "#sweep-scatter circle")}
+    assert len(xs) == 3  # three batch sizes
+    assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def test_sweep_parent_unreachable_function_and_integer_steps(tmp_path, browser, shots):
     """A sweep's parent shows its best iteration's metrics (whole-number steps, ticked as whole numbers) and a
     link comparing its iterations; a run of a function never reached is listed under the function's URL."""

@@ -230,3 +230,41 @@ def test_importing_mlrun_and_the_cli_stays_light():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "server" in done.stdout and done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_sweep_page_draws_parallel_coordinates_and_a_picked_scatter(client):
+    web, db = client
+    parent = sample_record("sweep")
+    parent["status"]["iterations"] = [
+        ["iteration", "state", "param.lr", "param.opt", "output.accuracy", "output.loss"],
+        [1, "completed", 0.1, "adam", 0.85, 0.4], [2, "completed", 0.3, "sgd", 0.95, 0.2],
+        [3, "error", 0.5, "<b>evil</b>", "", ""]]
+    db.store_run_data(parent)
+    html = web.get("/runs/sweep").get_data(as_text=True)
+    assert 'id="sweep-parallel"' in html and html.count('class="sweep-line"') == 3
+    assert [axis in html for axis in ('data-axis="param.lr"', 'data-axis="param.opt"', 'data-axis="output.accuracy"',
+                                      'data-axis="output.loss"')] == [True] * 4
+    assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html  # record text is escaped in the SVG
+    assert html.count('class="sweep-point"') == 2  # iteration 3 has no output: no point
+    assert 'class="x-label">lr<' in html and 'class="y-label">loss<' in html
+    picked = web.get("/runs/sweep?sx=param.opt&sy=output.accuracy").get_data(as_text=True)
+    assert 'class="x-label">opt<' in picked and 'class="y-label">accuracy<' in picked
+    assert 'href="/runs/sweep?iteration=2"' in picked
+    single = sample_record("single")
+    db.store_run_data(single)
+    assert 'id="sweep' not in web.get("/runs/single").get_data(as_text=True)
+
+
+def test_runs_page_filter_box_and_sort_by_output(client):
+    web, db = client
+    for uid, accuracy in (("a1", 0.5), ("a2", 0.9), ("a3", 0.7)):
+        record = sample_record(uid)
+        record["status"]["outputs"] = {"accuracy": accuracy}
+        db.store_run_data(record)
+    page = web.get("/?filter=outputs.accuracy+>+0.6&sort=outputs.accuracy&desc=false")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'name="filter" value="outputs.accuracy &gt; 0.6"' in html
+    assert html.index("/runs/a3") < html.index("/runs/a2") and "/runs/a1" not in html
+    bad = web.get("/?filter=outputs.accuracy+>")
+    assert bad.status_code == 400 and "expected a value after &#39;&gt;&#39; at the end (position 19)" in \
+        bad.get_data(as_text=True)

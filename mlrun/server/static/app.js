@@ -66,6 +66,13 @@
     update();
   }
 
+  function sweepPickers() {
+    // a new pick redraws the scatter (the page is drawn on the server)
+    var form = document.getElementById("sweep-pickers");
+    if (form) form.addEventListener("change", function () { form.submit(); });
+  }
+
   drawCharts();
   compareButton();
+  sweepPickers();
 })();

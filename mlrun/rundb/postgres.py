@@ -1,0 +1,368 @@
+"""A run store in PostgreSQL: ``postgresql://user@host[:port]/db`` (or ``postgres://``), for team servers.
+
+Several ``mlrun server`` processes (and machines) share one database.  Nothing is cached between
+calls: every answer is read from the database.  The schema is created, and migrated, on first use
+(``MIGRATIONS``, recorded in ``schema_version``; an advisory lock lets one process at a time do it).
+
+Listings read ``runs`` only: a run's summary (JSONB) and indexed columns.  The full record is in
+``run_records`` and logs are in ``run_logs``, so a record with a million metric points costs a
+listing nothing.  Numeric outputs and parameters are also rows of ``run_numbers`` (indexed by key
+and value): a filter such as ``outputs.accuracy > 0.9`` reads an index, not every summary.
+
+The password comes from the URL, ``PGPASSWORD``, ``~/.pgpass`` (libpq reads both) or
+``MLRUN_PG_PASSWORD``; it never appears in an error message.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from contextlib import contextmanager, nullcontext
+from urllib.parse import unquote, urlsplit
+
+from ..errors import NotFoundError, StoreError
+from ..model import RunRecord
+from .base import RunDB
+
+#: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
+MIGRATIONS = (
+    """
+    -- text in byte order ("C"), whatever the database's locale: sorted and compared as SQLite and Python do
+    CREATE TABLE runs (
+        uid TEXT COLLATE "C" NOT NULL,
+        iteration INTEGER NOT NULL DEFAULT 0,
+        project TEXT COLLATE "C" NOT NULL DEFAULT '',
+        name TEXT COLLATE "C" NOT NULL DEFAULT '',
+        state TEXT COLLATE "C" NOT NULL DEFAULT '',
+        start_time TEXT COLLATE "C" NOT NULL DEFAULT '',
+        last_update TEXT COLLATE "C" NOT NULL DEFAULT '',
+        labels JSONB NOT NULL DEFAULT '{}',
+        summary JSONB NOT NULL,
+        PRIMARY KEY (uid, iteration)
+    );
+    CREATE INDEX runs_by_start_time ON runs (iteration, start_time, uid);
+    CREATE INDEX runs_by_last_update ON runs (iteration, last_update, uid);
+    CREATE INDEX runs_by_name ON runs (iteration, name, uid);
+    CREATE INDEX runs_by_state ON runs (iteration, state, uid);
+    CREATE INDEX runs_by_project ON runs (iteration, project, start_time);
+    CREATE INDEX runs_by_uid ON runs (iteration, uid);
+    CREATE INDEX runs_by_labels ON runs USING GIN (labels jsonb_path_ops);
+    CREATE TABLE run_records (
+        uid TEXT COLLATE "C" NOT NULL,
+        iteration INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (uid, iteration),
+        FOREIGN KEY (uid, iteration) REFERENCES runs ON DELETE CASCADE
+    );
+    CREATE TABLE run_numbers (
+        uid TEXT COLLATE "C" NOT NULL,
+        iteration INTEGER NOT NULL,
+        kind CHAR(1) NOT NULL,  -- o: an output, p: a parameter
+        key TEXT COLLATE "C" NOT NULL,
+        value DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (uid, iteration, kind, key),
+        FOREIGN KEY (uid, iteration) REFERENCES runs ON DELETE CASCADE
+    );
+    CREATE INDEX run_numbers_by_value ON run_numbers (kind, key, value);
+    CREATE TABLE run_logs (
+        id BIGSERIAL PRIMARY KEY,
+        uid TEXT COLLATE "C" NOT NULL,
+        data BYTEA NOT NULL
+    );
+    CREATE INDEX run_logs_by_uid ON run_logs (uid, id);
+    """,
+)
+#: any number, the same in every process: the advisory lock schema changes take
+_SCHEMA_LOCK = 0x6D6C72756E
+_UPSERT_RUN = (
+    "INSERT INTO runs (uid, iteration, project, name, state, start_time, last_update, labels, summary)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid, iteration) DO UPDATE SET"
+    " project = excluded.project, name = excluded.name, state = excluded.state, start_time = excluded.start_time,"
+    " last_update = excluded.last_update, labels = excluded.labels, summary = excluded.summary")
+_UPSERT_RECORD = ("INSERT INTO run_records (uid, iteration, record) VALUES (%s, %s, %s)"
+                  " ON CONFLICT (uid, iteration) DO UPDATE SET record = excluded.record")
+
+
+def mask_password(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` (and of any ``scheme://user:password@`` in it) masked."""
+    import re
+
+    secrets = {p for p in (_password(url), os.environ.get("PGPASSWORD"), os.environ.get("MLRUN_PG_PASSWORD")) if p}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def _password(url: str) -> str:
+    try:
+        return unquote(urlsplit(url).password or "")
+    except ValueError:
+        return ""
+
+
+class PostgresRunDB(RunDB):
+    """Runs in a PostgreSQL database; ``url`` is a libpq connection URL."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self._local = threading.local()
+        from ..secrets import register
+
+        # whatever prints the URL (a server's start line, a log record) shows *** instead
+        register([p for p in (_password(url), os.environ.get("MLRUN_PG_PASSWORD")) if p])
+
+    def __repr__(self) -> str:
+        return f"PostgresRunDB({mask_password(self.url, self.url)!r})"
+
+    # --- connections -----------------------------------------------------------------------------------------
+
+    @property
+    def _conn(self):
+        # one connection per thread and process: a forked server worker opens its own
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or self._local.pid != os.getpid():
+            conn = self._local.conn = self._connect()
+            self._local.pid = os.getpid()
+        return conn
+
+    def _connect(self):
+        import psycopg
+
+        options = {}
+        if not _password(self.url) and os.environ.get("MLRUN_PG_PASSWORD"):
+            options["password"] = os.environ["MLRUN_PG_PASSWORD"]
+        try:
+            conn = psycopg.connect(self.url.replace("postgres://", "postgresql://", 1), autocommit=True,
+                                   connect_timeout=int(os.environ.get("MLRUN_PG_CONNECT_TIMEOUT", "10")), **options)
+        except (psycopg.Error, ValueError) as exc:
+            raise StoreError(self._message("cannot connect to run store", exc)) from None
+        try:
+            self._migrate(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreError(self._message("cannot create the run store's schema in", exc)) from None
+        return conn
+
+    def _message(self, what: str, exc: Exception) -> str:
+        where = mask_password(self.url, self.url)
+        reason = " ".join(str(exc).split())  # libpq messages span lines; one line, password masked
+        return mask_password(f"{what} {where}: {reason}", self.url)
+
+    @staticmethod
+    def _migrate(conn) -> None:
+        version = _schema_version(conn)
+        if version >= len(MIGRATIONS):
+            return
+        with conn.transaction():  # the lock is held to the end of the transaction: one migrating process
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            for number, step in enumerate(MIGRATIONS[row[0] or 0:], start=(row[0] or 0) + 1):
+                conn.execute(step)
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+
+    def _run(self, sql: str, args=()):
+        import psycopg
+
+        try:
+            return self._conn.execute(sql, args)
+        except psycopg.Error as exc:
+            self._reset_if_broken()
+            raise StoreError(self._message("run store", exc)) from None
+
+    def _reset_if_broken(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.broken:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def _transaction(self, pipelined: bool = True):
+        import psycopg
+
+        conn = self._conn
+        try:
+            # pipelined: the transaction's statements go in one round trip, not one each
+            with conn.pipeline() if pipelined else nullcontext(), conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            self._reset_if_broken()
+            raise StoreError(self._message("run store", exc)) from None
+
+    # --- the RunDB contract ----------------------------------------------------------------------------------
+
+    def store_run_data(self, data: dict) -> None:
+        rows = self._rows(data)  # a bad record fails before the transaction opens
+        with self._transaction():
+            self._write(*rows)
+
+    def store_run_data_and_log(self, data: dict, log: bytes) -> None:
+        rows = self._rows(data)
+        with self._transaction():
+            self._write(*rows)
+            self._replace_log(data["metadata"]["uid"], log)
+
+    @staticmethod
+    def _rows(record: dict) -> tuple:
+        from psycopg.types.json import Jsonb
+
+        run = RunRecord.from_dict(record, copy=False)  # validates; nothing is modified
+        if not run.metadata.uid:
+            raise StoreError("cannot store a run without metadata.uid")
+        meta, status, summary = run.metadata, run.status, run.summary()
+        key = (meta.uid, meta.iteration)
+        numbers = [(*key, kind[0], name, float(value)) for kind in ("outputs", "parameters")
+                   for name, value in summary[kind].items()
+                   if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) != float("inf")
+                   and value == value]
+        return ((*key, meta.project, meta.name, status.state, status.start_time, status.last_update,
+                 Jsonb(meta.labels), Jsonb(summary)), (*key, json.dumps(record)), numbers)
+
+    def _write(self, run: tuple, record: tuple, numbers: list) -> None:
+        conn = self._conn
+        conn.execute(_UPSERT_RUN, run)
+        conn.execute(_UPSERT_RECORD, record)
+        conn.execute("DELETE FROM run_numbers WHERE uid = %s AND iteration = %s", run[:2])
+        if numbers:
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO run_numbers (uid, iteration, kind, key, value)"
+                                " VALUES (%s, %s, %s, %s, %s)", numbers)
+
+    def read_run_data(self, uid: str, iteration: int = 0) -> dict:
+        row = self._run("SELECT record FROM run_records WHERE uid = %s AND iteration = %s", (uid, iteration)).fetchone()
+        if row is None:
+            raise NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else ""))
+        return json.loads(row[0])
+
+    def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+                  sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
+        from .base import check_sort
+
+        check_sort(sort)
+        return self.search_runs(None, sort, desc, limit, offset, name=name, project=project, labels=labels,
+                                state=state, since=since, until=until, iterations=iterations)[0]
+
+    def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+                   iterations=False, **_ignored) -> int:
+        from .filters import POSTGRES
+        from .search import count
+
+        where, args = self.where(name, project, labels, state, since, until, iterations)
+        return count(self, where, args, POSTGRES.count_beyond)
+
+    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, **filters):
+        from .filters import POSTGRES
+        from .search import check_search_sort, search_in_sql
+
+        by_value = check_search_sort(sort)
+        if by_value is None or limit is None:
+            return search_in_sql(self, POSTGRES, filter, sort, desc, limit, offset, filters)
+        # by an output or parameter: walk run_numbers' (kind, key, value) index for the runs with a value, then
+        # the runs without one; sorting every summary by a JSON value read them all
+        _, total = search_in_sql(self, POSTGRES, filter, "start_time", desc, 0, offset + limit, filters)
+        where, args = self._search_where(filter, filters)
+        kind, key = by_value.split(".", 1)
+        order = "DESC" if desc else "ASC"
+        numbered = (f"SELECT runs.summary FROM (SELECT * FROM runs{where}) AS runs JOIN run_numbers s ON"
+                    " s.uid = runs.uid AND s.iteration = runs.iteration AND s.kind = %s AND s.key = %s"
+                    f" ORDER BY s.value {order}, runs.start_time DESC, runs.uid DESC LIMIT %s OFFSET %s")
+        page = [row[0] for row in self.query(numbered, [*args, kind[0], key, limit, offset])]
+        if len(page) < limit:
+            having = "" if page or not offset else self.query(
+                f"SELECT COUNT(*) FROM (SELECT * FROM runs{where}) AS runs JOIN run_numbers s ON s.uid = runs.uid"
+                " AND s.iteration = runs.iteration AND s.kind = %s AND s.key = %s", [*args, kind[0], key])[0][0]
+            skip = max(0, offset - (offset + len(page) if page or not offset else having))
+            others = (f"SELECT summary FROM (SELECT * FROM runs{where}) AS runs WHERE NOT EXISTS (SELECT 1 FROM"
+                      " run_numbers s WHERE s.uid = runs.uid AND s.iteration = runs.iteration AND s.kind = %s"
+                      " AND s.key = %s) ORDER BY start_time DESC, uid DESC LIMIT %s OFFSET %s")
+            page += [row[0] for row in self.query(others, [*args, kind[0], key, limit - len(page), skip])]
+        if offset == 0 and len(page) < limit:
+            total = len(page)
+        return page, total
+
+    def _search_where(self, filter, filters: dict) -> tuple[str, list]:
+        from .filters import POSTGRES, parse, to_sql
+
+        where, args = self.where(**filters)
+        if filter:
+            condition, more = to_sql(parse(filter), POSTGRES)
+            where = f"{where} AND {condition}" if where else f" WHERE {condition}"
+            args = [*args, *more]
+        return where, args
+
+    def query(self, sql: str, args) -> list:
+        return self._run(sql, args).fetchall()
+
+    @staticmethod
+    def where(name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
+        """The WHERE clause (with its leading space, or empty) and arguments for the listing filters."""
+        from psycopg.types.json import Jsonb
+
+        where, args = [], []
+        for column, value in (("name", name), ("project", project), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                args.append(value)
+        if since is not None:
+            where.append("start_time >= %s")
+            args.append(since)
+        if until is not None:
+            where.append("start_time <= %s")
+            args.append(until)
+        if not iterations:
+            where.append("iteration = 0")
+        values = {str(k): str(v) for k, v in (labels or {}).items() if v is not None}
+        if values:
+            where.append("labels @> %s")
+            args.append(Jsonb(values))
+        for key in (k for k, v in (labels or {}).items() if v is None):
+            where.append("labels ? %s")
+            args.append(str(key))
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    def del_run(self, uid: str) -> None:
+        with self._transaction(pipelined=False):  # the count of deleted rows is read inside
+            deleted = self._conn.execute("DELETE FROM runs WHERE uid = %s", (uid,)).rowcount
+            self._conn.execute("DELETE FROM run_logs WHERE uid = %s", (uid,))
+        if not deleted:
+            raise NotFoundError(f"run {uid} not found")
+
+    def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
+        if append:
+            if data:
+                self._run("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
+            return
+        with self._transaction():
+            self._replace_log(uid, data)
+
+    def _replace_log(self, uid: str, data: bytes) -> None:
+        self._conn.execute("DELETE FROM run_logs WHERE uid = %s", (uid,))
+        if data:
+            self._conn.execute("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
+
+    def read_log(self, uid: str) -> bytes:
+        rows = self._run("SELECT data FROM run_logs WHERE uid = %s ORDER BY id", (uid,)).fetchall()
+        if not rows and self._run("SELECT 1 FROM runs WHERE uid = %s LIMIT 1", (uid,)).fetchone() is None:
+            raise NotFoundError(f"run {uid} not found")
+        return b"".join(bytes(row[0]) for row in rows)
+
+    @contextmanager
+    def run_lock(self, uid: str, iteration: int = 0):
+        """Hold the run for a read-modify-write (a PATCH) against every other process, to its end."""
+        with self._transaction(pipelined=False):
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", (uid, iteration))
+            yield
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _schema_version(conn) -> int:
+    exists = conn.execute("SELECT to_regclass('schema_version')").fetchone()[0]
+    if exists is None:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
