@@ -21,7 +21,8 @@ def get() -> None:
 @click.option("--name", default=None, help="Only runs with this name.")
 @click.option("--project", default=None, help="Only runs of this project.")
 @click.option("--label", "labels", multiple=True, metavar="KEY[=VALUE]", help="Only runs with this label (value).")
-@click.option("--state", default=None, type=click.Choice(["created", "running", "completed", "error"]))
+@click.option("--state", default=None, type=click.Choice(["created", "running", "completed", "error"]),
+              help="Only runs in this state.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(0, MAX_LISTED),
               help=f"At most this many (0: all; at most {MAX_LISTED:,}).")
 @click.option("--iterations", is_flag=True, help="Include hyper-parameter iterations.")
@@ -34,7 +35,7 @@ def get() -> None:
                    "parameters.KEY (runs without one last).")
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending, newest or largest first).")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
-              show_default=True)
+              show_default=True, help="A table of summaries, or the summaries as YAML or JSON.")
 @click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
@@ -93,7 +94,8 @@ def _children_under_parents(runs: list):
 @click.argument("uid")
 @click.option("--iteration", default=0, type=click.IntRange(0, MAX_ITERATION),
               help="A hyper-parameter iteration of the run.")
-@click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True)
+@click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True,
+              help="The record as YAML or JSON.")
 @click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:

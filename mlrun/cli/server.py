@@ -18,13 +18,12 @@ from . import UsageLine, user_errors
 @click.option("--store", default=None, envvar="MLRUN_DBPATH", metavar="PATH_OR_URL",
               help="Run store to serve: a directory, s3://bucket/prefix or postgresql://user@host/db (password: "
                    "PGPASSWORD, ~/.pgpass or MLRUN_PG_PASSWORD rather than in the URL). "
-                   "[env: MLRUN_DBPATH; default: ~/.mlrun/db]")
+                   "Default: ~/.mlrun/db.")
 @click.option("--token", default=None, envvar="MLRUN_TOKEN", metavar="TOKEN",
               help="Require this token (API: 'Authorization: Bearer TOKEN'; UI: a login page). "
-                   "Prefer the environment variable: a command line is visible to other users. [env: MLRUN_TOKEN]")
+                   "Prefer the environment variable: a command line is visible to other users.")
 @click.option("--insecure", is_flag=True, default=False, envvar="MLRUN_SERVER_INSECURE",
-              help="Serve a non-loopback address without a token: anyone who can reach it reads and changes runs. "
-                   "[env: MLRUN_SERVER_INSECURE=1]")
+              help="Serve a non-loopback address without a token: anyone who can reach it reads and changes runs.")
 @click.option("--artifact-root", "artifact_roots", multiple=True, metavar="PREFIX",
               help="Serve artifact content (downloads, previews) from under PREFIX: a directory, "
                    "s3://bucket/prefix or https://host/prefix; repeatable. The store's own folder or prefix "
@@ -32,17 +31,16 @@ from . import UsageLine, user_errors
                    "[env: MLRUN_ARTIFACT_ROOTS, comma-separated]")
 @click.option("--max-body-size", default=MAX_BODY, show_default=True, envvar="MLRUN_SERVER_MAX_BODY",
               type=click.IntRange(1), metavar="BYTES",
-              help="Refuse request bodies larger than this (413). [env: MLRUN_SERVER_MAX_BODY]")
+              help="Refuse request bodies larger than this (413).")
 @click.option("--max-record-size", default=MAX_RECORD, show_default=True, envvar="MLRUN_SERVER_MAX_RECORD",
               type=click.IntRange(1), metavar="BYTES",
-              help="Refuse to store a run record larger than this as JSON (413). [env: MLRUN_SERVER_MAX_RECORD]")
+              help="Refuse to store a run record larger than this as JSON (413).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 512),
               help="Requests served at once (by each worker).")
 @click.option("--workers", default=1, show_default=True, envvar="MLRUN_SERVER_WORKERS", type=click.IntRange(1, 64),
               help="Server processes sharing the port. Each is stateless: every answer is read from the store, "
                    "so any worker serves any request. Meant for postgresql:// stores; a directory store also takes "
-                   "several (SQLite in WAL mode serializes writers across processes, so writes do not scale). "
-                   "[env: MLRUN_SERVER_WORKERS]")
+                   "several (SQLite in WAL mode serializes writers across processes, so writes do not scale).")
 @user_errors
 def server(host, port, store, token, insecure, artifact_roots, max_body_size, max_record_size, threads,
            workers) -> None:
