@@ -144,12 +144,10 @@ def test_the_registry_keeps_only_the_newest_values(registry, monkeypatch):
 
 
 def test_the_stream_holds_back_a_secret_split_across_writes(registry, monkeypatch):
-    from mlrun.adapters.capture import _RoutingStream
-
     monkeypatch.setattr(secrets, "_install_output_masking", lambda: None)
     secrets.register([SECRET, MULTI])
     out = io.StringIO()
-    stream = _RoutingStream(out)
+    stream = secrets.MaskedStream(out)
     stream.write("token " + SECRET[:7])
     assert SECRET[:7] not in out.getvalue()  # could begin the secret: held back
     stream.write(SECRET[7:] + " done\n")
