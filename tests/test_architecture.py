@@ -36,9 +36,8 @@ MAX_FUNCTION_LINES = 50
 #: new, and on an entry that no longer holds, so these lists only shrink):
 KNOWN_UPWARD: set[str] = set()
 KNOWN_CYCLES: set[str] = set()
-#: run_function is to become a RunRequest with KFP files and --save-to as steps after the run
 KNOWN_LONG = {"mlrun.deploy.nuclio.function_config", "mlrun.kfp.component.component_source",
-              "mlrun.kfp.component.local_wheel", "mlrun.run.run_function", "mlrun.runtimes.local.run"}
+              "mlrun.kfp.component.local_wheel", "mlrun.runtimes.local.run"}
 
 
 def modules() -> dict[str, str]:
