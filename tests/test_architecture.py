@@ -37,7 +37,7 @@ MAX_FUNCTION_LINES = 50
 KNOWN_UPWARD: set[str] = set()
 KNOWN_CYCLES: set[str] = set()
 KNOWN_LONG = {"mlrun.deploy.nuclio.function_config", "mlrun.kfp.component.component_source",
-              "mlrun.kfp.component.local_wheel", "mlrun.runtimes.local.run"}
+              "mlrun.runtimes.local.run"}
 
 
 def modules() -> dict[str, str]:

@@ -280,7 +280,7 @@ class _StepOutputs(KfpOutputs):
         for key, _py, kind in spec["results"]:
             text = self._text(key)
             try:
-                results.append(_typed(text, kind))
+                results.append(typed_result(text, kind))
             except ValueError:
                 raise ValueError(f"result {key!r} is {text[:60]!r}, not {kind}: "
                                  f"declare its type in outputs={{{key!r}: ...}}") from None
@@ -348,10 +348,7 @@ def local_wheel(cache: str | None = None) -> str:
     directly: the package's files and the installed distribution's metadata.  Raises
     ``InvalidInputError`` when mlrun is not installed from a source tree (give a requirement).
     """
-    import hashlib
     import shutil
-    import subprocess
-    import sys
     import tempfile
 
     root = project_root()
@@ -359,43 +356,60 @@ def local_wheel(cache: str | None = None) -> str:
         raise InvalidInputError("mlrun_component: mlrun is not installed from a source tree, so no wheel can be "
                                 f"built here: pass requirement=... or set ${REQUIREMENT_ENV}")
     files = _source_files(root)
-    digest = hashlib.sha256()
-    for rel in files:
-        with open(os.path.join(root, rel), "rb") as fp:
-            digest.update(rel.encode() + b"\0" + fp.read() + b"\0")
     cache = cache or os.environ.get(WHEEL_CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlrun", "wheels")
-    folder = os.path.join(cache, digest.hexdigest()[:16])
+    folder = os.path.join(cache, _tree_digest(root, files)[:16])
     built = [f for f in os.listdir(folder) if f.endswith(".whl")] if os.path.isdir(folder) else []
     if built:
         return os.path.join(folder, built[0])
     with tempfile.TemporaryDirectory(prefix="mlrun-wheel-") as tmp:
-        tree = os.path.join(tmp, "src")
-        for rel in files:  # a copy: building in the source tree would leave build/ behind
-            os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
-            shutil.copy2(os.path.join(root, rel), os.path.join(tree, rel))
-        dist = os.path.join(tmp, "dist")
-        try:
-            timeout = float(os.environ.get(WHEEL_TIMEOUT_ENV) or DEFAULT_WHEEL_TIMEOUT)
-        except ValueError:
-            raise InvalidInputError(f"${WHEEL_TIMEOUT_ENV} must be a number of seconds") from None
-        try:
-            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, tree],
-                           capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        wheels = [f for f in os.listdir(dist) if f.endswith(".whl")] if os.path.isdir(dist) else []
-        if not wheels:
-            wheels = [pack_wheel(tree, files, dist)]
+        wheel = _build_wheel(root, files, tmp)
         os.makedirs(cache, exist_ok=True)
         staging = tempfile.mkdtemp(dir=cache, prefix=".building-")
-        shutil.copy2(os.path.join(tmp, "dist", wheels[0]), staging)
+        shutil.copy2(wheel, staging)
         try:
             os.rename(staging, folder)  # whole or not at all: another process may build the same
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
     built = [f for f in os.listdir(folder) if f.endswith(".whl")]
     return os.path.join(folder, built[0])
+
+
+def _tree_digest(root: str, files: list[str]) -> str:
+    """The sha256 (hex) of the source files' names and contents: the wheel cache's key."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel in files:
+        with open(os.path.join(root, rel), "rb") as fp:
+            digest.update(rel.encode() + b"\0" + fp.read() + b"\0")
+    return digest.hexdigest()
+
+
+def _build_wheel(root: str, files: list[str], tmp: str) -> str:
+    """Build the wheel under ``tmp`` (pip, else packed directly) from a copy of the tree; its path."""
+    import shutil
+    import subprocess
+    import sys
+
+    tree = os.path.join(tmp, "src")
+    for rel in files:  # a copy: building in the source tree would leave build/ behind
+        os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
+        shutil.copy2(os.path.join(root, rel), os.path.join(tree, rel))
+    dist = os.path.join(tmp, "dist")
+    try:
+        timeout = float(os.environ.get(WHEEL_TIMEOUT_ENV) or DEFAULT_WHEEL_TIMEOUT)
+    except ValueError:
+        raise InvalidInputError(f"${WHEEL_TIMEOUT_ENV} must be a number of seconds") from None
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, tree],
+                       capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    wheels = [f for f in os.listdir(dist) if f.endswith(".whl")] if os.path.isdir(dist) else []
+    if not wheels:
+        wheels = [pack_wheel(tree, files, dist)]
+    return os.path.join(dist, wheels[0])
 
 
 def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
@@ -567,7 +581,7 @@ def _read_code(target: str) -> str:
         raise InvalidInputError(f"mlrun_component: cannot read {target}: {exc}") from None
 
 
-def _typed(text: str, kind: str) -> Any:
+def typed_result(text: str, kind: str) -> Any:
     """A result's text (as ``--kfp`` writes it: strings as is, the rest JSON) as the declared type."""
     if kind == "str":
         return text
