@@ -117,31 +117,13 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
 
     Needs no kfp: the source names KFP's types (``Output[Dataset]``) as KFP's executor defines them.
     """
-    if not target or not isinstance(target, str):
-        raise InvalidInputError("mlrun_component: target must be a file path or function URL")
-    if isinstance(secrets, Mapping):
-        raise InvalidInputError("mlrun_component: secrets must be sources like ('file', path) or ('env', 'A,B'), "
-                                "never values: the pipeline would store them")
-    secrets = [list(pair) for pair in secrets]
-    if any(len(pair) != 2 or not all(isinstance(p, str) for p in pair) for pair in secrets):
-        raise InvalidInputError("mlrun_component: secrets must be (kind, source) pairs of strings")
+    secrets = _checked_sources(target, secrets)
     function = _identifier(name, "step")
     names = _Names()
     spec: dict[str, Any] = {"function": function, "target": target, "handler": handler, "args": [str(a) for a in args],
                             "secrets": secrets, "labels": {}, "params": [], "inputs": [], "options": {},
                             "results": [], "artifacts": [], "hyperparams": None, "hyper_options": None}
-    for key, value in (labels or {}).items():
-        if not isinstance(key, str) or not key or _is_pipeline_value(value):
-            raise InvalidInputError(f"mlrun_component: label {key!r} must be a non-empty key with a constant value")
-        spec["labels"][key] = str(value)
-    if hyperparams or hyper_options:
-        try:  # constants only: they are part of the step's definition
-            spec["hyperparams"] = json.loads(json.dumps(dict(hyperparams or {})))
-            spec["hyper_options"] = json.loads(json.dumps(dict(hyper_options or {})))
-        except (TypeError, ValueError):
-            raise InvalidInputError("mlrun_component: hyperparams and hyper_options must be constants "
-                                    "(lists of numbers, strings, ...)") from None
-
+    _add_constants(spec, labels, hyperparams, hyper_options)
     # outputs first: their names are what the user reads back, inputs give way to them
     metrics_name = names.take(METRICS_OUTPUT, exact=True)
     iterations_name = names.take(ITERATIONS_OUTPUT, exact=True) if spec["hyperparams"] is not None else ""
@@ -173,13 +155,46 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
     for option, value in zip(_RUN_OPTIONS, (workflow, save_to, out_path, rundb, project), strict=False):
         if value is not None and value != "":
             spec["options"][option] = add_input(value, option)[0]
+    return spec, arguments, _function_source(function, target, spec, parameters, metrics_name, iterations_name, embed)
 
+
+def _checked_sources(target: str, secrets: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """The secrets' sources as lists; a bad target or sources (or values instead of sources) refused."""
+    if not target or not isinstance(target, str):
+        raise InvalidInputError("mlrun_component: target must be a file path or function URL")
+    if isinstance(secrets, Mapping):
+        raise InvalidInputError("mlrun_component: secrets must be sources like ('file', path) or ('env', 'A,B'), "
+                                "never values: the pipeline would store them")
+    sources = [list(pair) for pair in secrets]
+    if any(len(pair) != 2 or not all(isinstance(p, str) for p in pair) for pair in sources):
+        raise InvalidInputError("mlrun_component: secrets must be (kind, source) pairs of strings")
+    return sources
+
+
+def _add_constants(spec: dict, labels: Mapping | None, hyperparams: Mapping | None, hyper_options: Mapping | None):
+    """The labels and sweep settings, constants of the step's definition."""
+    for key, value in (labels or {}).items():
+        if not isinstance(key, str) or not key or _is_pipeline_value(value):
+            raise InvalidInputError(f"mlrun_component: label {key!r} must be a non-empty key with a constant value")
+        spec["labels"][key] = str(value)
+    if hyperparams or hyper_options:
+        try:  # constants only: they are part of the step's definition
+            spec["hyperparams"] = json.loads(json.dumps(dict(hyperparams or {})))
+            spec["hyper_options"] = json.loads(json.dumps(dict(hyper_options or {})))
+        except (TypeError, ValueError):
+            raise InvalidInputError("mlrun_component: hyperparams and hyper_options must be constants "
+                                    "(lists of numbers, strings, ...)") from None
+
+
+def _function_source(function: str, target: str, spec: dict, parameters: list[str], metrics_name: str,
+                     iterations_name: str, embed: bool | None) -> str:
+    """The component function's source: its KFP signature, calling ``run_step`` with ``spec`` (the handler
+    file embedded when ``embed``, by default for a local file)."""
     if embed is None:
         embed = "://" not in target and os.path.isfile(target)
     if embed:
         spec["code"] = _read_code(target)
         spec["target"] = os.path.basename(target)
-
     for _key, py, kind in spec["artifacts"]:
         parameters.append(f"{py}: Output[{kind}]")
     parameters.append(f"{metrics_name}: Output[Metrics]")
@@ -192,11 +207,10 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
         fields = ", ".join(f"({py!r}, {kind})" for _key, py, kind in spec["results"])
         returns = f" -> NamedTuple('Outputs', [{fields}])"
     signature = ",\n        ".join(parameters)
-    source = (f"def {function}(\n        {signature}){returns}:\n"
-              f"    {json.dumps('mlrun run ' + target)}\n"
-              f"    from mlrun.kfp.component import run_step\n"
-              f"    return run_step({json.dumps(spec, sort_keys=True)!r}, locals())\n")
-    return spec, arguments, source
+    return (f"def {function}(\n        {signature}){returns}:\n"
+            f"    {json.dumps('mlrun run ' + target)}\n"
+            f"    from mlrun.kfp.component import run_step\n"
+            f"    return run_step({json.dumps(spec, sort_keys=True)!r}, locals())\n")
 
 
 def run_step(spec_text: str, values: Mapping[str, Any]):
