@@ -12,14 +12,14 @@ output from then on (``mlrun.secrets.register``).
 """
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import sys
 from collections.abc import Mapping
 
-from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, default_out_path, owner
-from .errors import InvalidInputError, NotFoundError
+from . import artifacts, lifecycle
+from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, owner
+from .errors import InvalidInputError, error_message
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
 from .secrets import SecretsStore
 
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .policy import AccessPolicy
-
-_current: RunContext | None = None
-
 
 class RunContext:
     """Parameters, secrets and inputs in; outputs, metrics, artifacts and state out.
@@ -102,12 +99,7 @@ class RunContext:
         A run that came over the network writes under the function's output path: its own may
         only name a sub-path of it (``AccessPolicy.output_path``).
         """
-        requested = self._record.spec.default_output_path
-        if self._policy is not None:
-            return self._policy.output_path(requested)
-        from .policy import absolute
-
-        return absolute(requested or default_out_path() or os.getcwd())
+        return artifacts.output_path(self._record, self._policy)
 
     @property
     def inputs(self) -> dict:
@@ -181,7 +173,7 @@ class RunContext:
             import hashlib
 
             is_bytes = isinstance(content, (bytes, bytearray))
-            entry["sha256"] = hashlib.sha256(content).hexdigest() if is_bytes else _file_sha256(content)[0]
+            entry["sha256"] = hashlib.sha256(content).hexdigest() if is_bytes else artifacts.file_sha256(content)[0]
         self._record.status.input_objects.append(entry)
 
     # -- writing ----------------------------------------------------------------------------
@@ -215,47 +207,9 @@ class RunContext:
         It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``
         (which must stay inside the output path, symlinks followed).  A local target is recorded absolute.
         """
-        from .datastore import get_item, join_url
-        from .policy import absolute
-
-        _check_artifact_key(key)
-        target = target_path or self._output_targets().get(key)
-        if not target:
-            out_path = self.out_path
-            target = join_url(out_path, key)
-            _check_inside(out_path, target, key)
-        item = get_item(absolute(target), secrets=self._secrets.items(), data_stores=self._record.spec.data_stores,
-                        policy=self._policy, action="write")
-        if body is not None:
-            import hashlib
-
-            data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-            digest, size = hashlib.sha256(data).hexdigest(), len(data)
-            item.put(data)
-        else:
-            source = local_path or key
-            if not os.path.isfile(source):
-                raise NotFoundError(f"artifact {key!r}: local file not found: {source}")
-            digest, size = _file_sha256(source)
-            item.upload(source)
-        artifact = {
-            "key": key,
-            "description": description,
-            "target_path": item.url,  # a named store (ds://) resolved: where the data really is
-            "size": size,
-            "sha256": digest,
-            "format": format or os.path.splitext(key)[1].lstrip(".").lower(),
-            "labels": dict(labels or {}),
-            "producer": {"name": self.name, "uid": self.uid},
-            "sources": [{"key": i["key"], "path": i["path"]} for i in self._record.spec.input_objects],
-        }
-        artifacts = self._record.status.output_artifacts
-        artifacts[:] = [a for a in artifacts if a.get("key") != key]
-        artifacts.append(artifact)
-        return artifact
-
-    def _output_targets(self) -> dict:
-        return {o["key"]: o["path"] for o in self._record.spec.output_artifacts}
+        return artifacts.log_artifact(self._record, key, body=body, local_path=local_path, target_path=target_path,
+                                      description=description, labels=labels, format=format, secrets=self._secrets,
+                                      policy=self._policy)
 
     # -- lifecycle --------------------------------------------------------------------------
     def commit(self, message: str = "") -> None:
@@ -373,11 +327,11 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     A bad ``spec`` raises ``InvalidSpecError``; a bad ``$MLRUN_EXEC_CONFIG`` ends the process with one
     line on stderr and exit code 2, as a bad command line would.
     """
-    global _current
-    if event is None and spec is None and _current is not None:
-        if name and not _current.name:
-            _current._record.metadata.name = name
-        return _current
+    current = lifecycle.current()
+    if event is None and spec is None and current is not None:
+        if name and not current.name:
+            current._record.metadata.name = name
+        return current
 
     from_env = event is None and spec is None and with_env and bool(
         os.environ.get(EXEC_CONFIG_ENV) or os.environ.get(EXEC_CONFIG_FD_ENV))
@@ -393,9 +347,9 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     if event is not None or policy is not None:
         ctx._policy = _request_policy(policy, store, secrets)
     if event is None:
-        _current = ctx
+        lifecycle.set_current(ctx)
         if spec is None:
-            _finish_at_exit(ctx)
+            lifecycle.finish_at_exit(ctx, signals=not from_env)  # a launcher's child: the launcher handles signals
     return ctx
 
 
@@ -465,58 +419,6 @@ def _launcher_spec() -> tuple[str | bytes, dict]:
     return spec, parse_struct(secrets or b"{}", EXEC_SECRETS_ENV)
 
 
-_hooks_installed = False
-
-
-def _finish_at_exit(ctx: RunContext) -> None:
-    """A script that never calls ``commit`` still leaves a record; an uncaught exception marks it failed."""
-    global _hooks_installed
-    ctx._owned_by_process = True
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    previous_hook = sys.excepthook
-
-    def owned_ctx(*states):
-        ctx = _current
-        return ctx if ctx is not None and getattr(ctx, "_owned_by_process", False) and ctx.state in states else None
-
-    def excepthook(exc_type, exc, tb):
-        ctx = owned_ctx("running", "completed")  # an exception after the code completed the run still fails it
-        if ctx is not None:
-            _finish_quietly(ctx, exc)
-        previous_hook(exc_type, exc, tb)
-
-    def at_exit():
-        ctx = owned_ctx("running")
-        if ctx is not None:
-            _finish_quietly(ctx, None)
-
-    sys.excepthook = excepthook
-    atexit.register(at_exit)
-
-
-def _finish_quietly(ctx: RunContext, error) -> None:
-    try:
-        ctx.finish(error)
-    except Exception as exc:  # the interpreter is going down: say it in one line, don't dump a traceback
-        print(f"mlrun: could not record run {ctx.uid}: {ctx.mask(str(exc))}", file=sys.stderr)
-
-
-def reset_current() -> None:
-    """Forget the process's context (tests, long-lived workers serving many runs)."""
-    global _current
-    _current = None
-
-
-def error_message(error: BaseException | str) -> str:
-    """One line that says what went wrong: ``ZeroDivisionError: division by zero``."""
-    if isinstance(error, BaseException):
-        text = str(error)
-        error = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return " ".join(str(error).split()) or "unknown error"
-
-
 def _plain(value: Any, key: str, what: str = "output") -> Any:
     """Make ``value`` YAML/JSON-safe (numpy scalars and arrays included) or refuse it by name."""
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -542,37 +444,6 @@ def _number(value: Any, key: str) -> float:
         return plain
     except (TypeError, ValueError):
         raise InvalidInputError(f"metric {key!r}: value must be a number, got {type(value).__name__}") from None
-
-
-def _check_artifact_key(key: str) -> None:
-    if not key or not isinstance(key, str):
-        raise InvalidInputError("artifact key must be a non-empty string")
-    parts = key.replace("\\", "/").split("/")
-    if key.startswith(("/", "\\")) or os.path.isabs(key) or ".." in parts or "://" in key:
-        raise InvalidInputError(f"artifact key {key!r} must be a relative path inside the output path")
-    if parts[-1] in ("", "."):
-        raise InvalidInputError(f"artifact key {key!r} names a folder: it must name a file inside the output path")
-
-
-def _check_inside(out_path: str, target: str, key: str) -> None:
-    """A local artifact lands inside the output path: a symlink in it may not lead the key elsewhere."""
-    from .policy import AccessPolicy, is_local
-
-    if is_local(out_path) and not AccessPolicy([out_path]).allows(target, "write"):
-        from .errors import AccessDeniedError
-
-        raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
-
-
-def _file_sha256(path: str) -> tuple[str, int]:
-    import hashlib
-
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fp:
-        while chunk := fp.read(1024 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _default_name(record: RunRecord) -> str:

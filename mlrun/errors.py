@@ -48,3 +48,11 @@ class InvalidTransitionError(InvalidInputError):
 
 class LimitExceededError(InvalidInputError):
     """A body, spec, record or answer is larger or deeper than the configured limit (HTTP 413)."""
+
+
+def error_message(error: BaseException | str) -> str:
+    """One line that says what went wrong: ``ZeroDivisionError: division by zero``."""
+    if isinstance(error, BaseException):
+        text = str(error)
+        error = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return " ".join(str(error).split()) or "unknown error"

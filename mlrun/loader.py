@@ -59,7 +59,7 @@ def import_file(path: str):
     """The module of the Python file ``path``, run once; its folder goes first on ``sys.path`` (its neighbours)."""
     import importlib.util
 
-    from .context import error_message
+    from .errors import error_message
 
     path = os.path.abspath(path)
     stem = os.path.splitext(os.path.basename(path))[0]

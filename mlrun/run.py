@@ -1,9 +1,10 @@
-"""Running code from Python the way the CLI does: ``run_function(file_or_url, params=..., ...)``."""
+"""Running code from Python the way the CLI does: a ``RunRequest``, or ``run_function(file_or_url, params=...)``."""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from .config import default_dbpath
 from .errors import StoreError
@@ -65,66 +66,134 @@ def as_secrets(secrets) -> SecretsStore:
     return store
 
 
-def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
-                 outputs: Mapping[str, str] | None = None, secrets=None, name: str = "", handler: str = "",
-                 args: Sequence[str] = (), out_path: str = "", project: str = "",
-                 labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", save_to: str = "",
-                 rundb: str | None = None, stream: bool = True, record: RunRecord | None = None,
-                 kfp: OutputWriter | None = None, hyperparams: Mapping[str, list] | None = None,
-                 hyper_options: Mapping | None = None) -> RunRecord:
-    """Run a file locally (child process) or a function by URL, record it and return the final record.
+@dataclass
+class RunRequest:
+    """What to run, with what: ``RunRequest(target, params=...).run()`` runs it and returns the final record.
 
+    ``target``: a Python file (run in a local child process) or a function's ``http(s)://`` URL.
     ``secrets``: a mapping of inline values, or ``[("file", "secrets.txt"), ("env", "A,B")]``.
-    ``kfp``: also write what Kubeflow Pipelines reads from a step (``mlrun.kfp.KfpOutputs``); a
-    folder it cannot write ends the run in state ``error`` (before the code runs when it can tell).
     ``hyperparams`` (``{name: [values]}``) and ``hyper_options`` (strategy, selector, parallel, ...)
     make it a hyper-parameter run: the returned record is the parent (see ``mlrun.hyper``).
+    ``record``: run this record (in state ``created``) instead of one built from the fields.
     A failing run does not raise: the returned record is in state ``error`` with the reason.
     Bad input (missing file, unknown handler, unreadable secrets) raises ``InvalidInputError``
     before anything is recorded.
     """
-    from .rundb import get_run_db
-    from .runtimes import RunOutcome, get_runtime
 
-    runtime = get_runtime(target)
-    secrets_store = as_secrets(secrets)
-    if record is None:
-        record = new_run(name=name, params=params, inputs=inputs, outputs=outputs, out_path=out_path,
-                         project=project, labels=labels, uid=uid, workflow=workflow,
-                         command=target, handler=handler, args=args, kind=runtime.kind)
-    record.spec.secret_sources = secrets_store.sources
-    sweep = None
-    if hyperparams or hyper_options:
-        record.spec.hyperparams, record.spec.hyper_options = dict(hyperparams or {}), dict(hyper_options or {})
-    if record.spec.hyperparams or record.spec.hyper_options:
-        from .hyper import Sweep
+    target: str
+    params: Mapping | None = None
+    inputs: Mapping[str, str] | None = None
+    outputs: Mapping[str, str] | None = None
+    secrets: Any = None
+    name: str = ""
+    handler: str = ""
+    args: Sequence[str] = ()
+    out_path: str = ""
+    project: str = ""
+    labels: Mapping[str, str] | None = None
+    uid: str = ""
+    workflow: str = ""
+    rundb: str | None = None
+    stream: bool = True
+    record: RunRecord | None = None
+    hyperparams: Mapping[str, list] | None = None
+    hyper_options: Mapping | None = None
+    _secrets: SecretsStore | None = field(default=None, init=False, repr=False, compare=False)
 
-        sweep = Sweep(record, secrets_store.items())  # bad sweep options fail here, before anything is stored
-    runtime.validate(record)
-    secrets_store.register()  # this process's own output (errors, progress) hides them too
-    rundb = rundb or default_dbpath()
-    db = get_run_db(rundb)
-    db.store_run(record, secrets_store)
-    kfp_problem = kfp.check() if kfp is not None else ""
-    if kfp_problem:  # the pipeline could not read the results: fail before the code runs, not after
-        outcome = RunOutcome(record.copy())
-    elif sweep is not None:  # the record is the parent; each iteration is a run of its own
-        outcome = sweep.run(runtime, record, secrets_store, rundb, stream=stream)
-    else:
-        outcome = runtime.run(record, secrets_store, rundb, stream=stream)
-    # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
-    final = masked_record(outcome.record, secrets_store)
-    if kfp is not None:
-        kfp_problem = kfp_problem or kfp.write(final, secrets_store.items())
-        if kfp_problem and final.state != "error":
-            final.fail(kfp_problem)
-            final = masked_record(final, secrets_store)  # the problem may name a file
-    if outcome.log:
-        db.store_run_and_log(final, outcome.log)
-    else:
+    def secret_store(self) -> SecretsStore:
+        """The run's secrets (read from their sources once)."""
+        if self._secrets is None:
+            self._secrets = as_secrets(self.secrets)
+        return self._secrets
+
+    def run(self) -> RunRecord:
+        """Record the run, run it, record its end and return the final record (secrets hidden)."""
+        runtime, record, sweep, db = self._start()
+        secrets, rundb = self.secret_store(), self.rundb or default_dbpath()
+        if sweep is not None:  # the record is the parent; each iteration is a run of its own
+            outcome = sweep.run(runtime, record, secrets, rundb, stream=self.stream)
+        else:
+            outcome = runtime.run(record, secrets, rundb, stream=self.stream)
+        # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
+        final = masked_record(outcome.record, secrets)
+        if outcome.log:
+            db.store_run_and_log(final, outcome.log)
+        else:
+            db.store_run(final)
+        return final
+
+    def refuse(self, reason: str) -> RunRecord:
+        """Record the run in state ``error`` with ``reason`` without running it (a check before the run failed)."""
+        _runtime, record, _sweep, db = self._start()
+        final = record.copy()
+        final.fail(reason)
+        final = masked_record(final, self.secret_store())  # the reason may name a file
         db.store_run(final)
+        return final
+
+    def _start(self):
+        """Check the request and store the run's first record: (runtime, record, sweep or None, run store)."""
+        from .rundb import get_run_db
+        from .runtimes import get_runtime
+
+        runtime = get_runtime(self.target)
+        secrets = self.secret_store()
+        record = self.record if self.record is not None else new_run(
+            name=self.name, params=self.params, inputs=self.inputs, outputs=self.outputs, out_path=self.out_path,
+            project=self.project, labels=self.labels, uid=self.uid, workflow=self.workflow, command=self.target,
+            handler=self.handler, args=self.args, kind=runtime.kind)
+        record.spec.secret_sources = secrets.sources
+        sweep = None
+        if self.hyperparams or self.hyper_options:
+            record.spec.hyperparams, record.spec.hyper_options = dict(self.hyperparams or {}), dict(
+                self.hyper_options or {})
+        if record.spec.hyperparams or record.spec.hyper_options:
+            from .hyper import Sweep
+
+            sweep = Sweep(record, secrets.items())  # bad sweep options fail here, before anything is stored
+        runtime.validate(record)
+        secrets.register()  # this process's own output (errors, progress) hides them too
+        db = get_run_db(self.rundb or default_dbpath())
+        db.store_run(record, secrets)
+        return runtime, record, sweep, db
+
+
+def run_with_kfp(request: RunRequest, kfp: OutputWriter) -> RunRecord:
+    """Run ``request`` and write what Kubeflow Pipelines reads from the final record (``mlrun.kfp.KfpOutputs``).
+
+    A folder it cannot write ends the run in state ``error``: before the code runs when ``kfp.check()``
+    tells, else after it (the record says why, what the run did stays recorded).
+    """
+    problem = kfp.check()
+    if problem:  # the pipeline could not read the results: fail before the code runs, not after
+        return request.refuse(problem)
+    final = request.run()
+    secrets = request.secret_store()
+    problem = kfp.write(final, secrets.items())
+    if problem and final.state != "error":
+        final.fail(problem)
+        final = masked_record(final, secrets)  # the problem may name a file
+        from .rundb import get_run_db
+
+        get_run_db(request.rundb or default_dbpath()).store_run(final)
+    return final
+
+
+def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
+                 outputs: Mapping[str, str] | None = None, secrets=None, *, save_to: str = "",
+                 kfp: OutputWriter | None = None, **fields) -> RunRecord:
+    """Run a file locally (child process) or a function by URL, record it and return the final record.
+
+    The convenience that builds a ``RunRequest`` from its fields (``params``, ``inputs``, ``outputs``,
+    ``secrets``; by keyword: ``name``, ``handler``, ``args``, ``out_path``, ``project``, ``labels``, ``uid``,
+    ``workflow``, ``rundb``, ``stream``, ``record``, ``hyperparams``, ``hyper_options``).  Then, after the run:
+    ``kfp`` writes what Kubeflow Pipelines reads (``run_with_kfp``), ``save_to`` saves the record as YAML
+    (``save_record``).
+    """
+    request = RunRequest(target, params=params, inputs=inputs, outputs=outputs, secrets=secrets, **fields)
+    final = run_with_kfp(request, kfp) if kfp is not None else request.run()
     if save_to:
-        save_record(final, save_to, secrets_store.items())
+        save_record(final, save_to, request.secret_store().items())
     return final
 
 

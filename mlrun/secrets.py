@@ -10,15 +10,18 @@ A multi-line value is hidden whole and line by line (each line of ``MIN_MASKED_L
 more), so neither the value nor any of its lines shows.  The values of ``NOT_SECRET_KEYS`` (where an S3
 endpoint is and its region) are configuration, not credentials: they stay visible.  A context that holds
 secrets also registers them process-wide (``register``): from then on the process's own stdout, stderr
-and ``logging`` are masked until it ends (see ``mlrun.adapters.capture``); the registry keeps the newest
+and ``logging`` are masked until it ends (``MaskedStream``); the registry keeps the newest
 ``$MLRUN_MASK_REGISTRY_SIZE`` values (default 4096), so a long-lived server does not grow without end.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
+from _thread import allocate_lock as Lock  # threading itself is not needed to import this module
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 
 from .errors import SecretError
 
@@ -360,10 +363,8 @@ def _registry_size() -> int:
 
 def _install_output_masking() -> None:
     global _log_masking_installed
-    from .adapters.capture import _RoutingStream, install
-
-    _stream_type[0] = _RoutingStream
-    install()  # checked on each call: notebooks and test runners replace sys.stdout behind our back
+    _stream_type[0] = MaskedStream
+    install_streams()  # checked on each call: notebooks and test runners replace sys.stdout behind our back
     if not _log_masking_installed:
         _log_masking_installed = True
         _install_log_masking()
@@ -402,3 +403,98 @@ def _mask_log_record(record, logging) -> None:
     fields = getattr(record, "with", None)  # nuclio-sdk's structured fields
     if isinstance(fields, dict):
         record.__dict__["with"] = _mask_data(fields, _view[0])
+
+
+# -- the process's streams -----------------------------------------------------------------------------
+# stdout and stderr mask every registered value, whichever thread writes.  Towards the real stream a
+# MaskedStream holds back at most an end of the text that could begin a secret, until the next write, a flush
+# or exit, so a secret written in pieces hides as well.  A thread (or asyncio task) may route its writes into
+# a buffer of its own instead (``output_route``: mlrun serve keeps each request's output so).
+#: the buffer the current thread's or task's stdout and stderr writes go to (``None``: the real streams)
+output_route: ContextVar[io.StringIO | None] = ContextVar("mlrun_output_buffer", default=None)
+_install_lock = Lock()
+
+
+class MaskedStream:
+    """Stands in for ``sys.stdout``/``sys.stderr``: registered values masked; writes go to the buffer
+    ``output_route`` names for the writing thread or task, if any, else to the real stream."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self._held = ""  # an end of the text written that could begin a secret
+        self._lock = Lock()
+
+    def write(self, text: str) -> int:
+        buffer = output_route.get()
+        if not _view[0]:  # no secrets known: the plain path, nothing added
+            if buffer is None:
+                return self.stream.write(text) if not self._held else self._write_masked(text)
+            return buffer.write(text)
+        if buffer is not None:  # the run's log: masked whole once more when the run ends
+            buffer.write(mask_output(text))
+            return len(text)
+        return self._write_masked(text)
+
+    def _write_masked(self, text: str) -> int:
+        with self._lock:  # the held end and the text that completes it must go out in order
+            masked = mask_output(self._held + text) if self._held else mask_output(text)
+            keep = held_tail(masked)
+            self._held = masked[len(masked) - keep:] if keep else ""
+            if len(masked) > keep:
+                self.stream.write(masked[:len(masked) - keep])
+        return len(text)
+
+    def writelines(self, lines) -> None:  # not passed through: the lines must be routed and masked too
+        for line in lines:
+            self.write(line)
+
+    def release(self) -> None:
+        """Write out what is held back (it is not a secret, or not all of one)."""
+        if self._held:
+            with self._lock:
+                held, self._held = self._held, ""
+                if held:
+                    self.stream.write(held)
+
+    def flush(self) -> None:
+        if output_route.get() is None:
+            self.release()
+            self.stream.flush()
+
+    def __getattr__(self, name: str):  # encoding, fileno, isatty, buffer, ...
+        return getattr(self.stream, name)
+
+
+_installed: list = []
+
+
+def install_streams() -> None:
+    """Put ``MaskedStream``s in place of sys.stdout and sys.stderr (idempotent).
+
+    ``register`` and a per-request capture (``mlrun.adapters.capture``) call it; whatever ``sys.stdout`` is
+    (a console, a notebook's stream, a test runner's capture) gets wrapped.
+    """
+    # checked on every call: test runners, notebooks and embedding servers swap sys.stdout behind our back
+    if isinstance(sys.stdout, MaskedStream) and isinstance(sys.stderr, MaskedStream):
+        return
+    with _install_lock:
+        if not _installed:
+            import atexit
+
+            atexit.register(_release_all)  # what is held back still reaches the console at exit
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None and not isinstance(stream, MaskedStream):
+                wrapper = MaskedStream(stream)
+                setattr(sys, name, wrapper)
+                _installed.append(wrapper)
+                del _installed[:-8]  # the current ones matter; a few replaced ones may still be held by someone
+
+
+def _release_all() -> None:
+    for stream in list(_installed):
+        try:
+            stream.release()
+            stream.stream.flush()
+        except (OSError, ValueError):  # a closed stream at exit: nothing more can reach it
+            pass

@@ -15,7 +15,7 @@ def isolated_store(tmp_path, monkeypatch):
 
     (Run code writes artifacts to the working directory by default: never into the checkout.)
     """
-    import mlrun.context
+    import mlrun.lifecycle
     import mlrun.rundb
 
     monkeypatch.chdir(tmp_path)
@@ -23,8 +23,8 @@ def isolated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("MLRUN_DBPATH", str(tmp_path / "db"))
     for name in ("MLRUN_EXEC_CONFIG", "MLRUN_EXEC_SECRETS", "MLRUN_OUT_PATH"):
         monkeypatch.delenv(name, raising=False)
-    mlrun.context.reset_current()
+    mlrun.lifecycle.reset_current()
     mlrun.rundb._cache.clear()
     yield str(tmp_path / "db")
-    mlrun.context.reset_current()
+    mlrun.lifecycle.reset_current()
     mlrun.rundb._cache.clear()

@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..context import error_message
-from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError
+from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, error_message
 from ..loader import load_function, locate_handler
 from ..model import RunRecord, now_iso
 from ..policy import is_loopback

@@ -96,26 +96,32 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
     from ..hyper.sources import parse_hyperparams
     from ..kfp.outputs import KfpOutputs
     from ..params import parse_pairs, split_pair
-    from ..run import run_function
+    from ..run import RunRequest, run_with_kfp, save_record
 
     if not kfp and (kfp_dir or kfp_outputs_dir or kfp_outputs):
         raise InvalidInputError("--kfp-dir, --kfp-outputs-dir and --kfp-output need --kfp")
-    record = run_function(
+    request = RunRequest(
         target,
         params=parse_pairs(params, "-p"),
         inputs=parse_pairs(inputs, "-i", typed=False),
         outputs=parse_pairs(outputs, "-o", typed=False),
         secrets=[split_pair(s, "-s") for s in secrets],
         name=name, handler=handler, args=args, out_path=out_path, project=project,
-        labels=parse_pairs(labels, "--label", typed=False), uid=uid, workflow=workflow, save_to=save_to,
+        labels=parse_pairs(labels, "--label", typed=False), uid=uid, workflow=workflow,
         rundb=rundb, stream=not quiet,
-        kfp=KfpOutputs(kfp_dir, kfp_outputs_dir, parse_pairs(kfp_outputs, "--kfp-output", typed=False))
-        if kfp else None,
         hyperparams=parse_hyperparams(hyperparams) if hyperparams else None,
         hyper_options={k: v for k, v in hyper_options.items() if v is not None},
     )
+    if kfp:  # its files are written after the run, from the final record
+        writer = KfpOutputs(kfp_dir, kfp_outputs_dir, parse_pairs(kfp_outputs, "--kfp-output", typed=False))
+        record = run_with_kfp(request, writer)
+    else:
+        record = request.run()
     if not quiet:
         click.echo(record.to_yaml(), nl=False)
     if record.state == "error":
         click.echo(f"Error: run {record.uid} failed: {record.status.error}", err=True)
+    if save_to:  # after the record and its state are shown: a failure to save is one more line, exit 1
+        save_record(record, save_to, request.secret_store().items())
+    if record.state == "error":
         sys.exit(1)

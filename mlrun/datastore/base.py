@@ -48,9 +48,9 @@ class _TempNames:
         return os.path.join(folder, f".mlrun-{self.prefix}-{next(self.counter)}.tmp")
 
 
-_temp_name = _TempNames()
+temp_name = _TempNames()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_temp_name.renew)
+    os.register_at_fork(after_in_child=temp_name.renew)
 
 
 def create_temp(folder: str) -> tuple[int, str]:
@@ -58,7 +58,7 @@ def create_temp(folder: str) -> tuple[int, str]:
 
     Not mkstemp: its 0600 mode would stay on the file once renamed; this honours the umask.
     """
-    name = _temp_name(folder)
+    name = temp_name(folder)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         return os.open(name, flags, 0o666), name
@@ -83,7 +83,7 @@ def atomic_path(path: str) -> Iterator[str]:
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = _temp_name(folder)
+    tmp = temp_name(folder)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -14,9 +14,9 @@ import sys
 import time
 from collections.abc import Mapping
 
-from ..context import RunContext, error_message
+from ..artifacts import log_artifact
 from ..datastore import join_url
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, error_message
 from ..model import RunRecord, RunStatus, is_scalar, now_iso
 from ..runtimes import RunOutcome, Runtime
 from ..secrets import SecretsStore
@@ -130,7 +130,7 @@ class Sweep:
         if stop_reason:
             progress.note(stop_reason)
             parent.metadata.annotations["stop_reason"] = stop_reason
-        self._select(parent, results, secrets, db)
+        self._select(parent, results, secrets)
         log = b"".join(f"--- iteration {n} ---\n".encode() + logs[n] for n in sorted(logs) if logs[n])
         return RunOutcome(parent, log)
 
@@ -198,7 +198,7 @@ class Sweep:
                          *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
         return rows
 
-    def _select(self, parent: RunRecord, results: dict, secrets: SecretsStore, db) -> None:
+    def _select(self, parent: RunRecord, results: dict, secrets: SecretsStore) -> None:
         """Pick the best iteration, fill in the parent's outputs, state and results artifact."""
         ordered = [results[n] for n in sorted(results)]
         completed = [r for r in ordered if r.state != "error"]
@@ -218,8 +218,8 @@ class Sweep:
                 parent.status.output_artifacts = chosen.status.output_artifacts
         parent.status.iterations = self.table(results)
         try:
-            RunContext(parent, secrets, db).log_artifact(RESULTS_KEY, body=secrets.mask(_csv(parent.status.iterations)),
-                                                         description="one row per iteration", format="csv")
+            log_artifact(parent, RESULTS_KEY, body=secrets.mask(_csv(parent.status.iterations)),
+                         description="one row per iteration", format="csv", secrets=secrets)
         except Exception as exc:  # noqa: BLE001 - the table stays in the record; say why the file is missing
             error = error or f"cannot write {RESULTS_KEY}: {secrets.mask(error_message(exc))}"
         self._end(parent, error)

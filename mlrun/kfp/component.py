@@ -117,31 +117,13 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
 
     Needs no kfp: the source names KFP's types (``Output[Dataset]``) as KFP's executor defines them.
     """
-    if not target or not isinstance(target, str):
-        raise InvalidInputError("mlrun_component: target must be a file path or function URL")
-    if isinstance(secrets, Mapping):
-        raise InvalidInputError("mlrun_component: secrets must be sources like ('file', path) or ('env', 'A,B'), "
-                                "never values: the pipeline would store them")
-    secrets = [list(pair) for pair in secrets]
-    if any(len(pair) != 2 or not all(isinstance(p, str) for p in pair) for pair in secrets):
-        raise InvalidInputError("mlrun_component: secrets must be (kind, source) pairs of strings")
+    secrets = _checked_sources(target, secrets)
     function = _identifier(name, "step")
     names = _Names()
     spec: dict[str, Any] = {"function": function, "target": target, "handler": handler, "args": [str(a) for a in args],
                             "secrets": secrets, "labels": {}, "params": [], "inputs": [], "options": {},
                             "results": [], "artifacts": [], "hyperparams": None, "hyper_options": None}
-    for key, value in (labels or {}).items():
-        if not isinstance(key, str) or not key or _is_pipeline_value(value):
-            raise InvalidInputError(f"mlrun_component: label {key!r} must be a non-empty key with a constant value")
-        spec["labels"][key] = str(value)
-    if hyperparams or hyper_options:
-        try:  # constants only: they are part of the step's definition
-            spec["hyperparams"] = json.loads(json.dumps(dict(hyperparams or {})))
-            spec["hyper_options"] = json.loads(json.dumps(dict(hyper_options or {})))
-        except (TypeError, ValueError):
-            raise InvalidInputError("mlrun_component: hyperparams and hyper_options must be constants "
-                                    "(lists of numbers, strings, ...)") from None
-
+    _add_constants(spec, labels, hyperparams, hyper_options)
     # outputs first: their names are what the user reads back, inputs give way to them
     metrics_name = names.take(METRICS_OUTPUT, exact=True)
     iterations_name = names.take(ITERATIONS_OUTPUT, exact=True) if spec["hyperparams"] is not None else ""
@@ -173,13 +155,46 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
     for option, value in zip(_RUN_OPTIONS, (workflow, save_to, out_path, rundb, project), strict=False):
         if value is not None and value != "":
             spec["options"][option] = add_input(value, option)[0]
+    return spec, arguments, _function_source(function, target, spec, parameters, metrics_name, iterations_name, embed)
 
+
+def _checked_sources(target: str, secrets: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """The secrets' sources as lists; a bad target or sources (or values instead of sources) refused."""
+    if not target or not isinstance(target, str):
+        raise InvalidInputError("mlrun_component: target must be a file path or function URL")
+    if isinstance(secrets, Mapping):
+        raise InvalidInputError("mlrun_component: secrets must be sources like ('file', path) or ('env', 'A,B'), "
+                                "never values: the pipeline would store them")
+    sources = [list(pair) for pair in secrets]
+    if any(len(pair) != 2 or not all(isinstance(p, str) for p in pair) for pair in sources):
+        raise InvalidInputError("mlrun_component: secrets must be (kind, source) pairs of strings")
+    return sources
+
+
+def _add_constants(spec: dict, labels: Mapping | None, hyperparams: Mapping | None, hyper_options: Mapping | None):
+    """The labels and sweep settings, constants of the step's definition."""
+    for key, value in (labels or {}).items():
+        if not isinstance(key, str) or not key or _is_pipeline_value(value):
+            raise InvalidInputError(f"mlrun_component: label {key!r} must be a non-empty key with a constant value")
+        spec["labels"][key] = str(value)
+    if hyperparams or hyper_options:
+        try:  # constants only: they are part of the step's definition
+            spec["hyperparams"] = json.loads(json.dumps(dict(hyperparams or {})))
+            spec["hyper_options"] = json.loads(json.dumps(dict(hyper_options or {})))
+        except (TypeError, ValueError):
+            raise InvalidInputError("mlrun_component: hyperparams and hyper_options must be constants "
+                                    "(lists of numbers, strings, ...)") from None
+
+
+def _function_source(function: str, target: str, spec: dict, parameters: list[str], metrics_name: str,
+                     iterations_name: str, embed: bool | None) -> str:
+    """The component function's source: its KFP signature, calling ``run_step`` with ``spec`` (the handler
+    file embedded when ``embed``, by default for a local file)."""
     if embed is None:
         embed = "://" not in target and os.path.isfile(target)
     if embed:
         spec["code"] = _read_code(target)
         spec["target"] = os.path.basename(target)
-
     for _key, py, kind in spec["artifacts"]:
         parameters.append(f"{py}: Output[{kind}]")
     parameters.append(f"{metrics_name}: Output[Metrics]")
@@ -192,11 +207,10 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
         fields = ", ".join(f"({py!r}, {kind})" for _key, py, kind in spec["results"])
         returns = f" -> NamedTuple('Outputs', [{fields}])"
     signature = ",\n        ".join(parameters)
-    source = (f"def {function}(\n        {signature}){returns}:\n"
-              f"    {json.dumps('mlrun run ' + target)}\n"
-              f"    from mlrun.kfp.component import run_step\n"
-              f"    return run_step({json.dumps(spec, sort_keys=True)!r}, locals())\n")
-    return spec, arguments, source
+    return (f"def {function}(\n        {signature}){returns}:\n"
+            f"    {json.dumps('mlrun run ' + target)}\n"
+            f"    from mlrun.kfp.component import run_step\n"
+            f"    return run_step({json.dumps(spec, sort_keys=True)!r}, locals())\n")
 
 
 def run_step(spec_text: str, values: Mapping[str, Any]):
@@ -280,7 +294,7 @@ class _StepOutputs(KfpOutputs):
         for key, _py, kind in spec["results"]:
             text = self._text(key)
             try:
-                results.append(_typed(text, kind))
+                results.append(typed_result(text, kind))
             except ValueError:
                 raise ValueError(f"result {key!r} is {text[:60]!r}, not {kind}: "
                                  f"declare its type in outputs={{{key!r}: ...}}") from None
@@ -348,10 +362,7 @@ def local_wheel(cache: str | None = None) -> str:
     directly: the package's files and the installed distribution's metadata.  Raises
     ``InvalidInputError`` when mlrun is not installed from a source tree (give a requirement).
     """
-    import hashlib
     import shutil
-    import subprocess
-    import sys
     import tempfile
 
     root = project_root()
@@ -359,43 +370,60 @@ def local_wheel(cache: str | None = None) -> str:
         raise InvalidInputError("mlrun_component: mlrun is not installed from a source tree, so no wheel can be "
                                 f"built here: pass requirement=... or set ${REQUIREMENT_ENV}")
     files = _source_files(root)
-    digest = hashlib.sha256()
-    for rel in files:
-        with open(os.path.join(root, rel), "rb") as fp:
-            digest.update(rel.encode() + b"\0" + fp.read() + b"\0")
     cache = cache or os.environ.get(WHEEL_CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlrun", "wheels")
-    folder = os.path.join(cache, digest.hexdigest()[:16])
+    folder = os.path.join(cache, _tree_digest(root, files)[:16])
     built = [f for f in os.listdir(folder) if f.endswith(".whl")] if os.path.isdir(folder) else []
     if built:
         return os.path.join(folder, built[0])
     with tempfile.TemporaryDirectory(prefix="mlrun-wheel-") as tmp:
-        tree = os.path.join(tmp, "src")
-        for rel in files:  # a copy: building in the source tree would leave build/ behind
-            os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
-            shutil.copy2(os.path.join(root, rel), os.path.join(tree, rel))
-        dist = os.path.join(tmp, "dist")
-        try:
-            timeout = float(os.environ.get(WHEEL_TIMEOUT_ENV) or DEFAULT_WHEEL_TIMEOUT)
-        except ValueError:
-            raise InvalidInputError(f"${WHEEL_TIMEOUT_ENV} must be a number of seconds") from None
-        try:
-            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, tree],
-                           capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        wheels = [f for f in os.listdir(dist) if f.endswith(".whl")] if os.path.isdir(dist) else []
-        if not wheels:
-            wheels = [pack_wheel(tree, files, dist)]
+        wheel = _build_wheel(root, files, tmp)
         os.makedirs(cache, exist_ok=True)
         staging = tempfile.mkdtemp(dir=cache, prefix=".building-")
-        shutil.copy2(os.path.join(tmp, "dist", wheels[0]), staging)
+        shutil.copy2(wheel, staging)
         try:
             os.rename(staging, folder)  # whole or not at all: another process may build the same
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
     built = [f for f in os.listdir(folder) if f.endswith(".whl")]
     return os.path.join(folder, built[0])
+
+
+def _tree_digest(root: str, files: list[str]) -> str:
+    """The sha256 (hex) of the source files' names and contents: the wheel cache's key."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel in files:
+        with open(os.path.join(root, rel), "rb") as fp:
+            digest.update(rel.encode() + b"\0" + fp.read() + b"\0")
+    return digest.hexdigest()
+
+
+def _build_wheel(root: str, files: list[str], tmp: str) -> str:
+    """Build the wheel under ``tmp`` (pip, else packed directly) from a copy of the tree; its path."""
+    import shutil
+    import subprocess
+    import sys
+
+    tree = os.path.join(tmp, "src")
+    for rel in files:  # a copy: building in the source tree would leave build/ behind
+        os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
+        shutil.copy2(os.path.join(root, rel), os.path.join(tree, rel))
+    dist = os.path.join(tmp, "dist")
+    try:
+        timeout = float(os.environ.get(WHEEL_TIMEOUT_ENV) or DEFAULT_WHEEL_TIMEOUT)
+    except ValueError:
+        raise InvalidInputError(f"${WHEEL_TIMEOUT_ENV} must be a number of seconds") from None
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, tree],
+                       capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    wheels = [f for f in os.listdir(dist) if f.endswith(".whl")] if os.path.isdir(dist) else []
+    if not wheels:
+        wheels = [pack_wheel(tree, files, dist)]
+    return os.path.join(dist, wheels[0])
 
 
 def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
@@ -567,7 +595,7 @@ def _read_code(target: str) -> str:
         raise InvalidInputError(f"mlrun_component: cannot read {target}: {exc}") from None
 
 
-def _typed(text: str, kind: str) -> Any:
+def typed_result(text: str, kind: str) -> Any:
     """A result's text (as ``--kfp`` writes it: strings as is, the rest JSON) as the declared type."""
     if kind == "str":
         return text

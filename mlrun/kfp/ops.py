@@ -147,7 +147,7 @@ class _Step:
     def value(self, value: Any, label: str, typed: bool = False):
         """A command-line word: the constant itself, or a placeholder for a pipeline value."""
         if not _is_pipeline_value(value):
-            return _cli_text(value) if typed else str(value)
+            return cli_text(value) if typed else str(value)
         name = base = kfp_name(label) or "value"
         count = 1
         while name in self._taken:
@@ -170,7 +170,7 @@ def _is_pipeline_value(value: Any) -> bool:
     return not isinstance(value, _PLAIN) or isinstance(value, str) and "{{" in value
 
 
-def _cli_text(value: Any) -> str:
+def cli_text(value: Any) -> str:
     """``value`` written so that ``mlrun run -p key=...`` reads it back the same (``"5"`` stays a string)."""
     from ..params import parse_value
 

@@ -360,6 +360,16 @@ def test_save_to_a_file_and_to_a_directory(workdir):
     assert sorted(leftovers) == ["last.yaml", "u-dir.yaml"]  # no temporary files left behind
 
 
+def test_save_to_failing_after_a_completed_run_shows_the_record_first_then_one_line(workdir):
+    (workdir / "a-file").write_text("x")
+    proc = mlrun_cli("run", "--uid", "u-save", "--save-to", "a-file/r.yaml", "example1.py", cwd=str(workdir))
+    assert proc.returncode == 1
+    shown = yaml.safe_load(proc.stdout[proc.stdout.index("metadata:"):])  # the record, after the script's lines
+    assert shown["metadata"]["uid"] == "u-save" and shown["status"]["state"] == "completed"
+    assert proc.stderr.splitlines() == ["Error: cannot save the run record to a-file/r.yaml: Not a directory"]
+    assert get_run_db().read_run_data("u-save")["status"]["state"] == "completed"
+
+
 def test_typed_parameters_out_path_and_output_targets(workdir):
     write(workdir, "arts.py", """\
         from mlrun import get_or_create_ctx

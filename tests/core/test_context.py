@@ -53,10 +53,10 @@ def test_precedence_event_then_spec_then_environment(monkeypatch):
     spec = {"metadata": {"uid": "from-spec"}}
     assert get_or_create_ctx("x", event=event, spec=spec).uid == "from-event"
     assert get_or_create_ctx("x", spec=spec).uid == "from-spec"
-    mlrun.context.reset_current()
+    mlrun.lifecycle.reset_current()
     from_env = get_or_create_ctx("x")
     assert from_env.uid == "from-env" and from_env.get_secret("TOKEN") == "env-secret"
-    mlrun.context.reset_current()
+    mlrun.lifecycle.reset_current()
     assert get_or_create_ctx("x", with_env=False).uid not in ("from-env", "from-spec", "from-event")
 
 
@@ -235,7 +235,7 @@ def test_context_manager_ends_in_error_with_the_message_and_reraises():
 
 def test_context_manager_treats_a_clean_exit_as_success():
     for code in (None, 0):
-        mlrun.context.reset_current()
+        mlrun.lifecycle.reset_current()
         with pytest.raises(SystemExit), get_or_create_ctx("x") as ctx:
             raise SystemExit(code)
         assert stored(ctx.uid)["status"]["state"] == "completed"

@@ -162,21 +162,21 @@ def test_reading_a_directory_names_it(tmp_path):
 
 
 def _draw_temp_name(folder: str) -> str:
-    from mlrun.datastore.base import _temp_name
+    from mlrun.datastore.base import temp_name
 
-    return _temp_name(folder)
+    return temp_name(folder)
 
 
 def test_temp_names_are_unique_across_threads_and_forked_processes(tmp_path):
     import multiprocessing
     import threading
 
-    from mlrun.datastore.base import _temp_name
+    from mlrun.datastore.base import temp_name
 
     names, lock = [], threading.Lock()
 
     def draw():
-        drawn = [_temp_name(str(tmp_path)) for _ in range(500)]
+        drawn = [temp_name(str(tmp_path)) for _ in range(500)]
         with lock:
             names.extend(drawn)
 

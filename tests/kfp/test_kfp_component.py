@@ -12,7 +12,7 @@ from kfp.dsl import Dataset
 
 from mlrun.errors import InvalidInputError
 from mlrun.kfp import mlrun_component
-from mlrun.kfp.component import _typed, component_source, iterations_html
+from mlrun.kfp.component import component_source, iterations_html, typed_result
 
 
 def compile_pipeline(pipeline, tmp_path) -> dict:
@@ -101,12 +101,13 @@ def test_a_large_handler_file_is_not_carried(tmp_path):
 
 
 def test_results_read_back_as_their_declared_types():
-    assert _typed("14", "float") == 14.0 and isinstance(_typed("14", "float"), float)
-    assert _typed("14.0", "int") == 14 and _typed("true", "bool") is True and _typed("[1, 2]", "list") == [1, 2]
-    assert _typed("high", "str") == "high" and _typed('{"a": 1}', "dict") == {"a": 1}
+    assert typed_result("14", "float") == 14.0 and isinstance(typed_result("14", "float"), float)
+    assert typed_result("14.0", "int") == 14 and typed_result("true", "bool") is True
+    assert typed_result("[1, 2]", "list") == [1, 2]
+    assert typed_result("high", "str") == "high" and typed_result('{"a": 1}', "dict") == {"a": 1}
     for text, kind in (("high", "float"), ("14.5", "int"), ("true", "float"), ("1", "bool"), ("{}", "list")):
         with pytest.raises(ValueError):
-            _typed(text, kind)
+            typed_result(text, kind)
 
 
 def test_the_iterations_page_escapes_and_limits():

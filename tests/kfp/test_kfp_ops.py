@@ -10,7 +10,7 @@ from kfp import compiler, dsl
 
 from mlrun.errors import InvalidInputError
 from mlrun.kfp import component_spec, mlrun_op
-from mlrun.kfp.ops import _cli_text
+from mlrun.kfp.ops import cli_text
 from mlrun.params import parse_value
 
 
@@ -94,7 +94,7 @@ def test_bad_steps_are_refused_with_the_culprit_named(kwargs, message):
 @given(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
                  st.none(), st.lists(st.integers(), max_size=4), st.dictionaries(st.text(max_size=5), st.integers())))
 def test_constant_parameters_read_back_as_the_same_value(value):
-    parsed = parse_value(_cli_text(value))
+    parsed = parse_value(cli_text(value))
     assert parsed == value and type(parsed) is type(value)
 
 

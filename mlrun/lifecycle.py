@@ -1,0 +1,105 @@
+"""The process's own run: the current context and the hooks that end it when the process ends.
+
+A plain ``python script.py`` that calls ``get_or_create_ctx`` owns its run: the hooks here record its end
+even when the script never calls ``commit``.  What the run is recorded with:
+
+* the script ends normally, or calls ``sys.exit()`` / ``sys.exit(0)``: ``completed``;
+* ``sys.exit(3)``: ``error`` with ``script exited with code 3``; ``sys.exit("msg")``: ``error`` with ``msg``;
+* an uncaught exception: ``error`` with its message;
+* SIGTERM (with no handler of the script's own): ``error`` with ``terminated by SIGTERM``, then the process
+  still dies of SIGTERM.
+
+Python does not tell ``atexit`` handlers the exit code: a call to ``sys.exit`` is seen because the hooks wrap
+it; a bare ``raise SystemExit(n)`` is not seen by any hook and ends the run as a normal end would.
+"""
+from __future__ import annotations
+
+import atexit
+import sys
+
+_current = None  # the process's RunContext, if it has one
+_exit_code = None  # the last sys.exit(...) argument, when the script called it
+_hooks_installed = False
+
+
+def current():
+    """The process's context (``None`` until ``get_or_create_ctx`` made one without an event or spec)."""
+    return _current
+
+
+def set_current(ctx) -> None:
+    global _current
+    _current = ctx
+
+
+def reset_current() -> None:
+    """Forget the process's context (tests, long-lived workers serving many runs)."""
+    global _current
+    _current = None
+
+
+def finish_at_exit(ctx, signals: bool = False) -> None:
+    """``ctx`` is the process's own run: end it when the process ends (see the module's text).
+
+    With ``signals`` (a plain script, not a launcher's child), SIGTERM ends it too, when the script has no
+    handler of its own for it.
+    """
+    global _hooks_installed
+    ctx.owned_by_process = True
+    if signals:
+        _end_on_sigterm()
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous_hook, original_exit = sys.excepthook, sys.exit
+
+    def excepthook(exc_type, exc, tb):
+        ctx = _owned("running", "completed")  # an exception after the code completed the run still fails it
+        if ctx is not None:
+            _finish_quietly(ctx, exc)
+        previous_hook(exc_type, exc, tb)
+
+    def exit(status=None):  # noqa: A001 - stands in for sys.exit
+        global _exit_code
+        _exit_code = SystemExit(status)
+        original_exit(status)
+
+    sys.excepthook, sys.exit = excepthook, exit
+    atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    ctx = _owned("running")
+    if ctx is not None:
+        _finish_quietly(ctx, _exit_code)  # None or sys.exit's SystemExit: finish() tells 0 from a failing code
+
+
+def _owned(*states):
+    ctx = _current
+    return ctx if ctx is not None and getattr(ctx, "owned_by_process", False) and ctx.state in states else None
+
+
+def _end_on_sigterm() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the script (or what runs it) handles SIGTERM itself
+
+    def on_sigterm(signum, frame):
+        ctx = _owned("running")
+        if ctx is not None:
+            _finish_quietly(ctx, "terminated by SIGTERM")
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)  # die of SIGTERM, as the process would have without this handler
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _finish_quietly(ctx, error) -> None:
+    try:
+        ctx.finish(error)
+    except Exception as exc:  # the interpreter is going down: say it in one line, don't dump a traceback
+        print(f"mlrun: could not record run {ctx.uid}: {ctx.mask(str(exc))}", file=sys.stderr)
