@@ -318,6 +318,27 @@ class Dialect:
         prefix, _, key = field.partition(".")
         return self.json_number(prefix, key, args)
 
+    def listing_where(self, name=None, project=None, labels=None, state=None, since=None, until=None,
+                      iterations=False) -> tuple[str, list]:
+        """The WHERE clause (with its leading space, or empty) and arguments for ``RunDB.list_runs``' filters."""
+        where: list[str] = []
+        args: list = []
+        for condition, value in ((f"name = {self.param}", name), (f"project = {self.param}", project),
+                                 (f"state = {self.param}", state), (f"start_time >= {self.param}", since),
+                                 (f"start_time <= {self.param}", until)):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        if not iterations:
+            where.append("iteration = 0")
+        if labels:
+            self.label_conditions(labels, where, args)
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    def label_conditions(self, labels: dict, where: list, args: list) -> None:
+        """Conditions for ``labels`` (``{key: value}``; a value of ``None``: has the label)."""
+        raise NotImplementedError
+
 
 class SQLiteDialect(Dialect):
     """``runs.summary`` is JSON text."""
@@ -332,6 +353,16 @@ class SQLiteDialect(Dialect):
     def json_text(self, prefix: str, key: str, args: list) -> str:
         self._path(prefix, key, args)
         return "(CASE WHEN json_type(summary, ?) = 'text' THEN json_extract(summary, ?) END)"
+
+    def label_conditions(self, labels: dict, where: list, args: list) -> None:
+        for key, value in labels.items():
+            path = '$."' + str(key).replace('"', '""') + '"'
+            if value is None:
+                where.append("json_type(labels, ?) IS NOT NULL")
+                args.append(path)
+            else:
+                where.append("json_extract(labels, ?) = ?")
+                args.extend([path, str(value)])
 
 
 class PostgresDialect(Dialect):
@@ -374,6 +405,17 @@ class PostgresDialect(Dialect):
             args.append(Jsonb({key: node.value}))
             return "labels @> %s"  # served by the GIN index on labels
         return super().compare(node, args)
+
+    def label_conditions(self, labels: dict, where: list, args: list) -> None:
+        from psycopg.types.json import Jsonb
+
+        values = {str(k): str(v) for k, v in labels.items() if v is not None}
+        if values:  # one containment test, served by the GIN index on labels
+            where.append("labels @> %s")
+            args.append(Jsonb(values))
+        for key in (k for k, v in labels.items() if v is None):
+            where.append("labels ? %s")
+            args.append(str(key))
 
 
 SQLITE = SQLiteDialect()

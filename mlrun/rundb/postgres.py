@@ -296,30 +296,9 @@ class PostgresRunDB(RunDB):
 
     @staticmethod
     def where(name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
-        """The WHERE clause (with its leading space, or empty) and arguments for the listing filters."""
-        from psycopg.types.json import Jsonb
+        from .filters import POSTGRES
 
-        where, args = [], []
-        for column, value in (("name", name), ("project", project), ("state", state)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        if since is not None:
-            where.append("start_time >= %s")
-            args.append(since)
-        if until is not None:
-            where.append("start_time <= %s")
-            args.append(until)
-        if not iterations:
-            where.append("iteration = 0")
-        values = {str(k): str(v) for k, v in (labels or {}).items() if v is not None}
-        if values:
-            where.append("labels @> %s")
-            args.append(Jsonb(values))
-        for key in (k for k, v in (labels or {}).items() if v is None):
-            where.append("labels ? %s")
-            args.append(str(key))
-        return (" WHERE " + " AND ".join(where) if where else ""), args
+        return POSTGRES.listing_where(name, project, labels, state, since, until, iterations)
 
     def del_run(self, uid: str) -> None:
         with self._transaction(pipelined=False):  # the count of deleted rows is read inside

@@ -139,7 +139,7 @@ class SQLiteRunDB(RunDB):
     def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         check_sort(sort)
-        where, args = self._where(name, project, labels, state, since, until, iterations)
+        where, args = self.where(name, project, labels, state, since, until, iterations)
         order = "DESC" if desc else "ASC"
         sql = f"SELECT summary FROM runs{where} ORDER BY {sort} {order}, uid {order} LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else int(limit), int(offset)])
@@ -147,34 +147,8 @@ class SQLiteRunDB(RunDB):
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:
-        where, args = self._where(name, project, labels, state, since, until, iterations)
+        where, args = self.where(name, project, labels, state, since, until, iterations)
         return self._execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
-
-    @staticmethod
-    def _where(name, project, labels, state, since, until, iterations) -> tuple[str, list]:
-        """The WHERE clause (with its leading space, or empty) and arguments for the listing filters."""
-        where, args = [], []
-        for column, value in (("name", name), ("project", project), ("state", state)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if since is not None:
-            where.append("start_time >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("start_time <= ?")
-            args.append(until)
-        if not iterations:
-            where.append("iteration = 0")
-        for key, value in (labels or {}).items():
-            path = '$."' + str(key).replace('"', '""') + '"'
-            if value is None:
-                where.append("json_type(labels, ?) IS NOT NULL")
-                args.append(path)
-            else:
-                where.append("json_extract(labels, ?) = ?")
-                args.extend([path, str(value)])
-        return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, **filters):
         from .filters import SQLITE
@@ -182,8 +156,11 @@ class SQLiteRunDB(RunDB):
 
         return search_in_sql(self, SQLITE, filter, sort, desc, limit, offset, filters)
 
-    def where(self, name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
-        return self._where(name, project, labels, state, since, until, iterations)
+    @staticmethod
+    def where(name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
+        from .filters import SQLITE
+
+        return SQLITE.listing_where(name, project, labels, state, since, until, iterations)
 
     @contextmanager
     def run_lock(self, uid: str, iteration: int = 0):
