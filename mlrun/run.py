@@ -116,7 +116,10 @@ class RunRequest:
             outcome = runtime.run(record, secrets, rundb, stream=self.stream)
         # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
         final = masked_record(outcome.record, secrets)
-        if outcome.log:
+        if outcome.stored and final is outcome.record:  # the run committed its own end, nothing to hide: only the log
+            if outcome.log:
+                db.store_log(final.uid, outcome.log, append=False)
+        elif outcome.log:
             db.store_run_and_log(final, outcome.log)
         else:
             db.store_run(final)

@@ -63,8 +63,8 @@ class LocalRuntime(Runtime):
             returncode = proc.wait()
             guard.child_ended()
             _stop_relay(pumps, appender)
-        final = _final_record(db, record, guard.signum, failure and secrets.mask(failure), returncode)
-        outcome = RunOutcome(final, log.getvalue())
+        final, stored = _final_record(db, record, guard.signum, failure and secrets.mask(failure), returncode)
+        outcome = RunOutcome(final, log.getvalue(), stored)
         if guard.signum:
             # this process goes down with the signal: record the run and its log now, then let the signal act
             db.store_run_and_log(final, outcome.log)
@@ -148,13 +148,15 @@ def _hand_spec(proc: subprocess.Popen, spec_write: int, secrets: SecretsStore, r
     return ""
 
 
-def _final_record(db, record: RunRecord, signum: int, failure: str, returncode: int) -> RunRecord:
+def _final_record(db, record: RunRecord, signum: int, failure: str, returncode: int) -> tuple[RunRecord, bool]:
     """The run's final record: what the child committed (or the spec, if it never did), failed when the
-    run was interrupted by ``signum``, could not be handed its spec (``failure``) or its process failed."""
+    run was interrupted by ``signum``, could not be handed its spec (``failure``) or its process failed;
+    and whether the store holds it as it is (the child committed its end and nothing was added)."""
     try:
-        final = db.read_run(record.uid, record.metadata.iteration)
+        data = db.read_run_data(record.uid, record.metadata.iteration)
+        final = RunRecord.from_dict(data)  # text that would not encode, escaped
     except NotFoundError:
-        final = record.copy()  # the child died before its first commit
+        data, final = None, record.copy()  # the child died before its first commit
     if signum:
         final.fail(f"interrupted by {signal.Signals(signum).name}")
     elif failure:
@@ -163,9 +165,11 @@ def _final_record(db, record: RunRecord, signum: int, failure: str, returncode: 
         final.fail(_exit_reason(returncode))
     elif final.state in ("created", "running"):
         final.complete()
-    else:
+    elif final.to_dict(copy=False) == data:  # as the child committed it: no need to store it again
+        return final, True
+    else:  # reading it back changed it (text escaped): stored again
         final.touch()
-    return final
+    return final, False
 
 
 def _settings() -> tuple[float, float]:
