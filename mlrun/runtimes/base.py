@@ -23,6 +23,8 @@ class RunOutcome:
 
 class Runtime(ABC):
     kind = ""
+    #: the run is stored as ``running`` before it is handed over (its process does not commit its start again)
+    stores_running = False
 
     def __init__(self, target: str):
         self.target = target

@@ -35,6 +35,7 @@ from .base import RunOutcome, Runtime
 
 class LocalRuntime(Runtime):
     kind = "local"
+    stores_running = True
 
     def validate(self, record: RunRecord) -> None:
         check_handler(self.target, record.spec.runtime.get("handler") or "")

@@ -64,9 +64,9 @@ def run_script(tmp_path, counting_db, code: str):
 def test_a_local_run_writes_its_record_at_start_and_at_end(tmp_path, counting_db, code, state, code_exit):
     result, writes, uid, store = run_script(tmp_path, counting_db, code)
     assert result.returncode == code_exit, result.stderr
-    # the launcher records the run, the child marks it running and commits its end; the log is stored
-    # after it without the record again
-    assert writes == ["record created", "record running", f"record {state}"]
+    # the launcher records the run as running, the child commits its end; the log is stored after it
+    # without the record again
+    assert writes == ["record running", f"record {state}"]
     db = get_run_db(store)
     assert db.read_run(uid).state == state
     assert b"hello" in db.read_log(uid)
@@ -80,4 +80,4 @@ def test_an_explicit_commit_is_one_write_more(tmp_path, counting_db):
         ctx.commit("half way")
     """)
     assert result.returncode == 0, result.stderr
-    assert writes == ["record created", "record running", "record running", "record completed"]
+    assert writes == ["record running", "record running", "record completed"]
