@@ -52,7 +52,9 @@ class RunContext:
 
             record.metadata.uid = uuid.uuid4().hex
         record.status.start_time = record.status.last_update = record.status.start_time or now_iso()
-        if record.status.state == "created":
+        #: this context started the run (it came ``created``); else whoever handed it over stored it running
+        self.started = record.status.state == "created"
+        if self.started:
             record.start(record.status.start_time)
 
     # -- identity ---------------------------------------------------------------------------

@@ -116,7 +116,10 @@ class RunRequest:
             outcome = runtime.run(record, secrets, rundb, stream=self.stream)
         # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
         final = masked_record(outcome.record, secrets)
-        if outcome.log:
+        if outcome.stored and final is outcome.record:  # the run committed its own end, nothing to hide: only the log
+            if outcome.log:
+                db.store_log(final.uid, outcome.log, append=False)
+        elif outcome.log:
             db.store_run_and_log(final, outcome.log)
         else:
             db.store_run(final)
@@ -124,14 +127,14 @@ class RunRequest:
 
     def refuse(self, reason: str) -> RunRecord:
         """Record the run in state ``error`` with ``reason`` without running it (a check before the run failed)."""
-        _runtime, record, _sweep, db = self._start()
+        _runtime, record, _sweep, db = self._start(refused=True)
         final = record.copy()
         final.fail(reason)
         final = masked_record(final, self.secret_store())  # the reason may name a file
         db.store_run(final)
         return final
 
-    def _start(self):
+    def _start(self, refused: bool = False):
         """Check the request and store the run's first record: (runtime, record, sweep or None, run store)."""
         from .rundb import get_run_db
         from .runtimes import get_runtime
@@ -153,6 +156,8 @@ class RunRequest:
             sweep = Sweep(record, secrets.items())  # bad sweep options fail here, before anything is stored
         runtime.validate(record)
         secrets.register()  # this process's own output (errors, progress) hides them too
+        if runtime.stores_running and not refused and record.state == "created":
+            record.start()  # the one write at the start: the run's process finds it running and does not write again
         db = get_run_db(self.rundb or default_dbpath())
         db.store_run(record, secrets)
         return runtime, record, sweep, db

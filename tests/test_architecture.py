@@ -36,7 +36,7 @@ MAX_FUNCTION_LINES = 50
 #: new, and on an entry that no longer holds, so these lists only shrink):
 KNOWN_UPWARD: set[str] = set()
 KNOWN_CYCLES: set[str] = set()
-KNOWN_LONG = {"mlrun.deploy.nuclio.function_config", "mlrun.runtimes.local.run"}
+KNOWN_LONG: set[str] = set()
 
 
 def modules() -> dict[str, str]:

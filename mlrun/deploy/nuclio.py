@@ -59,29 +59,8 @@ def function_config(target: str, name: str = "", requirements: Sequence[str] = (
     check_nuclio_handler(path, handler)
     module = os.path.splitext(os.path.basename(path))[0]
     name = name or module.lower().replace("_", "-")
-    if not _DNS_NAME.match(name):
-        raise InvalidInputError(f"function name {name!r} must be lowercase letters, digits and '-' "
-                                "(at most 63, starting and ending with a letter or digit)")
-    if workers < 1 or max_body_size < 1:
-        raise InvalidInputError("workers and max_body_size must be positive")
-    extras = DEFAULT_EXTRAS if extras is None else tuple(extras)
-    for extra in extras:
-        if not _EXTRA.match(extra):
-            raise InvalidInputError(f"extra {extra!r} must be a name like s3 or server")
-    if not mlrun_requirement and not bundle:
-        raise InvalidInputError("say how the function's build installs mlrun: --bundle DIR (ships a wheel of "
-                                "this mlrun) or --mlrun-requirement REQ (e.g. a git URL)")
-    packages = [mlrun_requirement or wheel_requirement(extras), *requirements]
-    commands = [f"pip install {shlex.quote(p)}" for p in packages]
-    build: dict = {"commands": commands}
-    if bundle:
-        if not mlrun_requirement:  # the wheel is in the function's folder only once nuclio has copied it
-            build["commands"] = [POST_COPY, *commands]
-    else:
-        with open(path, "rb") as fp:
-            build["functionSourceCode"] = base64.b64encode(fp.read()).decode("ascii")
-    if base_image:
-        build = {"baseImage": base_image, **build}
+    extras = _checked_options(name, workers, max_body_size, extras, mlrun_requirement, bundle)
+    build = _build_section(path, requirements, base_image, mlrun_requirement, bundle, extras)
     metadata: dict = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -100,6 +79,42 @@ def function_config(target: str, name: str = "", requirements: Sequence[str] = (
             },
         },
     }
+
+
+def _checked_options(name: str, workers: int, max_body_size: int, extras: Sequence[str] | None,
+                     mlrun_requirement: str, bundle: bool) -> tuple[str, ...]:
+    """Refuse a bad function name, limit, extra or a config that does not say how mlrun is installed;
+    the extras to install (the defaults when ``extras`` is None)."""
+    if not _DNS_NAME.match(name):
+        raise InvalidInputError(f"function name {name!r} must be lowercase letters, digits and '-' "
+                                "(at most 63, starting and ending with a letter or digit)")
+    if workers < 1 or max_body_size < 1:
+        raise InvalidInputError("workers and max_body_size must be positive")
+    extras = DEFAULT_EXTRAS if extras is None else tuple(extras)
+    for extra in extras:
+        if not _EXTRA.match(extra):
+            raise InvalidInputError(f"extra {extra!r} must be a name like s3 or server")
+    if not mlrun_requirement and not bundle:
+        raise InvalidInputError("say how the function's build installs mlrun: --bundle DIR (ships a wheel of "
+                                "this mlrun) or --mlrun-requirement REQ (e.g. a git URL)")
+    return extras
+
+
+def _build_section(path: str, requirements: Sequence[str], base_image: str, mlrun_requirement: str,
+                   bundle: bool, extras: tuple[str, ...]) -> dict:
+    """``spec.build``: the pip installs, and the handler's source unless it ships in a bundle."""
+    packages = [mlrun_requirement or wheel_requirement(extras), *requirements]
+    commands = [f"pip install {shlex.quote(p)}" for p in packages]
+    build: dict = {"commands": commands}
+    if bundle:
+        if not mlrun_requirement:  # the wheel is in the function's folder only once nuclio has copied it
+            build["commands"] = [POST_COPY, *commands]
+    else:
+        with open(path, "rb") as fp:
+            build["functionSourceCode"] = base64.b64encode(fp.read()).decode("ascii")
+    if base_image:
+        build = {"baseImage": base_image, **build}
+    return build
 
 
 def check_nuclio_handler(path: str, handler: str) -> None:

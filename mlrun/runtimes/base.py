@@ -10,14 +10,21 @@ from ..secrets import SecretsStore
 
 @dataclass
 class RunOutcome:
-    """What a runtime hands back: the final record and the run's captured log (secrets masked)."""
+    """What a runtime hands back: the final record and the run's captured log (secrets masked).
+
+    ``stored``: the run store already holds ``record`` as it is (the run committed its own end),
+    so only the log is left to store.
+    """
 
     record: RunRecord
     log: bytes = b""
+    stored: bool = False
 
 
 class Runtime(ABC):
     kind = ""
+    #: the run is stored as ``running`` before it is handed over (its process does not commit its start again)
+    stores_running = False
 
     def __init__(self, target: str):
         self.target = target

@@ -86,7 +86,8 @@ def main() -> int:
     handler = runtime.get("handler") or ""
     sys.argv = [path, *[str(a) for a in runtime.get("args") or []]]
     sys.path.insert(0, os.path.dirname(path))
-    ctx.commit()  # the run is visible as running from here on
+    if ctx.started:  # the run is visible as running from here on (a launcher that stored it so already did that)
+        ctx.commit()
     error = None
     try:
         if handler:

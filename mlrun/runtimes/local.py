@@ -35,6 +35,7 @@ from .base import RunOutcome, Runtime
 
 class LocalRuntime(Runtime):
     kind = "local"
+    stores_running = True
 
     def validate(self, record: RunRecord) -> None:
         check_handler(self.target, record.spec.runtime.get("handler") or "")
@@ -44,13 +45,6 @@ class LocalRuntime(Runtime):
         from ..rundb import get_run_db
 
         db = get_run_db(rundb)
-        env = dict(os.environ)
-        for name in (EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, EXEC_CONFIG_FD_ENV, PROGRESS_FD_ENV):
-            env.pop(name, None)  # what this process was handed is not its child's
-        env[DBPATH_ENV] = rundb
-        env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
-        command = [sys.executable, "-m", "mlrun.runtimes.child"]
-        masked = secrets.secret_values()
         try:
             interval, stop_timeout = _settings()
         except InvalidInputError as exc:  # run() without validate(): the record must still not stay created
@@ -58,76 +52,125 @@ class LocalRuntime(Runtime):
         if record.metadata.iteration:  # iterations share their parent's uid: the sweep stores their joined log
             interval = 0
         appender = _LogAppender(db, record.uid, interval) if interval else None
-        log = _LogCollector(masked, stream, appender)
-        # the spec and the inline secrets go through a pipe: any size, and never in an environment
-        spec_read, spec_write = os.pipe()
-        env[EXEC_CONFIG_FD_ENV] = str(spec_read)
-        # progress bars need a terminal, which the child's piped stderr is not: give it a channel of its own
-        bars_read, bars_write = os.pipe() if stream and _is_terminal(sys.stderr) else (None, None)
-        if bars_write is not None:
-            env[PROGRESS_FD_ENV] = str(bars_write)
+        log = _LogCollector(secrets.secret_values(), stream, appender)
         guard = _SignalGuard(stop_timeout)
-        proc = None
-        failure = ""
         with guard:
-            try:
-                try:
-                    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                            pass_fds=(spec_read,) if bars_write is None else (spec_read, bars_write))
-                except (OSError, ValueError, subprocess.SubprocessError) as exc:
-                    failure = f"cannot start the run's process ({command[0]}): {_os_reason(exc)}"
-            finally:
-                os.close(spec_read)
-                if bars_write is not None:
-                    os.close(bars_write)  # the child now holds the only writer: the relay ends when the child does
+            proc, spec_write, bars_read, failure = _launch(rundb, stream)
             if proc is None:
-                os.close(spec_write)
-                if bars_read is not None:
-                    os.close(bars_read)
                 return _launch_failed(record, secrets.mask(failure))
             guard.watch(proc)
-            pumps = [threading.Thread(target=log.pump, args=(proc.stdout, sys.stdout), daemon=True),
-                     threading.Thread(target=log.pump, args=(proc.stderr, sys.stderr), daemon=True)]
-            if bars_read is not None:
-                pumps.append(threading.Thread(target=log.relay, args=(bars_read, sys.stderr), daemon=True))
-            for pump in pumps:
-                pump.start()
-            if appender is not None:
-                appender.start()
-            try:
-                with open(spec_write, "wb", closefd=True) as pipe:
-                    pipe.write(json.dumps(secrets.inline_values()).encode() + b"\n" + record.to_json().encode())
-            except OSError as exc:  # the child ended before reading it
-                failure = f"cannot hand the run spec to its process: {_os_reason(exc)}"
-                proc.kill()
+            pumps = _start_relay(proc, log, bars_read, appender)
+            failure = _hand_spec(proc, spec_write, secrets, record)
             returncode = proc.wait()
             guard.child_ended()
-            for pump in pumps:
-                pump.join()
-            if appender is not None:
-                appender.stop()  # before the final store, which replaces what was appended
-
-        try:
-            final = db.read_run(record.uid, record.metadata.iteration)
-        except NotFoundError:
-            final = record.copy()  # the child died before its first commit
-        if guard.signum:
-            final.fail(f"interrupted by {signal.Signals(guard.signum).name}")
-        elif failure:
-            final.fail(secrets.mask(failure))
-        elif returncode != 0 and final.state != "error":
-            final.fail(_exit_reason(returncode))
-        elif final.state in ("created", "running"):
-            final.complete()
-        else:
-            final.touch()
-        outcome = RunOutcome(final, log.getvalue())
+            _stop_relay(pumps, appender)
+        final, stored = _final_record(db, record, guard.signum, failure and secrets.mask(failure), returncode)
+        outcome = RunOutcome(final, log.getvalue(), stored)
         if guard.signum:
             # this process goes down with the signal: record the run and its log now, then let the signal act
             db.store_run_and_log(final, outcome.log)
             print(f"mlrun: run {final.uid} {final.status.error}", file=sys.stderr)
             guard.redeliver()
         return outcome
+
+
+def _child_env(rundb: str) -> dict[str, str]:
+    """The child's environment: this one, without what this process was handed, with the run store."""
+    env = dict(os.environ)
+    for name in (EXEC_CONFIG_ENV, EXEC_SECRETS_ENV, EXEC_CONFIG_FD_ENV, PROGRESS_FD_ENV):
+        env.pop(name, None)  # what this process was handed is not its child's
+    env[DBPATH_ENV] = rundb
+    env["PYTHONUNBUFFERED"] = "1"  # stream output as it is printed, not when the child exits
+    return env
+
+
+def _launch(rundb: str, stream: bool) -> tuple[subprocess.Popen | None, int, int | None, str]:
+    """Start the child: its process (None if it could not start), the pipe end its spec is written to,
+    the read end of its progress-bar channel (None: no terminal to show bars on) and why it failed."""
+    env = _child_env(rundb)
+    command = [sys.executable, "-m", "mlrun.runtimes.child"]
+    # the spec and the inline secrets go through a pipe: any size, and never in an environment
+    spec_read, spec_write = os.pipe()
+    env[EXEC_CONFIG_FD_ENV] = str(spec_read)
+    # progress bars need a terminal, which the child's piped stderr is not: give it a channel of its own
+    bars_read, bars_write = os.pipe() if stream and _is_terminal(sys.stderr) else (None, None)
+    if bars_write is not None:
+        env[PROGRESS_FD_ENV] = str(bars_write)
+    proc = None
+    failure = ""
+    try:
+        try:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                    pass_fds=(spec_read,) if bars_write is None else (spec_read, bars_write))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            failure = f"cannot start the run's process ({command[0]}): {_os_reason(exc)}"
+    finally:
+        os.close(spec_read)
+        if bars_write is not None:
+            os.close(bars_write)  # the child now holds the only writer: the relay ends when the child does
+    if proc is None:
+        os.close(spec_write)
+        if bars_read is not None:
+            os.close(bars_read)
+    return proc, spec_write, bars_read, failure
+
+
+def _start_relay(proc: subprocess.Popen, log: _LogCollector, bars_read: int | None,
+                 appender: _LogAppender | None) -> list[threading.Thread]:
+    """Threads that relay the child's output to the terminal and the log, and the log appender, started."""
+    pumps = [threading.Thread(target=log.pump, args=(proc.stdout, sys.stdout), daemon=True),
+             threading.Thread(target=log.pump, args=(proc.stderr, sys.stderr), daemon=True)]
+    if bars_read is not None:
+        pumps.append(threading.Thread(target=log.relay, args=(bars_read, sys.stderr), daemon=True))
+    for pump in pumps:
+        pump.start()
+    if appender is not None:
+        appender.start()
+    return pumps
+
+
+def _stop_relay(pumps: list[threading.Thread], appender: _LogAppender | None) -> None:
+    """Wait for the relay to drain the ended child's output; stop appending the log."""
+    for pump in pumps:
+        pump.join()
+    if appender is not None:
+        appender.stop()  # before the final store, which replaces what was appended
+
+
+def _hand_spec(proc: subprocess.Popen, spec_write: int, secrets: SecretsStore, record: RunRecord) -> str:
+    """Write the inline secrets and the spec to the child's pipe; why it failed ("" if it did not),
+    the child killed then."""
+    try:
+        with open(spec_write, "wb", closefd=True) as pipe:
+            pipe.write(json.dumps(secrets.inline_values()).encode() + b"\n" + record.to_json().encode())
+    except OSError as exc:  # the child ended before reading it
+        proc.kill()
+        return f"cannot hand the run spec to its process: {_os_reason(exc)}"
+    return ""
+
+
+def _final_record(db, record: RunRecord, signum: int, failure: str, returncode: int) -> tuple[RunRecord, bool]:
+    """The run's final record: what the child committed (or the spec, if it never did), failed when the
+    run was interrupted by ``signum``, could not be handed its spec (``failure``) or its process failed;
+    and whether the store holds it as it is (the child committed its end and nothing was added)."""
+    try:
+        data = db.read_run_data(record.uid, record.metadata.iteration)
+        final = RunRecord.from_dict(data)  # text that would not encode, escaped
+    except NotFoundError:
+        data, final = None, record.copy()  # the child died before its first commit
+    if signum:
+        final.fail(f"interrupted by {signal.Signals(signum).name}")
+    elif failure:
+        final.fail(failure)
+    elif returncode != 0 and final.state != "error":
+        final.fail(_exit_reason(returncode))
+    elif final.state in ("created", "running"):
+        final.complete()
+    elif final.to_dict(copy=False) == data:  # as the child committed it: no need to store it again
+        return final, True
+    else:  # reading it back changed it (text escaped): stored again
+        final.touch()
+    return final, False
 
 
 def _settings() -> tuple[float, float]:
