@@ -107,3 +107,15 @@ def s3_env(moto_server, monkeypatch) -> MotoServer:
     for key, value in moto_server.env.items():
         monkeypatch.setenv(key, value)
     return moto_server
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Multipart from 5 MiB (S3's smallest part), two parts in flight, so multipart paths run on small files."""
+    from boto3.s3.transfer import TransferConfig
+
+    from mlrun.datastore import s3
+
+    mib = 1024 * 1024
+    monkeypatch.setattr(s3, "TRANSFER", TransferConfig(multipart_threshold=5 * mib, multipart_chunksize=5 * mib,
+                                                       max_concurrency=2))

@@ -25,6 +25,13 @@ def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
     return secrets.mask_record(data) if secrets is not None else data
 
 
+def run_not_found(uid: str, iteration: int = 0, where: str = ""):
+    """The error every store raises for a run (or an iteration of it) it does not hold."""
+    from ..errors import NotFoundError
+
+    return NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else "") + where)
+
+
 class RunDB(ABC):
     """Stores run records and their logs.
 

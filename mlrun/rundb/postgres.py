@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
 from urllib.parse import unquote, urlsplit
 
-from ..errors import NotFoundError, StoreError
+from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB
+from .base import RunDB, run_not_found
 
 #: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
 MIGRATIONS = (
@@ -232,7 +232,7 @@ class PostgresRunDB(RunDB):
     def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         row = self._run("SELECT record FROM run_records WHERE uid = %s AND iteration = %s", (uid, iteration)).fetchone()
         if row is None:
-            raise NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else ""))
+            raise run_not_found(uid, iteration)
         return json.loads(row[0])
 
     def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
@@ -305,7 +305,7 @@ class PostgresRunDB(RunDB):
             deleted = self._conn.execute("DELETE FROM runs WHERE uid = %s", (uid,)).rowcount
             self._conn.execute("DELETE FROM run_logs WHERE uid = %s", (uid,))
         if not deleted:
-            raise NotFoundError(f"run {uid} not found")
+            raise run_not_found(uid)
 
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
         if append:
@@ -323,7 +323,7 @@ class PostgresRunDB(RunDB):
     def read_log(self, uid: str) -> bytes:
         rows = self._run("SELECT data FROM run_logs WHERE uid = %s ORDER BY id", (uid,)).fetchall()
         if not rows and self._run("SELECT 1 FROM runs WHERE uid = %s LIMIT 1", (uid,)).fetchone() is None:
-            raise NotFoundError(f"run {uid} not found")
+            raise run_not_found(uid)
         return b"".join(bytes(row[0]) for row in rows)
 
     @contextmanager

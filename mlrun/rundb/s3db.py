@@ -28,7 +28,7 @@ from ..datastore import split_url
 from ..datastore.s3 import S3Store
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import RunRecord
-from .base import RunDB, select_summaries
+from .base import RunDB, run_not_found, select_summaries
 
 #: summaries fetched at once when listing
 LIST_WORKERS = 16
@@ -77,8 +77,7 @@ class S3RunDB(RunDB):
         try:
             return self._get_json(self._key("runs", uid, f"{iteration}.json"))
         except NotFoundError:
-            raise NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else "")
-                                + f" in {self.url}") from None
+            raise run_not_found(uid, iteration, f" in {self.url}") from None
 
     def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
@@ -126,7 +125,7 @@ class S3RunDB(RunDB):
     def del_run(self, uid: str) -> None:
         records = self._keys("runs", uid)
         if not records:
-            raise NotFoundError(f"run {uid} not found in {self.url}")
+            raise run_not_found(uid, where=f" in {self.url}")
         # records first: listings start from them, so a kill midway leaves no half-deleted run listed
         self.store.delete_keys(records + self._keys("logs", uid))
         self.store.delete_keys(self._keys("summaries", uid))
@@ -142,6 +141,6 @@ class S3RunDB(RunDB):
     def read_log(self, uid: str) -> bytes:
         keys = sorted(self._keys("logs", uid))
         if not keys and not self._keys("runs", uid):
-            raise NotFoundError(f"run {uid} not found in {self.url}")
+            raise run_not_found(uid, where=f" in {self.url}")
         with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
             return b"".join(pool.map(self.store.get, keys))

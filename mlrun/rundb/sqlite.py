@@ -14,9 +14,9 @@ import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 
-from ..errors import NotFoundError, StoreError
+from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, check_sort
+from .base import RunDB, check_sort, run_not_found
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -133,7 +133,7 @@ class SQLiteRunDB(RunDB):
     def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         row = self._execute("SELECT record FROM runs WHERE uid = ? AND iteration = ?", (uid, iteration)).fetchone()
         if row is None:
-            raise NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else ""))
+            raise run_not_found(uid, iteration)
         return json.loads(row[0])
 
     def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
@@ -176,7 +176,7 @@ class SQLiteRunDB(RunDB):
             deleted = self._execute("DELETE FROM runs WHERE uid = ?", (uid,)).rowcount
             self._execute("DELETE FROM logs WHERE uid = ?", (uid,))
         if not deleted:
-            raise NotFoundError(f"run {uid} not found")
+            raise run_not_found(uid)
 
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
         if append:
@@ -194,7 +194,7 @@ class SQLiteRunDB(RunDB):
     def read_log(self, uid: str) -> bytes:
         chunks = [bytes(row[0]) for row in self._execute("SELECT data FROM logs WHERE uid = ? ORDER BY id", (uid,))]
         if not chunks and self._execute("SELECT 1 FROM runs WHERE uid = ? LIMIT 1", (uid,)).fetchone() is None:
-            raise NotFoundError(f"run {uid} not found")
+            raise run_not_found(uid)
         return b"".join(chunks)
 
     @contextmanager

@@ -50,11 +50,9 @@ def test_an_exit_in_a_function_after_other_work_is_seen(tmp_path):
     assert only_run() == ("error", "script exited with code 2")
 
 
-def test_sigterm_ends_the_run_in_error_and_the_process_still_dies_of_it(tmp_path):
-    script = tmp_path / "waits.py"
-    script.write_text("import sys, time\nfrom mlrun import get_or_create_ctx\nctx = get_or_create_ctx('waits')\n"
-                      "print('ready', flush=True)\ntime.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=str(tmp_path), stdout=subprocess.PIPE,
+def terminated_when_ready(script) -> subprocess.Popen:
+    """Run ``script``, send it SIGTERM once it prints ``ready``, and return it ended."""
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=str(script.parent), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
@@ -63,6 +61,14 @@ def test_sigterm_ends_the_run_in_error_and_the_process_still_dies_of_it(tmp_path
     finally:
         proc.kill()
         proc.wait()
+    return proc
+
+
+def test_sigterm_ends_the_run_in_error_and_the_process_still_dies_of_it(tmp_path):
+    script = tmp_path / "waits.py"
+    script.write_text("import sys, time\nfrom mlrun import get_or_create_ctx\nctx = get_or_create_ctx('waits')\n"
+                      "print('ready', flush=True)\ntime.sleep(60)\n")
+    proc = terminated_when_ready(script)
     assert proc.returncode == -signal.SIGTERM
     assert only_run() == ("error", "terminated by SIGTERM")
 
@@ -73,14 +79,6 @@ def test_a_script_with_its_own_sigterm_handler_keeps_it(tmp_path):
                       "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
                       "from mlrun import get_or_create_ctx\nctx = get_or_create_ctx('own')\n"
                       "print('ready', flush=True)\ntime.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=str(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    finally:
-        proc.kill()
-        proc.wait()
+    proc = terminated_when_ready(script)
     assert proc.returncode == 0
     assert only_run() == ("completed", "")

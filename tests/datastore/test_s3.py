@@ -28,15 +28,6 @@ def no_aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
 
 
-@pytest.fixture
-def small_parts(monkeypatch):
-    """Multipart from 5 MiB (S3's smallest part) so multipart paths run on small files."""
-    from boto3.s3.transfer import TransferConfig
-
-    monkeypatch.setattr(s3, "TRANSFER", TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB,
-                                                       max_concurrency=4))
-
-
 def test_item_round_trip(moto_server, bucket, tmp_path):
     secrets = moto_server.env
     item = get_item(f"s3://{bucket}/dir/a.txt", secrets)

@@ -375,16 +375,6 @@ def auth_s3(tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def small_parts(monkeypatch):
-    from boto3.s3.transfer import TransferConfig
-
-    from mlrun.datastore import s3
-
-    monkeypatch.setattr(s3, "TRANSFER", TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB,
-                                                       max_concurrency=2))
-
-
 def test_s3_upload_with_a_wrong_secret_key_is_one_line_naming_url_and_endpoint(auth_s3, small_parts, tmp_path):
     from mlrun.datastore import get_item
     from mlrun.errors import StoreError
