@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from operator import attrgetter
 
 from . import artifacts, lifecycle
 from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, owner
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .policy import AccessPolicy
+
+def _recorded(field: str, doc: str = "") -> property:
+    """A read-only attribute of the context showing a field of its run record (``"metadata.name"``)."""
+    return property(attrgetter("_record." + field), doc=doc)
+
 
 class RunContext:
     """Parameters, secrets and inputs in; outputs, metrics, artifacts and state out.
@@ -57,42 +63,19 @@ class RunContext:
         if self.started:
             record.start(record.status.start_time)
 
-    # -- identity ---------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._record.metadata.name
-
-    @property
-    def uid(self) -> str:
-        return self._record.metadata.uid
-
-    @property
-    def project(self) -> str:
-        return self._record.metadata.project
-
-    @property
-    def tag(self) -> str:
-        return self._record.metadata.tag
-
-    @property
-    def iteration(self) -> int:
-        return self._record.metadata.iteration
-
-    @property
-    def labels(self) -> dict:
-        return self._record.metadata.labels
-
-    @property
-    def annotations(self) -> dict:
-        return self._record.metadata.annotations
-
-    @property
-    def parameters(self) -> dict:
-        return self._record.spec.parameters
-
-    @property
-    def state(self) -> str:
-        return self._record.status.state
+    # -- identity: read-only views of the record ---------------------------------------------
+    name = _recorded("metadata.name")
+    uid = _recorded("metadata.uid")
+    project = _recorded("metadata.project")
+    tag = _recorded("metadata.tag")
+    iteration = _recorded("metadata.iteration", "The iteration of a hyper-parameter run; 0 for the run itself.")
+    labels = _recorded("metadata.labels", "The run's labels (a dict: changes are recorded).")
+    annotations = _recorded("metadata.annotations", "The run's annotations (a dict: changes are recorded).")
+    parameters = _recorded("spec.parameters", "The run's parameters (a dict), defaults used so far included.")
+    state = _recorded("status.state", "created, running, completed or error.")
+    outputs = _recorded("status.outputs", "The results logged so far (a dict).")
+    runtime = _recorded("spec.runtime", "How the run was launched (``spec.runtime``: kind, command, handler, args).")
+    error = _recorded("status.error", "Why the run failed (``status.error``); ``\"\"`` while it has not.")
 
     @property
     def out_path(self) -> str:
@@ -107,10 +90,6 @@ class RunContext:
     def inputs(self) -> dict:
         """Input keys and the URLs they come from."""
         return {i["key"]: i["path"] for i in self._record.spec.input_objects}
-
-    @property
-    def outputs(self) -> dict:
-        return self._record.status.outputs
 
     @property
     def secret_keys(self) -> list:
@@ -255,16 +234,6 @@ class RunContext:
     def mask(self, text: str) -> str:
         """``text`` with every secret value of this run hidden."""
         return self._secrets.mask(text)
-
-    @property
-    def runtime(self) -> dict:
-        """How the run was launched (``spec.runtime``: kind, command, handler, args)."""
-        return self._record.spec.runtime
-
-    @property
-    def error(self) -> str:
-        """Why the run failed (``status.error``); ``""`` while it has not."""
-        return self._record.status.error
 
     def secret_values(self) -> list:
         """The values this run's masking hides (for a caller that masks while it serialises)."""

@@ -176,13 +176,11 @@ def parse_struct(text: str | bytes, what: str = "spec") -> dict:
     stripped = text.strip()
     if not stripped:
         raise InvalidSpecError(f"{what} is empty")
-    data = None
     try:
-        if stripped[0] in "{[":
-            try:
-                data = json.loads(stripped)
-            except ValueError:
-                pass
+        try:
+            data = json.loads(stripped) if stripped[0] in "{[" else None
+        except ValueError:  # not JSON after all: YAML below
+            data = None
         if data is not None:
             # JSON has no aliases, and with no more brackets than levels allowed it cannot be too deep
             if _more_brackets(stripped, max_depth):

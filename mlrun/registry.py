@@ -1,6 +1,7 @@
 """Plug points: one ``Registry`` type for data stores, run stores, runtimes and CLI commands.
 
-Each entry maps a name (a URL scheme, a command) to an object or its ``"module:attribute"`` path,
+Each entry maps a name (a URL scheme, a command; a tuple of names for aliases) to an object or its
+``"module:attribute"`` path,
 imported on first use (so ``import mlrun`` never pays for boto3, requests or flask), plus the pip
 extra that provides its dependencies: a missing one is an ``ImportError`` that says what to install.
 Third-party packages add entries through an entry-point group (``mlrun.datastores``,
@@ -8,7 +9,7 @@ Third-party packages add entries through an entry-point group (``mlrun.datastore
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,17 +70,25 @@ class Registry:
     third parties declare entries in; ``lower`` folds names to lower case (URL schemes).
     """
 
-    def __init__(self, what: str, group: str, entries: dict[str, tuple[Any, str]] | None = None,
+    def __init__(self, what: str, group: str, entries: Mapping[str | tuple[str, ...], tuple[Any, str]] | None = None,
                  lower: bool = True):
         self.what, self.group, self.lower = what, group, lower
-        self.entries: dict[str, tuple[Any, str]] = dict(entries or {})
+        self.entries: dict[str, tuple[Any, str]] = {}
         self.entry_points_loaded = False
+        for names, (target, extra) in (entries or {}).items():
+            for name in (names,) if isinstance(names, str) else names:
+                self.register(name, target, extra)
 
     def key(self, name: str) -> str:
         return name.lower() if self.lower else name
 
     def register(self, name: str, target: Any, extra: str = "") -> None:
-        """Serve ``name`` with ``target`` (an object or ``"module:attribute"``); ``extra`` provides its dependencies."""
+        """Serve ``name`` with ``target`` (an object or ``"module:attribute"``); ``extra`` provides its dependencies.
+
+        A bare ``"module:"`` names the module's attribute called ``name`` (dashes as underscores).
+        """
+        if isinstance(target, str) and target.endswith(":"):
+            target += name.replace("-", "_")
         self.entries[self.key(name)] = (target, extra)
 
     def load_entry_points(self) -> None:

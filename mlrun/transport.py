@@ -15,6 +15,7 @@ the modules that make HTTP calls load it.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import io
 import itertools
@@ -85,30 +86,29 @@ class Call:
         os.close(fd)
         self.check()
 
+    def _mark(self, flag: str) -> list[int] | None:
+        """Set ``flag`` (``expired`` or ``done``) and take the sockets' duplicates; ``None`` once the call is done."""
+        with self._lock:
+            if self.done:
+                return None
+            setattr(self, flag, True)
+            fds, self._fds = self._fds, []
+            return fds
+
     def expire(self) -> None:
         """The watchdog's part: mark the call and wake whatever waits on its sockets."""
-        with self._lock:
-            if self.done:
-                return
-            self.expired = True
-            fds, self._fds = self._fds, []
-        for fd in fds:
-            with socket.socket(fileno=fd) as sock:  # closes the duplicate
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:  # no longer connected
-                    pass
+        for fd in self._mark("expired") or ():
+            # the socket object closes the duplicate; shutdown fails on a socket no longer connected
+            with socket.socket(fileno=fd) as sock, contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def finish(self) -> None:
-        with self._lock:
-            if self.done:
-                return
-            self.done = True
-            fds, self._fds = self._fds, []
-            in_heap = not self.expired  # an expired call has left the watchdog's heap already
+        fds = self._mark("done")
+        if fds is None:
+            return
         for fd in fds:
             os.close(fd)
-        if in_heap:
+        if not self.expired:  # an expired call has left the watchdog's heap already; done, it cannot expire
             _watchdog.finished()
 
     def __enter__(self) -> Call:
@@ -375,27 +375,22 @@ class BoundedBody(io.RawIOBase):
 
 def env_seconds(name: str, default: float) -> float:
     """A positive number of seconds from ``$name``, else ``default``."""
-    text = os.environ.get(name, "")
-    if not text:
-        return default
-    try:
-        value = float(text)
-        if not value > 0 or value == float("inf"):
-            raise ValueError
-    except ValueError:
-        raise InvalidInputError(f"${name} must be a positive number of seconds, got {text!r}") from None
-    return value
+    return _env_number(name, default, float, "seconds")
 
 
 def env_bytes(name: str, default: int) -> int:
     """A positive number of bytes from ``$name``, else ``default``."""
+    return _env_number(name, default, int, "bytes")
+
+
+def _env_number(name: str, default, kind: type, unit: str):
     text = os.environ.get(name, "")
     if not text:
         return default
     try:
-        value = int(text)
-        if value <= 0:
+        value = kind(text)
+        if not 0 < value < float("inf"):  # NaN fails this too
             raise ValueError
     except ValueError:
-        raise InvalidInputError(f"${name} must be a positive number of bytes, got {text!r}") from None
+        raise InvalidInputError(f"${name} must be a positive number of {unit}, got {text!r}") from None
     return value

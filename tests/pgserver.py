@@ -106,16 +106,15 @@ def running_pg_server(datadir: str | None = None, fast: bool = True,
                *(settings or [])]
     if fast:  # a throw-away cluster need not survive a power cut
         options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-    log = open(os.path.join(base, "postgres.log"), "ab")
-    proc = subprocess.Popen(_as_owner([pg_bin("postgres"), "-D", datadir, *options]), stdout=log,
-                            stderr=subprocess.STDOUT)
+    with open(os.path.join(base, "postgres.log"), "ab") as log:  # the server keeps its own descriptor
+        proc = subprocess.Popen(_as_owner([pg_bin("postgres"), "-D", datadir, *options]), stdout=log,
+                                stderr=subprocess.STDOUT)
     server = PGServer(port)
     try:
         _wait_ready(server, proc, os.path.join(base, "postgres.log"))
         yield server
     finally:
         stop_process(proc, timeout=30)
-        log.close()
         if temporary:
             shutil.rmtree(base, ignore_errors=True)
 

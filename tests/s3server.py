@@ -24,7 +24,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 from helpers import free_port, stop_process, wait_for_http
@@ -61,10 +61,8 @@ class MotoServer:
         """Create a bucket (a new unique name by default; an existing ``name`` is reused) and return its name."""
         name = name or f"mlrun-test-{uuid.uuid4().hex[:12]}"
         client = self.client()
-        try:
+        with suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=name)
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            pass
         return name
 
     def secrets_file(self, path: str, **extra: str) -> str:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from helpers import ROOT, free_port, stop_process, wait_for_http
 from s3server import running_moto_server
@@ -52,7 +53,7 @@ class Block:
 
 def readme_blocks(path: str = README) -> list[Block]:
     """Every fenced block of the README, with the readme-test marker right above it (if any)."""
-    lines = open(path, encoding="utf-8").read().splitlines()
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
     blocks, i = [], 0
     while i < len(lines):
         m = FENCE.match(lines[i])

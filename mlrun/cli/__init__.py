@@ -16,15 +16,12 @@ import click
 from ..errors import InvalidInputError, MLRunError
 from ..registry import Registry, missing_extra
 
-#: command name -> (click command or "module:attribute", pip extra)
+#: command name -> (click command, "module:attribute" or "module:" for the attribute named after it, pip extra)
 COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
-    "run": ("mlrun.cli.run:run", ""),
-    "get": ("mlrun.cli.runs:get", ""),
-    "logs": ("mlrun.cli.runs:logs", ""),
-    "delete": ("mlrun.cli.runs:delete", ""),
-    "serve": ("mlrun.cli.serve:serve", ""),
-    "function-config": ("mlrun.cli.serve:function_config", ""),
-    "server": ("mlrun.cli.server:server", ""),
+    "run": ("mlrun.cli.run:", ""),
+    ("get", "logs", "delete"): ("mlrun.cli.runs:", ""),
+    ("serve", "function-config"): ("mlrun.cli.serve:", ""),
+    "server": ("mlrun.cli.server:", ""),
 }, lower=False)
 
 

@@ -13,29 +13,36 @@ MAX_SWEEP = 1_000_000
 MAX_PARALLEL = 1024
 
 
+#: what each sweep option does, by its long name
+SWEEP_HELP = {
+    "hyperparam": "Sweep KEY over these values (repeatable): a hyper-parameter run, one iteration per set.",
+    "strategy": "Every combination (grid, default), position by position (list) or random draws.",
+    "max-iterations": "At most N iterations (random: draw N, default 10).",
+    "param-file": "Sweep values from CSV (header, one row per iteration) or JSON ({KEY: [values]}).",
+    "selector": "The iteration with the highest (lowest) output KEY gives the run's results.",
+    "parallel": "Iterations at once [default: the CPU count; 8 for a URL].",
+    "dask": "Run iterations on Dask: 'local' starts a LocalCluster, tcp://HOST:8786 joins one.",
+    "stop-condition": "Start no more iterations once one meets EXPR, e.g. 'accuracy >= 0.9'.",
+    "max-errors": "Start no more iterations after N failed ones.",
+    "seed": "Seed of --strategy random [default: drawn, recorded].",
+}
+
+
 def sweep_options(fn):
     """The hyper-parameter options of ``mlrun run``: apart from ``-x``, each is named as its ``hyper_options`` key."""
+    count, text = click.IntRange(1, MAX_SWEEP), SWEEP_HELP
     options = [
         click.option("-x", "--hyperparam", "hyperparams", multiple=True, metavar="KEY=[V1,V2,...]",
-                     help="Sweep KEY over these values (repeatable): a hyper-parameter run, one iteration per set."),
-        click.option("--strategy", default=None, metavar="grid|list|random",
-                     help="Every combination (grid, default), position by position (list) or random draws."),
-        click.option("--max-iterations", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
-                     help="At most N iterations (random: draw N, default 10)."),
-        click.option("--param-file", default=None, metavar="PATH",
-                     help="Sweep values from CSV (header, one row per iteration) or JSON ({KEY: [values]})."),
-        click.option("--selector", default=None, metavar="max.KEY|min.KEY",
-                     help="The iteration with the highest (lowest) output KEY gives the run's results."),
-        click.option("--parallel", type=click.IntRange(1, MAX_PARALLEL), default=None, metavar="N",
-                     help="Iterations at once [default: the CPU count; 8 for a URL]."),
-        click.option("--dask", default=None, metavar="local|ADDRESS",
-                     help="Run iterations on Dask: 'local' starts a LocalCluster, tcp://HOST:8786 joins one."),
-        click.option("--stop-condition", default=None, metavar="EXPR",
-                     help="Start no more iterations once one meets EXPR, e.g. 'accuracy >= 0.9'."),
-        click.option("--max-errors", type=click.IntRange(1, MAX_SWEEP), default=None, metavar="N",
-                     help="Start no more iterations after N failed ones."),
-        click.option("--seed", type=click.IntRange(-2**63, 2**63 - 1), default=None,
-                     help="Seed of --strategy random [default: drawn, recorded]."),
+                     help=text["hyperparam"]),
+        click.option("--strategy", metavar="grid|list|random", help=text["strategy"]),
+        click.option("--max-iterations", type=count, metavar="N", help=text["max-iterations"]),
+        click.option("--param-file", metavar="PATH", help=text["param-file"]),
+        click.option("--selector", metavar="max.KEY|min.KEY", help=text["selector"]),
+        click.option("--parallel", type=click.IntRange(1, MAX_PARALLEL), metavar="N", help=text["parallel"]),
+        click.option("--dask", metavar="local|ADDRESS", help=text["dask"]),
+        click.option("--stop-condition", metavar="EXPR", help=text["stop-condition"]),
+        click.option("--max-errors", type=count, metavar="N", help=text["max-errors"]),
+        click.option("--seed", type=click.IntRange(-2**63, 2**63 - 1), help=text["seed"]),
     ]
     for option in reversed(options):
         fn = option(fn)

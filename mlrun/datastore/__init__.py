@@ -23,11 +23,9 @@ __all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "regist
 
 #: scheme -> (store class or "module:Class", pip extra that provides its dependencies)
 STORES = Registry("the {name}:// data store", "mlrun.datastores", {
-    "": ("mlrun.datastore.filestore:FileStore", ""),
-    "file": ("mlrun.datastore.filestore:FileStore", ""),
+    ("", "file"): ("mlrun.datastore.filestore:FileStore", ""),
     "s3": ("mlrun.datastore.s3:S3Store", "s3"),
-    "http": ("mlrun.datastore.http:HttpStore", "http"),
-    "https": ("mlrun.datastore.http:HttpStore", "http"),
+    ("http", "https"): ("mlrun.datastore.http:HttpStore", "http"),
     "memory": ("mlrun.datastore.memory:MemoryStore", ""),
 })
 

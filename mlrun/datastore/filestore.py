@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from stat import S_ISDIR
 from typing import BinaryIO
@@ -50,25 +52,17 @@ class FileStore(DataStore):
             # the temp file sits beside the target so the final rename stays on one file system
             folder = os.path.dirname(os.path.abspath(path))
             return TempFileWriter(lambda tmp: os.replace(tmp, path), folder)  # type: ignore[return-value]
-        try:
+        with _os_errors(path):
             return open(path, "rb")
-        except FileNotFoundError:
-            raise NotFoundError(f"file not found: {path}") from None
-        except IsADirectoryError:
-            raise StoreError(f"{path} is a directory, not a file") from None
 
     def stat(self, path: str) -> FileStat:
-        try:
+        with _os_errors(path):
             return _file_stat(os.stat(path))
-        except FileNotFoundError:
-            raise NotFoundError(f"file not found: {path}") from None
 
     def read(self, path: str) -> tuple[bytes, FileStat]:
         # the stat is the open file's: the version read, even when the path is replaced meanwhile
-        try:
+        with _os_errors(path):
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-        except FileNotFoundError:
-            raise NotFoundError(f"file not found: {path}") from None
         try:
             st = os.fstat(fd)
             if S_ISDIR(st.st_mode):
@@ -106,15 +100,23 @@ class FileStore(DataStore):
         self.upload(local_path, path)
 
     def listdir(self, path: str) -> list[str]:
-        try:
+        with _os_errors(path, "directory"):
             return sorted(os.listdir(path or "."))
-        except FileNotFoundError:
-            raise NotFoundError(f"directory not found: {path}") from None
-        except NotADirectoryError:
-            raise StoreError(f"{path} is a file, not a directory") from None
 
     def delete(self, path: str) -> None:
-        try:
+        with _os_errors(path):
             os.remove(path)
-        except FileNotFoundError:
-            raise NotFoundError(f"file not found: {path}") from None
+
+
+@contextmanager
+def _os_errors(path: str, kind: str = "file") -> Iterator[None]:
+    """The OS's errors about ``path`` (a ``kind``: file or directory) as the store's one-line errors."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFoundError(f"{kind} not found: {path}") from None
+    except IsADirectoryError:
+        raise StoreError(f"{path} is a directory, not a file") from None
+    except NotADirectoryError:
+        raise StoreError(f"{path} is a file, not a directory" if kind == "directory" else
+                         f"{path}: a part of the path is a file, not a directory") from None

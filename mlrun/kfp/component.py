@@ -15,11 +15,13 @@ kfp is imported when a component is built, never when this module is imported.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -415,11 +417,9 @@ def _build_wheel(root: str, files: list[str], tmp: str) -> str:
         timeout = float(os.environ.get(WHEEL_TIMEOUT_ENV) or DEFAULT_WHEEL_TIMEOUT)
     except ValueError:
         raise InvalidInputError(f"${WHEEL_TIMEOUT_ENV} must be a number of seconds") from None
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # too slow: the wheel is packed by hand below
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, tree],
                        capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pass
     wheels = [f for f in os.listdir(dist) if f.endswith(".whl")] if os.path.isdir(dist) else []
     if not wheels:
         wheels = [pack_wheel(tree, files, dist)]
@@ -447,7 +447,7 @@ def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
     version = dist_meta.version
     info = f"mlrun-{version}.dist-info"
     entry_points = dist_meta.read_text("entry_points.txt") or "[console_scripts]\nmlrun = mlrun.cli:main\n"
-    contents = {rel: open(os.path.join(root, rel), "rb").read() for rel in files if rel.startswith("mlrun" + os.sep)}
+    contents = {rel: Path(root, rel).read_bytes() for rel in files if rel.startswith("mlrun" + os.sep)}
     contents.update({f"{info}/METADATA": text.encode(), f"{info}/entry_points.txt": entry_points.encode(),
                      f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: mlrun\nRoot-Is-Purelib: true\n"
                                       b"Tag: py3-none-any\n"})

@@ -15,13 +15,10 @@ __all__ = ["RunDB", "get_run_db", "register_run_db"]
 
 #: scheme -> (``RunDB`` class or "module:Class", pip extra)
 RUN_STORES = Registry("the {name}:// run store", "mlrun.run_stores", {
-    "": ("mlrun.rundb.sqlite:SQLiteRunDB", ""),
-    "file": ("mlrun.rundb.sqlite:SQLiteRunDB", ""),
+    ("", "file"): ("mlrun.rundb.sqlite:SQLiteRunDB", ""),
     "s3": ("mlrun.rundb.s3db:S3RunDB", "s3"),
-    "http": ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
-    "https": ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
-    "postgresql": ("mlrun.rundb.postgres:PostgresRunDB", "postgres"),
-    "postgres": ("mlrun.rundb.postgres:PostgresRunDB", "postgres"),
+    ("http", "https"): ("mlrun.rundb.httpdb:HTTPRunDB", "http"),
+    ("postgresql", "postgres"): ("mlrun.rundb.postgres:PostgresRunDB", "postgres"),
 })
 # one instance per URL (kept apart from the registry: a registration clears it)
 _cache: dict[str, RunDB] = {}

@@ -13,8 +13,7 @@ __all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime"]
 #: scheme -> (``Runtime`` class or "module:Class", pip extra); "" is a local file
 RUNTIMES = Registry("running a {name}:// target", "mlrun.runtimes", {
     "": ("mlrun.runtimes.local:LocalRuntime", ""),
-    "http": ("mlrun.runtimes.remote:RemoteRuntime", "http"),
-    "https": ("mlrun.runtimes.remote:RemoteRuntime", "http"),
+    ("http", "https"): ("mlrun.runtimes.remote:RemoteRuntime", "http"),
 })
 
 

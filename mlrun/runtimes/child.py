@@ -8,6 +8,7 @@ true final state.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import signal
@@ -110,10 +111,8 @@ def main() -> int:
     else:  # the code failed the run itself (ctx.finish or a context manager): keep its reason
         ctx.commit()
     if pipes.broken:
-        try:
+        with contextlib.suppress(Exception):  # the record is what matters; nobody is left to tell
             ctx.append_log(LAUNCHER_GONE.encode())
-        except Exception:  # noqa: BLE001 - the record is what matters; nobody is left to tell
-            pass
     return 0 if ctx.state != "error" else 1
 
 

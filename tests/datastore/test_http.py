@@ -3,6 +3,7 @@ import functools
 import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from helpers import free_port
@@ -68,7 +69,7 @@ def test_get_open_stat_local(http_root, tmp_path):
         assert fp.read(5) == b"hello"
     stat = item.stat()
     assert stat.size == 16 and stat.modified.endswith("+00:00")
-    assert open(item.local(), "rb").read() == b"hello over http\n"
+    assert Path(item.local()).read_bytes() == b"hello over http\n"
     assert get_item(f"{base}/tagged/infile.txt").stat().etag == "v1-tag"
 
 
@@ -85,7 +86,7 @@ def test_servers_refusing_head_still_give_size_and_local_copies(http_root):
     base, _ = http_root
     item = get_item(f"{base}/nohead/infile.txt")
     assert item.stat().size == 16
-    assert open(item.local(), "rb").read() == b"hello over http\n"
+    assert Path(item.local()).read_bytes() == b"hello over http\n"
 
 
 def test_download_streams_whole_file(http_root, tmp_path):

@@ -1,6 +1,7 @@
 """The s3:// data store against a real S3 endpoint (a moto server process), talked to over HTTP."""
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from helpers import free_port
@@ -37,8 +38,8 @@ def test_item_round_trip(moto_server, bucket, tmp_path):
     assert stat.size == 8 and stat.etag == hashlib.md5(b"hello s3").hexdigest() and stat.modified
     with item.open() as fp:
         assert fp.read(5) == b"hello" and fp.read() == b" s3"
-    assert open(item.local(), "rb").read() == b"hello s3"
-    assert open(item.download(str(tmp_path / "d" / "a.txt")), "rb").read() == b"hello s3"
+    assert Path(item.local()).read_bytes() == b"hello s3"
+    assert Path(item.download(str(tmp_path / "d" / "a.txt"))).read_bytes() == b"hello s3"
     get_item(f"s3://{bucket}/dir/sub/b.txt", secrets).put(b"b")
     assert get_item(f"s3://{bucket}/dir", secrets).listdir() == ["a.txt", "sub"]
     assert get_item(f"s3://{bucket}/dir/", secrets).listdir() == ["a.txt", "sub"]

@@ -3,6 +3,7 @@ import hashlib
 import os
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -233,7 +234,7 @@ def test_writer_that_fails_leaves_nothing(tmp_path):
 def test_atomic_path_discards_on_error(tmp_path):
     target = tmp_path / "t.bin"
     with pytest.raises(ValueError), atomic_path(str(target)) as tmp:
-        open(tmp, "wb").write(b"partial")
+        Path(tmp).write_bytes(b"partial")
         raise ValueError("boom")
     assert os.listdir(tmp_path) == []
 
@@ -256,7 +257,7 @@ def test_memory_item_api(tmp_path):
     get_item("memory://box/dir/sub/b.bin").put(b"x")
     assert get_item("memory://box/dir").listdir() == ["a.bin", "sub"]
     local = item.local()
-    assert open(local, "rb").read() == b"1234"
+    assert Path(local).read_bytes() == b"1234"
     assert item.download(str(tmp_path / "d.bin")) and (tmp_path / "d.bin").read_bytes() == b"1234"
     item.delete()
     with pytest.raises(NotFoundError):
@@ -282,7 +283,7 @@ def test_local_cache_downloads_once_while_unchanged(monkeypatch):
     assert first == second and len(downloads) == 1 and first.endswith("-cached.txt")
     item.put(b"v2")  # changed content, new tag: a new download
     third = get_item("memory://box/cached.txt").local()
-    assert open(third, "rb").read() == b"v2" and len(downloads) == 2
+    assert Path(third).read_bytes() == b"v2" and len(downloads) == 2
 
 
 def test_stores_without_listing_say_so():

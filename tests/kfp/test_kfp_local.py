@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import ROOT, SEED_EXAMPLE
@@ -71,7 +72,7 @@ def test_the_seed_pipeline_in_this_interpreter_installs_nothing(seed_dir, isolat
     lines = result.stdout.strip().splitlines()
     assert lines[-3] == "accuracy: 14"
     artifact = lines[-2].removeprefix("test.txt: ")
-    assert artifact.startswith(str(seed_dir / "kfp")) and open(artifact, "rb").read() == b"abc is 123"
+    assert artifact.startswith(str(seed_dir / "kfp")) and Path(artifact).read_bytes() == b"abc is 123"
     assert "'accuracy': 14.0" in lines[-1]
     assert installed_as() == installed
     runs = pipeline_runs(isolated_store)
@@ -88,14 +89,14 @@ def installed_as() -> list:
     for folder in sorted(glob.glob(os.path.join(sysconfig.get_paths()["purelib"], "mlrun-*.dist-info"))):
         direct_url = os.path.join(folder, "direct_url.json")
         found.append((folder, os.stat(folder).st_mtime_ns,
-                      open(direct_url).read() if os.path.exists(direct_url) else None))
+                      Path(direct_url).read_text() if os.path.exists(direct_url) else None))
     return found
 
 
 def check_seed_outputs(outputs, seed_dir, dbpath):
     # what KFP hands back: the typed result, the artifact's bytes, the metrics artifact's values
     assert outputs["accuracy"] == 14 and isinstance(outputs["accuracy"], int)
-    assert open(outputs["test_txt"].path, "rb").read() == b"abc is 123"
+    assert Path(outputs["test_txt"].path).read_bytes() == b"abc is 123"
     assert outputs["test_txt"].path.startswith(str(seed_dir / "kfp"))
     assert outputs["test_txt"].metadata["mlrun_key"] == "test.txt"
     metrics = dict(outputs["metrics"].metadata)
@@ -120,7 +121,7 @@ def test_two_steps_a_result_and_an_artifact_feed_the_next_step(tmp_path, isolate
     first = two_steps.run_locally(two_steps.two_steps_pipeline, {"lr": 0.2, "epochs": 2}, str(tmp_path / "kfp"))
     outputs = first.outputs
     assert outputs["accuracy"] == pytest.approx(0.68)  # 1 - 0.8 ** 2 / 2
-    assert open(outputs["model_txt"].path, "rb").read() == b"weights lr=0.2 epochs=2\n"
+    assert Path(outputs["model_txt"].path).read_bytes() == b"weights lr=0.2 epochs=2\n"
     assert {k: v for k, v in outputs["train_metrics"].metadata.items() if k != "mlrun_run_uid"} == {
         "accuracy": pytest.approx(0.68), "epochs": 2.0}
     # validate got train's accuracy as its parameter and train's artifact, through KFP, as its input
@@ -147,9 +148,9 @@ def test_a_sweep_is_one_step_with_the_best_result_and_the_iterations_table(tmp_p
     two_steps = load_deploy("pipeline_two_steps")
     outputs = two_steps.run_locally(two_steps.sweep_pipeline, {"epochs": 3}, str(tmp_path / "kfp")).outputs
     assert outputs["best_iteration"] == 2 and outputs["accuracy"] == pytest.approx(0.8285)  # lr=0.3
-    table = open(outputs["iteration_results"].path).read().splitlines()
+    table = Path(outputs["iteration_results"].path).read_text().splitlines()
     assert table[0].split(",")[:3] == ["iteration", "state", "param.lr"] and len(table) == 4
-    page = open(outputs["iterations"].path).read()
+    page = Path(outputs["iterations"].path).read_text()
     assert page.count("<tr>") == 4 and "<td>0.3</td><td>0.8285</td>" in page
     assert outputs["validation_accuracy"] == pytest.approx(0.8255)  # validated the best model (lr=0.3)
 
@@ -273,4 +274,4 @@ def test_secrets_reach_the_step_by_source_and_their_values_stay_out_of_the_pipel
     assert token not in capsys.readouterr().out and token not in str(record)
     for folder, _dirs, files in os.walk(tmp_path / "kfp"):
         for name in files:
-            assert token not in open(os.path.join(folder, name), errors="replace").read(), name
+            assert token not in Path(os.path.join(folder, name)).read_text(errors="replace"), name

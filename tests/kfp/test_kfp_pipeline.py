@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -108,7 +109,7 @@ def test_the_compiled_step_runs_and_hands_its_results_to_kfp(compiled, tmp_path,
     # the output parameters KFP v2 collects
     assert (outputs_dir / "accuracy" / "data").read_text() == "14"
     artifact_path = (outputs_dir / "test_txt" / "data").read_text()
-    assert artifact_path == str(workdir / "test.txt") and open(artifact_path, "rb").read() == b"abc is 123"
+    assert artifact_path == str(workdir / "test.txt") and Path(artifact_path).read_bytes() == b"abc is 123"
     # the KFP v1 files
     assert (tmp_path / "tmp" / "accuracy").read_text() == "14"
     metrics = json.loads((tmp_path / "root" / METRICS_FILE).read_text())["metrics"]

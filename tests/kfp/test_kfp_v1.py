@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -94,7 +95,7 @@ def test_the_seed_container_op_pipeline_compiles_with_kfp_1_8_and_its_step_runs(
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "tmp" / "accuracy").read_text() == "14"  # what file_outputs reads from /tmp/accuracy
-    assert open((tmp_path / "tmp" / "test.txt").read_text(), "rb").read() == b"abc is 123"
+    assert Path((tmp_path / "tmp" / "test.txt").read_text()).read_bytes() == b"abc is 123"
     assert (tmp_path / "root" / "mlpipeline-metrics.json").exists()
     [run] = get_run_db(isolated_store).list_runs()
     assert run["labels"]["workflow"] == argo_uid and run["outputs"] == {"accuracy": 14}

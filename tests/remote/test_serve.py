@@ -2,6 +2,7 @@
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -33,7 +34,7 @@ def test_the_cli_runs_the_seed_function_by_url(seed_server, workdir):
     assert f"file\nb{INFILE_TEXT!r}" in log_part
     printed = RunRecord.from_text("metadata:" + yaml_part)
     stored = RunRecord.from_dict(get_run_db().read_run_data("remote0001"))
-    saved = RunRecord.from_text(open(os.path.join(workdir.path, "remote0001.yaml")).read())
+    saved = RunRecord.from_text(Path(os.path.join(workdir.path, "remote0001.yaml")).read_text())
     assert printed == stored == saved
     assert stored.state == "completed" and stored.outputs == {"accuracy": 10}
     assert stored.status.metrics["loss"]["yvalues"] == [2, 4, 6]
@@ -161,7 +162,7 @@ def test_the_same_handler_runs_locally_and_remotely_with_equal_results(seed_serv
     assert runs[0].spec.parameters == runs[1].spec.parameters
     hashes = [[(a["key"], a["size"], a["sha256"]) for a in run.status.output_artifacts] for run in runs]
     assert hashes[0] == hashes[1] and hashes[0][0][0] == "test.txt"
-    files = [open(os.path.join(workdir.path, side, "test.txt"), "rb").read() for side in ("local", "remote")]
+    files = [Path(os.path.join(workdir.path, side, "test.txt")).read_bytes() for side in ("local", "remote")]
     assert files[0] == files[1] == b"abc is 123"
     assert runs[0].metadata.name == runs[1].metadata.name == "seed"
     logs = [get_run_db().read_log(uid).decode().splitlines() for uid in ("local0001", "remote0004")]

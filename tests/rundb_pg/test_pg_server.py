@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -94,7 +95,7 @@ def test_a_worker_killed_mid_request_loses_nothing_acknowledged(pg_server, tmp_p
     with running_server(store, log_dir=str(tmp_path), args=("--workers", "4")) as server:
         procs, acks = _clients(server.url, 8, 100, tmp_path)
         deadline = time.monotonic() + 120
-        while not os.path.exists(acks) or len(open(acks).read().split()) < 100:  # writes are under way
+        while not os.path.exists(acks) or len(Path(acks).read_text().split()) < 100:  # writes are under way
             assert time.monotonic() < deadline, "no client got going"
             time.sleep(0.01)
         victim = _workers(server.proc.pid)[0]

@@ -6,6 +6,7 @@ signal readiness by printing a line the test reads, and wait for a file the test
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -487,25 +488,19 @@ class CuttableProxy:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         import socket
 
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: close alone would not
-        except OSError:
-            pass
         self.listener.close()
         with self.lock:
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def test_a_multipart_upload_to_a_lost_endpoint_names_what_may_remain(moto_server, small_parts, monkeypatch,

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -321,6 +322,6 @@ def test_hyper_parameter_parent_and_iterations_are_masked(tmp_path, isolated_sto
     assert parent["spec"]["hyperparams"]["pw"] == [MASK] and parent["status"]["outputs"][f"acc_{MASK}"] == 2
     header, *rows = parent["status"]["iterations"]
     assert f"output.acc_{MASK}" in header and all(MASK in row for row in rows)
-    table = open(parent["status"]["output_artifacts"][0]["target_path"]).read()
+    table = Path(parent["status"]["output_artifacts"][0]["target_path"]).read_text()
     assert SECRET not in table and MASK in table
     assert SECRET not in record.to_json()

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import nuclio_sdk
@@ -181,7 +182,7 @@ def test_the_seed_request_works_and_its_artifact_is_recorded_absolute(served, si
     assert record.state == "completed" and record.outputs == {"accuracy": 10}
     target = record.status.output_artifacts[0]["target_path"]
     assert target == str(site.work / "out" / "test.txt")  # --out-path out, recorded absolute
-    assert open(target, "rb").read() == b"abc is 123"
+    assert Path(target).read_bytes() == b"abc is 123"
     assert record.status.input_objects[0]["url"] == str(site.infile)
 
 

@@ -2,6 +2,7 @@
 CLI and local runs storing their runs on a server (``MLRUN_DBPATH=http://...``)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -22,10 +23,8 @@ from mlrun.secrets import MASK
 
 def empty(db: HTTPRunDB) -> HTTPRunDB:
     for run in db.list_runs(iterations=True):
-        try:
+        with contextlib.suppress(NotFoundError):  # its parent went first, taking the iterations along
             db.del_run(run["uid"])
-        except NotFoundError:  # its parent went first, taking the iterations along
-            pass
     return db
 
 
