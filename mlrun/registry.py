@@ -22,6 +22,7 @@ MODULE_EXTRAS = {
     "kfp": "kfp",
     "dask": "dask", "distributed": "dask",
     "psycopg": "postgres", "psycopg_pool": "postgres",
+    "matplotlib": "plots",
 }
 
 

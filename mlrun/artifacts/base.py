@@ -178,7 +178,7 @@ def current_figure():
     try:
         from matplotlib import pyplot
     except ImportError as exc:
-        from ..registry import missing_dependency
+        from ..registry import missing_extra
 
-        raise missing_dependency("PlotArtifact", exc.name or "matplotlib", "plots") from None
+        raise (missing_extra(exc, "PlotArtifact without a figure (body)") or exc) from None
     return pyplot.gcf()
