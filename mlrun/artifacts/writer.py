@@ -73,6 +73,9 @@ def as_artifact(item: str | Artifact, **given) -> Artifact:
     override an artifact's own."""
     if not isinstance(item, Artifact):
         return Artifact(item, **given)
+    if type(item).get_body is not Artifact.get_body and (given.get("body") is not None or given.get("local_path")):
+        raise InvalidInputError(f"artifact {item.key!r}: a {type(item).__name__} renders its own body: "
+                                "give no body or local_path")
     import copy
 
     item = copy.copy(item)  # the caller's object stays as it was: it may be logged again elsewhere

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from mlrun import get_or_create_ctx
-from mlrun.artifacts import Artifact, ChartArtifact, PlotArtifact, TableArtifact
-from mlrun.errors import InvalidInputError, InvalidSpecError, NotFoundError
+from mlrun.artifacts import Artifact, ChartArtifact, PlotArtifact, TableArtifact, log_artifact
+from mlrun.errors import AccessDeniedError, InvalidInputError, InvalidSpecError, NotFoundError
 from mlrun.model import RunRecord
+from mlrun.policy import AccessPolicy
 from mlrun.rundb import get_run_db
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
@@ -179,6 +180,8 @@ def test_arguments_override_an_artifacts_own_without_changing_it():
     assert (entry["viewer"], entry["description"]) == ("text", "given")
     assert entry["target_path"] == os.path.abspath("elsewhere/t2.csv") and os.path.isfile("elsewhere/t2.csv")
     assert (table.viewer, table.description, table.target_path) == ("table", "mine", None)
+    with pytest.raises(InvalidInputError, match="a TableArtifact renders its own body: give no body or local_path"):
+        ctx.log_artifact(table, body="a,b\n")
 
 
 def test_a_wrong_viewer_or_kind_is_refused_with_one_line():
@@ -209,6 +212,19 @@ def test_upload_false_records_a_reference_without_copying(tmp_path):
         ctx.log_artifact("x.txt", body="x", upload=False)
     with pytest.raises(NotFoundError, match="referenced file not found"):
         ctx.log_artifact("gone.txt", local_path=str(tmp_path / "gone.txt"), upload=False)
+
+
+def test_a_served_run_may_reference_only_what_its_policy_lets_it_read(tmp_path):
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "allowed" / "a.bin").write_bytes(b"a")
+    (tmp_path / "private.bin").write_bytes(b"p")
+    record = RunRecord.from_dict({"metadata": {"name": "served"}})
+    policy = AccessPolicy([str(tmp_path / "allowed")])
+    entry = log_artifact(record, "a.bin", local_path=str(tmp_path / "allowed" / "a.bin"), upload=False, policy=policy)
+    assert entry["sha256"] == hashlib.sha256(b"a").hexdigest()
+    with pytest.raises(AccessDeniedError, match="not allowed to read"):
+        log_artifact(record, "p.bin", local_path=str(tmp_path / "private.bin"), upload=False, policy=policy)
+    assert [a["key"] for a in record.status.output_artifacts] == ["a.bin"]
 
 
 def test_rendered_bodies_hide_secret_values_like_the_record(tmp_path):
