@@ -86,7 +86,13 @@ class TableArtifact(Artifact):
         super().__init__(key, viewer=viewer, **kwargs)
         if df is None and body is None:
             raise InvalidInputError(f"table artifact {key!r} needs a body (CSV text or rows) or a DataFrame (df)")
-        self.df, self.rows, self.header = df, body, list(header) if header is not None else None
+        if body is not None and not isinstance(body, (str, bytes)):
+            if isinstance(body, Mapping) or not isinstance(body, Iterable):
+                raise InvalidInputError(f"table artifact {key!r}: body must be CSV text or a list of rows, "
+                                        f"got {type(body).__name__}")
+            body = [as_row(row, f"table artifact {key!r}") for row in body]
+        header = as_row(header, f"table artifact {key!r}: header") if header is not None else None
+        self.df, self.rows, self.header = df, body, header
 
     def get_body(self) -> str:
         if self.df is not None:
@@ -97,7 +103,14 @@ class TableArtifact(Artifact):
         if isinstance(self.rows, (str, bytes)):
             text = self.rows.decode("utf-8") if isinstance(self.rows, bytes) else self.rows
             return (csv_text([self.header]) if self.header else "") + text
-        return csv_text(([self.header] if self.header else []) + [list(row) for row in self.rows])
+        return csv_text(([self.header] if self.header else []) + self.rows)
+
+
+def as_row(row, what: str) -> list:
+    """A row of values as a list; anything else is refused naming ``what`` it belongs to."""
+    if isinstance(row, (str, bytes, Mapping)) or not isinstance(row, Iterable):
+        raise InvalidInputError(f"{what}: a row must be a list of values, got {type(row).__name__}")
+    return list(row)
 
 
 def csv_text(rows: Iterable[Iterable]) -> str:
@@ -124,13 +137,13 @@ class ChartArtifact(Artifact):
     def __init__(self, key: str, data: list | None = None, header: list | None = None,
                  options: Mapping | None = None, **kwargs):
         super().__init__(key, **kwargs)
-        self.header = list(header or [])
-        self.data = [list(row) for row in data or []]
+        self.header = as_row(header or [], f"chart artifact {key!r}: header")
+        self.data = [as_row(row, f"chart artifact {key!r}") for row in data or []]
         self.options = dict(options or {})
 
     def add_row(self, row: Iterable) -> ChartArtifact:
         """Append a row (an x value, then one value per series)."""
-        self.data.append(list(row))
+        self.data.append(as_row(row, f"chart artifact {self.key!r}"))
         return self
 
     def get_body(self) -> str:

@@ -49,6 +49,10 @@ def test_table_from_rows_text_and_a_dataframe():
     assert (table.kind, table.viewer, table.format) == ("table", "table", "csv")
     with pytest.raises(InvalidInputError, match="table artifact 't.csv' needs a body"):
         TableArtifact("t.csv")
+    with pytest.raises(InvalidInputError, match="'t.csv': body must be CSV text or a list of rows, got int"):
+        TableArtifact("t.csv", body=5)
+    with pytest.raises(InvalidInputError, match="table artifact 't.csv': a row must be a list of values, got int"):
+        TableArtifact("t.csv", body=[[1], 2])
     with pytest.raises(InvalidInputError, match="df must be a pandas DataFrame, got list"):
         TableArtifact("t.csv", df=[[1]]).get_body()
 
@@ -109,6 +113,8 @@ def test_chart_types_and_odd_values(kind, marks):
     with pytest.raises(InvalidInputError, match="options.chart must be one of line, bar, scatter, got 'pie'"):
         ChartArtifact("c.html", data=rows, options={"chart": "pie"}).get_body()
     assert "<svg" in ChartArtifact("empty.html").get_body()  # an empty chart still renders
+    with pytest.raises(InvalidInputError, match="chart artifact 'c.html': a row must be a list of values, got str"):
+        ChartArtifact("c.html").add_row("1,2")
 
 
 def test_plot_artifact_saves_a_figure_as_png_svg_or_html():
