@@ -15,10 +15,14 @@ CHART_TYPES = ("line", "bar", "scatter")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 MARGIN = {"left": 64, "right": 24, "top": 48, "bottom": 56}
 TICKS = 5
+#: line charts mark their points up to this many per series; the page's data table shows this many rows
+MAX_DOTS = 50
+TABLE_ROWS = 100
 
 
 def chart_html(key: str, header: list, rows: list, options: Mapping) -> str:
-    """The page: a title, the SVG chart, and the data as a table (what a reader without SVG still sees)."""
+    """The page: a title, the SVG chart, and the data as a table (its first ``TABLE_ROWS`` rows: what a reader
+    without SVG still sees)."""
     chart = options.get("chart", "line")
     if chart not in CHART_TYPES:
         raise InvalidInputError(f"chart artifact {key!r}: options.chart must be one of {', '.join(CHART_TYPES)}, "
@@ -27,7 +31,11 @@ def chart_html(key: str, header: list, rows: list, options: Mapping) -> str:
     title = str(options.get("title") or key)
     svg = chart_svg(header, rows, options, chart)
     cells = "".join(f"<th>{escape(name)}</th>" for name in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_label(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_label(v))}</td>" for v in row) + "</tr>"
+                   for row in rows[:TABLE_ROWS])
+    if len(rows) > TABLE_ROWS:
+        body += f'<tr><td colspan="{len(header)}">... {len(rows) - TABLE_ROWS} more rows</td></tr>'
+
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{escape(title)}</title></head>\n<body>\n'
             f"{svg}\n<details><summary>data</summary><table border=\"1\" cellpadding=\"3\">"
             f"<thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></details>\n</body></html>\n")
@@ -97,7 +105,9 @@ def _series(chart, number, count, xvalues, values, at, slot) -> list[str]:
             parts.append(f'<rect x="{min(px0, px1)}" y="{min(py, base)}" width="{abs(px1 - px0)}" '
                          f'height="{abs(base - py)}" fill="{color}"/>')
         return parts
-    dots = [f'<circle cx="{px}" cy="{py}" r="3" fill="{color}"/>' for px, py in points]
+    # a long series is a line alone: a dot per point would only make the page heavy (KFP inlines small pages)
+    dots = [f'<circle cx="{px}" cy="{py}" r="3" fill="{color}"/>' for px, py in points] \
+        if chart == "scatter" or len(points) <= MAX_DOTS else []
     if chart == "scatter" or len(points) < 2:
         return dots
     line = " ".join(f"{px},{py}" for px, py in points)

@@ -104,6 +104,17 @@ def test_chart_is_a_self_contained_page_with_one_line_per_series():
     assert "<td>0.2</td>" in page  # the data as a table too
 
 
+def test_a_long_chart_stays_small_enough_to_show_inline_in_kfp():
+    from mlrun.kfp.outputs import INLINE_LIMIT
+
+    chart = ChartArtifact("long.html", header=["step", "loss", "accuracy"])
+    for step in range(1000):
+        chart.add_row([step, 1 / (step + 1), step / 1000])
+    page = chart.get_body()
+    assert len(page.encode()) < INLINE_LIMIT and page.count("<polyline") == 2 and "<circle" not in page
+    assert page.count("<tr>") == 102 and "... 900 more rows" in page  # the header, 100 rows, the note
+
+
 @pytest.mark.parametrize("kind, marks", [("bar", "<rect"), ("scatter", "<circle")])
 def test_chart_types_and_odd_values(kind, marks):
     rows = [["a", 1, None], ["b", "n/a", 3], ["c", float("nan"), 4]]
