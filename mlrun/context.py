@@ -179,18 +179,23 @@ class RunContext:
         xvalues.append(str(len(xvalues) + 1 if step is None else step))
         metric["yvalues"].append(value if type(value) in (int, float) else _number(value, key))
 
-    def log_artifact(self, key: str, body: bytes | str | None = None, local_path: str | None = None,
-                     target_path: str | None = None, description: str = "", labels: Mapping | None = None,
+    def log_artifact(self, item: str | artifacts.Artifact, body: bytes | str | None = None,
+                     local_path: str | None = None, target_path: str | None = None, viewer: str | None = None,
+                     upload: bool = True, labels: Mapping | None = None, description: str = "",
                      format: str | None = None) -> dict:
-        """Store a file or a body as an artifact of the run and record where it went.
+        """Store a file, a body or a typed artifact (``TableArtifact``, ``ChartArtifact``, ``PlotArtifact``) as an
+        artifact of the run and record where it went, with its kind and ``viewer`` (``table``, ``chart``,
+        ``web-app``, ``image``, ``text``: how the KFP UI and the web UI show it).
 
-        With neither ``body`` nor ``local_path`` the artifact is the local file named ``key``.
-        It goes to ``target_path``, else the ``-o`` target given for ``key``, else ``<out_path>/<key>``
-        (which must stay inside the output path, symlinks followed).  A local target is recorded absolute.
+        ``item`` is a key or an ``Artifact`` (arguments given here override its own).  With neither ``body`` nor
+        ``local_path`` the artifact is the local file named ``key``.  It goes to ``target_path``, else the ``-o``
+        target given for ``key``, else ``<out_path>/<key>`` (which must stay inside the output path, symlinks
+        followed).  A local target is recorded absolute.  ``upload=False`` copies nothing: the record points at
+        ``target_path``, else ``local_path``, else the key, where it is (a local file still hashed).
         """
-        return artifacts.log_artifact(self._record, key, body=body, local_path=local_path, target_path=target_path,
+        return artifacts.log_artifact(self._record, item, body=body, local_path=local_path, target_path=target_path,
                                       description=description, labels=labels, format=format, secrets=self._secrets,
-                                      policy=self._policy)
+                                      policy=self._policy, viewer=viewer, upload=upload)
 
     # -- lifecycle --------------------------------------------------------------------------
     def commit(self, message: str = "") -> None:

@@ -528,7 +528,7 @@ class RunStatus(_Section):
     last_update: str
     #: inputs as read, with lineage: ``[{key, url, size, etag, read_time}]``
     input_objects: list
-    #: ``[{key, target_path, size, sha256, format, description, producer, sources, labels}]``
+    #: ``[{key, kind, viewer, target_path, size, sha256, format, description, producer, sources, labels}]``
     output_artifacts: list
     error: str
     commit_message: str
@@ -540,7 +540,7 @@ class RunStatus(_Section):
               ("iterations", list, list))
     #: the optional fields of an output artifact that pages and tools read, with their types
     ARTIFACT_FIELDS = (("target_path", str), ("size", int), ("sha256", str), ("format", str), ("description", str),
-                       ("labels", dict))
+                       ("labels", dict), ("kind", str), ("viewer", str))
 
     @staticmethod
     def _check(fields: dict, path: str) -> None:

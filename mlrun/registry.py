@@ -23,6 +23,7 @@ MODULE_EXTRAS = {
     "kfp": "kfp",
     "dask": "dask", "distributed": "dask",
     "psycopg": "postgres", "psycopg_pool": "postgres",
+    "matplotlib": "plots",
 }
 
 

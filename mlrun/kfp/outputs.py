@@ -1,11 +1,11 @@
 """What Kubeflow Pipelines reads from a step, written from a run's final record (``mlrun run --kfp``).
 
 A KFP v1 step is read through files: ``/mlpipeline-metrics.json`` (numbers shown on the run page),
-``/mlpipeline-ui-metadata.json`` (viewers: a markdown run report, csv tables, html pages) and one
-file per result for ``file_outputs`` (``/tmp/<key>``: a result's value, or an artifact's target
-path).  A KFP v2 step gets each output parameter from a path it names (``--kfp-output key=path``).
-Writing all this takes json only: ``kfp`` itself is never imported here.  Secret values are hidden
-in every file and file name, artifacts shown inline included.
+``/mlpipeline-ui-metadata.json`` (viewers: a markdown run report, then each artifact by its viewer:
+tables, html pages and charts, images) and one file per result for ``file_outputs`` (``/tmp/<key>``: a
+result's value, or an artifact's target path).  A KFP v2 step gets each output parameter from a path it
+names (``--kfp-output key=path``).  Writing all this takes json only: ``kfp`` itself is never imported
+here.  Secret values are hidden in every file and file name, artifacts shown inline included.
 """
 from __future__ import annotations
 
@@ -27,8 +27,14 @@ UI_METADATA_FILE = "mlpipeline-ui-metadata.json"
 METRIC_NAME = re.compile(r"^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$")
 #: csv and html artifacts up to this size get a viewer on the run page, inline: the UI holds them in memory
 INLINE_LIMIT = 64 * 1024
-#: artifact format -> KFP viewer
-VIEWERS = {"csv": "table", "html": "web-app", "htm": "web-app"}
+#: images up to this size are shown inline on the run page (a markdown viewer with a data: URI, a third larger)
+IMAGE_INLINE_LIMIT = 256 * 1024
+#: an artifact's viewer (``mlrun.artifacts.viewer_of``: the one it names, else its format's) -> KFP's viewer type
+VIEWERS = {"table": "table", "chart": "web-app", "web-app": "web-app", "image": "markdown"}
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+               "webp": "image/webp", "svg": "image/svg+xml"}
+#: the URL schemes the KFP UI fetches a viewer's source from itself (a local path means nothing to it)
+REMOTE_SOURCES = ("s3://", "gs://", "minio://", "http://", "https://")
 #: rows per table in the run report, and characters per value: the report must stay small
 REPORT_ROWS = 50
 REPORT_VALUE_CHARS = 200
@@ -157,33 +163,74 @@ def _metric_name(key: str) -> str:
 
 
 def kfp_ui_metadata(record: RunRecord, read: Callable[[str], bytes] | None = None) -> dict:
-    """``mlpipeline-ui-metadata.json``: the run report, then a viewer per small csv (table) or html (web-app) artifact.
+    """``mlpipeline-ui-metadata.json``: the run report, then a viewer per artifact by its viewer (or format).
 
-    ``read(target_path)`` fetches an artifact's content; without it artifacts are only listed in the report.
+    ``table`` (csv, tsv): KFP's table viewer; ``chart`` and ``web-app`` (html): a web-app page; ``image``: a
+    markdown viewer showing it.  Small ones are inline (``read(target_path)`` fetches their content), larger
+    pages and images by their URL when the KFP UI can fetch it; without ``read`` artifacts are only listed in
+    the report.
     """
     outputs = [{"type": "markdown", "storage": "inline", "source": run_report(record)}]
     for artifact in record.status.output_artifacts:
-        viewer = VIEWERS.get(str(artifact.get("format", "")).lower())
-        size, target = artifact.get("size"), artifact.get("target_path")
-        if not (read and viewer and target and isinstance(size, int) and 0 <= size <= INLINE_LIMIT):
-            continue
-        try:
-            text = read(target).decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # the report still lists it: a viewer is a nicety, not a reason to fail the step
-        if viewer == "table":
-            outputs.append(_table_viewer(text))
-        else:
-            outputs.append({"type": "web-app", "storage": "inline", "source": text})
+        output = artifact_viewer(artifact, read) if isinstance(artifact, dict) else None
+        if output:
+            outputs.append(output)
     return {"version": 1, "outputs": outputs}
 
 
-def _table_viewer(text: str) -> dict:
-    import csv
+def artifact_viewer(artifact: Mapping, read: Callable[[str], bytes] | None) -> dict | None:
+    """The KFP viewer of one artifact entry, or ``None`` (a viewer is a nicety, never a reason to fail the step)."""
+    from ..artifacts import viewer_of
 
-    header, _, rows = text.partition("\n")
-    return {"type": "table", "format": "csv", "storage": "inline",
-            "header": next(csv.reader([header.rstrip("\r")]), []), "source": rows}
+    kind = VIEWERS.get(viewer_of(artifact))
+    size, target, fmt = artifact.get("size"), artifact.get("target_path"), str(artifact.get("format") or "").lower()
+    if not (read and kind and target and isinstance(target, str)):
+        return None
+    limit = IMAGE_INLINE_LIMIT if kind == "markdown" else INLINE_LIMIT
+    if isinstance(size, int) and 0 <= size <= limit:
+        try:
+            data = read(target)
+        except OSError:
+            data = None
+        if data is not None:
+            return _inline_viewer(kind, artifact.get("key", ""), fmt, data)
+    if target.startswith(REMOTE_SOURCES):
+        if kind == "web-app":
+            return {"type": "web-app", "source": target}
+        if kind == "markdown" and target.startswith(("http://", "https://")):
+            return {"type": "markdown", "storage": "inline", "source": f"![{_cell(artifact.get('key', ''))}]({target})"}
+    return None
+
+
+def _inline_viewer(kind: str, key: str, fmt: str, data: bytes) -> dict | None:
+    if kind == "markdown":
+        import base64
+
+        image = base64.b64encode(data).decode("ascii")
+        return {"type": "markdown", "storage": "inline",
+                "source": f"![{_cell(key)}](data:{IMAGE_TYPES.get(fmt, 'image/png')};base64,{image})"}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if kind == "table":
+        return _table_viewer(text, "\t" if fmt == "tsv" else ",")
+    return {"type": "web-app", "storage": "inline", "source": text}
+
+
+def _table_viewer(text: str, delimiter: str = ",") -> dict:
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
+    if delimiter == ",":
+        source = text.partition("\n")[2]
+    else:  # KFP reads csv only: the rows written again as csv
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(body)
+        source = buffer.getvalue()
+    return {"type": "table", "format": "csv", "storage": "inline", "header": header, "source": source}
 
 
 def run_report(record: RunRecord) -> str:

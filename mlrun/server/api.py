@@ -34,8 +34,12 @@ from .records import clean_text, lenient_record
 
 bp = Blueprint("api", __name__)
 CHUNK_SIZE = 256 * 1024
-#: artifact formats a browser may show in the page rather than download (no script can run in them)
-INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain")
+#: artifact formats a browser may show in the page rather than download: no script runs in them, html and svg
+#: pages included (``ARTIFACT_POLICY``: a sandbox, nothing fetched, only this site's pages may frame them)
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/html", "image/svg+xml")
+#: whatever an artifact holds, it never runs as a page of this site: no script, no request, inline styles and
+#: data: images only (a chart or a page with an embedded plot still shows)
+ARTIFACT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 # read-modify-write of one record must not interleave with another PATCH in this server
 _patch_lock = threading.Lock()
 
@@ -136,8 +140,7 @@ def get_artifact(uid: str, key: str):
     inline = request.args.get("inline") == "1" and mimetype in INLINE_TYPES
     headers = {
         "Content-Disposition": _disposition("inline" if inline else "attachment", key.rsplit("/", 1)[-1]),
-        # whatever the artifact holds, it never runs as a page of this site
-        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Content-Security-Policy": ARTIFACT_POLICY,
     }
     with contextlib.suppress(Exception):  # the recorded size may be stale: ask the store; else it goes chunked
         headers["Content-Length"] = str(item.stat().size)

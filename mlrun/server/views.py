@@ -18,6 +18,7 @@ from datetime import datetime
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from ..artifacts import viewer_of
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
 from .api import check_artifact, check_path_uid, iteration_arg, run_db
@@ -35,6 +36,9 @@ MAX_COMPARED = 10
 #: metric histories longer than this are cut short in the page's YAML (the download has them whole)
 YAML_LIST_ITEMS = 20
 IMAGE_FORMATS = ("png", "jpg", "jpeg", "gif", "webp")
+#: viewers shown as an image or in a sandboxed frame, and the formats a frame shows
+FRAME_VIEWERS = ("image", "chart", "web-app")
+FRAME_FORMATS = ("html", "htm", "svg")
 TEXT_FORMATS = ("txt", "csv", "tsv", "json", "yaml", "yml", "md", "log", "py", "html", "xml", "ini", "cfg", "")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -232,7 +236,8 @@ def artifact_rows(record: RunRecord, notes: list[str] | None = None) -> list[dic
             if notes is not None:
                 notes.append(f"status.output_artifacts[{number}] is not shown: it is not a mapping")
             continue
-        row = {key: _text(artifact.get(key)) for key in ("key", "format", "target_path", "description", "sha256")}
+        row = {key: _text(artifact.get(key))
+               for key in ("key", "kind", "viewer", "format", "target_path", "description", "sha256")}
         row["size"] = artifact.get("size")
         row["sources"] = [s for s in artifact.get("sources") or [] if isinstance(s, dict)] \
             if isinstance(artifact.get("sources"), list) else []
@@ -245,9 +250,10 @@ def artifact_rows(record: RunRecord, notes: list[str] | None = None) -> list[dic
 
 
 def preview(uid: str, artifact: dict, fmt: str) -> dict:
-    """What the run page shows of an artifact: an image, a table (CSV), or the first lines of text.
+    """What the run page shows of an artifact, by its viewer (else its format): an image, a table (the first rows
+    of a CSV), a chart or page (in a sandboxed frame, ``api.ARTIFACT_POLICY``), or the first lines of text.
 
-    Only artifacts under the server's artifact roots are read (or linked as images); others say so.
+    Only artifacts under the server's artifact roots are read (or linked as images and frames); others say so.
     """
     if not artifact.get("target_path"):
         return {}
@@ -255,9 +261,12 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
         check_artifact(uid, artifact["key"], artifact["target_path"])
     except AccessDeniedError:
         return {"kind": "refused", "text": "not served: stored outside the server's artifact roots"}
-    if fmt in IMAGE_FORMATS:
+    viewer = viewer_of({"viewer": artifact.get("viewer"), "format": fmt})
+    if viewer in FRAME_VIEWERS and fmt in IMAGE_FORMATS:
         return {"kind": "image"}
-    if fmt not in TEXT_FORMATS:
+    if viewer in FRAME_VIEWERS and fmt in FRAME_FORMATS:  # an svg image too: a frame keeps it from scripting the page
+        return {"kind": "frame"}
+    if fmt not in TEXT_FORMATS and viewer not in ("table", "text"):
         return {}
     from ..datastore import get_item
 
@@ -270,7 +279,7 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
         return {}  # binary content whatever its name says
     text = head[:PREVIEW_BYTES].decode("utf-8", "replace")
     cut = len(head) > PREVIEW_BYTES
-    if fmt in ("csv", "tsv"):
+    if viewer == "table":
         import csv
 
         lines = text.splitlines()[:-1] if cut else text.splitlines()  # the last line may be cut mid-way

@@ -1,0 +1,172 @@
+"""Writing an artifact of a run: key checks, where it goes, hashing and the record's entry.
+
+Used by ``RunContext.log_artifact`` and by a sweep writing its results table into the parent run.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ..config import default_out_path
+from ..errors import AccessDeniedError, InvalidInputError, NotFoundError
+from ..model import RunRecord
+from ..secrets import SecretsStore
+from .base import Artifact, check_viewer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from ..policy import AccessPolicy
+
+
+def output_path(record: RunRecord, policy: AccessPolicy | None = None) -> str:
+    """Where a run's artifacts go by default: its output path, else the working directory (made absolute).
+
+    A run that came over the network writes under the function's output path: its own may only name a
+    sub-path of it (``AccessPolicy.output_path``).
+    """
+    requested = record.spec.default_output_path
+    if policy is not None:
+        return policy.output_path(requested)
+    from ..policy import absolute
+
+    return absolute(requested or default_out_path() or os.getcwd())
+
+
+def log_artifact(record: RunRecord, item: str | Artifact, body: bytes | str | None = None,
+                 local_path: str | None = None, target_path: str | None = None, description: str = "",
+                 labels: Mapping | None = None, format: str | None = None, secrets: SecretsStore | None = None,
+                 policy: AccessPolicy | None = None, viewer: str | None = None, upload: bool = True) -> dict:
+    """Store a file, a body or a typed artifact (``item``: a key or an ``Artifact``) as an artifact of the run
+    ``record`` and record where it went (see ``RunContext.log_artifact``); remote stores are opened with
+    ``secrets``, within ``policy``.  ``upload=False`` records a reference to the data where it is."""
+    artifact = as_artifact(item, body=body, local_path=local_path, target_path=target_path, description=description,
+                           labels=labels, format=format, viewer=viewer)
+    key, secrets = artifact.key, secrets or SecretsStore()
+    check_key(key)
+    data = artifact.get_body()
+    if artifact.rendered and isinstance(data, str):
+        data = secrets.mask(data)  # mlrun wrote this body from the caller's values: hidden like any value it writes
+    if upload:
+        url, size, digest = _store(record, artifact, data, secrets, policy)
+    else:
+        url, size, digest = _reference(artifact, data, policy)
+    entry = {
+        "key": key,
+        "kind": artifact.kind,
+        "viewer": artifact.viewer,
+        "description": artifact.description,
+        "target_path": url,
+        **({"size": size, "sha256": digest} if digest else {}),
+        "format": artifact.format,
+        "labels": dict(artifact.labels),
+        "producer": {"name": record.metadata.name, "uid": record.metadata.uid},
+        "sources": [{"key": i["key"], "path": i["path"]} for i in record.spec.input_objects],
+    }
+    artifacts = record.status.output_artifacts
+    artifacts[:] = [a for a in artifacts if a.get("key") != key]
+    artifacts.append(entry)
+    return entry
+
+
+def as_artifact(item: str | Artifact, **given) -> Artifact:
+    """``item`` as an ``Artifact``: a key becomes a plain one; the arguments given (not ``None``, not empty)
+    override an artifact's own."""
+    if not isinstance(item, Artifact):
+        return Artifact(item, **given)
+    if type(item).get_body is not Artifact.get_body and (given.get("body") is not None or given.get("local_path")):
+        raise InvalidInputError(f"artifact {item.key!r}: a {type(item).__name__} renders its own body: "
+                                "give no body or local_path")
+    import copy
+
+    item = copy.copy(item)  # the caller's object stays as it was: it may be logged again elsewhere
+    for name, value in given.items():
+        if value is not None and value != "" and value != {}:
+            setattr(item, name, check_viewer(value) if name == "viewer" else dict(value) if name == "labels" else value)
+    return item
+
+
+def _store(record: RunRecord, artifact: Artifact, data: bytes | str | None, secrets: SecretsStore,
+           policy: AccessPolicy | None) -> tuple[str, int, str]:
+    """Copy the body (or the local file) to the artifact's target: its URL, size and sha256."""
+    from ..datastore import get_item
+
+    item = get_item(target_of(record, artifact.key, artifact.target_path, policy), secrets=secrets.items(),
+                    data_stores=record.spec.data_stores, policy=policy, action="write")
+    if data is not None:
+        import hashlib
+
+        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        item.put(data)
+        return item.url, len(data), hashlib.sha256(data).hexdigest()  # a named store (ds://) resolved
+    source = artifact.local_path or artifact.key
+    if not os.path.isfile(source):
+        raise NotFoundError(f"artifact {artifact.key!r}: local file not found: {source}")
+    digest, size = file_sha256(source)
+    item.upload(source)
+    return item.url, size, digest
+
+
+def _reference(artifact: Artifact, data: bytes | str | None, policy: AccessPolicy | None) -> tuple[str, int, str]:
+    """An artifact left where it is (``upload=False``): ``target_path``, else ``local_path``, else the key, as given
+    (a local path made absolute); a local file is hashed like a copied one, a remote one is recorded as named."""
+    from ..policy import absolute, is_local
+
+    if data is not None:
+        raise InvalidInputError(f"artifact {artifact.key!r}: upload=False records a reference to data that exists: "
+                                "give local_path or target_path, not a body")
+    url = absolute(artifact.target_path or artifact.local_path or artifact.key)
+    if policy is not None:
+        policy.check(url, "read")
+    if not is_local(url):
+        return url, 0, ""
+    path = url[len("file://"):] if url.startswith("file://") else url
+    if not os.path.isfile(path):
+        raise NotFoundError(f"artifact {artifact.key!r}: referenced file not found: {path}")
+    digest, size = file_sha256(path)
+    return url, size, digest
+
+
+def target_of(record: RunRecord, key: str, target_path: str | None, policy: AccessPolicy | None) -> str:
+    """The artifact's target: ``target_path``, else the ``-o`` target given for ``key``, else
+    ``<output path>/<key>`` (which must stay inside the output path, symlinks followed); local targets absolute."""
+    from ..datastore import join_url
+    from ..policy import absolute
+
+    check_key(key)
+    target = target_path or {o["key"]: o["path"] for o in record.spec.output_artifacts}.get(key)
+    if not target:
+        out_path = output_path(record, policy)
+        target = join_url(out_path, key)
+        check_inside(out_path, target, key)
+    return absolute(target)
+
+
+def check_key(key: str) -> None:
+    """An artifact key is a relative path naming a file inside the output path."""
+    if not key or not isinstance(key, str):
+        raise InvalidInputError("artifact key must be a non-empty string")
+    parts = key.replace("\\", "/").split("/")
+    if key.startswith(("/", "\\")) or os.path.isabs(key) or ".." in parts or "://" in key:
+        raise InvalidInputError(f"artifact key {key!r} must be a relative path inside the output path")
+    if parts[-1] in ("", "."):
+        raise InvalidInputError(f"artifact key {key!r} names a folder: it must name a file inside the output path")
+
+
+def check_inside(out_path: str, target: str, key: str) -> None:
+    """A local artifact lands inside the output path: a symlink in it may not lead the key elsewhere."""
+    from ..policy import AccessPolicy, is_local
+
+    if is_local(out_path) and not AccessPolicy([out_path]).allows(target, "write"):
+        raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
+
+
+def file_sha256(path: str) -> tuple[str, int]:
+    """The sha256 (hex) and size of a local file, read in chunks."""
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fp:
+        while chunk := fp.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
