@@ -73,6 +73,17 @@ class _GuardedStream:
         return getattr(self._stream, name)
 
 
+def param_args(parameters: dict) -> list[str]:
+    """``{"p1": 5, "name": "x", "flag": True}`` -> ``["--p1", "5", "--name", "x", "--flag", "true"]`` (text as is,
+    other values as JSON)."""
+    import json
+
+    args = []
+    for key, value in parameters.items():
+        args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    return args
+
+
 def main() -> int:
     if os.environ.get(PROGRESS_FD_ENV):
         from ..datastore.progress import adopt_launcher_stream
@@ -85,6 +96,8 @@ def main() -> int:
     path = os.path.abspath(runtime.get("command", ""))
     handler = runtime.get("handler") or ""
     sys.argv = [path, *[str(a) for a in runtime.get("args") or []]]
+    if runtime.get("mode") == "noctx":  # a script that reads no context: its parameters as --KEY VALUE arguments
+        sys.argv += param_args(ctx.parameters)
     sys.path.insert(0, os.path.dirname(path))
     if ctx.started:  # the run is visible as running from here on (a launcher that stored it so already did that)
         ctx.commit()

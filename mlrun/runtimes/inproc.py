@@ -1,0 +1,146 @@
+"""In-process runs: a Python callable runs in this process, on a context made for the run.
+
+Two handler forms, told apart by the first parameter's name:
+
+* ``fn(context, p1=1, p2='x', ...)`` (or ``fn(ctx, ...)``): called with the run's context; the run's
+  parameters are bound to keyword arguments by name (a parameter the handler does not name stays in the
+  context only; ``**kwargs`` takes them all), an argument named as an input gets its data item, and the
+  defaults of the arguments the run does not set are recorded as parameters, as ``get_param`` records them;
+* ``fn(struct)`` / ``fn(spec=None)`` (any other first name): called with the run's spec as a mapping; it calls
+  ``get_or_create_ctx(name, spec=struct)`` itself, which makes the context of this very run (same uid, same
+  run store, the run's inline secrets).  A handler without parameters is called as ``fn()``; a bare
+  ``get_or_create_ctx(name)`` inside it returns the run's context.
+
+The context is this thread's current one only while the handler runs (``lifecycle.in_process_run``).
+A dict the handler returns becomes outputs (``loader.record_result``); an exception ends the run in state
+``error`` with its message.  The runtime never stores the final record: ``RunRequest`` does, masked.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from .. import lifecycle
+from ..context import RunContext
+from ..errors import InvalidInputError
+from ..loader import record_result
+from ..model import RunRecord, is_scalar
+from ..secrets import SecretsStore
+from .base import RunOutcome, Runtime
+
+#: the first parameter names that make a handler take the run's context (else it takes the spec mapping)
+CONTEXT_NAMES = ("context", "ctx")
+
+
+class InProcessRuntime(Runtime):
+    """Runs ``target``, a Python callable, in this process (see the module's text)."""
+
+    kind = "handler"
+    stores_running = True
+    #: iterations of a sweep run one at a time unless ``parallel`` says otherwise: they share one interpreter
+    parallel = 1
+
+    def __init__(self, target: Callable):
+        if not callable(target):
+            raise InvalidInputError(f"an in-process run needs a callable, got {type(target).__name__}")
+        super().__init__(target)
+        self.form = handler_form(target)
+
+    @property
+    def command(self) -> str:
+        """What the record names as the run's command: ``module:qualified.name`` of the callable."""
+        return handler_name(self.target)
+
+    def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
+        from ..rundb import get_run_db
+
+        db = get_run_db(rundb)
+        fn = self.target
+        if self.form != "spec":
+            record.metadata.name = record.metadata.name or getattr(fn, "__name__", "") or "handler"
+            ctx = RunContext(record, secrets, db)
+            with lifecycle.in_process_run(ctx):
+                error, result = _call(ctx, lambda: fn(ctx, **bind(fn, ctx)) if self.form == "context" else fn())
+            return _outcome(ctx, error, result)
+        with lifecycle.in_process_run(None, db, secrets.inline_values()) as scope:
+            error, result = _call(None, lambda: fn(record.to_dict()))
+        ctx = scope[0]
+        if ctx is None or ctx.uid != record.uid:  # the handler made no context of this run: still recorded
+            record.metadata.name = record.metadata.name or getattr(fn, "__name__", "") or "handler"
+            ctx = RunContext(record, secrets, db)
+        # a 2019 handler returns ctx.to_yaml() or the context itself: only a dict is results
+        return _outcome(ctx, error, result if isinstance(result, dict) else None)
+
+
+def _call(ctx: RunContext | None, fn: Callable) -> tuple[BaseException | None, object]:
+    """Run ``fn``: (what it raised, else ``None``; what it returned).  An interrupt ends the run and goes on up."""
+    try:
+        return None, fn()
+    except KeyboardInterrupt:
+        if ctx is not None:
+            ctx.finish("interrupted")  # committed now: the caller's final store is not reached on the way up
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raised ends the run in error
+        return exc, None
+
+
+def _outcome(ctx: RunContext, error: BaseException | None, result) -> RunOutcome:
+    """The run's end: its results, its state, and its record as the context holds it (``RunRequest`` masks it)."""
+    if error is None:
+        try:
+            record_result(ctx, result)
+        except InvalidInputError as exc:  # a value that cannot be recorded
+            error = exc
+    ctx.finish(error, commit=False)
+    return RunOutcome(RunRecord.from_dict(ctx.record_data(copy=True, masked=False), copy=False))
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(fn: Callable):
+    import inspect
+
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without one: called with the context alone
+        return None
+
+
+def handler_form(fn: Callable) -> str:
+    """``"context"`` (``fn(context, ...)``), ``"spec"`` (``fn(struct)``) or ``"none"`` (``fn()``)."""
+    signature = _signature(fn)
+    if signature is None:
+        return "context"
+    params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not params:
+        return "none"
+    return "context" if params[0].name in CONTEXT_NAMES else "spec"
+
+
+def bind(fn: Callable, ctx: RunContext) -> dict:
+    """The keyword arguments of ``fn(context, ...)`` from the run: parameters by name, inputs as data items;
+    ``**kwargs`` takes every parameter.  A default the run does not override is recorded as a parameter."""
+    signature = _signature(fn)
+    if signature is None:
+        return {}
+    parameters, inputs = ctx.parameters, ctx.inputs
+    kwargs = {}
+    named = list(signature.parameters.values())[1:]
+    for p in named:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name in parameters:
+            kwargs[p.name] = parameters[p.name]
+        elif p.name in inputs:
+            kwargs[p.name] = ctx.get_input(p.name)
+        elif p.default is not p.empty and is_scalar(p.default):
+            ctx.get_param(p.name, p.default)  # recorded, so the record shows what ran
+    if any(p.kind == p.VAR_KEYWORD for p in named):
+        kwargs.update({k: v for k, v in parameters.items() if k not in kwargs})
+    return kwargs
+
+
+def handler_name(fn: Callable) -> str:
+    """``module:qualified.name`` of a callable (what the record keeps of it)."""
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return f"{module}:{name}" if module else name
