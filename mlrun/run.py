@@ -270,7 +270,11 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     from .runobject import RunObject
 
     record, secret_pairs, spec_handler = _run_spec(spec)
-    target, handler_name = _run_target(handler or spec_handler, command or record.spec.runtime.get("command") or "")
+    handler = handler or spec_handler
+    # the spec's own command (a template's, a record's) when the call names none; an in-process run's names a function
+    spec_command = "" if callable(handler) or record.spec.runtime.get("kind") == "handler" else \
+        record.spec.runtime.get("command") or ""
+    target, handler_name = _run_target(handler, command or spec_command)
     _merge(record, name=name, project=project, params=params, inputs=inputs, outputs=outputs, labels=labels,
            out_path=artifact_path, uid=uid)
     _merge_sweep(record, hyperparams, param_file, selector)

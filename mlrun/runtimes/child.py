@@ -16,7 +16,7 @@ import traceback
 
 from ..config import PROGRESS_FD_ENV
 from ..context import get_or_create_ctx
-from ..loader import record_result
+from ..loader import bind_params, record_result
 
 #: appended to the stored log when the launcher went away during the run
 LAUNCHER_GONE = "mlrun: the launcher ended during the run; output after that is not kept\n"
@@ -105,7 +105,8 @@ def main() -> int:
     try:
         if handler:
             namespace = runpy.run_path(path, run_name="__mlrun_handler__")
-            record_result(ctx, namespace[handler](ctx))
+            fn = namespace[handler]
+            record_result(ctx, fn(ctx, **bind_params(fn, ctx)))
         else:
             runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:

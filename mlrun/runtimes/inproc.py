@@ -17,14 +17,13 @@ A dict the handler returns becomes outputs (``loader.record_result``); an except
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from .. import lifecycle
 from ..context import RunContext
 from ..errors import InvalidInputError
-from ..loader import record_result
-from ..model import RunRecord, is_scalar
+from ..loader import bind_params, handler_signature, record_result
+from ..model import RunRecord
 from ..secrets import SecretsStore
 from .base import RunOutcome, Runtime
 
@@ -60,7 +59,7 @@ class InProcessRuntime(Runtime):
             record.metadata.name = record.metadata.name or getattr(fn, "__name__", "") or "handler"
             ctx = RunContext(record, secrets, db)
             with lifecycle.in_process_run(ctx):
-                error, result = _call(ctx, lambda: fn(ctx, **bind(fn, ctx)) if self.form == "context" else fn())
+                error, result = _call(ctx, lambda: fn(ctx, **bind_params(fn, ctx)) if self.form == "context" else fn())
             return _outcome(ctx, error, result)
         with lifecycle.in_process_run(None, db, secrets.inline_values()) as scope:
             error, result = _call(None, lambda: fn(record.to_dict()))
@@ -95,48 +94,15 @@ def _outcome(ctx: RunContext, error: BaseException | None, result) -> RunOutcome
     return RunOutcome(RunRecord.from_dict(ctx.record_data(copy=True, masked=False), copy=False))
 
 
-@functools.lru_cache(maxsize=256)
-def _signature(fn: Callable):
-    import inspect
-
-    try:
-        return inspect.signature(fn)
-    except (TypeError, ValueError):  # a builtin without one: called with the context alone
-        return None
-
-
 def handler_form(fn: Callable) -> str:
     """``"context"`` (``fn(context, ...)``), ``"spec"`` (``fn(struct)``) or ``"none"`` (``fn()``)."""
-    signature = _signature(fn)
+    signature = handler_signature(fn)
     if signature is None:
         return "context"
     params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if not params:
         return "none"
     return "context" if params[0].name in CONTEXT_NAMES else "spec"
-
-
-def bind(fn: Callable, ctx: RunContext) -> dict:
-    """The keyword arguments of ``fn(context, ...)`` from the run: parameters by name, inputs as data items;
-    ``**kwargs`` takes every parameter.  A default the run does not override is recorded as a parameter."""
-    signature = _signature(fn)
-    if signature is None:
-        return {}
-    parameters, inputs = ctx.parameters, ctx.inputs
-    kwargs = {}
-    named = list(signature.parameters.values())[1:]
-    for p in named:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if p.name in parameters:
-            kwargs[p.name] = parameters[p.name]
-        elif p.name in inputs:
-            kwargs[p.name] = ctx.get_input(p.name)
-        elif p.default is not p.empty and is_scalar(p.default):
-            ctx.get_param(p.name, p.default)  # recorded, so the record shows what ran
-    if any(p.kind == p.VAR_KEYWORD for p in named):
-        kwargs.update({k: v for k, v in parameters.items() if k not in kwargs})
-    return kwargs
 
 
 def handler_name(fn: Callable) -> str:
