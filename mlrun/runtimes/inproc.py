@@ -62,13 +62,21 @@ class InProcessRuntime(Runtime):
                 error, result = _call(ctx, lambda: fn(ctx, **bind_params(fn, ctx)) if self.form == "context" else fn())
             return _outcome(ctx, error, result)
         with lifecycle.in_process_run(None, db, secrets.inline_values()) as scope:
-            error, result = _call(None, lambda: fn(record.to_dict()))
-        ctx = scope[0]
-        if ctx is None or ctx.uid != record.uid:  # the handler made no context of this run: still recorded
-            record.metadata.name = record.metadata.name or getattr(fn, "__name__", "") or "handler"
-            ctx = RunContext(record, secrets, db)
+            try:
+                error, result = _call(None, lambda: fn(record.to_dict()))
+            except KeyboardInterrupt:
+                self._spec_context(scope[0], record, secrets, db).finish("interrupted")
+                raise
+        ctx = self._spec_context(scope[0], record, secrets, db)
         # a 2019 handler returns ctx.to_yaml() or the context itself: only a dict is results
         return _outcome(ctx, error, result if isinstance(result, dict) else None)
+
+    def _spec_context(self, made: RunContext | None, record: RunRecord, secrets: SecretsStore, db) -> RunContext:
+        """The context a ``fn(struct)`` handler made of its run; if it made none, one, so the run is still recorded."""
+        if made is not None and made.uid == record.uid:
+            return made
+        record.metadata.name = record.metadata.name or getattr(self.target, "__name__", "") or "handler"
+        return RunContext(record, secrets, db)
 
 
 def _call(ctx: RunContext | None, fn: Callable) -> tuple[BaseException | None, object]:

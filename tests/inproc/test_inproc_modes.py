@@ -38,7 +38,7 @@ def infile(tmp_path):
 def what_it_did(record: dict) -> tuple:
     status = record["status"]
     hashes = {a["key"]: a["sha256"] for a in status["output_artifacts"]}
-    return status["state"], status["outputs"], status["metrics"], hashes
+    return record["spec"]["parameters"], status["state"], status["outputs"], status["metrics"], hashes
 
 
 def test_the_same_handler_gives_the_same_results_in_process_from_the_cli_and_served(served, infile, tmp_path):
@@ -51,7 +51,7 @@ def test_the_same_handler_gives_the_same_results_in_process_from_the_cli_and_ser
     from_cli = get_run_db(db).read_run_data(summary["uid"])
     remote = mlrun.run_start(command=served.url, params=PARAMS, inputs={"infile.txt": infile}, stream=False)
 
-    expected = ("completed", {"accuracy": 10, "infile_chars": 15, "p2_twice": "xyxy"},
+    expected = (PARAMS, "completed", {"accuracy": 10, "infile_chars": 15, "p2_twice": "xyxy"},
                 {"loss": {"labels": {}, "xvalues": ["1", "2", "3"], "yvalues": [5, 10, 15]}},
                 {"model.txt": hashlib.sha256(b"model p1=5 p2=xy input=the same input\n").hexdigest()})
     assert what_it_did(in_process.to_dict()) == expected

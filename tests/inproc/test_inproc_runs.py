@@ -234,3 +234,54 @@ def test_a_run_record_given_as_spec_runs_again_as_a_new_run():
     first = mlrun.run_start(handler=lambda ctx, p1=1: {"y": p1 + 1}, params={"p1": 5})
     again = mlrun.run_start(first.record, handler=lambda ctx, p1=1: {"y": p1 + 1})
     assert again.uid != first.uid and again.output("y") == 6 and again.state() == "completed"
+
+
+def test_a_spec_handler_that_fails_after_making_its_context_fails_that_run():
+    made = []
+
+    def handler(struct):
+        ctx = get_or_create_ctx("fails", spec=struct)
+        made.append(ctx.uid)
+        ctx.log_output("step", 1)
+        raise RuntimeError("late failure")
+
+    run = mlrun.run_start(handler=handler)
+    assert made == [run.uid] and run.state() == "error" and run.error == "RuntimeError: late failure"
+    assert run.status.outputs == {"step": 1} and stored(run)["status"]["state"] == "error"
+    assert lifecycle.current() is None
+
+
+def test_a_spec_handler_that_makes_no_context_and_a_handler_without_arguments_are_still_recorded():
+    def no_context(spec=None):
+        return {"had_spec": isinstance(spec, dict) and spec["metadata"]["name"] == ""}
+
+    def no_arguments():
+        get_or_create_ctx("named-inside").log_output("inside", True)
+        return 7
+
+    first = mlrun.run_start(handler=no_context)
+    second = mlrun.run_start(handler=no_arguments)
+    assert first.state() == "completed" and first.outputs == {"had_spec": True}
+    assert first.metadata.name == "no_context"
+    assert second.state() == "completed" and second.outputs == {"inside": True, "return": 7}
+
+
+def test_a_template_carries_its_handler_function():
+    task = mlrun.new_task("from-template", handler=lambda context, p1=0: {"twice": p1 * 2}, params={"p1": 21})
+    run = mlrun.run_start(task)
+    assert run.output("twice") == 42 and run.metadata.name == "from-template"
+
+
+@pytest.mark.parametrize("form", ["context", "spec"])
+def test_an_interrupted_handler_is_recorded_in_error_and_the_interrupt_goes_on(form):
+    def by_context(context):
+        raise KeyboardInterrupt
+
+    def by_spec(struct):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mlrun.run_start(handler=by_context if form == "context" else by_spec, name="stopped")
+    (summary,) = get_run_db().list_runs()
+    assert summary["state"] == "error" and summary["error"] == "interrupted"
+    assert lifecycle.current() is None
