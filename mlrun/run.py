@@ -270,7 +270,8 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     from .runobject import RunObject
 
     record, secret_pairs, spec_handler = _run_spec(spec)
-    handler = handler or spec_handler
+    handler = handler or spec_handler or record.spec.runtime.get("handler")
+    args = args or record.spec.runtime.get("args") or ()
     # the spec's own command (a template's, a record's) when the call names none; an in-process run's names a function
     spec_command = "" if callable(handler) or record.spec.runtime.get("kind") == "handler" else \
         record.spec.runtime.get("command") or ""

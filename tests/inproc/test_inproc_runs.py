@@ -285,3 +285,12 @@ def test_an_interrupted_handler_is_recorded_in_error_and_the_interrupt_goes_on(f
     (summary,) = get_run_db().list_runs()
     assert summary["state"] == "error" and summary["error"] == "interrupted"
     assert lifecycle.current() is None
+
+
+def test_a_file_run_given_back_as_spec_runs_the_same_file_handler_and_arguments_again(tmp_path):
+    (tmp_path / "job.py").write_text("import sys\ndef work(ctx, n=1):\n    return {'n': n, 'argv': sys.argv[1:]}\n")
+    first = mlrun.run_start(command=str(tmp_path / "job.py"), handler="work", args=["-v"], params={"n": 3},
+                            stream=False)
+    again = mlrun.run_start(first.record, stream=False)
+    assert again.uid != first.uid and again.outputs == first.outputs == {"n": 3, "argv": ["-v"]}
+    assert again.spec.runtime == first.spec.runtime
