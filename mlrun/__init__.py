@@ -13,15 +13,18 @@ from .model import RunRecord
 __version__ = "0.1.0"
 
 __all__ = ["get_or_create_ctx", "RunContext", "MLClientCtx", "RunRecord", "MLRunError", "run_function",
-           "get_run_db", "__version__"]
+           "get_run_db", "run_start", "run_local", "new_task", "NewRun", "RunTemplate", "RunObject", "__version__"]
+
+#: names loaded on first use (module, attribute), so `import mlrun` stays as cheap as importing PyYAML
+_LAZY = {"run_function": "run", "run_start": "run", "run_local": "run", "new_task": "templates",
+         "NewRun": "templates", "RunTemplate": "templates", "RunObject": "runobject"}
 
 
 def __getattr__(name: str):
-    # loaded on first use, so `import mlrun` stays as cheap as importing PyYAML
-    if name == "run_function":
-        from .run import run_function
+    if name in _LAZY:
+        import importlib
 
-        return run_function
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     if name == "get_run_db":
         from .rundb import get_run_db
 

@@ -309,6 +309,9 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
             current._record.metadata.name = name
         return current
 
+    if spec is not None and event is None:  # inside an in-process run, a handler making its run's context
+        run_db, run_secrets = lifecycle.run_defaults()
+        rundb, secrets = rundb or run_db, {**run_secrets, **(secrets or {})} if run_secrets else secrets
     from_env = event is None and spec is None and with_env and bool(
         os.environ.get(EXEC_CONFIG_ENV) or os.environ.get(EXEC_CONFIG_FD_ENV))
     try:

@@ -16,20 +16,54 @@ from __future__ import annotations
 
 import atexit
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _current = None  # the process's RunContext, if it has one
 _exit_code = None  # the last sys.exit(...) argument, when the script called it
 _hooks_installed = False
+_scope = None  # threading.local: the in-process run each thread is in (``in_process_run``)
 
 
 def current():
-    """The process's context (``None`` until ``get_or_create_ctx`` made one without an event or spec)."""
-    return _current
+    """The process's context (``None`` until ``get_or_create_ctx`` made one without an event or spec);
+    inside ``in_process_run``, that run's."""
+    scope = _scope and getattr(_scope, "run", None)
+    return _current if scope is None else scope[0]
 
 
 def set_current(ctx) -> None:
     global _current
+    scope = _scope and getattr(_scope, "run", None)
+    if scope is not None:  # a context the handler made (``fn(spec)``) is the run's, and goes with it
+        scope[0] = ctx
+        return
     _current = ctx
+
+
+def run_defaults() -> tuple:
+    """``(run store, inline secrets)`` of the in-process run this thread is in, for the context its handler makes
+    from the run's spec; ``(None, {})`` outside one."""
+    scope = _scope and getattr(_scope, "run", None)
+    return (None, {}) if scope is None else (scope[1], scope[2])
+
+
+@contextmanager
+def in_process_run(ctx, rundb=None, secrets=None) -> Iterator[list]:
+    """While the block runs, ``ctx`` is this thread's current context (``None``: none yet) and a context made
+    in it with a spec replaces it there (the yielded ``[ctx, ...]`` tells which is current at the end); after
+    it, also on an exception, the previous one is current again and nothing made inside stays."""
+    global _scope
+    if _scope is None:
+        import threading
+
+        _scope = threading.local()
+    previous = getattr(_scope, "run", None)
+    _scope.run = scope = [ctx, rundb, dict(secrets or {})]
+    try:
+        yield scope
+    finally:
+        _scope.run = previous
 
 
 def reset_current() -> None:

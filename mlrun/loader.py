@@ -3,11 +3,13 @@
 One place for what the local runtime, ``mlrun serve``, the nuclio adapter and ``function-config``
 need: a target checked without running its file (``locate_handler``), a file imported as a module
 (``import_file``), which form a handler has (``fn(ctx)`` or nuclio's ``handler(context, event)``), and
-what a handler's return value becomes (``record_result``: a dict its outputs, anything else ``return``).
+what a handler's return value becomes (``record_result``: a dict its outputs, anything else ``return``), and
+the keyword arguments ``fn(ctx, p1=1, ...)`` gets from its run (``bind_params``).
 """
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -112,3 +114,40 @@ def record_result(ctx, result: Any) -> None:
         ctx.log_outputs(result)
     elif result is not None:
         ctx.log_output("return", result)
+
+
+@functools.lru_cache(maxsize=256)
+def handler_signature(fn: Callable):
+    """``inspect.signature(fn)``, looked up once per function (``None`` for a callable without one)."""
+    import inspect
+
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def bind_params(fn: Callable, ctx) -> dict:
+    """The keyword arguments of a handler ``fn(ctx, p1=1, ...)`` from its run: the run's parameters by name, inputs
+    as data items (an argument named as an input key); ``**kwargs`` takes every parameter.  A default the run does
+    not override is recorded as a parameter (``get_param``), so the record shows what ran."""
+    from .model import is_scalar
+
+    signature = handler_signature(fn)
+    if signature is None:
+        return {}
+    parameters, inputs = ctx.parameters, ctx.inputs
+    named = list(signature.parameters.values())[1:]
+    kwargs = {}
+    for p in named:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            continue
+        if p.name in parameters:
+            kwargs[p.name] = parameters[p.name]
+        elif p.name in inputs:
+            kwargs[p.name] = ctx.get_input(p.name)
+        elif p.default is not p.empty and is_scalar(p.default):
+            ctx.get_param(p.name, p.default)
+    if any(p.kind == p.VAR_KEYWORD for p in named):
+        kwargs.update({k: v for k, v in parameters.items() if k not in kwargs})
+    return kwargs

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from .config import default_dbpath
 from .errors import StoreError
 from .model import RunRecord, check_uid, now_iso
+from .registry import load
 from .secrets import SecretsStore
 
 
@@ -25,7 +26,7 @@ class OutputWriter(Protocol):
 def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
             outputs: Mapping[str, str] | None = None, out_path: str = "", project: str = "",
             labels: Mapping[str, str] | None = None, uid: str = "", workflow: str = "", command: str = "",
-            handler: str = "", args: Sequence[str] = (), kind: str = "") -> RunRecord:
+            handler: str = "", args: Sequence[str] = (), kind: str = "", mode: str = "") -> RunRecord:
     """A run record in state ``created``: what a launcher sends to a runtime."""
     import uuid
 
@@ -45,6 +46,8 @@ def new_run(name: str = "", params: Mapping | None = None, inputs: Mapping[str, 
         spec.runtime["handler"] = handler
     if args:
         spec.runtime["args"] = [str(a) for a in args]
+    if mode:
+        spec.runtime["mode"] = mode
     spec.parameters = dict(params or {})
     spec.input_objects = [{"key": k, "path": v} for k, v in (inputs or {}).items()]
     spec.output_artifacts = [{"key": k, "path": v} for k, v in (outputs or {}).items()]
@@ -70,17 +73,19 @@ def as_secrets(secrets) -> SecretsStore:
 class RunRequest:
     """What to run, with what: ``RunRequest(target, params=...).run()`` runs it and returns the final record.
 
-    ``target``: a Python file (run in a local child process) or a function's ``http(s)://`` URL.
+    ``target``: a Python file (run in a local child process), a function's ``http(s)://`` URL, or a Python
+    callable (run in this process: ``mlrun.runtimes.inproc``).
     ``secrets``: a mapping of inline values, or ``[("file", "secrets.txt"), ("env", "A,B")]``.
     ``hyperparams`` (``{name: [values]}``) and ``hyper_options`` (strategy, selector, parallel, ...)
     make it a hyper-parameter run: the returned record is the parent (see ``mlrun.hyper``).
     ``record``: run this record (in state ``created``) instead of one built from the fields.
+    ``mode``: ``"noctx"`` runs a file that never calls ``get_or_create_ctx``, parameters as ``--KEY VALUE`` arguments.
     A failing run does not raise: the returned record is in state ``error`` with the reason.
     Bad input (missing file, unknown handler, unreadable secrets) raises ``InvalidInputError``
     before anything is recorded.
     """
 
-    target: str
+    target: Any
     params: Mapping | None = None
     inputs: Mapping[str, str] | None = None
     outputs: Mapping[str, str] | None = None
@@ -98,6 +103,8 @@ class RunRequest:
     record: RunRecord | None = None
     hyperparams: Mapping[str, list] | None = None
     hyper_options: Mapping | None = None
+    #: ``"noctx"``: a file that never calls ``get_or_create_ctx``, its parameters passed as ``--KEY VALUE`` arguments
+    mode: str = ""
     _secrets: SecretsStore | None = field(default=None, init=False, repr=False, compare=False)
 
     def secret_store(self) -> SecretsStore:
@@ -143,8 +150,9 @@ class RunRequest:
         secrets = self.secret_store()
         record = self.record if self.record is not None else new_run(
             name=self.name, params=self.params, inputs=self.inputs, outputs=self.outputs, out_path=self.out_path,
-            project=self.project, labels=self.labels, uid=self.uid, workflow=self.workflow, command=self.target,
-            handler=self.handler, args=self.args, kind=runtime.kind)
+            project=self.project, labels=self.labels, uid=self.uid, workflow=self.workflow, command=runtime.command,
+            handler=self.handler, args=self.args, kind=runtime.kind, mode=self.mode)
+        check_mode(record.spec.runtime, runtime.kind)
         record.spec.secret_sources = secrets.sources
         sweep = None
         if self.hyperparams or self.hyper_options:
@@ -161,6 +169,21 @@ class RunRequest:
         db = get_run_db(self.rundb or default_dbpath())
         db.store_run(record, secrets)
         return runtime, record, sweep, db
+
+
+#: run modes: ``""`` (the code uses its context), ``"noctx"`` (a script without one: parameters as arguments)
+RUN_MODES = ("", "noctx")
+
+
+def check_mode(runtime_spec: Mapping, kind: str) -> None:
+    """Refuse (``InvalidInputError``) a run mode that is unknown or does not fit the runtime (``spec.runtime``)."""
+    from .errors import InvalidInputError
+
+    mode = runtime_spec.get("mode") or ""
+    if mode not in RUN_MODES:
+        raise InvalidInputError(f"unknown run mode {mode!r} (expected: noctx)")
+    if mode and (kind != "local" or runtime_spec.get("handler")):
+        raise InvalidInputError("mode noctx runs a Python file as a script (no handler, no function URL)")
 
 
 def run_with_kfp(request: RunRequest, kfp: OutputWriter) -> RunRecord:
@@ -221,3 +244,156 @@ def save_record(record: RunRecord, target: str, secrets: Mapping | None = None) 
     except OSError as exc:  # the run is already recorded in the store: a failure, not a usage error
         raise StoreError(f"cannot save the run record to {target}: {exc.strerror or exc}") from None
     return target
+
+
+#: what ``run_start(kfp=True)`` writes the KFP files with: a layer above this one, so named here, loaded on use
+KFP_OUTPUTS = "mlrun.kfp.outputs:KfpOutputs"
+
+
+def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyperparams: Mapping | None = None,
+              param_file: str | None = None, kfp: bool | OutputWriter = False, mode: str = "", *, name: str = "",
+              project: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
+              outputs: Mapping[str, str] | None = None, secrets=None, args: Sequence[str] = (),
+              artifact_path: str = "", labels: Mapping | None = None, uid: str = "", selector: str | None = None,
+              save_to: str = "", stream: bool = True):
+    """Run a Python function in this process, or a file or function URL as ``run_function`` does; a ``RunObject``.
+
+    ``spec``: a ``RunTemplate`` (``new_task``), a record mapping (the seed's ``{'spec': {...}}``) or a ``RunRecord``.
+    ``handler``: a Python callable, ``fn(context, p1=1, ...)`` or ``fn(struct)`` (``mlrun.runtimes.inproc``), or
+    the name of a function in ``command``'s file.  ``command``: a Python file, ``file.py:handler`` or an
+    ``http(s)://`` function URL.  ``hyperparams`` / ``param_file`` / ``selector`` make it a sweep, ``kfp=True``
+    writes what Kubeflow Pipelines reads (``$MLRUN_KFP_DIR``, ...), ``mode='noctx'`` runs a file that never calls
+    ``get_or_create_ctx`` with its parameters as ``--KEY VALUE`` arguments; the keywords add to the spec.
+    A failing run does not raise: its state is ``error``.  No handler and no command, a missing file or
+    handler raise ``InvalidInputError`` before anything is recorded.
+    """
+    from .runobject import RunObject
+
+    record, secret_pairs, spec_handler = _run_spec(spec)
+    handler = handler or spec_handler or record.spec.runtime.get("handler")
+    args = args or record.spec.runtime.get("args") or ()
+    # the spec's own command (a template's, a record's) when the call names none; an in-process run's names a function
+    spec_command = "" if callable(handler) or record.spec.runtime.get("kind") == "handler" else \
+        record.spec.runtime.get("command") or ""
+    target, handler_name = _run_target(handler, command or spec_command)
+    _merge(record, name=name, project=project, params=params, inputs=inputs, outputs=outputs, labels=labels,
+           out_path=artifact_path, uid=uid)
+    _merge_sweep(record, hyperparams, param_file, selector)
+    store = as_secrets([*secret_pairs, *_secret_pairs(secrets)])
+    from .runtimes import get_runtime
+
+    runtime = get_runtime(target)  # bad targets fail here, before the record is completed
+    record.spec.runtime = {"kind": runtime.kind, "command": runtime.command}
+    record.spec.runtime.update({k: v for k, v in (("handler", handler_name), ("mode", mode),
+                                                  ("args", [str(a) for a in args])) if v})
+    writer = load(KFP_OUTPUTS, "run_start(kfp=True)", "kfp")() if kfp is True else kfp or None
+    return RunObject(run_function(target, secrets=store, save_to=save_to, kfp=writer, rundb=rundb or None,
+                                  stream=stream, record=record))
+
+
+def _run_spec(spec) -> tuple[RunRecord, list, Any]:
+    """``run_start``'s spec as a new record in state ``created``, its secret sources as ``(kind, source)`` pairs
+    (inline values included: a record never holds them, so its sources are taken off it) and its handler."""
+    from .errors import InvalidInputError
+
+    handler, pairs = None, []
+    if spec is None:
+        data = {}
+    elif hasattr(spec, "secret_pairs") and hasattr(spec, "to_dict"):  # a RunTemplate
+        data, pairs, handler = spec.to_dict(), spec.secret_pairs(), spec.spec.handler
+    elif isinstance(spec, RunRecord):
+        data = spec.to_dict()
+    elif isinstance(spec, Mapping):
+        data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in spec.items()}
+    else:
+        raise InvalidInputError(f"spec must be a RunTemplate, a mapping or a RunRecord, got {type(spec).__name__}")
+    sections = {k: dict(data.get(k) or {}) for k in ("metadata", "spec")}
+    if not pairs:
+        # an inline source of a record names keys only: its values are gone
+        pairs = [(s.get("kind"), s.get("source")) for s in sections["spec"].get("secret_sources") or []
+                 if isinstance(s, Mapping) and (s.get("kind") != "inline" or isinstance(s.get("source"), Mapping))]
+    sections["spec"]["secret_sources"] = []
+    if "status" in data or isinstance(spec, RunRecord):  # a run that ran: this is a new one
+        sections["metadata"].pop("uid", None)
+        sections["metadata"]["iteration"] = 0
+    record = RunRecord.from_dict(sections)
+    if not record.metadata.uid:
+        import uuid
+
+        record.metadata.uid = uuid.uuid4().hex
+    record.status.start_time = record.status.last_update = now_iso()
+    from .config import owner
+
+    record.metadata.labels.setdefault("owner", owner())
+    return record, pairs, handler
+
+
+def _run_target(handler, command: str) -> tuple[Any, str]:
+    """What runs (a callable, a file or a URL) and the handler name recorded for a file."""
+    from .errors import InvalidInputError
+
+    if callable(handler):
+        if command:
+            raise InvalidInputError("give a Python function as handler or a command to run, not both")
+        return handler, ""
+    if handler is not None and not isinstance(handler, str):
+        raise InvalidInputError(f"handler must be a function or a name, got {type(handler).__name__}")
+    if not command:
+        raise InvalidInputError("nothing to run: give a handler (a Python function) or a command (a file or URL)")
+    path, sep, attr = command.rpartition(":")
+    if "://" not in command and sep and attr.isidentifier():  # file.py:handler
+        if handler and handler != attr:
+            raise InvalidInputError(f"{command!r} names handler {attr!r}, handler= says {handler!r}")
+        return path, attr
+    return command, handler or ""
+
+
+def _merge(record: RunRecord, name: str, project: str, params: Mapping | None, inputs: Mapping | None,
+           outputs: Mapping | None, labels: Mapping | None, out_path: str, uid: str) -> None:
+    """``run_start``'s keywords over its spec: they win."""
+    meta, spec = record.metadata, record.spec
+    meta.name, meta.project = name or meta.name, project or meta.project
+    if uid:
+        meta.uid = check_uid(uid)
+    meta.labels.update({str(k): str(v) for k, v in (labels or {}).items()})
+    spec.parameters.update(params or {})
+    for name, given in (("input_objects", inputs), ("output_artifacts", outputs)):
+        if given:
+            kept = [i for i in getattr(spec, name) if i["key"] not in given]
+            setattr(spec, name, kept + [{"key": str(k), "path": str(v)} for k, v in given.items()])
+    spec.default_output_path = out_path or spec.default_output_path
+
+
+def _merge_sweep(record: RunRecord, hyperparams: Mapping | None, param_file: str | None,
+                 selector: str | None) -> None:
+    spec = record.spec
+    if hyperparams:
+        spec.hyperparams = {**spec.hyperparams, **hyperparams}
+    for key, value in (("param_file", param_file), ("selector", selector)):
+        if value:
+            spec.hyper_options = {**spec.hyper_options, key: value}
+
+
+def _secret_pairs(secrets) -> list:
+    """``run_start(secrets=...)``: a mapping of inline values, or ``[(kind, source)]`` pairs."""
+    if not secrets:
+        return []
+    if isinstance(secrets, Mapping):
+        return [("inline", secrets)]
+    return [tuple(s) for s in secrets]
+
+
+def run_local(task=None, command: str = "", name: str = "", args: Sequence[str] | None = None, workdir: str = "",
+              project: str = "", tag: str = "", secrets=None, handler=None, params: Mapping | None = None,
+              inputs: Mapping[str, str] | None = None, artifact_path: str = "", mode: str = "", **fields):
+    """MLRun 1.x's name and argument order for ``run_start``: ``run_local(task, command, name, args, ...)``.
+
+    ``workdir`` is where relative input paths are read from (default: the working directory); ``tag`` labels
+    the run.  Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
+    """
+    if workdir and inputs:
+        inputs = {k: v if "://" in v or os.path.isabs(v) else os.path.join(workdir, v) for k, v in inputs.items()}
+    labels = {**dict(fields.pop("labels", None) or {}), **({"tag": tag} if tag else {})}
+    return run_start(task, handler=handler, command=command, mode=mode, name=name, args=args or (),
+                     project=project, secrets=secrets, params=params, inputs=inputs, artifact_path=artifact_path,
+                     labels=labels, **fields)

@@ -76,14 +76,19 @@ def sweep_options(fn):
                    "[default: $MLRUN_KFP_OUTPUTS_DIR, else /tmp].")
 @click.option("--kfp-output", "kfp_outputs", multiple=True, metavar="KEY=PATH",
               help="With --kfp, also write result (or artifact path) KEY to PATH (KFP v2 output parameters).")
-@click.option("--handler", default="", metavar="NAME", help="Call NAME(ctx) from the file instead of running it.")
+@click.option("--handler", default="", metavar="NAME",
+              help="Call NAME(ctx) from the file instead of running it (parameters also go to its keyword arguments "
+                   "by name).")
+@click.option("--mode", default="", metavar="noctx",
+              help="noctx: the file never calls get_or_create_ctx; it gets the parameters as --KEY VALUE "
+                   "arguments and is recorded all the same (its output as the run's log).")
 @click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
               help="Run store: a directory, s3://... or http(s)://... [default: ~/.mlrun/db]")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
 @sweep_options
 @user_errors
 def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, project, labels, workflow, save_to,
-        handler, rundb, quiet, kfp, kfp_dir, kfp_outputs_dir, kfp_outputs, hyperparams, **hyper_options) -> None:
+        handler, mode, rundb, quiet, kfp, kfp_dir, kfp_outputs_dir, kfp_outputs, hyperparams, **hyper_options) -> None:
     """Run TARGET (a Python file, or a function's http(s):// URL) and record the run.
 
     \b
@@ -115,7 +120,7 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
         secrets=[split_pair(s, "-s") for s in secrets],
         name=name, handler=handler, args=args, out_path=out_path, project=project,
         labels=parse_pairs(labels, "--label", typed=False), uid=uid, workflow=workflow,
-        rundb=rundb, stream=not quiet,
+        rundb=rundb, stream=not quiet, mode=mode,
         hyperparams=parse_hyperparams(hyperparams) if hyperparams else None,
         hyper_options={k: v for k, v in hyper_options.items() if v is not None},
     )

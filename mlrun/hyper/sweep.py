@@ -96,7 +96,7 @@ class Sweep:
         parent.start()
         db.store_run(parent, secrets)
         try:
-            executor = get_executor(self.options.get("dask", ""), self.options.get("parallel", 0),
+            executor = get_executor(self.options.get("dask", ""), self.options.get("parallel") or runtime.parallel,
                                     remote=runtime.kind != "local")
         except Exception as exc:  # noqa: BLE001 - a cluster that cannot be reached fails the run, recorded
             return RunOutcome(self._end(parent, f"cannot start the executor: {secrets.mask(error_message(exc))}"))
@@ -261,7 +261,7 @@ def _default_out_base(runtime: Runtime) -> str:
     from ..config import default_out_path
 
     # a local child shares our working directory; a remote function resolves a relative path itself
-    return default_out_path() or (os.getcwd() if runtime.kind == "local" else "")
+    return default_out_path() or (os.getcwd() if runtime.kind in ("local", "handler") else "")
 
 
 def _csv(rows: list[list]) -> str:

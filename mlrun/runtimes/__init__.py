@@ -1,7 +1,7 @@
 """Runtimes: how a run is executed.  Each one takes a run record and secrets and returns the final record.
 
-A target with ``http://`` or ``https://`` is a remote function; anything else is a local file run
-in a child process.  ``register_runtime`` adds kinds (by URL scheme).
+A target with ``http://`` or ``https://`` is a remote function; a Python callable runs in this process
+(``inproc``); anything else is a local file run in a child process.  ``register_runtime`` adds kinds (by URL scheme).
 """
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ def runtime_kind(target: str) -> str:
     return target.split("://", 1)[0].lower() if "://" in target else ""
 
 
-def get_runtime(target: str) -> Runtime:
-    """The runtime for ``target``: a file path or a function URL."""
+def get_runtime(target) -> Runtime:
+    """The runtime for ``target``: a file path, a function URL, or a Python callable (run in this process)."""
     from ..errors import InvalidInputError
 
+    if callable(target):
+        from .inproc import InProcessRuntime
+
+        return InProcessRuntime(target)
     kind = runtime_kind(target)
     if kind not in RUNTIMES:
         raise InvalidInputError(f"cannot run {target!r}: unknown scheme {kind!r} "

@@ -25,9 +25,16 @@ class Runtime(ABC):
     kind = ""
     #: the run is stored as ``running`` before it is handed over (its process does not commit its start again)
     stores_running = False
+    #: iterations of a sweep in flight when ``--parallel`` is not given (0: the executor's default)
+    parallel = 0
 
     def __init__(self, target: str):
         self.target = target
+
+    @property
+    def command(self) -> str:
+        """What the run's record keeps as its command (``spec.runtime.command``)."""
+        return self.target
 
     def validate(self, record: RunRecord) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Refuse a run that cannot start (missing file, unknown handler) before anything is recorded."""

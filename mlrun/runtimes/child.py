@@ -17,7 +17,7 @@ import traceback
 
 from ..config import PROGRESS_FD_ENV
 from ..context import get_or_create_ctx
-from ..loader import record_result
+from ..loader import bind_params, record_result
 
 #: appended to the stored log when the launcher went away during the run
 LAUNCHER_GONE = "mlrun: the launcher ended during the run; output after that is not kept\n"
@@ -74,6 +74,17 @@ class _GuardedStream:
         return getattr(self._stream, name)
 
 
+def param_args(parameters: dict) -> list[str]:
+    """``{"p1": 5, "name": "x", "flag": True}`` -> ``["--p1", "5", "--name", "x", "--flag", "true"]`` (text as is,
+    other values as JSON)."""
+    import json
+
+    args = []
+    for key, value in parameters.items():
+        args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    return args
+
+
 def main() -> int:
     if os.environ.get(PROGRESS_FD_ENV):
         from ..datastore.progress import adopt_launcher_stream
@@ -86,6 +97,8 @@ def main() -> int:
     path = os.path.abspath(runtime.get("command", ""))
     handler = runtime.get("handler") or ""
     sys.argv = [path, *[str(a) for a in runtime.get("args") or []]]
+    if runtime.get("mode") == "noctx":  # a script that reads no context: its parameters as --KEY VALUE arguments
+        sys.argv += param_args(ctx.parameters)
     sys.path.insert(0, os.path.dirname(path))
     if ctx.started:  # the run is visible as running from here on (a launcher that stored it so already did that)
         ctx.commit()
@@ -93,7 +106,8 @@ def main() -> int:
     try:
         if handler:
             namespace = runpy.run_path(path, run_name="__mlrun_handler__")
-            record_result(ctx, namespace[handler](ctx))
+            fn = namespace[handler]
+            record_result(ctx, fn(ctx, **bind_params(fn, ctx)))
         else:
             runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
