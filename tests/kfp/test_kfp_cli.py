@@ -99,8 +99,8 @@ def test_a_hyper_parameter_run_shows_the_best_results_and_the_iterations_table(w
     assert (workdir / "out" / "accuracy").read_text() == "6"
     report, table = json.loads((workdir / "kfp" / UI_METADATA_FILE).read_text())["outputs"]
     assert "| p1 | [1, 3, 2] |" in report["source"]
-    assert table["type"] == "table" and table["header"] == ["iteration", "state", "param.p1", "output.accuracy"]
-    assert table["source"].splitlines() == ["1,completed,1,2", "2,completed,3,6", "3,completed,2,4"]
+    assert table["type"] == "table" and table["header"] == ["state", "iter", "param.p1", "output.accuracy"]
+    assert table["source"].splitlines() == ["completed,1,1,2", "completed,2,3,6", "completed,3,2,4"]
 
 
 def test_an_unwritable_folder_fails_before_the_code_runs_and_the_record_says_why(workdir, isolated_store):
