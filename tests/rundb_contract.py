@@ -212,6 +212,8 @@ class RunDBContract:
         assert db.list_runs(name="", project="", state="", labels=None) == runs  # empty texts filter nothing
         with pytest.raises(InvalidInputError, match="label filter '=x' has no key"):
             db.list_runs(labels="=x")
+        with pytest.raises(InvalidInputError, match="last must be a whole number, 0 or more, got -1"):
+            db.list_runs(last=-1)
 
         html = runs.show(display=False)
         assert html.startswith("<table") and html.count("<tr>") == 4 and "<th>iter</th>" in html
@@ -267,4 +269,6 @@ class RunDBContract:
         assert db.del_runs(days_ago=365 * 20) == 1 and [r["uid"] for r in db.list_runs()] == ["b", "a"]
         assert db.del_runs(labels="team=x") == 1
         assert [r["uid"] for r in db.list_runs(iter=True)] == ["b"]
+        with pytest.raises(InvalidInputError, match="days_ago"):
+            db.del_runs(days_ago=-1)  # a cut-off in the future would delete every run
         assert db.del_runs(state="running") == 0 and db.del_runs() == 1 and db.list_runs() == []

@@ -104,6 +104,7 @@ class RunDB(ABC):
         """
         from .lists import RunList
 
+        check_count(last, "last")
         field = sort if isinstance(sort, str) else "start_time"
         runs = self.list_summaries(name=name or None, project=project or None, labels=parse_labels(labels),
                                    state=state or None, since=since, until=until, sort=field,
@@ -121,6 +122,7 @@ class RunDB(ABC):
         With no filter at all, every run goes."""
         from datetime import datetime, timedelta, timezone
 
+        check_count(days_ago, "days_ago")
         until = (datetime.now(timezone.utc) - timedelta(days=days_ago)).isoformat() if days_ago else None
         deleted = 0
         for run in self.list_runs(name, project, labels, state, until=until):
@@ -259,6 +261,14 @@ def parse_labels(labels) -> dict | None:
             raise InvalidSpecError(f"label filter {item!r} has no key (expected KEY or KEY=VALUE)", "label")
         parsed[key.strip()] = value if sep else None
     return parsed or None
+
+
+def check_count(value, name: str) -> None:
+    """``value`` must be a whole number, 0 or more (``InvalidInputError`` naming ``name``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"{name} must be a whole number, 0 or more, got {value!r}")
 
 
 def check_sort(sort: str) -> None:
