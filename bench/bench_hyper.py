@@ -52,7 +52,7 @@ def sweep(target: str, handler: str, iterations: int, work: str, **options) -> f
     parent = run_function(target, handler=handler, hyperparams={"i": list(range(iterations))},
                           hyper_options=options, rundb=db, out_path=db, stream=False)
     elapsed = time.perf_counter() - started
-    completed = sum(row[1] == "completed" for row in parent.status.iterations[1:])
+    completed = sum(row[0] == "completed" for row in parent.status.iterations[1:])  # state, iter, ...
     if parent.state != "completed" or completed != iterations:
         sys.exit(f"sweep {options} failed: {parent.status.error or f'{completed}/{iterations} completed'}")
     return elapsed

@@ -12,6 +12,8 @@ EXEC_SECRETS_ENV = "MLRUN_EXEC_SECRETS"
 EXEC_CONFIG_FD_ENV = "MLRUN_EXEC_CONFIG_FD"
 #: Where runs are stored: a directory, ``s3://bucket/prefix`` or ``http(s)://server``.
 DBPATH_ENV = "MLRUN_DBPATH"
+#: The seed system's name of ``MLRUN_DBPATH``, read when that is unset.
+META_DBPATH_ENV = "MLRUN_META_DBPATH"
 #: Default directory for artifacts when a run names no output path.
 OUT_PATH_ENV = "MLRUN_OUT_PATH"
 #: A descriptor a launcher passes to a child for drawing transfer progress bars (kept out of the run log).
@@ -27,8 +29,8 @@ def home_dir() -> str:
 
 
 def default_dbpath() -> str:
-    """The run store URL: ``$MLRUN_DBPATH``, else ``~/.mlrun/db`` (``$MLRUN_HOME/db``)."""
-    return os.environ.get(DBPATH_ENV) or os.path.join(home_dir(), "db")
+    """The run store URL: ``$MLRUN_DBPATH``, else ``$MLRUN_META_DBPATH``, else ``~/.mlrun/db`` (``$MLRUN_HOME/db``)."""
+    return os.environ.get(DBPATH_ENV) or os.environ.get(META_DBPATH_ENV) or os.path.join(home_dir(), "db")
 
 
 def default_out_path() -> str:

@@ -184,3 +184,91 @@ class RunDBContract:
             db.search_runs("colour = red")
         with pytest.raises(InvalidInputError, match="sort"):
             db.search_runs(None, sort="password")
+
+    # --- the seed system's run store API ---------------------------------------------------------------
+
+    def test_seed_list_runs_filters_sorts_and_shows(self, db):
+        from mlrun.rundb.lists import RunList
+
+        assert db.connect() is db and db.connect().connect() is db  # the seed's get_run_db(url).connect()
+        db.store_run(make_record("a", labels={"team": "x", "env": "dev"}, start="2024-01-01T00:00:00+00:00"))
+        db.store_run(make_record("b", state="error", labels={"team": "y"}, start="2024-01-02T00:00:00+00:00"))
+        db.store_run(make_record("c", name="eval", project="p", start="2024-01-03T00:00:00+00:00",
+                                 outputs={"note": "<script>alert(1)</script>"}))
+        db.store_run(make_record("c", name="eval", project="p", iteration=1, start="2024-01-03T00:00:01+00:00"))
+
+        runs = db.list_runs()
+        assert isinstance(runs, RunList) and [r["uid"] for r in runs] == ["c", "b", "a"]  # newest first
+        assert [r["uid"] for r in db.list_runs(sort=False)] == ["a", "b", "c"]
+        assert [r["uid"] for r in db.list_runs(last=2)] == ["c", "b"]
+        assert [r["uid"] for r in db.list_runs(sort=False, last=2)] == ["b", "c"]  # the 2 newest, oldest first
+        assert [(r["uid"], r["iteration"]) for r in db.list_runs(iter=True)] == [("c", 1), ("c", 0), ("b", 0),
+                                                                                  ("a", 0)]
+        assert [r["uid"] for r in db.list_runs(labels="team=x")] == ["a"]
+        assert [r["uid"] for r in db.list_runs(labels=["team", "env=dev"])] == ["a"]
+        assert [r["uid"] for r in db.list_runs(labels=["team"])] == ["b", "a"]
+        assert [r["uid"] for r in db.list_runs(labels={"team": "y"})] == ["b"]
+        assert [r["uid"] for r in db.list_runs(name="eval", project="p", state="completed")] == ["c"]
+        assert db.list_runs(name="", project="", state="", labels=None) == runs  # empty texts filter nothing
+        with pytest.raises(InvalidInputError, match="label filter '=x' has no key"):
+            db.list_runs(labels="=x")
+        with pytest.raises(InvalidInputError, match="last must be a whole number, 0 or more, got -1"):
+            db.list_runs(last=-1)
+
+        html = runs.show(display=False)
+        assert html.startswith("<table") and html.count("<tr>") == 4 and "<th>iter</th>" in html
+        assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # escaped
+        assert "team=x" in html and "env=dev" in html and "accuracy=0.5" in html
+
+    def test_seed_artifact_api(self, db):
+        from mlrun.rundb.lists import ArtifactList
+
+        first = make_record("a", labels={"team": "x"}, start="2024-01-01T00:00:00+00:00")
+        first.status.output_artifacts = [{"key": "model.pkl", "target_path": "/art/a/model.pkl", "format": "pkl"},
+                                         {"key": "data.csv", "target_path": "/art/a/data.csv", "format": "csv",
+                                          "labels": {"kind": "raw"}}]
+        second = make_record("b", project="p", start="2024-01-02T00:00:00+00:00")
+        second.status.output_artifacts = [{"key": "model.pkl", "target_path": "/art/b/model.pkl"}]
+        db.store_run(first)
+        db.store_run(second)
+
+        found = db.list_artifacts()
+        assert isinstance(found, ArtifactList)
+        assert [(a["key"], a["uid"]) for a in found] == [("model.pkl", "b"), ("model.pkl", "a"), ("data.csv", "a")]
+        assert found[0]["run_name"] == "train" and found[0]["project"] == "p" and found[0]["iteration"] == 0
+        assert [a["uid"] for a in db.list_artifacts(name="model.pkl", project="p")] == ["b"]
+        assert [a["key"] for a in db.list_artifacts(labels="team=x")] == ["model.pkl", "data.csv"]  # run's labels
+        assert [a["key"] for a in db.list_artifacts(labels=["kind=raw"])] == ["data.csv"]  # the artifact's own
+        assert "<td>/art/b/model.pkl</td>" in found.show(display=False)
+
+        # store_artifact / read_artifact: MLRun 1.x names; an entry of the run's record
+        db.store_artifact("plot.html", {"target_path": "/art/b/plot.html", "format": "html"}, "b", tag="v2")
+        assert db.read_run("b").status.output_artifacts[-1]["key"] == "plot.html"
+        assert db.read_artifact("plot.html")["target_path"] == "/art/b/plot.html"
+        assert [a["key"] for a in db.list_artifacts(tag="v2")] == ["plot.html"]
+        assert db.read_artifact("model.pkl")["uid"] == "b"  # the newest run's
+        assert db.read_artifact("model.pkl", uid="a")["target_path"] == "/art/a/model.pkl"
+        with pytest.raises(NotFoundError, match="artifact 'plot.html' not found"):
+            db.read_artifact("plot.html", tag="v1")
+        with pytest.raises(NotFoundError):
+            db.store_artifact("x.txt", {"target_path": "/x"}, "nope")
+        with pytest.raises(InvalidInputError, match="project"):
+            db.store_artifact("x.txt", {"target_path": "/x"}, "b", project="other")
+        with pytest.raises(InvalidInputError, match="output_artifacts"):
+            db.store_artifact("x.txt", {"target_path": 7}, "b")  # validated as the record's field
+        assert [a["key"] for a in db.list_artifacts(project="p")] == ["model.pkl", "plot.html"]
+
+        # del_artifacts: entries leave the records (the files are not the store's)
+        assert db.del_artifacts(name="model.pkl") == 2
+        assert [a["key"] for a in db.list_artifacts()] == ["plot.html", "data.csv"]
+        assert db.read_run("a").status.output_artifacts[0]["key"] == "data.csv"
+
+        # del_runs: the runs matching every filter, with their iterations and logs
+        db.store_run(make_record("a", iteration=1, labels={"team": "x"}))
+        db.store_run(make_record("old", start="2000-01-01T00:00:00+00:00"))
+        assert db.del_runs(days_ago=365 * 20) == 1 and [r["uid"] for r in db.list_runs()] == ["b", "a"]
+        assert db.del_runs(labels="team=x") == 1
+        assert [r["uid"] for r in db.list_runs(iter=True)] == ["b"]
+        with pytest.raises(InvalidInputError, match="days_ago"):
+            db.del_runs(days_ago=-1)  # a cut-off in the future would delete every run
+        assert db.del_runs(state="running") == 0 and db.del_runs() == 1 and db.list_runs() == []

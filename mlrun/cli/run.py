@@ -56,8 +56,10 @@ def sweep_options(fn):
               help="Parameter; values typed: 5, 0.5, true, null, [1,2], {\"a\":1}, else a string.")
 @click.option("-s", "--secrets", "secrets", multiple=True, metavar="KIND=SOURCE",
               help="Secret source: file=PATH (KEY=VALUE lines) or env=VAR1,VAR2.")
-@click.option("-i", "--input", "inputs", multiple=True, metavar="KEY=URL", help="Input object for get_object(KEY).")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="KEY=TARGET", help="Target for artifact KEY.")
+@click.option("-i", "--input", "--in-artifact", "inputs", multiple=True, metavar="KEY=URL",
+              help="Input object for get_object(KEY).")
+@click.option("-o", "--output", "--out-artifact", "outputs", multiple=True, metavar="KEY=TARGET",
+              help="Target for artifact KEY.")
 @click.option("--out-path", default="", metavar="DIR",
               help="Where artifacts go (a folder or URL) [default: $MLRUN_OUT_PATH, else the working directory].")
 @click.option("--name", default="", help="Run name (default: the name the code gives, else the file's).")
@@ -70,7 +72,7 @@ def sweep_options(fn):
 @click.option("--kfp", is_flag=True, help="Also write what Kubeflow Pipelines reads: results, metrics, a run report.")
 @click.option("--kfp-dir", default=None, metavar="DIR",
               help="Where --kfp writes mlpipeline-metrics.json and mlpipeline-ui-metadata.json "
-                   "[default: $MLRUN_KFP_DIR, else /].")
+                   "[default: $MLRUN_KFP_DIR, else $KFPMETA_OUT_DIR, else /].")
 @click.option("--kfp-outputs-dir", default=None, metavar="DIR",
               help="Where --kfp writes one file per result or artifact key "
                    "[default: $MLRUN_KFP_OUTPUTS_DIR, else /tmp].")
@@ -82,8 +84,8 @@ def sweep_options(fn):
 @click.option("--mode", default="", metavar="noctx",
               help="noctx: the file never calls get_or_create_ctx; it gets the parameters as --KEY VALUE "
                    "arguments and is recorded all the same (its output as the run's log).")
-@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
-              help="Run store: a directory, s3://... or http(s)://... [default: ~/.mlrun/db]")
+@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
+              help="Run store: a directory, s3://... or http(s)://... [unset: $MLRUN_META_DBPATH, else ~/.mlrun/db]")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
 @sweep_options
 @user_errors

@@ -36,7 +36,8 @@ def get() -> None:
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending, newest or largest first).")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True, help="A table of summaries, or the summaries as YAML or JSON.")
-@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
 @user_errors
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
     """List runs, newest first (or as --sort says)."""
@@ -96,7 +97,8 @@ def _children_under_parents(runs: list):
               help="A hyper-parameter iteration of the run.")
 @click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True,
               help="The record as YAML or JSON.")
-@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
@@ -108,7 +110,8 @@ def get_run(uid, iteration, fmt, rundb) -> None:
 
 @click.command()
 @click.argument("uid")
-@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
 @user_errors
 def logs(uid, rundb) -> None:
     """Print a run's log (its captured stdout and stderr)."""
@@ -126,7 +129,8 @@ def delete() -> None:
 
 @delete.command("run")
 @click.argument("uid")
-@click.option("--db", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL", help="Run store.")
+@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
 @user_errors
 def delete_run(uid, rundb) -> None:
     """Delete a run, its iterations and its log."""

@@ -189,12 +189,13 @@ class Sweep:
         return f"{failed} iterations failed (max errors {max_errors})" if max_errors and failed >= max_errors else ""
 
     def table(self, results: Mapping[int, RunRecord]) -> list[list]:
-        """The results table: a header (iteration, state, param.NAME..., output.KEY...), then a row per iteration."""
+        """The results table: a header (state, iter, param.NAME..., output.KEY...: the seed system's columns),
+        then a row per iteration."""
         ordered = [results[n] for n in sorted(results)]
         keys = list(dict.fromkeys(k for r in ordered for k, v in r.status.outputs.items() if is_scalar(v)))
-        rows = [["iteration", "state", *(f"param.{n}" for n in self.names), *(f"output.{k}" for k in keys)]]
+        rows = [["state", "iter", *(f"param.{n}" for n in self.names), *(f"output.{k}" for k in keys)]]
         for r in ordered:
-            rows.append([r.metadata.iteration, r.state, *(r.spec.parameters.get(n) for n in self.names),
+            rows.append([r.state, r.metadata.iteration, *(r.spec.parameters.get(n) for n in self.names),
                          *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
         return rows
 

@@ -19,10 +19,14 @@ from ..model import RunRecord
 
 #: where the mlpipeline files go when no folder is given (default ``/``)
 KFP_DIR_ENV = "MLRUN_KFP_DIR"
+#: the seed system's name for that folder, read when ``MLRUN_KFP_DIR`` is unset
+KFP_META_DIR_ENV = "KFPMETA_OUT_DIR"
 #: where the one-file-per-result outputs go when no folder is given (default ``/tmp``)
 KFP_OUTPUTS_DIR_ENV = "MLRUN_KFP_OUTPUTS_DIR"
 METRICS_FILE = "mlpipeline-metrics.json"
 UI_METADATA_FILE = "mlpipeline-ui-metadata.json"
+#: the output file of a hyper-parameter run's results table (``status.iterations``, JSON)
+ITERATIONS_KEY = "iterations"
 #: the names KFP accepts for metrics
 METRIC_NAME = re.compile(r"^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$")
 #: csv and html artifacts up to this size get a viewer on the run page, inline: the UI holds them in memory
@@ -43,14 +47,14 @@ REPORT_VALUE_CHARS = 200
 class KfpOutputs:
     """Where a pipeline step leaves its results for KFP.
 
-    ``kfp_dir`` holds the two mlpipeline files (default ``$MLRUN_KFP_DIR``, else ``/``),
+    ``kfp_dir`` holds the two mlpipeline files (default ``$MLRUN_KFP_DIR``, else ``$KFPMETA_OUT_DIR``, else ``/``),
     ``outputs_dir`` one file per result or artifact key (default ``$MLRUN_KFP_OUTPUTS_DIR``, else
     ``/tmp``), and ``paths`` maps keys to extra files KFP v2 asks for (``{"accuracy": "/kfp/out"}``).
     """
 
     def __init__(self, kfp_dir: str | None = None, outputs_dir: str | None = None,
                  paths: Mapping[str, str] | None = None):
-        self.kfp_dir = kfp_dir or os.environ.get(KFP_DIR_ENV) or "/"
+        self.kfp_dir = kfp_dir or os.environ.get(KFP_DIR_ENV) or os.environ.get(KFP_META_DIR_ENV) or "/"
         self.outputs_dir = outputs_dir or os.environ.get(KFP_OUTPUTS_DIR_ENV) or "/tmp"
         self.paths = dict(paths or {})
 
@@ -116,10 +120,12 @@ def output_values(record: RunRecord) -> dict[str, str]:
     """Each result's value and each artifact's target path, as the text of its output file.
 
     Strings stay as they are, other values are JSON; a result and an artifact with the same key:
-    the result wins.
+    the result wins.  A hyper-parameter run adds ``iterations``: its results table as JSON.
     """
     values = {a["key"]: str(a.get("target_path", "")) for a in record.status.output_artifacts if a.get("key")}
     values.update((key, v if isinstance(v, str) else json.dumps(v)) for key, v in record.outputs.items())
+    if record.status.iterations:  # a sweep's results table (header row first), unless a result took the name
+        values.setdefault(ITERATIONS_KEY, json.dumps(record.status.iterations))
     return values
 
 

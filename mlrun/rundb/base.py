@@ -12,11 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..errors import NotFoundError
 from ..model import RunRecord
 from .filters import SORT_FIELDS
 
 if TYPE_CHECKING:
     from ..secrets import SecretsStore
+    from .lists import ArtifactList, RunList
 
 
 def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
@@ -27,8 +29,6 @@ def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
 
 def run_not_found(uid: str, iteration: int = 0, where: str = ""):
     """The error every store raises for a run (or an iteration of it) it does not hold."""
-    from ..errors import NotFoundError
-
     return NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else "") + where)
 
 
@@ -72,11 +72,11 @@ class RunDB(ABC):
         self.store_log(data["metadata"]["uid"], log, append=False)
 
     @abstractmethod
-    def list_runs(
+    def list_summaries(
         self,
         name: str | None = None,
         project: str | None = None,
-        labels: Mapping[str, str] | None = None,
+        labels: Mapping[str, str | None] | None = None,
         state: str | None = None,
         since: str | None = None,
         until: str | None = None,
@@ -86,11 +86,112 @@ class RunDB(ABC):
         offset: int = 0,
         iterations: bool = False,
     ) -> list[dict]:
-        """Run summaries (``RunRecord.summary()``) matching every filter given.
+        """Run summaries (``RunRecord.summary()``) matching every filter given (what ``list_runs`` reads).
 
         ``labels`` match exactly (a value of ``None`` means "has the label"); ``since``/``until``
         bound ``start_time`` (ISO-8601); ``iterations`` includes hyper-parameter children.
         """
+
+    def list_runs(self, name: str = "", project: str = "", labels=None, state: str = "", sort: bool | str = True,
+                  last: int = 0, iter: bool = False, *, since: str | None = None, until: str | None = None,
+                  desc: bool = True, limit: int | None = None, offset: int = 0, iterations: bool = False) -> RunList:
+        """Run summaries as a ``RunList`` (``.show()``), in the seed system's terms.
+
+        ``labels``: ``"k=v"``, ``["k=v", "k"]`` or ``{k: v}`` (``k`` alone or a value of ``None``: has the
+        label); ``sort=True`` newest first, ``False`` oldest first, or the name of a field (``SORT_FIELDS``,
+        ordered by ``desc``); ``last=N`` the N newest (as ``limit``); ``iter=True`` (``iterations``)
+        includes hyper-parameter iterations.  Empty texts filter nothing.
+        """
+        from .lists import RunList
+
+        check_count(last, "last")
+        field = sort if isinstance(sort, str) else "start_time"
+        runs = self.list_summaries(name=name or None, project=project or None, labels=parse_labels(labels),
+                                   state=state or None, since=since, until=until, sort=field,
+                                   desc=desc if isinstance(sort, str) or sort else True, limit=last or limit,
+                                   offset=offset, iterations=iter or iterations)
+        return RunList(runs if isinstance(sort, str) or sort else reversed(runs))
+
+    def connect(self, secrets=None) -> RunDB:
+        """This store, ready (the seed system's ``get_run_db(url).connect()``); connections open on demand."""
+        return self
+
+    def del_runs(self, name: str = "", project: str = "", labels=None, state: str = "", days_ago: int = 0) -> int:
+        """Delete the runs (with their iterations and logs) matching every filter given (``list_runs``'
+        meaning), and with ``days_ago`` only those started more than that many days ago; how many went.
+        With no filter at all, every run goes."""
+        from datetime import datetime, timedelta, timezone
+
+        check_count(days_ago, "days_ago")
+        until = (datetime.now(timezone.utc) - timedelta(days=days_ago)).isoformat() if days_ago else None
+        deleted = 0
+        for run in self.list_runs(name, project, labels, state, until=until):
+            try:
+                self.del_run(run["uid"])
+                deleted += 1
+            except NotFoundError:  # deleted meanwhile by someone else
+                pass
+        return deleted
+
+    # -- artifacts: the output_artifacts entries of stored records (``rundb.artifacts``) -----------------
+    def run_data_of(self, project: str | None = None):
+        """Every stored record (iterations included) of ``project`` (all when ``None``), newest first.
+
+        This default lists, then reads each record; SQL stores override it with one query."""
+        for run in self.list_summaries(project=project, iterations=True):
+            try:
+                yield self.read_run_data(run["uid"], run["iteration"])
+            except NotFoundError:  # deleted while we listed
+                continue
+
+    def list_artifacts(self, name: str = "", project: str = "", tag: str = "", labels=None) -> ArtifactList:
+        """The artifacts of stored runs as an ``ArtifactList`` (``.show()``), newest run first: ``name`` is an
+        artifact key, ``tag`` an artifact's (else its run's) tag, ``labels`` as in ``list_runs`` over an
+        artifact's labels laid over its run's.  Each entry is the record's artifact entry plus ``uid``,
+        ``run_name``, ``project`` and ``iteration`` of its run."""
+        from . import artifacts
+        from .lists import ArtifactList
+
+        wanted = parse_labels(labels)
+        return ArtifactList(entry for data in self.run_data_of(project or None)
+                            for entry in artifacts.entries(data, name, tag, wanted))
+
+    def del_artifacts(self, name: str = "", project: str = "", tag: str = "", labels=None) -> int:
+        """Remove the matching artifact entries (``list_artifacts``' meaning) from the stored records; how
+        many went.  The artifacts' files are left where they are: a record only points at them."""
+        from . import artifacts
+
+        wanted, removed = parse_labels(labels), 0
+        for data in list(self.run_data_of(project or None)):
+            count = artifacts.remove(data, name, tag, wanted)
+            if count:
+                self.store_run_data(data)
+                removed += count
+        return removed
+
+    def store_artifact(self, key: str, artifact: Mapping, uid: str, iter: int = 0, tag: str = "",
+                       project: str = "", secrets: SecretsStore | None = None) -> None:
+        """Record ``artifact`` (a mapping: ``target_path``, ``format``, ...) as the artifact ``key`` of the run
+        ``uid`` (iteration ``iter``), replacing one with that key; ``secrets``' values hidden.
+        ``NotFoundError`` for an unknown run, ``InvalidInputError`` for a run of another ``project``."""
+        from . import artifacts
+
+        data = self.read_run_data(uid, iter)
+        have = (data.get("metadata") or {}).get("project", "")
+        if project and project != have:
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(f"run {uid} belongs to project {have!r}, not {project!r}")
+        artifacts.put(data, key, artifact, tag)
+        self.store_run(RunRecord.from_dict(data), secrets)
+
+    def read_artifact(self, key: str, tag: str = "", project: str = "", iter: int = 0, uid: str = "") -> dict:
+        """The artifact ``key`` (``list_artifacts``' entry) of the newest run that has it at iteration ``iter``
+        (of run ``uid`` when given); ``NotFoundError`` when none has."""
+        for entry in self.list_artifacts(key, project, tag):
+            if entry["iteration"] == iter and (not uid or entry["uid"] == uid):
+                return entry
+        raise NotFoundError(f"artifact {key!r} not found" + (f" in run {uid}" if uid else ""))
 
     @abstractmethod
     def del_run(self, uid: str) -> None:
@@ -110,7 +211,7 @@ class RunDB(ABC):
         return self.read_log(uid)
 
     def count_runs(self, **filters) -> int:
-        return len(self.list_runs(**filters))
+        return len(self.list_summaries(**filters))
 
     def search_runs(self, filter: str | None = None, sort: str = "start_time", desc: bool = True,
                     limit: int | None = None, offset: int = 0, **filters) -> tuple[list[dict], int]:
@@ -145,6 +246,29 @@ def select_summaries(summaries, name=None, project=None, labels=None, state=None
 
     selected = sorted((s for s in summaries if wanted(s)), key=lambda s: (s[sort], s["uid"]), reverse=desc)
     return selected[offset: None if limit is None else offset + limit]
+
+
+def parse_labels(labels) -> dict | None:
+    """A label filter as ``{key: value}`` (``None``: has the label), from ``"k=v"``, ``["k=v", "k"]`` or a mapping."""
+    if labels is None or isinstance(labels, Mapping):
+        return dict(labels) if labels else None
+    parsed: dict = {}
+    for item in [labels] if isinstance(labels, str) else labels:
+        key, sep, value = str(item).partition("=")
+        if not key.strip():
+            from ..errors import InvalidSpecError
+
+            raise InvalidSpecError(f"label filter {item!r} has no key (expected KEY or KEY=VALUE)", "label")
+        parsed[key.strip()] = value if sep else None
+    return parsed or None
+
+
+def check_count(value, name: str) -> None:
+    """``value`` must be a whole number, 0 or more (``InvalidInputError`` naming ``name``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"{name} must be a whole number, 0 or more, got {value!r}")
 
 
 def check_sort(sort: str) -> None:

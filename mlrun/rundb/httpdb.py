@@ -109,7 +109,7 @@ class HTTPRunDB(RunDB):
         """Merge ``changes`` (a partial record; ``None`` removes a field) into the stored record on the server."""
         return self._json("PATCH", f"/runs/{_quote(uid)}", params={"iteration": iteration}, json=changes)
 
-    def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         params = _filters(name, project, labels, state, since, until, iterations)
         params.update(sort=sort, desc="true" if desc else "false")
@@ -145,6 +145,21 @@ class HTTPRunDB(RunDB):
                    iterations=False, **_ignored) -> int:
         params = _filters(name, project, labels, state, since, until, iterations)
         return self._json("GET", "/runs", params={**params, "limit": 0})["total"]
+
+    def list_artifacts(self, name="", project="", tag="", labels=None):
+        """The server's ``GET /api/artifacts``, page by page (the server reads the records, once)."""
+        from .base import parse_labels
+        from .lists import ArtifactList
+
+        params = _filters(name or None, project or None, parse_labels(labels), None, None, None, False)
+        if tag:
+            params["tag"] = tag
+        found: list[dict] = []
+        while True:
+            page = self._json("GET", "/artifacts", params={**params, "offset": len(found)})
+            found.extend(page["artifacts"])
+            if page.get("next_offset") is None or not page["artifacts"]:
+                return ArtifactList(found)
 
     def del_run(self, uid: str) -> None:
         self._call("DELETE", f"/runs/{_quote(uid)}")

@@ -235,13 +235,20 @@ class PostgresRunDB(RunDB):
             raise run_not_found(uid, iteration)
         return json.loads(row[0])
 
-    def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         from .base import check_sort
 
         check_sort(sort)
         return self.search_runs(None, sort, desc, limit, offset, name=name, project=project, labels=labels,
                                 state=state, since=since, until=until, iterations=iterations)[0]
+
+    def run_data_of(self, project=None):
+        where, args = self.where(project=project, iterations=True)
+        sql = (f"SELECT r.record FROM runs JOIN run_records r USING (uid, iteration){where}"
+               " ORDER BY runs.start_time DESC, runs.uid DESC")
+        for row in self._run(sql, args).fetchall():
+            yield json.loads(row[0])
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:

@@ -79,7 +79,7 @@ class S3RunDB(RunDB):
         except NotFoundError:
             raise run_not_found(uid, iteration, f" in {self.url}") from None
 
-    def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         records = self._objects("runs")
         if not iterations:  # iterations are told by the object name: skip them unread

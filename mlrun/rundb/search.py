@@ -26,7 +26,7 @@ def search_in_python(db, filter, sort, desc, limit, offset, filters: dict) -> tu
 
     by_value = check_search_sort(sort)
     tree = parse(filter) if filter else None
-    runs = db.list_runs(**filters, sort="start_time" if by_value else sort, desc=desc)
+    runs = db.list_summaries(**filters, sort="start_time" if by_value else sort, desc=desc)
     if tree is not None:
         runs = [run for run in runs if matches(tree, run)]
     if by_value:

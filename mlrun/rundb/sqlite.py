@@ -136,7 +136,7 @@ class SQLiteRunDB(RunDB):
             raise run_not_found(uid, iteration)
         return json.loads(row[0])
 
-    def list_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                   sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         check_sort(sort)
         where, args = self.where(name, project, labels, state, since, until, iterations)
@@ -144,6 +144,11 @@ class SQLiteRunDB(RunDB):
         sql = f"SELECT summary FROM runs{where} ORDER BY {sort} {order}, uid {order} LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else int(limit), int(offset)])
         return [json.loads(row[0]) for row in self._execute(sql, args)]
+
+    def run_data_of(self, project=None):
+        where, args = self.where(project=project, iterations=True)
+        for row in self._execute(f"SELECT record FROM runs{where} ORDER BY start_time DESC, uid DESC", args):
+            yield json.loads(row[0])
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:

@@ -8,6 +8,8 @@
     DELETE /api/runs/UID                  delete the run, its iterations and its log
     GET    /api/runs/UID/log[?offset=B]   the log (from byte B)
     POST   /api/runs/UID/log              append to the log;  PUT replaces it
+    GET    /api/artifacts                 artifacts of stored runs (``name``, ``project``, ``tag``, ``label=k[=v]``,
+                                          ``limit``, ``offset``): ``{"artifacts": [...], "total", "next_offset"}``
     GET    /api/runs/UID/artifacts/KEY    the artifact's content, streamed from where the run stored it,
                                           if that is under one of the server's artifact roots
 
@@ -29,7 +31,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from ..errors import AccessDeniedError, InvalidSpecError, LimitExceededError, NotFoundError
 from ..model import MAX_ITERATION, RunRecord, check_iteration, check_uid, parse_struct
 from ..rundb import RunDB
-from .listing import MAX_OFFSET, ListQuery, whole_number
+from .listing import MAX_LIMIT, MAX_OFFSET, ListQuery, whole_number
 from .records import clean_text, lenient_record
 
 bp = Blueprint("api", __name__)
@@ -126,6 +128,27 @@ def store_log(uid: str):
     db.read_run_data(uid)  # a log for a run that does not exist could never be seen nor deleted
     db.store_log(uid, request.get_data(), append=request.method == "POST")
     return {"uid": uid, "appended" if request.method == "POST" else "replaced": request.content_length or 0}
+
+
+#: the query parameters of GET /api/artifacts
+ARTIFACT_PARAMS = ("name", "project", "tag", "label", "limit", "offset")
+
+
+@bp.get("/artifacts")
+def list_artifacts():
+    """Artifact entries of the stored runs (``RunDB.list_artifacts``), one page of them."""
+    args = request.args
+    unknown = [key for key in args if key not in ARTIFACT_PARAMS]
+    if unknown:
+        raise InvalidSpecError(f"unknown query parameter {unknown[0]!r} (expected one of: "
+                               f"{', '.join(ARTIFACT_PARAMS)})", unknown[0])
+    limit = whole_number(args.get("limit", str(MAX_LIMIT)), "limit", high=MAX_LIMIT)
+    offset = whole_number(args.get("offset", "0"), "offset", high=MAX_OFFSET)
+    found = run_db().list_artifacts(args.get("name", ""), args.get("project", ""), args.get("tag", ""),
+                                    args.getlist("label") or None)
+    more = offset + limit < len(found)
+    return {"artifacts": found[offset: offset + limit], "total": len(found), "offset": offset,
+            "next_offset": offset + limit if more else None}
 
 
 @bp.get("/runs/<uid>/artifacts/<path:key>")

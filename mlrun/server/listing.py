@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..errors import InvalidSpecError
 from ..model import RUN_STATES
 from ..rundb import RunDB
-from ..rundb.base import SORT_FIELDS
+from ..rundb.base import SORT_FIELDS, parse_labels
 from ..rundb.filters import parse, sort_field
 
 DEFAULT_LIMIT = 100
@@ -110,18 +110,6 @@ class ListQuery:
         args.update(sort=self.sort, desc="true" if self.desc else "false", limit=self.limit, offset=self.offset)
         args.update(changes)
         return args
-
-
-def parse_labels(items) -> dict:
-    """``["team=x", "owner"]`` -> ``{"team": "x", "owner": None}`` (``None``: has the label)."""
-    labels: dict = {}
-    for item in items:
-        key, sep, val = item.partition("=")
-        key = key.strip()
-        if not key:
-            raise InvalidSpecError(f"label filter {item!r} has no key (expected KEY or KEY=VALUE)", "label")
-        labels[key] = val if sep else None
-    return labels
 
 
 def parse_time(text: str, field: str, end_of_day: bool = False) -> str:

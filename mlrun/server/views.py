@@ -302,7 +302,8 @@ def iteration_table(record: RunRecord) -> dict:
         return {}
     if not isinstance(header, list) or not all(isinstance(row, list) for row in rows):
         return {}
-    column = header.index("iteration") if "iteration" in header else -1
+    # "iter" since the seed system's column name came back; records of earlier versions say "iteration"
+    column = next((header.index(name) for name in ("iter", "iteration") if name in header), -1)
     numbered = [(row[column] if 0 <= column < len(row) and _iteration_number(row[column]) else None, row)
                 for row in rows]
     compare = [f"{record.uid}@{number}" for number, _ in numbered if number][:MAX_COMPARED]

@@ -82,8 +82,9 @@ def test_every_environment_variable_an_option_reads_is_in_the_commands_help(name
 def test_db_shows_mlrun_dbpath_wherever_it_is_taken(name):
     result = mlrun_cli(*name.split(), "-h")
     assert result.returncode == 0
-    db = " ".join(result.stdout.split(" --db ", 1)[1].split(" -", 1)[0].split())  # its help, up to the next option
-    assert "[env var: MLRUN_DBPATH]" in db
+    # its help, up to the next option (--rundb: the seed system's spelling of --db)
+    db = " ".join(result.stdout.split(" --db, --rundb URL ", 1)[1].split(" -", 1)[0].split())
+    assert "[env var: MLRUN_DBPATH]" in db and "MLRUN_META_DBPATH" in db
 
 
 def test_mlrun_alone_prints_the_whole_help_and_succeeds():

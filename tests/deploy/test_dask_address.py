@@ -74,7 +74,7 @@ def test_relative_script_input_and_out_path_are_the_callers(cluster, tmp_path):
     assert record["status"]["state"] == "completed", record["status"]
     assert record["status"]["outputs"] == {"best_iteration": 3, "accuracy": 6, "data": "caller's data"}
     rows = record["status"]["iterations"][1:]
-    assert [row[1] for row in rows] == ["completed"] * 3
+    assert [row[0] for row in rows] == ["completed"] * 3
     for n in (1, 2, 3):  # each iteration's artifact in the caller's --out-path, none in the worker's directory
         assert (caller / "out" / str(n) / "model.txt").read_text() == f"model {n}"
     assert record["spec"]["default_output_path"] == str(caller / "out")

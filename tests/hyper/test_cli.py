@@ -21,9 +21,11 @@ def test_a_sweep_from_the_cli_and_its_listing(tmp_path):
                        "--handler", "train", HANDLERS, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert "best_iteration: 6" in result.stdout and "- [6, completed, 3, c, 9, 97]" in result.stdout
+    assert "best_iteration: 6" in result.stdout and "- [completed, 6, 3, c, 9, 97]" in result.stdout
     assert result.stderr.count("mlrun: iteration ") == 6
-    assert (tmp_path / "iteration_results.csv").read_text().splitlines()[-1] == "6,completed,3,c,9,97"
+    table = (tmp_path / "iteration_results.csv").read_text().splitlines()
+    assert table[0] == "state,iter,param.p1,param.p2,output.accuracy,output.loss"  # the seed system's columns
+    assert table[-1] == "completed,6,3,c,9,97"
 
     listing = mlrun_cli("get", "runs", "--iterations", cwd=tmp_path).stdout.splitlines()
     assert listing[0].split() == ["UID", "NAME", "STATE", "START", "RESULTS"]

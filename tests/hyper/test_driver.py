@@ -55,7 +55,7 @@ def test_max_errors_stops_starting_iterations():
     assert runtime.started == [1, 2, 3]
     assert parent.state == "error" and parent.status.error == "2 iterations failed (max errors 2)"
     assert parent.metadata.annotations["stop_reason"] == parent.status.error
-    assert [row[:2] for row in parent.status.iterations[1:]] == [[1, "completed"], [2, "error"], [3, "error"]]
+    assert [row[:2] for row in parent.status.iterations[1:]] == [["completed", 1], ["error", 2], ["error", 3]]
 
 
 def test_stop_condition_ends_the_sweep_early_and_says_why():
@@ -72,7 +72,7 @@ def test_iterations_in_flight_finish_after_the_stop():
 
     started = len(runtime.started)
     assert 2 <= started < 41  # the second was in flight with the first; the sweep stopped well before the end
-    assert [row[0] for row in parent.status.iterations[1:]] == list(range(1, started + 1))  # all recorded
+    assert [row[1] for row in parent.status.iterations[1:]] == list(range(1, started + 1))  # all recorded
     assert parent.state == "completed" and "iteration 1 met" in parent.metadata.annotations["stop_reason"]
 
 
@@ -81,7 +81,7 @@ def test_a_runtime_that_raises_fails_only_its_iteration_and_secrets_are_masked()
 
     failed = RunRecord.from_dict(get_run_db().read_run_data(parent.uid, 2))
     assert failed.status.error == "ConnectionError: worker lost while running p=2 with ******"
-    assert parent.state == "completed" and [r[1] for r in parent.status.iterations[1:]] == [
+    assert parent.state == "completed" and [r[0] for r in parent.status.iterations[1:]] == [
         "completed", "error", "completed"]
 
 
@@ -99,7 +99,7 @@ def test_iterations_are_stored_under_the_parent_uid_and_their_own_number():
 def test_the_table_keeps_scalar_outputs_only():
     parent, _, _ = sweep([3], parallel=1)
 
-    assert parent.status.iterations == [["iteration", "state", "param.p", "output.accuracy"], [1, "completed", 3, 3]]
+    assert parent.status.iterations == [["state", "iter", "param.p", "output.accuracy"], ["completed", 1, 3, 3]]
     assert "model" not in parent.status.iterations[0]
 
 
@@ -158,5 +158,5 @@ def test_an_executor_that_refuses_work_fails_those_iterations(monkeypatch):
     parent, _, runtime = sweep([1, 2, 3], parallel=1)
 
     assert runtime.started == [1, 3]
-    assert [row[1] for row in parent.status.iterations[1:]] == ["completed", "error", "completed"]
+    assert [row[0] for row in parent.status.iterations[1:]] == ["completed", "error", "completed"]
     assert get_run_db().read_run_data(parent.uid, 2)["status"]["error"] == "RuntimeError: scheduler closed"

@@ -17,11 +17,11 @@ from mlrun.rundb import get_run_db
 
 HANDLERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_handlers.py")
 GRID = {"p1": [1, 2, 3, 4], "p2": ["a", "b", "c"]}
-HEADER = ["iteration", "state", "param.p1", "param.p2", "output.accuracy", "output.loss"]
+HEADER = ["state", "iter", "param.p1", "param.p2", "output.accuracy", "output.loss"]
 
 
 def expected_rows(grid=GRID):
-    return [[n, "completed", p1, p2, p1 * WEIGHTS[p2], 100 - p1]
+    return [["completed", n, p1, p2, p1 * WEIGHTS[p2], 100 - p1]
             for n, (p1, p2) in enumerate(itertools.product(grid["p1"], grid["p2"]), start=1)]
 
 
@@ -79,7 +79,7 @@ def test_the_same_grid_gives_the_same_parent_through_every_executor(request, tmp
     assert parent.metadata.iteration == 0 and parent.spec.hyper_options["strategy"] == "grid"
     db = get_run_db()
     assert db.read_run_data(parent.uid) == parent.to_dict()
-    for n, p1, p2, accuracy, _ in ((r[0], *r[2:]) for r in expected_rows()):
+    for n, p1, p2, accuracy, _ in ((r[1], *r[2:]) for r in expected_rows()):
         child = db.read_run_data(parent.uid, n)
         assert child["metadata"]["iteration"] == n and child["status"]["state"] == "completed"
         assert child["spec"]["parameters"]["p1"] == p1 and child["spec"]["parameters"]["p2"] == p2
@@ -102,8 +102,8 @@ def test_a_failing_iteration_is_recorded_and_the_sweep_goes_on(tmp_path):
                           stream=False)
 
     assert parent.state == "completed" and parent.status.error == ""
-    assert [row[:2] for row in parent.status.iterations[1:]] == [[1, "completed"], [2, "error"], [3, "completed"],
-                                                                [4, "error"]]
+    assert [row[:2] for row in parent.status.iterations[1:]] == [["completed", 1], ["error", 2], ["completed", 3],
+                                                                ["error", 4]]
     assert parent.outputs["best_iteration"] == 3 and parent.outputs["accuracy"] == 2
     failed = get_run_db().read_run_data(parent.uid, 2)
     assert failed["status"]["state"] == "error"
@@ -119,7 +119,7 @@ def test_when_every_iteration_fails_the_parent_is_in_error(tmp_path):
 
     assert parent.state == "error"
     assert parent.status.error == "all 2 iterations failed; iteration 1: RuntimeError: cannot train with p1=0 p2=boom"
-    assert [row[1] for row in parent.status.iterations[1:]] == ["error", "error"]
+    assert [row[0] for row in parent.status.iterations[1:]] == ["error", "error"]
     assert get_run_db().read_run_data(parent.uid)["status"]["state"] == "error"
 
 
@@ -130,7 +130,7 @@ def test_a_selector_naming_no_output_fails_the_parent_naming_it(tmp_path):
     assert parent.state == "error"
     assert parent.status.error == "selector max.f1: no completed iteration has a numeric output 'f1'"
     assert "best_iteration" not in parent.outputs
-    assert [row[1] for row in parent.status.iterations[1:]] == ["completed", "completed"]
+    assert [row[0] for row in parent.status.iterations[1:]] == ["completed", "completed"]
 
 
 def test_a_random_sweep_records_its_seed_and_replays(tmp_path):
@@ -167,7 +167,7 @@ def test_param_file_rows_and_progress_lines(tmp_path, capsys):
 
     assert parent.spec.hyperparams == {"p1": [3, 1], "p2": ["a", "c"]}
     assert parent.spec.hyper_options["strategy"] == "list"
-    assert parent.status.iterations[1:] == [[1, "completed", 3, "a", 3, 97], [2, "completed", 1, "c", 3, 99]]
+    assert parent.status.iterations[1:] == [["completed", 1, 3, "a", 3, 97], ["completed", 2, 1, "c", 3, 99]]
     assert parent.outputs["best_iteration"] == 1
     err = capsys.readouterr().err
     assert "mlrun: iteration 1/2 completed: p1=3, p2='a' -> accuracy=3, loss=97" in err

@@ -30,6 +30,7 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "infile.txt").write_text("hello from infile.txt\n")
     monkeypatch.delenv("MLRUN_KFP_DIR", raising=False)
     monkeypatch.delenv("MLRUN_KFP_OUTPUTS_DIR", raising=False)
+    monkeypatch.delenv("KFPMETA_OUT_DIR", raising=False)
     return tmp_path
 
 
@@ -99,8 +100,13 @@ def test_a_hyper_parameter_run_shows_the_best_results_and_the_iterations_table(w
     assert (workdir / "out" / "accuracy").read_text() == "6"
     report, table = json.loads((workdir / "kfp" / UI_METADATA_FILE).read_text())["outputs"]
     assert "| p1 | [1, 3, 2] |" in report["source"]
-    assert table["type"] == "table" and table["header"] == ["iteration", "state", "param.p1", "output.accuracy"]
-    assert table["source"].splitlines() == ["1,completed,1,2", "2,completed,3,6", "3,completed,2,4"]
+    assert table["type"] == "table" and table["header"] == ["state", "iter", "param.p1", "output.accuracy"]
+    assert table["source"].splitlines() == ["completed,1,1,2", "completed,2,3,6", "completed,3,2,4"]
+    # the same table as an output file of its own, JSON, beside the results' files
+    iterations = json.loads((workdir / "out" / "iterations").read_text())
+    assert iterations == [["state", "iter", "param.p1", "output.accuracy"], ["completed", 1, 1, 2],
+                          ["completed", 2, 3, 6], ["completed", 3, 2, 4]]
+    assert iterations == only_run(isolated_store)["status"]["iterations"]
 
 
 def test_an_unwritable_folder_fails_before_the_code_runs_and_the_record_says_why(workdir, isolated_store):
@@ -141,3 +147,18 @@ def test_environment_defaults_for_non_root_containers(workdir, isolated_store):
     result = mlrun_cli("run", "--kfp", "-q", "example1.py", cwd=str(workdir), env=env)
     assert result.returncode == 0, result.stderr
     assert os.path.isfile(workdir / "envkfp" / METRICS_FILE) and (workdir / "envout" / "accuracy").read_text() == "2"
+
+
+def test_the_seed_systems_kfpmeta_out_dir_holds_the_mlpipeline_files_when_mlrun_kfp_dir_is_unset(workdir,
+                                                                                               isolated_store):
+    env = {"KFPMETA_OUT_DIR": str(workdir / "meta"), "MLRUN_KFP_OUTPUTS_DIR": str(workdir / "envout")}
+    result = mlrun_cli("run", "--kfp", "-q", "example1.py", cwd=str(workdir), env=env)
+    assert result.returncode == 0, result.stderr
+    assert os.path.isfile(workdir / "meta" / METRICS_FILE) and os.path.isfile(workdir / "meta" / UI_METADATA_FILE)
+    assert (workdir / "envout" / "accuracy").read_text() == "2"  # the values' folder is not moved by it
+    assert not os.path.exists(workdir / "envout" / "iterations")  # no sweep, no table
+
+    env["MLRUN_KFP_DIR"] = str(workdir / "own")  # the project's own variable wins
+    result = mlrun_cli("run", "--kfp", "-q", "example1.py", cwd=str(workdir), env=env)
+    assert result.returncode == 0, result.stderr
+    assert os.path.isfile(workdir / "own" / METRICS_FILE)

@@ -149,7 +149,7 @@ def test_a_sweep_is_one_step_with_the_best_result_and_the_iterations_table(tmp_p
     outputs = two_steps.run_locally(two_steps.sweep_pipeline, {"epochs": 3}, str(tmp_path / "kfp")).outputs
     assert outputs["best_iteration"] == 2 and outputs["accuracy"] == pytest.approx(0.8285)  # lr=0.3
     table = Path(outputs["iteration_results"].path).read_text().splitlines()
-    assert table[0].split(",")[:3] == ["iteration", "state", "param.lr"] and len(table) == 4
+    assert table[0].split(",")[:3] == ["state", "iter", "param.lr"] and len(table) == 4
     page = Path(outputs["iterations"].path).read_text()
     assert page.count("<tr>") == 4 and "<td>0.3</td><td>0.8285</td>" in page
     assert outputs["validation_accuracy"] == pytest.approx(0.8255)  # validated the best model (lr=0.3)

@@ -18,6 +18,7 @@ from server_process import TOKEN
 from mlrun.errors import NotFoundError, StoreError
 from mlrun.rundb import get_run_db, httpdb
 from mlrun.rundb.httpdb import HTTPRunDB
+from mlrun.rundb.lists import ArtifactList
 from mlrun.secrets import MASK
 
 
@@ -193,3 +194,21 @@ def test_server_cli_refuses_bad_settings(server, tmp_path):
     busy = mlrun_cli("server", "--port", port, "--store", str(tmp_path / "store"))
     assert busy.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
     assert "Traceback" not in busy.stderr + itself.stderr
+
+
+def test_the_artifact_listing_route_pages_refuses_unknown_parameters_and_asks_for_the_token(server, token_server):
+    db = empty(HTTPRunDB(server.url))
+    for i in range(3):
+        record = make_record(f"r{i}", start=f"2024-01-0{i + 1}T00:00:00+00:00")
+        record.status.output_artifacts = [{"key": "model.pkl", "target_path": f"/art/{i}/model.pkl"}]
+        db.store_run(record)
+    page = requests.get(f"{server.url}/api/artifacts", params={"limit": 2, "offset": 1}, timeout=10).json()
+    assert [a["uid"] for a in page["artifacts"]] == ["r1", "r0"] and page["total"] == 3
+    assert page["next_offset"] is None
+    assert [a["uid"] for a in db.list_artifacts(name="model.pkl")] == ["r2", "r1", "r0"]
+    bad = requests.get(f"{server.url}/api/artifacts", params={"colour": "red"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["field"] == "colour" and "unknown query parameter" in bad.text
+    assert requests.get(f"{token_server.url}/api/artifacts", timeout=10).status_code == 401
+    with pytest.raises(StoreError, match="MLRUN_TOKEN"):
+        HTTPRunDB(token_server.url, token="wrong").list_artifacts()
+    assert isinstance(HTTPRunDB(token_server.url, token=TOKEN).list_artifacts(), ArtifactList)  # with the token

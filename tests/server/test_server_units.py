@@ -186,8 +186,8 @@ def test_ui_errors_are_pages_with_one_line(client):
 def test_hyper_parameter_runs_link_and_compare_their_iterations(client):
     web, db = client
     parent = sample_record("sweep")
-    parent["status"]["iterations"] = [["iteration", "state", "param.lr", "output.accuracy"],
-                                      [1, "completed", 0.1, 0.85], [2, "completed", 0.3, 0.95]]
+    parent["status"]["iterations"] = [["state", "iter", "param.lr", "output.accuracy"],
+                                      ["completed", 1, 0.1, 0.85], ["completed", 2, 0.3, 0.95]]
     db.store_run_data(parent)
     for number, lr in ((1, 0.1), (2, 0.3)):
         child = sample_record("sweep", lr=lr)
