@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -149,7 +150,7 @@ def test_plot_artifact_of_a_real_matplotlib_figure():
     figure.add_subplot().plot([1, 2, 3], [3, 1, 2])
     ctx = get_or_create_ctx("plots")
     entry = ctx.log_artifact(PlotArtifact("fig.png", body=figure))
-    data = open(entry["target_path"], "rb").read()
+    data = Path(entry["target_path"]).read_bytes()
     assert data.startswith(b"\x89PNG") and entry["sha256"] == hashlib.sha256(data).hexdigest()
     assert (entry["kind"], entry["viewer"], entry["format"]) == ("plot", "image", "png")
 

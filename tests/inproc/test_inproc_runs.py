@@ -144,7 +144,7 @@ def test_a_sweep_over_a_dict_picks_the_best_iteration_and_records_each(infile):
     assert run.output("best_iteration") == 2 and run.output("accuracy") == 6
     rows = run.status.iterations
     assert [r[rows[0].index("param.p1")] for r in rows[1:]] == [1, 3, 2]
-    assert [r[1] for r in rows[1:]] == ["completed"] * 3
+    assert rows[0][:2] == ["state", "iter"] and [r[:2] for r in rows[1:]] == [["completed", n] for n in (1, 2, 3)]
     for n, p1 in ((1, 1), (2, 3), (3, 2)):
         child = get_run_db().read_run_data(run.uid, n)
         assert child["spec"]["parameters"]["p1"] == p1 and child["status"]["outputs"]["accuracy"] == 2 * p1
