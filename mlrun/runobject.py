@@ -62,27 +62,22 @@ class Section:
         return repr(self._data)
 
 
-class RunObject:
-    """A finished run (see the module's text)."""
+class RunObject(Section):
+    """A finished run (see the module's text): the record's sections as attributes, the record as a mapping."""
 
     def __init__(self, record: RunRecord):
+        super().__init__(record.to_dict())
         self.record = record
-        self._data = record.to_dict()
         self.metadata = Section(self._data["metadata"])
         self.spec = Section(self._data["spec"])
         self.status = Section(self._data["status"])
-
-    @property
-    def uid(self) -> str:
-        return self.metadata.uid
+        self.uid: str = record.uid
+        #: why the run failed; ``""`` when it did not
+        self.error: str = record.status.error
 
     def state(self) -> str:
         """The run's state (``status.state``), as MLRun 1.x asks for it."""
         return self.status.state
-
-    @property
-    def error(self) -> str:
-        return self.status.error
 
     @property
     def outputs(self) -> dict:
@@ -107,19 +102,6 @@ class RunObject:
 
     def to_json(self) -> str:
         return self.record.to_json()
-
-    # the record's mapping: ``run["status"]["outputs"]``
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._data
-
-    def keys(self):
-        return self._data.keys()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, RunObject) and self._data == other._data

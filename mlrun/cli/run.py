@@ -78,9 +78,7 @@ def sweep_options(fn):
                    "[default: $MLRUN_KFP_OUTPUTS_DIR, else /tmp].")
 @click.option("--kfp-output", "kfp_outputs", multiple=True, metavar="KEY=PATH",
               help="With --kfp, also write result (or artifact path) KEY to PATH (KFP v2 output parameters).")
-@click.option("--handler", default="", metavar="NAME",
-              help="Call NAME(ctx) from the file instead of running it (parameters also go to its keyword arguments "
-                   "by name).")
+@click.option("--handler", default="", metavar="NAME", help="Run the file's NAME(ctx, **params) instead of the file.")
 @click.option("--mode", default="", metavar="noctx",
               help="noctx: the file never calls get_or_create_ctx; it gets the parameters as --KEY VALUE "
                    "arguments and is recorded all the same (its output as the run's log).")

@@ -27,6 +27,15 @@ def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
     return secrets.mask_record(data) if secrets is not None else data
 
 
+def record_of_row(row, uid: str, iteration: int = 0) -> dict:
+    """The record a ``SELECT record ... WHERE uid, iteration`` found; ``run_not_found`` when it found none."""
+    if row is None:
+        raise run_not_found(uid, iteration)
+    import json
+
+    return json.loads(row[0])
+
+
 def run_not_found(uid: str, iteration: int = 0, where: str = ""):
     """The error every store raises for a run (or an iteration of it) it does not hold."""
     return NotFoundError(f"run {uid} not found" + (f" (iteration {iteration})" if iteration else "") + where)

@@ -109,8 +109,8 @@ class HTTPRunDB(RunDB):
         """Merge ``changes`` (a partial record; ``None`` removes a field) into the stored record on the server."""
         return self._json("PATCH", f"/runs/{_quote(uid)}", params={"iteration": iteration}, json=changes)
 
-    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
-                  sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None,
+                       until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         params = _filters(name, project, labels, state, since, until, iterations)
         params.update(sort=sort, desc="true" if desc else "false")
         runs: list[dict] = []

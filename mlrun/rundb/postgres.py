@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, run_not_found
+from .base import RunDB, check_sort, record_of_row, run_not_found
 
 #: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
 MIGRATIONS = (
@@ -75,6 +75,7 @@ MIGRATIONS = (
 )
 #: any number, the same in every process: the advisory lock schema changes take
 _SCHEMA_LOCK = 0x6D6C72756E
+_READ_RECORD = "SELECT record FROM run_records WHERE uid = %s AND iteration = %s"
 _UPSERT_RUN = (
     "INSERT INTO runs (uid, iteration, project, name, state, start_time, last_update, labels, summary)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid, iteration) DO UPDATE SET"
@@ -230,15 +231,10 @@ class PostgresRunDB(RunDB):
                                 " VALUES (%s, %s, %s, %s, %s)", numbers)
 
     def read_run_data(self, uid: str, iteration: int = 0) -> dict:
-        row = self._run("SELECT record FROM run_records WHERE uid = %s AND iteration = %s", (uid, iteration)).fetchone()
-        if row is None:
-            raise run_not_found(uid, iteration)
-        return json.loads(row[0])
+        return record_of_row(self._run(_READ_RECORD, (uid, iteration)).fetchone(), uid, iteration)
 
-    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
-                  sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
-        from .base import check_sort
-
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None,
+                       until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         check_sort(sort)
         return self.search_runs(None, sort, desc, limit, offset, name=name, project=project, labels=labels,
                                 state=state, since=since, until=until, iterations=iterations)[0]

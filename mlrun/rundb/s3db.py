@@ -79,8 +79,8 @@ class S3RunDB(RunDB):
         except NotFoundError:
             raise run_not_found(uid, iteration, f" in {self.url}") from None
 
-    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
-                  sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None,
+                       until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         records = self._objects("runs")
         if not iterations:  # iterations are told by the object name: skip them unread
             records = {k: etag for k, etag in records.items() if k.endswith("/0.json")}

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, check_sort, run_not_found
+from .base import RunDB, check_sort, record_of_row, run_not_found
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_uid ON logs (uid);
 """
 DB_FILE = "runs.sqlite3"
+_READ_RECORD = "SELECT record FROM runs WHERE uid = ? AND iteration = ?"
 #: a run stored again (running, then final) is updated where it is: INSERT OR REPLACE deleted the row
 #: and inserted a new one, with every index entry of both (about 15% of a run's final store)
 _UPSERT_RUN = (
@@ -131,13 +132,10 @@ class SQLiteRunDB(RunDB):
                  status.last_update, json.dumps(meta.labels), json.dumps(run.summary()), json.dumps(record)))
 
     def read_run_data(self, uid: str, iteration: int = 0) -> dict:
-        row = self._execute("SELECT record FROM runs WHERE uid = ? AND iteration = ?", (uid, iteration)).fetchone()
-        if row is None:
-            raise run_not_found(uid, iteration)
-        return json.loads(row[0])
+        return record_of_row(self._execute(_READ_RECORD, (uid, iteration)).fetchone(), uid, iteration)
 
-    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
-                  sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
+    def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None,
+                       until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         check_sort(sort)
         where, args = self.where(name, project, labels, state, since, until, iterations)
         order = "DESC" if desc else "ASC"
