@@ -27,6 +27,11 @@ def current():
     return _current
 
 
+def owned_run():
+    """The process's own run (a script's, a launcher's child's) while it runs; else ``None``."""
+    return _owned("running")
+
+
 def set_current(ctx) -> None:
     global _current
     _current = ctx
