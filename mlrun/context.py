@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from _thread import allocate_lock  # threading itself is not needed to import this module
 from collections.abc import Mapping
 from operator import attrgetter
 
@@ -90,6 +91,17 @@ class RunContext:
     def inputs(self) -> dict:
         """Input keys and the URLs they come from."""
         return {i["key"]: i["path"] for i in self._record.spec.input_objects}
+
+    @property
+    def log_level(self) -> str:
+        """The spec's ``log_level`` (``debug``, ``info``, ``warning``, ``error`` or ``critical``; default ``info``)."""
+        return self._record.spec.log_level
+
+    @property
+    def logger(self):
+        """A ``logging.Logger`` for the run's own messages, at the spec's ``log_level``, writing to stderr (so a
+        launched or served run's log keeps them, masked like the rest)."""
+        return _run_logger(self._record.spec.log_level)
 
     @property
     def secret_keys(self) -> list:
@@ -326,7 +338,8 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     if event is not None or policy is not None:
         ctx._policy = _request_policy(policy, store, secrets)
     if event is None:
-        lifecycle.set_current(ctx)
+        if spec is None or lifecycle.owned_run() is None:  # a spec'd context never displaces the process's own run
+            lifecycle.set_current(ctx)
         if spec is None:
             lifecycle.finish_at_exit(ctx, signals=not from_env)  # a launcher's child: the launcher handles signals
     return ctx
@@ -370,9 +383,10 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
         meta.labels.setdefault(key, str(value))
     meta.labels.setdefault("owner", owner())
 
-    # an event's caller resolved its own sources (its files, its environment) and sent the values
+    # an event's caller resolved its own sources (its files, its environment) and sent the values; a recorded
+    # inline source names keys only (their values come with ``secrets``), a written one holds its values
     recorded_sources = [] if event is not None else [
-        s for s in record.spec.secret_sources if s.get("kind") != "inline"]
+        s for s in record.spec.secret_sources if s.get("kind") != "inline" or not isinstance(s.get("source"), list)]
     store = SecretsStore.from_sources(recorded_sources)
     if inline:
         store.add_source("inline", inline)
@@ -423,6 +437,32 @@ def _number(value: Any, key: str) -> float:
         return plain
     except (TypeError, ValueError):
         raise InvalidInputError(f"metric {key!r}: value must be a number, got {type(value).__name__}") from None
+
+
+_logger_lock = allocate_lock()
+
+
+def _run_logger(level: str):
+    """The logger of runs at ``level``: ``mlrun.run.<level>``, one per level (a served run's level is its own even
+    while others run), writing through ``mlrun.run``'s handler to whatever ``sys.stderr`` is when a line is logged."""
+    import logging
+
+    parent = logging.getLogger("mlrun.run")
+    with _logger_lock:  # served runs ask from many threads: one handler, or every line would show twice
+        if not parent.handlers:
+            class StderrHandler(logging.StreamHandler):
+                def emit(self, record):  # sys.stderr of now: the masking, per-request capturing stream once installed
+                    self.stream = sys.stderr
+                    super().emit(record)
+
+            handler = StderrHandler()
+            handler.setFormatter(logging.Formatter("[mlrun] %(levelname)s %(message)s"))
+            parent.addHandler(handler)
+            parent.setLevel(logging.DEBUG)
+            parent.propagate = False
+    logger = logging.getLogger(f"mlrun.run.{level}")
+    logger.setLevel(level.upper())
+    return logger
 
 
 def _default_name(record: RunRecord) -> str:

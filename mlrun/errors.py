@@ -50,6 +50,11 @@ class LimitExceededError(InvalidInputError):
     """A body, spec, record or answer is larger or deeper than the configured limit (HTTP 413)."""
 
 
+class UnknownFieldWarning(UserWarning):
+    """A spec or record named a field the record model does not have: it was left out (``$MLRUN_STRICT_SPEC``
+    refuses it instead)."""
+
+
 def error_message(error: BaseException | str) -> str:
     """One line that says what went wrong: ``ZeroDivisionError: division by zero``."""
     if isinstance(error, BaseException):

@@ -32,6 +32,11 @@ def current():
     return _current if scope is None else scope[0]
 
 
+def owned_run():
+    """The process's own run (a script's, a launcher's child's) while it runs; else ``None``."""
+    return _owned("running")
+
+
 def set_current(ctx) -> None:
     global _current
     scope = _scope and getattr(_scope, "run", None)

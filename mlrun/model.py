@@ -273,6 +273,41 @@ def _too_deep(what: str, max_depth: int) -> SpecLimitError:
     return SpecLimitError(f"{what} is nested too deeply: deeper than {max_depth} levels (${SPEC_DEPTH_ENV})")
 
 
+# -- fields the record model does not know -----------------------------------------------------------------
+#: set to 1 (or true, yes, on): refuse unknown fields instead of leaving them out with a warning
+STRICT_SPEC_ENV = "MLRUN_STRICT_SPEC"
+
+
+def strict_spec() -> bool:
+    """Whether unknown fields are refused (``$MLRUN_STRICT_SPEC``); read when one is met, never on the usual path."""
+    return os.environ.get(STRICT_SPEC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def unknown_field(where: str, names: tuple) -> bool:
+    """A field the record model does not know, at ``where`` (``metadata.lables``): left out of the record with an
+    ``UnknownFieldWarning`` naming it and the closest known name, or refused in strict mode.  Returns False.
+
+    The warning is one line on stderr (``mlrun:0: UnknownFieldWarning: ...``), shown every time: a server logs each
+    request that carried one, and a served run's log gets it (the process's stderr is captured per request).
+    """
+    from difflib import get_close_matches
+
+    field = where.rpartition(".")[2]
+    close = get_close_matches(field, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else f" (expected one of: {', '.join(names)})"
+    kind = "field" if "." in where else "section"
+    if strict_spec():
+        raise InvalidSpecError(f"{where} is not a known {kind}{hint}", where)
+    import warnings
+
+    from .errors import UnknownFieldWarning
+
+    # a fresh registry each time: the once-per-place rule would hide it from every later run of a server
+    warnings.warn_explicit(f"{where} is not a known {kind}{hint}: left out of the record (${STRICT_SPEC_ENV}=1 "
+                           "refuses it)", UnknownFieldWarning, "mlrun", 0, module="mlrun.model", registry={})
+    return False
+
+
 def printable(value):
     """``value`` with every string that holds lone surrogates (bytes that were not UTF-8, as Python decodes
     them with ``surrogateescape``) made encodable: the byte 0xff as the text ``\\xff``.  Containers are
@@ -312,6 +347,8 @@ class _Section:
     #: (name, type, default factory) for each field, in record order
     FIELDS: tuple = ()
     _NAMES: tuple = ()
+    #: other names a field is read by (the seed system's): name -> ours; records keep ours only
+    ALIASES: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -360,14 +397,33 @@ class _Section:
                 elif expected is str and not value.isascii():  # stores index these: they must encode
                     value = printable(value)
             fields[name] = value
-        if known != len(data):
-            unknown = next(k for k in data if k not in cls._NAMES)
-            raise InvalidSpecError(f"{path}.{unknown} is not a known field (expected one of: {', '.join(cls._NAMES)})",
-                                   f"{path}.{unknown}")
+        if known != len(data):  # a seed-era name or an unknown field: only then is anything more paid for
+            return cls.from_dict(cls._known_fields(data, path), path, copy)
         cls._check(fields, path)
         section = cls.__new__(cls)  # fields set once, here: loading runs on every request a server gets
         section.__dict__ = fields
         return section
+
+    @classmethod
+    def _known_fields(cls, data: dict, path: str) -> dict:
+        """``data`` with seed-era names (``ALIASES``) given ours and unknown fields left out (``unknown_field``).
+
+        A name given in both spellings must hold one value: two different ones are refused, naming both.
+        """
+        known = {}
+        for name, value in data.items():
+            ours = cls.ALIASES.get(name, name) if name.__class__ is str else name
+            if ours not in cls._NAMES:
+                unknown_field(f"{path}.{printable(str(name))}", cls._NAMES)
+            elif value is not None:
+                if known.get(ours) is not None and known[ours] != value:
+                    seed = next(k for k, v in cls.ALIASES.items() if v == ours)
+                    _refuse(f"{path}.{seed}", f" and {path}.{ours} are two names of one field: "
+                                              "give one of them (or both with one value)")
+                known[ours] = value
+            else:
+                known.setdefault(ours, None)
+        return known
 
     @staticmethod
     def _check(fields: dict, path: str) -> None:
@@ -497,10 +553,14 @@ class RunSpec(_Section):
     hyperparams: dict
     #: sweep options: strategy, selector, max_iterations, ...
     hyper_options: dict
+    #: the level of the context's logger (``ctx.logger``): one of ``LOG_LEVELS``
+    log_level: str
     FIELDS = (("runtime", dict, lambda: {"kind": "", "command": ""}), ("parameters", dict, dict),
               ("input_objects", list, list), ("data_stores", list, list), ("output_artifacts", list, list),
               ("default_output_path", str, str), ("secret_sources", list, list), ("hyperparams", dict, dict),
-              ("hyper_options", dict, dict))
+              ("hyper_options", dict, dict), ("log_level", str, lambda: "info"))
+    #: the seed system's names of our fields
+    ALIASES = {"input_artifacts": "input_objects", "output_path": "default_output_path"}
     #: list fields a run acts on, and the string fields each of their entries must have
     REFERENCES = {"input_objects": ("key", "path"), "output_artifacts": ("key", "path"), "secret_sources": ("kind",),
                   "data_stores": ("name", "url")}
@@ -514,6 +574,22 @@ class RunSpec(_Section):
                     problem = _entry_problem(entry, required)
                     if problem:
                         _refuse(f"{path}.{field}[{i}]{problem[0]}", problem[1])
+        level = fields["log_level"]
+        if level not in LOG_LEVELS:
+            fields["log_level"] = _log_level(level, f"{path}.log_level")
+
+
+#: the levels ``spec.log_level`` takes, as ``logging`` names them (lower case)
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(level: str, where: str) -> str:
+    """``level`` as one of ``LOG_LEVELS`` (any case; ``warn`` is ``warning``), else refused naming ``where``."""
+    name = level.strip().lower()
+    name = "warning" if name == "warn" else name
+    if name not in LOG_LEVELS:
+        _refuse(where, f" must be one of {', '.join(LOG_LEVELS)}, got {printable(level)!r}")
+    return name
 
 
 _SPEC_REFERENCES = tuple(RunSpec.REFERENCES.items())
@@ -679,10 +755,8 @@ class RunRecord:
             return data.copy()
         if not isinstance(data, dict):
             raise InvalidSpecError(f"run spec must be a mapping, got {type(data).__name__}")
-        unknown = [k for k in data if k not in ("metadata", "spec", "status")]
-        if unknown:
-            raise InvalidSpecError(f"{unknown[0]} is not a known section (expected metadata, spec, status)",
-                                   unknown[0])
+        if len(data) > 3 or any(k not in _SECTIONS for k in data):
+            data = {k: v for k, v in data.items() if k in _SECTIONS or unknown_field(printable(str(k)), _SECTIONS)}
         record = cls(
             RunMetadata.from_dict(data.get("metadata"), "metadata", copy),
             RunSpec.from_dict(data.get("spec"), "spec", copy),
@@ -724,6 +798,8 @@ class RunRecord:
             "error": self.status.error,
         }
 
+
+_SECTIONS = ("metadata", "spec", "status")
 
 #: the longest text parameter a summary carries
 SUMMARY_TEXT = 256

@@ -137,6 +137,8 @@ def read_answer(content_type: str, body: bytes) -> tuple[dict, str]:
         if not isinstance(record, dict) or not isinstance(log, str):
             raise InvalidSpecError("the function's answer has no run record")
         return record, log
+    if data and not data.keys() & {"metadata", "spec", "status"}:  # an error body (``{"error": ...}``), not a record
+        raise InvalidSpecError("the function's answer has no run record")
     return data, ""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import default_dbpath
+from .context import get_or_create_ctx as get_or_create_ctx  # where 2019 code imports it from
 from .errors import StoreError
 from .model import RunRecord, check_uid, now_iso
 from .registry import load

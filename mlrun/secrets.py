@@ -1,8 +1,8 @@
 """Secrets: loaded from sources, handed to code by key, recorded only by where they came from.
 
 Sources: ``file`` (``KEY=VALUE`` lines, ``#`` comments and blank lines allowed, ``$VAR`` expanded),
-``env`` (comma-separated environment variable names) and ``inline`` (a mapping given through the API).
-Each source may carry a key prefix.
+``env`` (comma-separated environment variable names) and ``inline`` (a mapping, its JSON or Python literal as
+text, or ``KEY=VALUE[,KEY=VALUE]`` text).  Each source may carry a key prefix.
 
 Masking: every record leaves the process through one pass (``SecretsStore.mask_record``, ``mask_data``)
 that hides secret values in all its strings, keys included; text (logs, errors) goes through ``mask``.
@@ -47,16 +47,32 @@ class SecretsStore:
 
     @classmethod
     def from_sources(cls, sources: Iterable[Mapping], inline: Mapping | None = None) -> SecretsStore:
-        """Rebuild a store from recorded source references (inline values come separately)."""
+        """Rebuild a store from source references: recorded ones (an ``inline`` reference is a list of key names,
+        whose values come separately in ``inline``) or written ones (``{'kind': 'inline', 'source': {...}}``)."""
         store = cls()
-        for source in sources:
-            kind, ref, prefix = source.get("kind", ""), source.get("source", ""), source.get("prefix", "")
-            if kind == "inline":  # the reference holds the final (prefixed) key names
-                keys = ref if isinstance(ref, list) else []
-                store.add_source("inline", {k: v for k, v in (inline or {}).items() if k in keys})
+        for i, source in enumerate(sources):
+            if not isinstance(source, Mapping):
+                raise SecretError(f"secret_sources[{i}] must be a mapping, got {type(source).__name__}")
+            kind, ref, prefix = source.get("kind", ""), source.get("source", ""), source.get("prefix", "") or ""
+            if kind == "inline" and isinstance(ref, list):  # the reference holds the final (prefixed) key names
+                store.add_source("inline", {k: v for k, v in (inline or {}).items() if k in ref})
             else:
                 store.add_source(kind, ref, prefix)
         return store
+
+    @classmethod
+    def from_dict(cls, struct: Mapping) -> SecretsStore:
+        """A store from ``{'secret_sources': [...]}`` or a whole run spec or record (its ``spec.secret_sources``);
+        each source ``{'kind': 'file'|'env'|'inline', 'source': ..., 'prefix': ''}``."""
+        if not isinstance(struct, Mapping):
+            raise SecretError(f"secrets must be given as a mapping with secret_sources, got {type(struct).__name__}")
+        spec = struct.get("spec")
+        if "secret_sources" not in struct and isinstance(spec, Mapping):
+            struct = spec
+        sources = struct.get("secret_sources") or []
+        if not isinstance(sources, list):
+            raise SecretError(f"secret_sources must be a list, got {type(sources).__name__}")
+        return cls.from_sources(sources)
 
     def add_source(self, kind: str, source, prefix: str = "") -> None:
         """Load secrets from one source; ``kind`` is ``file``, ``env`` or ``inline``."""
@@ -69,9 +85,7 @@ class SecretsStore:
             values = {n: os.environ[n] for n in names if n in os.environ}
             reference = ",".join(names)
         elif kind == "inline":
-            if not isinstance(source, Mapping):
-                raise SecretError(f"inline secrets must be a mapping, got {type(source).__name__}")
-            values = {str(k): str(v) for k, v in source.items()}
+            values = {str(k): str(v) for k, v in _inline_values(source).items()}
             reference = sorted(prefix + k for k in values)
         else:
             raise SecretError(f"unknown secret source kind {kind!r} (expected one of: {', '.join(SOURCE_KINDS)})")
@@ -100,6 +114,10 @@ class SecretsStore:
 
     def items(self) -> dict[str, str]:
         """All values, for sending to a remote function in its dedicated secrets field."""
+        return dict(self._secrets)
+
+    def get_all(self) -> dict[str, str]:
+        """A copy of every secret, name to value (the seed system's name of ``items``)."""
         return dict(self._secrets)
 
     @property
@@ -132,6 +150,39 @@ class SecretsStore:
         maskable = self.maskable()
         if maskable:
             _register(maskable)
+
+
+def _inline_values(source) -> Mapping:
+    """An inline source's values: a mapping, its JSON or Python literal (``"{'abc': 'def'}"``, read with
+    ``ast.literal_eval``: never run) or ``KEY=VALUE[,KEY=VALUE]`` text.  Errors never quote the text: it holds values.
+    """
+    if isinstance(source, Mapping):
+        return source
+    if not isinstance(source, str):
+        raise SecretError(f"inline secrets must be a mapping or text, got {type(source).__name__}")
+    text = source.strip()
+    if text.startswith("{"):
+        import ast
+
+        try:
+            values = json.loads(text)
+        except ValueError:
+            try:
+                values = ast.literal_eval(text)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                values = None
+        if not isinstance(values, dict):
+            raise SecretError("inline secrets: the text is not a mapping literal ({'KEY': 'VALUE', ...})")
+        return values
+    values = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            if not part.strip():
+                continue
+            raise SecretError("inline secrets: expected KEY=VALUE[,KEY=VALUE] or a mapping literal ({'KEY': 'VALUE'})")
+        values[key.strip()] = value.strip()
+    return values
 
 
 def read_secrets_file(path: str) -> dict[str, str]:

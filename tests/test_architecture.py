@@ -18,7 +18,7 @@ PACKAGE = os.path.join(ROOT, "mlrun")
 
 #: bottom to top, as the README's layout section writes them down; a package name covers its modules
 LAYERS = [
-    ["errors", "config"],
+    ["errors", "config", "utils"],
     ["registry", "model", "params", "secrets", "templates", "runobject"],
     ["policy", "protocol", "transport"],
     ["datastore"],

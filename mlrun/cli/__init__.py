@@ -116,6 +116,19 @@ def _is_text(value) -> bool:
     return True
 
 
+def strict_option(help_text: str):
+    """``--strict`` (or ``$MLRUN_STRICT_SPEC``): specs with unknown fields are refused by this process and by the
+    processes it starts (they inherit the variable), instead of losing the field with a warning."""
+    from ..model import STRICT_SPEC_ENV
+
+    def set_strict(ctx, param, value):
+        if value:
+            os.environ[STRICT_SPEC_ENV] = "1"
+
+    return click.option("--strict", is_flag=True, envvar=STRICT_SPEC_ENV, show_envvar=True, expose_value=False,
+                        callback=set_strict, help=help_text)
+
+
 class Group(click.Group):
     """A command group whose commands refuse arguments that are not valid UTF-8 (``refuse_undecodable``)."""
 

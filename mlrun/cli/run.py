@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..errors import InvalidInputError
-from . import user_errors
+from . import strict_option, user_errors
 
 #: the most iterations a sweep runs, and the most ``--parallel`` starts at once
 MAX_SWEEP = 1_000_000
@@ -55,7 +55,8 @@ def sweep_options(fn):
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Parameter; values typed: 5, 0.5, true, null, [1,2], {\"a\":1}, else a string.")
 @click.option("-s", "--secrets", "secrets", multiple=True, metavar="KIND=SOURCE",
-              help="Secret source: file=PATH (KEY=VALUE lines) or env=VAR1,VAR2.")
+              help="Secret source: file=PATH (KEY=VALUE lines), env=VAR1,VAR2, or inline=KEY=VALUE[,KEY=VALUE] "
+                   "or inline=\"{'KEY': 'VALUE'}\" (its values show in the shell history and the process list).")
 @click.option("-i", "--input", "--in-artifact", "inputs", multiple=True, metavar="KEY=URL",
               help="Input object for get_object(KEY).")
 @click.option("-o", "--output", "--out-artifact", "outputs", multiple=True, metavar="KEY=TARGET",
@@ -85,6 +86,8 @@ def sweep_options(fn):
 @click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
               help="Run store: a directory, s3://... or http(s)://... [unset: $MLRUN_META_DBPATH, else ~/.mlrun/db]")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
+@strict_option("Refuse a spec the code passes to get_or_create_ctx when it has a field mlrun does not know, "
+               "instead of leaving the field out with a warning.")
 @sweep_options
 @user_errors
 def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, project, labels, workflow, save_to,

@@ -10,7 +10,7 @@ import click
 from ..config import OUT_PATH_ENV
 from ..errors import InvalidInputError
 from ..protocol import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
-from . import UsageLine, user_errors
+from . import UsageLine, strict_option, user_errors
 
 
 @click.command("serve")
@@ -42,6 +42,8 @@ from . import UsageLine, user_errors
 @click.option("--insecure", is_flag=True, envvar="MLRUN_SERVE_INSECURE", show_envvar=True,
               help="Listen on an address other than loopback without a token (anyone who reaches it runs the "
                    "function).")
+@strict_option("Refuse a request whose spec has a field mlrun does not know (400) instead of leaving the field "
+               "out with a warning in the run's log.")
 @user_errors
 def serve(target, host, port, threads, workers, token, max_body_size, name, allow, out_path, insecure) -> None:
     """Serve a handler over HTTP: POST a run spec, get the run record back.

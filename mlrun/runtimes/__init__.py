@@ -5,10 +5,11 @@ A target with ``http://`` or ``https://`` is a remote function; a Python callabl
 """
 from __future__ import annotations
 
+from ..context import get_or_create_ctx  # where the seed's examples import it from
 from ..registry import Registry
 from .base import RunOutcome, Runtime
 
-__all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime"]
+__all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime", "get_or_create_ctx"]
 
 #: scheme -> (``Runtime`` class or "module:Class", pip extra); "" is a local file
 RUNTIMES = Registry("running a {name}:// target", "mlrun.runtimes", {

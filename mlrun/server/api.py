@@ -206,7 +206,10 @@ def merge_patch(target, patch):
 
 
 def _record_from_body() -> RunRecord:
-    return RunRecord.from_dict(parse_struct(request.get_data(), "request body"))
+    data = parse_struct(request.get_data(), "request body")
+    if "secrets" in data:  # refused, not dropped as other unknown fields are: the client must learn it sent values
+        raise InvalidSpecError("secrets is not a known section: a run store takes no secret values", "secrets")
+    return RunRecord.from_dict(data)
 
 
 def _store(record: RunRecord) -> dict:

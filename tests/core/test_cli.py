@@ -46,7 +46,7 @@ def write(folder, name: str, code: str) -> str:
 @pytest.fixture
 def workdir(tmp_path):
     """A directory with the seed's examples, a secrets file and an input file."""
-    for name in ("example1.py", "example2.py"):
+    for name in ("example1.py",):
         shutil.copy(os.path.join(EXAMPLES, name), tmp_path / name)
     (tmp_path / "secrets.txt").write_text(f"# app credentials\nACCESS_KEY={SECRET}\n")
     (tmp_path / "infile.txt").write_text("hello from infile\n")
@@ -129,8 +129,8 @@ def test_seed_example1_never_leaks_the_secret(seed_run):
         assert SECRET.encode() not in path.read_bytes()
 
 
-def test_seed_cli_line_with_a_local_input_runs_example2(workdir):
-    proc = mlrun_cli("run", "-p", "p1=5", "-s", "file=secrets.txt", "-i", "infile.txt=infile.txt", "example2.py",
+def test_seed_cli_line_with_a_local_input(workdir):
+    proc = mlrun_cli("run", "-p", "p1=5", "-s", "file=secrets.txt", "-i", "infile.txt=infile.txt", "example1.py",
                      cwd=str(workdir))
     assert proc.returncode == 0, proc.stderr
     record = printed_record(proc.stdout)

@@ -20,6 +20,13 @@ def test_import_mlrun_imports_nothing_heavy():
     assert "mlrun.context" in loaded and "mlrun.model" in loaded
 
 
+def test_the_seeds_import_paths_import_nothing_heavy():
+    loaded = modules_after("from mlrun.runtimes import get_or_create_ctx\nfrom mlrun.utils import run_keys, update_in\n"
+                           "from mlrun.secrets import SecretsStore")
+    assert [m for m in HEAVY if m in loaded] == []
+    assert "difflib" not in loaded  # the did-you-mean hint of an unknown field loads it, only then
+
+
 def test_creating_a_context_imports_nothing_heavy():
     loaded = modules_after("import mlrun\nctx = mlrun.get_or_create_ctx('x', with_env=False)\nctx.log_metric('m', 1)")
     assert [m for m in HEAVY if m in loaded] == []

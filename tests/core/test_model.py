@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlrun.errors import InvalidSpecError
-from mlrun.model import RUN_STATES, RunRecord, now_iso, parse_struct
+from mlrun.model import LOG_LEVELS, RUN_STATES, RunRecord, now_iso, parse_struct
 
 
 def test_a_new_record_has_the_seed_shape():
@@ -66,7 +66,8 @@ def test_null_fields_take_their_defaults():
     ({"specs": {}}, "specs is not a known section"),
     ({"status": {"state": "done"}}, "status.state must be one of created, running, completed, error, got 'done'"),
 ])
-def test_wrong_shapes_are_refused_with_the_field_named(data, culprit):
+def test_wrong_shapes_are_refused_with_the_field_named(data, culprit, monkeypatch):
+    monkeypatch.setenv("MLRUN_STRICT_SPEC", "1")  # unknown fields are refused in strict mode only
     with pytest.raises(InvalidSpecError) as info:
         RunRecord.from_dict(data)
     assert culprit in str(info.value)
@@ -144,7 +145,8 @@ records = st.builds(
     st.fixed_dictionaries({"runtime": value_maps, "parameters": value_maps, "input_objects": references,
                            "data_stores": data_stores, "output_artifacts": references,
                            "default_output_path": texts, "secret_sources": secret_sources,
-                           "hyperparams": value_maps, "hyper_options": value_maps}),
+                           "hyperparams": value_maps, "hyper_options": value_maps,
+                           "log_level": st.sampled_from(LOG_LEVELS)}),
     st.fixed_dictionaries({"state": st.sampled_from(RUN_STATES), "outputs": value_maps, "metrics": metrics,
                            "start_time": texts, "last_update": texts, "input_objects": read_inputs,
                            "output_artifacts": artifacts, "error": texts, "commit_message": texts,

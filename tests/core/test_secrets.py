@@ -51,7 +51,7 @@ def test_from_sources_rereads_references_and_takes_inline_values_separately(tmp_
 @pytest.mark.parametrize("kind, source, message", [
     ("vault", "x", "unknown secret source kind 'vault' (expected one of: file, env, inline)"),
     ("file", "/no/such/secrets.txt", "secrets file not found: /no/such/secrets.txt"),
-    ("inline", "A=1", "inline secrets must be a mapping, got str"),
+    ("inline", 5, "inline secrets must be a mapping or text, got int"),
 ])
 def test_bad_sources_are_one_line_errors(kind, source, message):
     with pytest.raises(SecretError) as info:

@@ -13,13 +13,13 @@ from s3server import SECRET_KEY
 from mlrun.model import load_yaml
 from mlrun.rundb import get_run_db
 
-EXAMPLE2 = os.path.join(ROOT, "examples", "example2.py")
+EXAMPLE1 = os.path.join(ROOT, "examples", "example1.py")
 
 
 @pytest.fixture
 def workdir(tmp_path, moto_server):
-    """A folder with example2.py and a secrets file holding the S3 credentials and endpoint."""
-    shutil.copy(EXAMPLE2, tmp_path / "example2.py")
+    """A folder with example1.py and a secrets file holding the S3 credentials and endpoint."""
+    shutil.copy(EXAMPLE1, tmp_path / "example1.py")
     moto_server.secrets_file(str(tmp_path / "secrets.txt"), ACCESS_KEY="app-access-key-123")
     return tmp_path
 
@@ -40,7 +40,7 @@ def test_seed_command_reads_from_s3_and_writes_artifacts_and_record_there(moto_s
     bucket = moto_server.make_bucket("mybucket")
     moto_server.client().put_object(Bucket=bucket, Key="infile.txt", Body=b"hello from s3\n")
     result = mlrun_cli("run", "-p", "p1=5", "-s", "file=secrets.txt", "-i", "infile.txt=s3://mybucket/infile.txt",
-                       "--out-path", "s3://mybucket/out", "--save-to", "s3://mybucket/records/", "example2.py",
+                       "--out-path", "s3://mybucket/out", "--save-to", "s3://mybucket/records/", "example1.py",
                        cwd=str(workdir), env=clean_env)
     assert result.returncode == 0, result.stderr
     assert "hello from s3" in result.stdout and "accesskey = ******" in result.stdout
@@ -69,7 +69,7 @@ def test_seed_command_reads_from_s3_and_writes_artifacts_and_record_there(moto_s
 
 def test_missing_input_object_ends_the_run_in_error_naming_it(moto_server, workdir, clean_env):
     bucket = moto_server.make_bucket()
-    result = mlrun_cli("run", "-s", "file=secrets.txt", "-i", f"infile.txt=s3://{bucket}/missing.txt", "example2.py",
+    result = mlrun_cli("run", "-s", "file=secrets.txt", "-i", f"infile.txt=s3://{bucket}/missing.txt", "example1.py",
                        cwd=str(workdir), env=clean_env)
     assert result.returncode == 1
     (summary,) = get_run_db().list_runs()
@@ -80,7 +80,7 @@ def test_missing_input_object_ends_the_run_in_error_naming_it(moto_server, workd
 def test_unreachable_endpoint_ends_the_run_in_error_after_retries(workdir, clean_env, moto_server):
     dead = f"http://127.0.0.1:{free_port()}"
     moto_server.secrets_file(str(workdir / "secrets.txt"), S3_ENDPOINT_URL=dead)
-    result = mlrun_cli("run", "-s", "file=secrets.txt", "-i", "infile.txt=s3://mybucket/infile.txt", "example2.py",
+    result = mlrun_cli("run", "-s", "file=secrets.txt", "-i", "infile.txt=s3://mybucket/infile.txt", "example1.py",
                        cwd=str(workdir), env=dict(clean_env, AWS_MAX_ATTEMPTS="2"))
     assert result.returncode == 1
     (summary,) = get_run_db().list_runs()
@@ -96,7 +96,7 @@ def test_run_store_in_s3_serves_get_logs_and_delete(moto_server, workdir, clean_
     moto_server.client().put_object(Bucket=bucket, Key="infile.txt", Body=b"data\n")
     env = dict(clean_env, MLRUN_DBPATH=f"s3://{bucket}/runs", **{k: v for k, v in moto_server.env.items()})
     run = mlrun_cli("run", "-q", "-s", "file=secrets.txt", "-i", f"infile.txt=s3://{bucket}/infile.txt",
-                    "example2.py", cwd=str(workdir), env=env)
+                    "example1.py", cwd=str(workdir), env=env)
     assert run.returncode == 0, run.stderr
     listed = mlrun_cli("get", "runs", "-o", "json", env=env)
     assert listed.returncode == 0, listed.stderr

@@ -107,7 +107,8 @@ def test_an_empty_body_runs_with_defaults():
     (b'{"metadata": {"uid": 5}}', "metadata.uid must be a string, got int"),
     (b'{"secrets": "ACCESS_KEY=x"}', "secrets must be a mapping"),
 ])
-def test_a_bad_body_is_refused_with_the_culprit_named(body, message):
+def test_a_bad_body_is_refused_with_the_culprit_named(body, message, monkeypatch):
+    monkeypatch.setenv("MLRUN_STRICT_SPEC", "1")  # unknown fields are refused in strict mode only
     with pytest.raises(InvalidSpecError) as info:
         get_or_create_ctx("f", event=nuclio_sdk.Event(body=body))
     assert message in str(info.value) and "\n" not in str(info.value)
