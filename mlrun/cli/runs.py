@@ -59,7 +59,8 @@ def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, f
     else:
         from ..model import printable
 
-        click.echo(format_runs_table(printable(runs)))  # stores written by older versions may hold raw text
+        # stores written by older versions may hold raw bytes: escaped in the text, not walked value by value
+        click.echo(printable(format_runs_table(runs)))
 
 
 def format_runs_table(runs: list) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
 from ..model import RunRecord
-from .filters import SORT_FIELDS
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a run's commit loads this module)
 if TYPE_CHECKING:
     from ..secrets import SecretsStore
     from .lists import ArtifactList, RunList
@@ -282,6 +281,7 @@ def check_count(value, name: str) -> None:
 
 def check_sort(sort: str) -> None:
     from ..errors import InvalidInputError
+    from .filters import SORT_FIELDS  # the filter language loads only for listings
 
     if sort not in SORT_FIELDS:
         raise InvalidInputError(f"cannot sort runs by {sort!r} (expected one of: {', '.join(SORT_FIELDS)})")

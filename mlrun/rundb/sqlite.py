@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS runs (
     record TEXT NOT NULL,
     PRIMARY KEY (uid, iteration)
 );
--- one index per sort order (base.SORT_FIELDS): a page deep into 10,000 runs walks an index, never a sort
+-- one index per sort order (filters.SORT_FIELDS): a page deep into 10,000 runs walks an index, never a sort
 CREATE INDEX IF NOT EXISTS runs_by_start_time ON runs (iteration, start_time, uid);
 CREATE INDEX IF NOT EXISTS runs_by_last_update ON runs (iteration, last_update, uid);
 CREATE INDEX IF NOT EXISTS runs_by_name ON runs (iteration, name, uid);

@@ -4,8 +4,8 @@ from __future__ import annotations
 from ..errors import InvalidSpecError
 from ..model import RUN_STATES
 from ..rundb import RunDB
-from ..rundb.base import SORT_FIELDS, parse_labels
-from ..rundb.filters import parse, sort_field
+from ..rundb.base import parse_labels
+from ..rundb.filters import SORT_FIELDS, parse, sort_field
 
 DEFAULT_LIMIT = 100
 #: the largest page one request returns; clients page through longer listings
