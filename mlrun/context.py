@@ -19,7 +19,7 @@ from _thread import allocate_lock  # threading itself is not needed to import th
 from collections.abc import Mapping
 from operator import attrgetter
 
-from . import artifacts, lifecycle
+from . import lifecycle
 from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, owner
 from .errors import InvalidInputError, error_message
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
@@ -29,6 +29,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run ti
 if TYPE_CHECKING:
     from typing import Any
 
+    from .artifacts import Artifact
     from .policy import AccessPolicy
 
 def _recorded(field: str, doc: str = "") -> property:
@@ -85,6 +86,8 @@ class RunContext:
         A run that came over the network writes under the function's output path: its own may
         only name a sub-path of it (``AccessPolicy.output_path``).
         """
+        from . import artifacts  # typed artifacts load with the first artifact, not with mlrun
+
         return artifacts.output_path(self._record, self._policy)
 
     @property
@@ -166,7 +169,9 @@ class RunContext:
             import hashlib
 
             is_bytes = isinstance(content, (bytes, bytearray))
-            entry["sha256"] = hashlib.sha256(content).hexdigest() if is_bytes else artifacts.file_sha256(content)[0]
+            from .artifacts import file_sha256
+
+            entry["sha256"] = hashlib.sha256(content).hexdigest() if is_bytes else file_sha256(content)[0]
         self._record.status.input_objects.append(entry)
 
     # -- writing ----------------------------------------------------------------------------
@@ -191,7 +196,7 @@ class RunContext:
         xvalues.append(str(len(xvalues) + 1 if step is None else step))
         metric["yvalues"].append(value if type(value) in (int, float) else _number(value, key))
 
-    def log_artifact(self, item: str | artifacts.Artifact, body: bytes | str | None = None,
+    def log_artifact(self, item: str | Artifact, body: bytes | str | None = None,
                      local_path: str | None = None, target_path: str | None = None, viewer: str | None = None,
                      upload: bool = True, labels: Mapping | None = None, description: str = "",
                      format: str | None = None) -> dict:
@@ -205,7 +210,9 @@ class RunContext:
         followed).  A local target is recorded absolute.  ``upload=False`` copies nothing: the record points at
         ``target_path``, else ``local_path``, else the key, where it is (a local file still hashed).
         """
-        return artifacts.log_artifact(self._record, item, body=body, local_path=local_path, target_path=target_path,
+        from .artifacts import log_artifact
+
+        return log_artifact(self._record, item, body=body, local_path=local_path, target_path=target_path,
                                       description=description, labels=labels, format=format, secrets=self._secrets,
                                       policy=self._policy, viewer=viewer, upload=upload)
 
