@@ -350,9 +350,15 @@ class _Section:
     #: other names a field is read by (the seed system's): name -> ours; records keep ours only
     ALIASES: dict = {}
 
+    #: fields newer than the wire format, written only when they differ from their default: an older mlrun
+    #: (which refuses fields it does not know) still reads what this one writes, client or function alike
+    WRITTEN_WHEN_SET: tuple = ()
+    _UNSET: tuple = ()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._NAMES = tuple(name for name, _, _ in cls.FIELDS)
+        cls._UNSET = tuple((name, default()) for name, _, default in cls.FIELDS if name in cls.WRITTEN_WHEN_SET)
 
     def __init__(self, **values):
         for name, _, default in self.FIELDS:
@@ -368,9 +374,12 @@ class _Section:
 
     def to_dict(self, copy: bool = True) -> dict:
         fields = self.__dict__
-        if not copy:
-            return {name: fields[name] for name in self._NAMES}
-        return {name: _copy(fields[name]) for name in self._NAMES}
+        data = {name: fields[name] for name in self._NAMES} if not copy else {
+            name: _copy(fields[name]) for name in self._NAMES}
+        for name, default in self._UNSET:
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data, path: str = "", copy: bool = True):
@@ -559,6 +568,7 @@ class RunSpec(_Section):
               ("input_objects", list, list), ("data_stores", list, list), ("output_artifacts", list, list),
               ("default_output_path", str, str), ("secret_sources", list, list), ("hyperparams", dict, dict),
               ("hyper_options", dict, dict), ("log_level", str, lambda: "info"))
+    WRITTEN_WHEN_SET = ("log_level",)
     #: the seed system's names of our fields
     ALIASES = {"input_artifacts": "input_objects", "output_path": "default_output_path"}
     #: list fields a run acts on, and the string fields each of their entries must have

@@ -145,8 +145,8 @@ records = st.builds(
     st.fixed_dictionaries({"runtime": value_maps, "parameters": value_maps, "input_objects": references,
                            "data_stores": data_stores, "output_artifacts": references,
                            "default_output_path": texts, "secret_sources": secret_sources,
-                           "hyperparams": value_maps, "hyper_options": value_maps,
-                           "log_level": st.sampled_from(LOG_LEVELS)}),
+                           "hyperparams": value_maps, "hyper_options": value_maps},
+                          optional={"log_level": st.sampled_from([v for v in LOG_LEVELS if v != "info"])}),
     st.fixed_dictionaries({"state": st.sampled_from(RUN_STATES), "outputs": value_maps, "metrics": metrics,
                            "start_time": texts, "last_update": texts, "input_objects": read_inputs,
                            "output_artifacts": artifacts, "error": texts, "commit_message": texts,
@@ -164,6 +164,15 @@ def test_records_round_trip_exactly(data):
     assert RunRecord.from_dict(loaded) == record
     assert json.loads(record.to_json()) == data
     assert RunRecord.from_text(record.to_json()) == record
+
+
+def test_fields_newer_than_the_wire_format_are_written_only_when_set():
+    # an older mlrun refuses fields it does not know: a record at the defaults must read there as it did
+    assert "log_level" not in RunRecord().to_dict()["spec"]
+    assert "log_level" not in RunRecord.from_dict({"spec": {"log_level": "INFO"}}).to_dict(copy=False)["spec"]
+    chatty = RunRecord.from_dict({"spec": {"log_level": "debug"}})
+    assert chatty.to_dict()["spec"]["log_level"] == "debug" and chatty.spec.log_level == "debug"
+    assert RunRecord().spec.log_level == "info"
 
 
 def test_strings_yaml_would_retype_stay_strings():
