@@ -51,6 +51,14 @@ class RunDB(ABC):
     def __init__(self, url: str):
         self.url = url
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a store written against the earlier interface implemented list_runs(name, ..., iterations): that is
+        # what list_summaries is now, and the public list_runs (which takes those keywords too) calls it
+        if "list_runs" in cls.__dict__ and not any("list_summaries" in c.__dict__ for c in cls.__mro__[:-1]
+                                                   if c is not RunDB):
+            cls.list_summaries, cls.list_runs = cls.__dict__["list_runs"], RunDB.list_runs
+
     # -- records ------------------------------------------------------------------------------
     def store_run(self, record: RunRecord, secrets: SecretsStore | None = None) -> None:
         """Create or replace the record of ``record.uid`` (and iteration), the values of ``secrets`` hidden."""

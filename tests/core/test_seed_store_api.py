@@ -95,3 +95,44 @@ def test_show_displays_html_in_a_notebook_kernel(monkeypatch):
 
     Shell.config = {}  # a terminal IPython is no notebook
     assert not in_notebook()
+
+
+def test_a_run_store_plugin_written_for_the_earlier_interface_still_lists():
+    """A back end whose ``list_runs`` took the filters (``name``, ``limit``, ``iterations``, ...) gets the seed
+    system's ``list_runs`` on top of it, with its own as ``list_summaries``."""
+    from mlrun.rundb import RUN_STORES, RunDB, register_run_db
+
+    class EarlierStore(RunDB):
+        def __init__(self, url):
+            super().__init__(url)
+            self.records = {}
+
+        def store_run_data(self, data):
+            self.records[data["metadata"]["uid"]] = data
+
+        def read_run_data(self, uid, iteration=0):
+            return self.records[uid]
+
+        def list_runs(self, name=None, project=None, labels=None, state=None, since=None, until=None,
+                      sort="start_time", desc=True, limit=None, offset=0, iterations=False):
+            found = [{"uid": uid, "name": r["metadata"]["name"]} for uid, r in self.records.items()
+                     if name in (None, r["metadata"]["name"])]
+            return found[:limit] if limit else found
+
+        def del_run(self, uid):
+            self.records.pop(uid)
+
+        def store_log(self, uid, data, append=False):
+            pass
+
+        def read_log(self, uid):
+            return b""
+
+    with RUN_STORES.saved():
+        register_run_db("earlier", EarlierStore)
+        db = mlrun.get_run_db("earlier://here").connect()
+        for n in range(3):
+            db.store_run(mlrun.RunRecord.from_dict({"metadata": {"name": f"r{n % 2}", "uid": f"u{n}"}}))
+        assert isinstance(db.list_runs(), RunList) and [r["uid"] for r in db.list_runs(name="r0")] == ["u0", "u2"]
+        assert len(db.list_runs(last=1)) == 1 and len(db.list_runs(limit=2)) == 2  # the seed's and the earlier keywords
+        assert db.del_runs(name="r1") == 1 and sorted(db.records) == ["u0", "u2"]
