@@ -17,19 +17,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = os.path.join(ROOT, "handlers", "seed_nuclio.py") + ":handler"
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from bench_server import timed  # noqa: E402 - the one timing loop of the benchmarks
 
 
 def _median_ms(fn, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return statistics.median(timed(fn, rounds))
 
 
 def _cli(*args: str) -> None:
