@@ -26,6 +26,12 @@ def mlrun_cli(*args: str, cwd: str | None = None, env: dict | None = None, input
                           input=input, capture_output=True, text=True, timeout=timeout)
 
 
+def run_python(code: str, *args: str, timeout: float = 120, **options) -> subprocess.CompletedProcess:
+    """Run ``python -c CODE ARGS`` in a fresh process (a clean ``sys.modules``) and capture its output as text."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+                          **options)
+
+
 def wait_for_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
     """Poll ``url`` until it answers (any status); fail early if ``proc`` died."""
     deadline = time.monotonic() + timeout

@@ -3,13 +3,12 @@ import base64
 import hashlib
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_python
 
 from mlrun import get_or_create_ctx
 from mlrun.artifacts import Artifact, ChartArtifact, PlotArtifact, TableArtifact, log_artifact
@@ -80,8 +79,7 @@ def test_logging_a_table_or_chart_never_imports_pandas_or_matplotlib(tmp_path):
         print(sorted(m for m in ("pandas", "matplotlib", "numpy") if m in sys.modules))
     """)
     env = {**os.environ, "MLRUN_DBPATH": str(tmp_path / "db")}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = run_python(code, cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert (tmp_path / "t.csv").read_text() == "a,b\n1,2\n"
@@ -162,7 +160,7 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path):
         from mlrun.artifacts import PlotArtifact
         PlotArtifact("p.png").get_body()
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = run_python(code, cwd=tmp_path, timeout=60)
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1
     assert last == 'ImportError: PlotArtifact without a figure (body) needs matplotlib; install it with: ' \

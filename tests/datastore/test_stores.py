@@ -1,11 +1,11 @@
 """The scheme registry, named stores, data items on local files and in memory."""
 import hashlib
 import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 import mlrun.datastore as datastore
 from mlrun.datastore import get_item, get_store, known_schemes, register_store
@@ -294,9 +294,8 @@ def test_stores_without_listing_say_so():
 
 
 def test_import_mlrun_loads_no_transfer_library():
-    import subprocess
 
     code = "import sys, mlrun; mlrun.get_or_create_ctx('x'); " \
            "print(sorted(m for m in ('boto3', 'requests', 'tqdm', 'mlrun.datastore') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = run_python(code, check=True).stdout
     assert out.strip() == "[]"

@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+from helpers import run_python
 
 from mlrun.hyper import Sweep
 from mlrun.model import RunRecord
@@ -133,13 +134,11 @@ def test_a_sweep_interrupted_leaves_the_parent_in_error():
 
 
 def test_dask_loads_only_for_a_dask_sweep():
-    import subprocess
-    import sys
 
     code = ("import sys, mlrun; assert 'mlrun.hyper' not in sys.modules; "
             "import mlrun.cli, mlrun.run, mlrun.hyper; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', 'tornado'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 

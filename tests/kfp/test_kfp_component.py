@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import yaml
-from helpers import ROOT, SEED_EXAMPLE
+from helpers import ROOT, SEED_EXAMPLE, run_python
 from kfp import compiler, components, dsl
 from kfp.dsl import Dataset
 
@@ -117,7 +117,7 @@ def test_the_iterations_page_escapes_and_limits():
 
 def test_importing_mlrun_kfp_does_not_import_kfp():
     code = "import sys, mlrun.kfp, mlrun.kfp.component; print('kfp' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert run_python(code).stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("form", ["container", "component"])

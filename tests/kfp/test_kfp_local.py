@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, SEED_EXAMPLE
+from helpers import ROOT, SEED_EXAMPLE, run_python
 
 from mlrun.model import RunRecord
 from mlrun.rundb import get_run_db
@@ -244,8 +244,7 @@ def test_offline_the_wheel_is_packed_directly_and_installs(monkeypatch, tmp_path
                                 "--target", str(target), wheel], capture_output=True, text=True, timeout=120)
     assert installed.returncode == 0, installed.stderr
     code = "import mlrun, mlrun.kfp.component; print(mlrun.__file__)"
-    used = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(target)})
+    used = run_python(code, cwd=tmp_path, timeout=60, env={**os.environ, "PYTHONPATH": str(target)})
     assert used.returncode == 0 and used.stdout.strip() == str(target / "mlrun" / "__init__.py")
     assert (target / "bin" / "mlrun").exists() or (target / "mlrun-0.1.0.dist-info" / "entry_points.txt").exists()
 

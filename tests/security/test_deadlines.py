@@ -12,13 +12,11 @@ import contextlib
 import os
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
-from helpers import mlrun_cli
+from helpers import mlrun_cli, run_python
 
 from mlrun.rundb import get_run_db
 
@@ -191,8 +189,8 @@ print(record.status.error)
 def test_a_huge_answer_is_refused_without_being_held(fault_server, tmp_path, declared):
     server = fault_server(big(300 * MB, declared))
     url = f"{server.url}/run"
-    proc = subprocess.run([sys.executable, "-c", CALLER, url], capture_output=True, text=True, timeout=120,
-                          cwd=str(tmp_path), env={**os.environ, "MLRUN_DBPATH": str(tmp_path / "db")})
+    proc = run_python(CALLER, url, timeout=120, cwd=str(tmp_path),
+                      env={**os.environ, "MLRUN_DBPATH": str(tmp_path / "db")})
     assert proc.returncode == 0, proc.stderr
     state, error, peak = proc.stdout.strip().splitlines()[-3:]
     assert state == "error"
@@ -363,8 +361,7 @@ def test_the_run_store_client_refuses_a_huge_answer_without_holding_it(fault_ser
     code = ("import sys\nfrom mlrun.rundb.httpdb import HTTPRunDB\n"
             "try:\n    HTTPRunDB(sys.argv[1]).read_run_data('abc123')\n"
             "except Exception as exc:\n    print(exc)\n" + PEAK)
-    proc = subprocess.run([sys.executable, "-c", code, server.url], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "MLRUN_DB_MAX_ANSWER": str(16 * MB)})
+    proc = run_python(code, server.url, timeout=120, env={**os.environ, "MLRUN_DB_MAX_ANSWER": str(16 * MB)})
     error, peak = proc.stdout.strip().splitlines()[-2:]
     assert error == (f"run server {server.url} (GET /api/runs/abc123): answer larger than the limit of "
                      f"{16 * MB} bytes ($MLRUN_DB_MAX_ANSWER)")

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 import mlrun
 from mlrun import secrets
@@ -227,8 +228,7 @@ def test_a_plain_python_script_masks_its_own_output(tmp_path):
 def test_no_secrets_no_wrapper(tmp_path):
     code = ("import sys, mlrun; out = sys.stdout; ctx = mlrun.get_or_create_ctx('x'); ctx.commit(); "
             "print(sys.stdout is out, type(sys.stdout).__name__)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "MLRUN_DBPATH": str(tmp_path / "db")})
+    result = run_python(code, timeout=60, env={**os.environ, "MLRUN_DBPATH": str(tmp_path / "db")})
     assert result.stdout.strip() == "True TextIOWrapper", result.stderr
 
 

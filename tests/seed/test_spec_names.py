@@ -1,11 +1,10 @@
 """The seed's spec names (``input_artifacts``, ``output_path``, ``log_level``), unknown fields as warnings or refused
 in strict mode, and ``get_or_create_ctx`` as 2019 code calls it, from every module it imported it from."""
 import logging
-import subprocess
-import sys
 import warnings
 
 import pytest
+from helpers import run_python
 
 import mlrun
 import mlrun.model
@@ -128,7 +127,7 @@ def test_the_warning_is_one_line_on_stderr_each_time():
             "for _ in range(2):\n"
             "    RunRecord.from_dict({'metadata': {'lables': {'a': 'b'}}})\n"
             "print('loaded')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = run_python(code, timeout=60)
     assert proc.returncode == 0 and proc.stdout == "loaded\n"
     line = ("mlrun:0: UnknownFieldWarning: metadata.lables is not a known field (did you mean labels?): "
             "left out of the record ($MLRUN_STRICT_SPEC=1 refuses it)\n")

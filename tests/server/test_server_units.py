@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
+from helpers import run_python
 from sample_runs import sample_record
 
 from mlrun.errors import InvalidSpecError, StoreError
@@ -227,7 +226,7 @@ def test_importing_mlrun_and_the_cli_stays_light():
             "try:\n    cli(['--help'], prog_name='mlrun')\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('flask', 'waitress', 'requests', 'jinja2', 'mlrun.server.app') "
             "if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = run_python(code, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "server" in done.stdout and done.stdout.strip().splitlines()[-1] == "[]"
 
