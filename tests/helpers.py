@@ -5,7 +5,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
@@ -30,6 +32,19 @@ def run_python(code: str, *args: str, timeout: float = 120, **options) -> subpro
     """Run ``python -c CODE ARGS`` in a fresh process (a clean ``sys.modules``) and capture its output as text."""
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
                           **options)
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1 at a free port, serving ``handler`` from a thread until ``close()``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        super().__init__(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server_port}"
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
 
 
 def wait_for_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:

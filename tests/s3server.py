@@ -92,6 +92,25 @@ def running_moto_server(env: dict | None = None, log_dir: str | None = None) -> 
         stop_process(proc)
 
 
+@contextmanager
+def running_auth_moto_server(log_dir: str, user: str = "runner") -> Iterator[MotoServer]:
+    """A private moto server that checks credentials (moto lets the first requests in unsigned: they create one
+    IAM user allowed to use S3), its ``env`` holding that user's key pair."""
+    import json
+
+    with running_moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}, log_dir) as server:
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=server.endpoint_url, region_name="us-east-1",
+                           aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+        iam.create_user(UserName=user)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        server.env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+        yield server
+
+
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory) -> Iterator[MotoServer]:
     """One moto S3 server for the whole session."""

@@ -30,15 +30,12 @@ def chart_html(key: str, header: list, rows: list, options: Mapping) -> str:
     header = [str(name) for name in header] or [f"col{i}" for i in range(max((len(r) for r in rows), default=1))]
     title = str(options.get("title") or key)
     svg = chart_svg(header, rows, options, chart)
-    cells = "".join(f"<th>{escape(name)}</th>" for name in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_label(v))}</td>" for v in row) + "</tr>"
-                   for row in rows[:TABLE_ROWS])
-    if len(rows) > TABLE_ROWS:
-        body += f'<tr><td colspan="{len(header)}">... {len(rows) - TABLE_ROWS} more rows</td></tr>'
+    from ..rundb.lists import html_table
 
+    table = html_table(header, [[_label(v) for v in row] for row in rows[:TABLE_ROWS]])
+    more = f"<p>... {len(rows) - TABLE_ROWS} more rows</p>" if len(rows) > TABLE_ROWS else ""
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{escape(title)}</title></head>\n<body>\n'
-            f"{svg}\n<details><summary>data</summary><table border=\"1\" cellpadding=\"3\">"
-            f"<thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></details>\n</body></html>\n")
+            f"{svg}\n<details><summary>data</summary>{table}{more}</details>\n</body></html>\n")
 
 
 def chart_svg(header: list, rows: list, options: Mapping, chart: str) -> str:

@@ -6,10 +6,8 @@ import json
 import click
 
 from ..model import MAX_ITERATION
+from ..rundb.base import MAX_LISTED
 from . import Group, user_errors
-
-#: the most runs ``get runs --limit`` lists
-MAX_LISTED = 1_000_000
 
 
 @click.group(cls=Group)

@@ -327,16 +327,11 @@ class _StepOutputs(KfpOutputs):
 
 def iterations_html(rows: Sequence[Sequence[Any]], limit: int = ITERATIONS_HTML_ROWS) -> str:
     """A sweep's iterations table (``status.iterations``: a header row, then one row per iteration) as a page."""
-    from html import escape
+    from ..rundb.lists import html_table
 
-    def cells(row, tag):
-        return "".join(f"<{tag}>{escape('' if v is None else str(v))}</{tag}>" for v in row)
-
-    header, body = (list(rows[0]), rows[1:limit + 1]) if rows else ([], [])
+    header, body = ([str(h) for h in rows[0]], rows[1:limit + 1]) if rows else ([], [])
     more = f"<p>{len(rows) - 1 - limit} more rows in iteration_results.csv</p>" if len(rows) - 1 > limit else ""
-    lines = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in body)
-    return (f"<!doctype html><meta charset=\"utf-8\"><title>iterations</title>"
-            f"<table border=\"1\"><tr>{cells(header, 'th')}</tr>{lines}</table>{more}\n")
+    return f"<!doctype html><meta charset=\"utf-8\"><title>iterations</title>{html_table(header, body)}{more}\n"
 
 
 def default_requirement() -> str:

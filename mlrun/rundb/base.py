@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from ..errors import NotFoundError
 from ..model import RunRecord
 
+#: the most runs or artifacts one listing returns
+MAX_LISTED = 1_000_000
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a run's commit loads this module)
 if TYPE_CHECKING:
     from ..secrets import SecretsStore

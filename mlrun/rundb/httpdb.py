@@ -21,7 +21,7 @@ from ..errors import (
     NotFoundError,
     StoreError,
 )
-from .base import RunDB
+from .base import MAX_LISTED, RunDB
 
 TOKEN_ENV = "MLRUN_TOKEN"
 #: (connect, read) seconds
@@ -113,14 +113,7 @@ class HTTPRunDB(RunDB):
                        until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         params = _filters(name, project, labels, state, since, until, iterations)
         params.update(sort=sort, desc="true" if desc else "false")
-        runs: list[dict] = []
-        while limit is None or len(runs) < limit:
-            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(runs))
-            page = self._json("GET", "/runs", params={**params, "limit": want, "offset": offset + len(runs)})
-            runs.extend(page["runs"])
-            if page.get("next_offset") is None or not page["runs"]:
-                break
-        return runs
+        return self._pages("/runs", "runs", params, limit, offset)[0]
 
     def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, name=None, project=None,
                     labels=None, state=None, since=None, until=None, iterations=False) -> tuple[list[dict], int]:
@@ -133,13 +126,8 @@ class HTTPRunDB(RunDB):
             parse(filter)  # the server would refuse it with the same message: no request needed
             params["filter"] = filter
         params.update(sort=sort, desc="true" if desc else "false")
-        runs: list[dict] = []
-        while True:
-            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(runs))
-            page = self._json("GET", "/runs", params={**params, "limit": want, "offset": offset + len(runs)})
-            runs.extend(page["runs"])
-            if page.get("next_offset") is None or not page["runs"] or limit is not None and len(runs) >= limit:
-                return runs, page["total"]
+        runs, page = self._pages("/runs", "runs", params, limit, offset)
+        return runs, page["total"]
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:
@@ -154,12 +142,22 @@ class HTTPRunDB(RunDB):
         params = _filters(name or None, project or None, parse_labels(labels), None, None, None, False)
         if tag:
             params["tag"] = tag
-        found: list[dict] = []
+        return ArtifactList(self._pages("/artifacts", "artifacts", params)[0])
+
+    def _pages(self, path: str, key: str, params: dict, limit: int | None = None, offset: int = 0) -> tuple[list, dict]:
+        """Every item (at most ``limit``) of a paged listing, and its last page.  Each page is one bounded call;
+        a server whose pages do not move on, or that lists more than ``MAX_LISTED`` items, is refused."""
+        items: list = []
         while True:
-            page = self._json("GET", "/artifacts", params={**params, "offset": len(found)})
-            found.extend(page["artifacts"])
-            if page.get("next_offset") is None or not page["artifacts"]:
-                return ArtifactList(found)
+            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(items))
+            page = self._json("GET", path, params={**params, "limit": want, "offset": offset + len(items)})
+            items.extend(page[key])
+            next_offset = page.get("next_offset")
+            if next_offset is None or not page[key] or limit is not None and len(items) >= limit:
+                return items, page
+            if next_offset != offset + len(items) or len(items) > MAX_LISTED:
+                raise StoreError(f"run server {self.base} pages {path} wrongly (next offset {next_offset!r} after "
+                                 f"{len(items)} items; at most {MAX_LISTED:,} are read)")
 
     def del_run(self, uid: str) -> None:
         self._call("DELETE", f"/runs/{_quote(uid)}")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port
-from s3server import ACCESS_KEY, SECRET_KEY, running_moto_server
+from s3server import ACCESS_KEY, SECRET_KEY, running_auth_moto_server
 
 import mlrun.datastore.s3 as s3
 from mlrun.datastore import get_item
@@ -184,18 +184,7 @@ def test_unreachable_endpoint_fails_after_bounded_retries(monkeypatch):
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
     """A private moto server that checks credentials, with one IAM user allowed to use S3."""
-    import json
-
-    with running_moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}, str(tmp_path_factory.mktemp("moto"))) as server:
-        import boto3
-
-        iam = boto3.client("iam", endpoint_url=server.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-        iam.create_user(UserName="runner")
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-        iam.put_user_policy(UserName="runner", PolicyName="s3", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName="runner")["AccessKey"]
-        server.env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    with running_auth_moto_server(str(tmp_path_factory.mktemp("moto"))) as server:
         yield server
 
 

@@ -2,10 +2,10 @@
 import json
 import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from helpers import free_port, mlrun_cli
+from helpers import LoopbackHTTPServer, free_port, mlrun_cli
 
 import mlrun
 from mlrun.errors import InvalidInputError
@@ -47,21 +47,18 @@ class Scripted:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/run"
+        self.server = LoopbackHTTPServer(Handler)
+        self.url = f"{self.server.url}/run"
 
 
 @contextmanager
 def scripted(*answers):
     server = Scripted(answers)
-    thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
     try:
         yield server
     finally:
         server.release.set()
-        server.server.shutdown()
-        server.server.server_close()
+        server.server.close()
 
 
 def echo_record(outputs=None, log="remote log line\n", state="completed"):

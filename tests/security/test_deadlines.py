@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from helpers import mlrun_cli, run_python
+from helpers import LoopbackHTTPServer, mlrun_cli, run_python
 
 from mlrun.rundb import get_run_db
 
@@ -243,7 +243,7 @@ class Redirector:
     ``/loop`` to itself, ``/secret`` serves a file the check must refuse, ``/to-secret`` redirects there."""
 
     def __init__(self):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         seen = self.seen = []
 
@@ -273,14 +273,11 @@ class Redirector:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackHTTPServer(Handler)
+        self.url = self.server.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture

@@ -359,20 +359,10 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def auth_s3(tmp_path_factory):
-    """A private moto server that checks signatures (any key pair is known after the first requests)."""
-    from s3server import running_moto_server
+    """A private moto server that checks signatures, with one IAM user allowed to use S3."""
+    from s3server import running_auth_moto_server
 
-    with running_moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}, str(tmp_path_factory.mktemp("moto"))) as server:
-        import boto3
-
-        iam = boto3.client("iam", endpoint_url=server.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id=server.env["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"])
-        iam.create_user(UserName="writer")
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-        iam.put_user_policy(UserName="writer", PolicyName="s3", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName="writer")["AccessKey"]
-        server.env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    with running_auth_moto_server(str(tmp_path_factory.mktemp("moto")), user="writer") as server:
         yield server
 
 

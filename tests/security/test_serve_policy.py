@@ -12,8 +12,7 @@ import os
 import shutil
 import socket
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +21,7 @@ import nuclio_sdk.test
 import pytest
 import requests
 import yaml
-from helpers import ROOT, mlrun_cli
+from helpers import ROOT, LoopbackHTTPServer, mlrun_cli
 
 import mlrun
 from mlrun.adapters.nuclio import nuclio_handler, run_event
@@ -84,15 +83,11 @@ class CountingServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackHTTPServer(Handler)
+        self.port, self.url = self.server.server_port, self.server.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 class Site:

@@ -6,12 +6,11 @@ import contextlib
 import json
 import shutil
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
-from helpers import SEED_EXAMPLE, free_port, mlrun_cli
+from helpers import SEED_EXAMPLE, LoopbackHTTPServer, free_port, mlrun_cli
 from rundb_contract import RunDBContract, make_record
 from server_process import TOKEN
 
@@ -105,13 +104,10 @@ class _Flaky(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flaky():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    server = LoopbackHTTPServer(_Flaky)
     server.seen, server.failures = [], 2
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 def test_retries_with_backoff_then_succeeds(flaky):
@@ -212,3 +208,29 @@ def test_the_artifact_listing_route_pages_refuses_unknown_parameters_and_asks_fo
     with pytest.raises(StoreError, match="MLRUN_TOKEN"):
         HTTPRunDB(token_server.url, token="wrong").list_artifacts()
     assert isinstance(HTTPRunDB(token_server.url, token=TOKEN).list_artifacts(), ArtifactList)  # with the token
+
+
+class _Stuck(BaseHTTPRequestHandler):
+    """A run server whose listings never move on: every page is the first one, with more to come."""
+
+    def do_GET(self):
+        key = "artifacts" if self.path.startswith("/api/artifacts") else "runs"
+        body = json.dumps({key: [{"uid": "u1", "key": "k"}], "total": 10**9, "next_offset": 1}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("listing", ["list_runs", "list_artifacts"])
+def test_a_server_whose_pages_do_not_move_on_is_refused(listing):
+    server = LoopbackHTTPServer(_Stuck)
+    try:
+        with pytest.raises(StoreError, match=r"pages /(runs|artifacts) wrongly \(next offset 1 after 2 items"):
+            getattr(HTTPRunDB(server.url), listing)()
+    finally:
+        server.close()
