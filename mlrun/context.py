@@ -8,7 +8,9 @@ through it and ends up in the run record.
 Secret values never leave with it: every copy of the record that leaves the context (``commit``,
 ``to_dict``, ``to_yaml``, ``to_json``, ``record``) goes through one masking pass over all its keys and
 values (``SecretsStore.mask_record``), and a context that holds secrets masks the process's own
-output from then on (``mlrun.secrets.register``).
+output from then on (``mlrun.secrets.register``), except a context built from a request (``event``): a
+request's secrets hide in its own record, log and answer only (the served adapters mask its captured
+output), never in the output of other requests.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from . import lifecycle
 from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, owner
 from .errors import InvalidInputError, error_message
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
-from .secrets import SecretsStore
+from .secrets import SecretsStore, secret_values
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -46,15 +48,19 @@ class RunContext:
 
     #: what a run that came over the network may read and write (``mlrun.policy``); ``None``: anything
     _policy: AccessPolicy | None = None
+    #: the uid came with a request: before the first commit, a stored run of that uid (not this run's) is
+    #: never replaced, the run takes a fresh uid instead
+    _uid_unclaimed = False
 
-    def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None):
+    def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None, register: bool = True):
         self._record = record
         self._secrets = secrets or SecretsStore()
         self._rundb = rundb
         self._metrics = record.status.metrics  # log_metric appends here directly: it must stay cheap
         self._read_inputs: set[str] = set()
         self._record.spec.secret_sources = self._secrets.sources
-        self._secrets.register()  # the process's stdout, stderr and logging hide them from now on
+        if register:  # the process's stdout, stderr and logging hide them from now on
+            self._secrets.register()
         if not record.metadata.uid:
             import uuid
 
@@ -222,7 +228,24 @@ class RunContext:
         if message:
             self._record.status.commit_message = message
         self._record.touch()
-        self._db().store_run_data(self.record_data(copy=False))
+        db = self._db()
+        if self._uid_unclaimed:
+            self._claim_uid(db)
+        db.store_run_data(self.record_data(copy=False))
+
+    def _claim_uid(self, db) -> None:
+        """A served run named an existing run's uid: it gets a uid of its own rather than replace that run."""
+        from .errors import NotFoundError
+
+        try:
+            db.read_run_data(self.uid, self.iteration or 0)
+        except NotFoundError:
+            self._uid_unclaimed = False
+            return
+        import uuid
+
+        self._record.metadata.uid = uuid.uuid4().hex
+        self._uid_unclaimed = False
 
     def set_state(self, state: str, error: str = "") -> None:
         """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""
@@ -335,13 +358,17 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         os.environ.get(EXEC_CONFIG_ENV) or os.environ.get(EXEC_CONFIG_FD_ENV))
     try:
         record, store = _load_run(name, event, spec, from_env, project, labels, secrets)
+        named_uid = record.metadata.uid
     except InvalidInputError as exc:
         if not from_env:
             raise
         # the launcher's spec is input like a command line: one line and the usage exit code, no traceback
         print(f"mlrun: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    ctx = RunContext(record, store, rundb)
+    # a request's secrets are its own: they hide in its record, log and answer, not in everyone's output
+    ctx = RunContext(record, store, rundb, register=event is None)
+    if event is not None:
+        _serve_request(ctx, secrets, named_uid)
     if event is not None or policy is not None:
         ctx._policy = _request_policy(policy, store, secrets)
     if event is None:
@@ -350,6 +377,16 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         if spec is None:
             lifecycle.finish_at_exit(ctx, signals=not from_env)  # a launcher's child: the launcher handles signals
     return ctx
+
+
+def _serve_request(ctx: RunContext, code_secrets: Mapping | None, named_uid: str) -> None:
+    """A context built from a request: its secrets scoped to it, its uid claimed at the first commit."""
+    from .secrets import register, scope_request
+
+    scope_request(ctx._secrets.maskable())  # the log records this request makes hide them
+    if code_secrets:  # the code's own secrets are the function's: hidden process-wide
+        register(secret_values(code_secrets))
+    ctx._uid_unclaimed = bool(named_uid)
 
 
 def _request_policy(policy: AccessPolicy | None, store: SecretsStore, code_secrets: Mapping | None):
@@ -388,7 +425,8 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
     meta.project = meta.project or project
     for key, value in (labels or {}).items():
         meta.labels.setdefault(key, str(value))
-    meta.labels.setdefault("owner", owner())
+    if event is None:  # a request's run is the caller's: its own owner label, or none (never the server's user)
+        meta.labels.setdefault("owner", owner())
 
     # an event's caller resolved its own sources (its files, its environment) and sent the values; a recorded
     # inline source names keys only (their values come with ``secrets``), a written one holds its values

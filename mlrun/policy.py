@@ -9,9 +9,13 @@ folder cannot lead out of it; URLs are matched on whole path segments, and a URL
 climbs (``..``) matches nothing.
 
 A served function's policy (``AccessPolicy.serving``) adds its defaults: the function's own folder
-(read only) and its output path (read and write); ``s3://`` with credentials the request itself
-carries (never the function's own) at an endpoint on a public address; ``http(s)://`` reads from
-public addresses only.  Explicit prefixes override these defaults for what they cover.
+(read only; its Python sources are never written) and its output path (read and write; by default a
+fresh folder of its own under ``$MLRUN_HOME/serve``).  Where prefixes nest, the closest one decides: a
+read-only folder inside a writable one stays read only.  Then ``s3://`` with credentials the request
+itself carries (never the function's own); ``http(s)://`` reads from public addresses only.  Explicit
+prefixes override these defaults for what they cover, but not the S3 endpoint rule: whatever the path,
+the function's own credentials only go to its own endpoint (its environment), and a request naming
+another endpoint brings its own credentials for an allowed or public one.
 
 Local runs (``mlrun run FILE``, ``run_function``) have no policy: the user's own code and
 command line are trusted with whatever the user can reach.
@@ -139,6 +143,8 @@ class AccessPolicy:
         self.out_path = out_path
         #: the secrets the request itself carries (``for_request``); only these open remote stores
         self.request_secrets: dict | None = None
+        #: the served function's own folder (real path): its Python sources are never written for a request
+        self.function_dir = ""
         self._roots = []
         for prefix, writable in [*((p, True) for p in self.prefixes), *((p, False) for p in self.read_only)]:
             if prefix == ALLOW_ANY:
@@ -157,17 +163,22 @@ class AccessPolicy:
 
     @classmethod
     def serving(cls, allow: Iterable[str] | None = None, out_path: str = "",
-                function_dir: str = "") -> AccessPolicy:
+                function_dir: str = "", name: str = "") -> AccessPolicy:
         """A served function's policy: ``allow`` (default ``$MLRUN_SERVE_ALLOW``) plus the defaults.
 
-        ``out_path`` defaults to ``$MLRUN_OUT_PATH``, else the working directory; ``function_dir``
-        (the handler file's folder) to the working directory.  Local paths are made absolute.
+        ``out_path`` defaults to ``$MLRUN_OUT_PATH``, else a fresh folder of the function's own
+        (``function_output_folder(name)``): never the working directory, which may hold anything.
+        ``function_dir`` (the handler file's folder) defaults to the working directory: read only, its
+        Python sources never written.  Local paths are made absolute.
         """
         if allow is None:
             allow = os.environ.get(SERVE_ALLOW_ENV, "").split(",")
-        out_path = absolute(out_path or default_out_path() or os.getcwd())
         function_dir = os.path.abspath(function_dir or os.getcwd())
-        return cls([*allow, out_path], [function_dir], remote_defaults=True, out_path=out_path)
+        out_path = absolute(out_path or default_out_path()
+                            or function_output_folder(name or os.path.basename(function_dir)))
+        policy = cls([*allow, out_path], [function_dir], remote_defaults=True, out_path=out_path)
+        policy.function_dir = real_path(function_dir)
+        return policy
 
     def for_request(self, secrets: Mapping | None) -> AccessPolicy:
         """This policy for one request carrying ``secrets`` (its ``secrets`` field)."""
@@ -201,8 +212,15 @@ class AccessPolicy:
         if scheme and (not netloc or _climbs(path)):
             return False
         sep = os.sep if not scheme else "/"
-        return any(scheme == s and netloc == n and (writable or action == "read") and _under(path, p, sep)
-                   for s, n, p, writable in self._roots)
+        covering = [(len(p.rstrip(sep)), writable) for s, n, p, writable in self._roots
+                    if scheme == s and netloc == n and _under(path, p, sep)]
+        if not covering or action == "read":
+            return bool(covering)
+        if not scheme and self.function_dir and _is_source(path, self.function_dir):
+            return False
+        # the closest prefix decides: a read-only folder inside a writable one stays read only
+        closest = max(length for length, _ in covering)
+        return any(writable for length, writable in covering if length == closest)
 
     def check(self, url: str, action: str = "read", secrets: Mapping | None = None) -> None:
         """Refuse ``url`` unless a prefix (or a served function's default) allows ``action`` on it.
@@ -210,6 +228,10 @@ class AccessPolicy:
         ``secrets`` are the request's own secrets as they apply to ``url`` (a named store's, its
         prefix removed); default: those the policy was bound to with ``for_request``.
         """
+        if self.remote_defaults and _scheme(url) == "s3":  # whatever the path: where would the credentials go?
+            reason = self._endpoint_refusal(self.request_secrets if secrets is None else secrets)
+            if reason:
+                raise AccessDeniedError(f"not allowed to {action} {url}: {reason}")
         if self.allows(url, action):
             return
         reason = self._default_refusal(url, action, secrets) if self.remote_defaults else ""
@@ -226,14 +248,34 @@ class AccessPolicy:
             secrets = secrets or {}
             if not all(secrets.get(key) for key in S3_CREDENTIAL_KEYS):
                 return "the request carries no S3 credentials for it, and a served function lends none of its own"
-            for key in S3_ENDPOINT_KEYS:
-                if secrets.get(key):
+            for key in S3_ENDPOINT_KEYS:  # its own credentials, where no prefix allows the bucket: a public endpoint
+                if secrets.get(key) and not self.allows(str(secrets[key])):
                     reason = url_refusal(str(secrets[key]))
                     if reason:
                         return f"the S3 endpoint in {key}: {reason}"
             return None
         if scheme in ("http", "https") and action == "read":
             return url_refusal(url) or None
+        return ""
+
+    def _endpoint_refusal(self, secrets: Mapping | None) -> str:
+        """Why a request's S3 endpoint may not be used (``""``: it names none, or one it may use).
+
+        The function's own credentials only ever go to the function's own endpoint (its environment): a
+        request naming another brings its own credentials, and the endpoint must be allowed or public.
+        """
+        secrets = secrets or {}
+        for key in S3_ENDPOINT_KEYS:
+            endpoint = str(secrets.get(key) or "")
+            if not endpoint or endpoint == os.environ.get(key):
+                continue
+            if not all(secrets.get(k) for k in S3_CREDENTIAL_KEYS):
+                return (f"the request names the S3 endpoint in {key} without credentials of its own, and a "
+                        "served function sends its own only to its own endpoint")
+            if not self.allows(endpoint, "read"):
+                reason = url_refusal(endpoint)
+                if reason:
+                    return f"the S3 endpoint in {key}: {reason}"
         return ""
 
     def output_path(self, requested: str = "") -> str:
@@ -253,6 +295,29 @@ class AccessPolicy:
             raise AccessDeniedError(f"not allowed to write {requested}: spec.default_output_path may only name a "
                                     f"sub-path of the function's output path, or a place allowed ({self.describe()})")
         return absolute(target)
+
+
+def _is_source(path: str, function_dir: str) -> bool:
+    """Whether ``path`` is one of a served function's own Python sources (or their compiled forms)."""
+    folder, name = os.path.split(path)
+    if folder == os.path.join(function_dir, "__pycache__"):
+        return True
+    return folder == function_dir and name.endswith((".py", ".pyc", ".pth"))
+
+
+def function_output_folder(name: str) -> str:
+    """A new, empty folder for a served function's artifacts: ``$MLRUN_HOME/serve/NAME-TIME-RANDOM``."""
+    import re
+    import time
+
+    from .config import home_dir
+
+    base = os.path.join(home_dir(), "serve")
+    os.makedirs(base, exist_ok=True)
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-") or "function"
+    folder = os.path.join(base, f"{label}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}")
+    os.mkdir(folder, 0o700)
+    return folder
 
 
 def url_refusal(url: str) -> str:

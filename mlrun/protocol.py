@@ -29,6 +29,9 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 #: a bearer token: ``mlrun serve`` requires it and ``mlrun run URL`` sends it, when set
 TOKEN_ENV = "MLRUN_FUNCTION_TOKEN"
+#: how many secrets one request may carry, and how large each value may be (bytes): past either, 413
+MAX_REQUEST_SECRETS_ENV, DEFAULT_MAX_REQUEST_SECRETS = "MLRUN_MAX_REQUEST_SECRETS", 256
+MAX_SECRET_SIZE_ENV, DEFAULT_MAX_SECRET_SIZE = "MLRUN_MAX_SECRET_SIZE", 64 * 1024
 
 
 def event_body(event: Any) -> Any:
@@ -85,7 +88,29 @@ def spec_from_event(event: Any) -> tuple[dict, dict]:
     secrets = data.pop(SECRETS_FIELD, None) or {}
     if not isinstance(secrets, dict):
         raise InvalidSpecError(f"{SECRETS_FIELD} must be a mapping of names to values", SECRETS_FIELD)
-    return data, {str(k): str(v) for k, v in secrets.items()}
+    return data, _bounded_secrets(secrets)
+
+
+def _bounded_secrets(secrets: dict) -> dict[str, str]:
+    """A request's secrets as text, within the per-request limits (``SpecLimitError``, a 413, past one).
+
+    The limits bound what one request makes the function hold and mask; messages name keys, never values.
+    """
+    from .model import SpecLimitError, _limit
+
+    count = _limit(MAX_REQUEST_SECRETS_ENV, DEFAULT_MAX_REQUEST_SECRETS)
+    if len(secrets) > count:
+        raise SpecLimitError(f"{SECRETS_FIELD}: {len(secrets)} secrets, more than the limit of {count} "
+                             f"(${MAX_REQUEST_SECRETS_ENV})", SECRETS_FIELD)
+    size = _limit(MAX_SECRET_SIZE_ENV, DEFAULT_MAX_SECRET_SIZE)
+    values = {}
+    for key, value in secrets.items():
+        key, value = str(key), str(value)
+        if len(key) + len(value) > size // 4 and len((key + value).encode("utf-8", "surrogatepass")) > size:
+            raise SpecLimitError(f"{SECRETS_FIELD}: the secret {key[:100]!r} is larger than the limit of {size} "
+                                 f"bytes (${MAX_SECRET_SIZE_ENV})", SECRETS_FIELD)
+        values[key] = value
+    return values
 
 
 def answer_type(accept: str) -> str:

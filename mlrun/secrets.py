@@ -6,6 +6,9 @@ text, or ``KEY=VALUE[,KEY=VALUE]`` text).  Each source may carry a key prefix.
 
 Masking: every record leaves the process through one pass (``SecretsStore.mask_record``, ``mask_data``)
 that hides secret values in all its strings, keys included; text (logs, errors) goes through ``mask``.
+A record keeps its identity and structure: the values of ``IDENTITY_FIELDS`` (uid, iteration, state,
+kind, times, hashes) and the keys the format defines (``FORMAT_KEYS``) are never masked, so a short
+secret (``456``) never breaks a uid; the user's own keys and values (parameters, outputs, labels) are.
 A multi-line value is hidden whole and line by line (each line of ``MIN_MASKED_LENGTH`` characters or
 more), so neither the value nor any of its lines shows.  The values of ``NOT_SECRET_KEYS`` (where an S3
 endpoint is and its region) are configuration, not credentials: they stay visible.  A context that holds
@@ -241,6 +244,106 @@ def _maskable(values: Iterable[str]) -> list[str]:
     return found
 
 
+#: up to this many values, masking looks for each in turn; above it one compiled matcher finds them all at once
+MATCHER_THRESHOLD = 16
+#: the fallback matcher (a regular expression shaped like a trie) takes values up to this long; longer are few
+_TRIE_MAX_LENGTH = 256
+
+
+class _Values(list):
+    """Values to hide, longest first, with their compiled matchers built on first need."""
+
+    __slots__ = ("_text_matcher", "_bytes_matcher", "_escaped")
+
+    def __init__(self, values: Iterable[str] = ()):
+        super().__init__(values)
+        self._text_matcher = self._bytes_matcher = self._escaped = None
+
+    def escaped(self) -> _Values:
+        """The values as they show inside JSON strings (JSON escapes character by character)."""
+        if self._escaped is None:
+            self._escaped = _Values(json.dumps(value)[1:-1] for value in self)
+        return self._escaped
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` of every place a value shows in ``text``, overlapping ones included."""
+        if self._text_matcher is None:
+            self._text_matcher = _matcher(self)
+        return self._text_matcher(text)
+
+    def shows_in_bytes(self, data: bytes) -> bool:
+        """Whether a value shows, UTF-8 encoded, in ``data``."""
+        if self._bytes_matcher is None:
+            encoded = [v.encode("utf-8", "surrogatepass") for v in self]
+            try:
+                from ahocorasick_rs import BytesAhoCorasick
+
+                automaton = BytesAhoCorasick(encoded)
+                self._bytes_matcher = lambda data: bool(automaton.find_matches_as_indexes(data))
+            except ImportError:
+                latin = _matcher([v.decode("latin-1") for v in encoded])
+                self._bytes_matcher = lambda data: bool(latin(data.decode("latin-1")))
+        return self._bytes_matcher(data)
+
+
+def _matcher(values: list[str]):
+    """A function finding every ``(start, end)`` of ``values`` in a text, in one pass whatever their number.
+
+    Aho-Corasick (``ahocorasick-rs``) where installed; else a regular expression shaped like a trie of
+    the values (at each place at most one branch per character is tried), values too long for it looked
+    for one by one.
+    """
+    try:
+        from ahocorasick_rs import AhoCorasick, MatchKind
+
+        automaton = AhoCorasick(values, matchkind=MatchKind.Standard)
+        return lambda text: [(start, end) for _, start, end
+                             in automaton.find_matches_as_indexes(text, overlapping=True)]
+    except ImportError:
+        pass
+    import re
+
+    short = [v for v in values if len(v) <= _TRIE_MAX_LENGTH]
+    long = [v for v in values if len(v) > _TRIE_MAX_LENGTH]
+    pattern = re.compile(_trie_pattern(short), re.DOTALL) if short else None
+
+    def find(text: str) -> list[tuple[int, int]]:
+        spans = []
+        match = pattern.search(text) if pattern is not None else None
+        while match is not None:  # from the next place on: a value may start inside another
+            spans.append(match.span())
+            match = pattern.search(text, match.start() + 1)
+        for value in long:
+            at = text.find(value)
+            while at != -1:
+                spans.append((at, at + len(value)))
+                at = text.find(value, at + 1)
+        return spans
+
+    return find
+
+
+def _trie_pattern(values: list[str]) -> str:
+    """A regular expression matching any of ``values``, the longest where several start at one place."""
+    import re
+
+    trie: dict = {}
+    for value in values:
+        node = trie
+        for char in value:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in node.items() if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
 def _expand(values: tuple) -> list[str]:
     found = set()
     for value in values:
@@ -252,14 +355,29 @@ def _expand(values: tuple) -> list[str]:
                 for part in (line, line.strip()):
                     if len(part) >= MIN_MASKED_LENGTH:
                         found.add(part)
-    return sorted(found, key=len, reverse=True)
+    return _Values(sorted(found, key=len, reverse=True))
 
 
 def _hide(text: str, maskable: list[str]) -> str:
-    for value in maskable:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    if len(maskable) <= MATCHER_THRESHOLD or not isinstance(maskable, _Values):
+        for value in maskable:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+    spans = maskable.spans(text)
+    if not spans:
+        return text
+    spans.sort()
+    parts, done = [], 0
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        if next_start < end:  # overlapping values hide as one
+            end = max(end, next_end)
+            continue
+        parts += [text[done:start], MASK]
+        done, start, end = end, next_start, next_end
+    parts += [text[done:start], MASK, text[end:]]
+    return "".join(parts)
 
 
 def mask_bytes(data: bytes, values: Mapping | Iterable[str]) -> bytes:
@@ -284,7 +402,7 @@ def mask_data(data, values: Mapping | Iterable[str]):
 def _mask_data(data, maskable: list[str]):
     if not _shows(data, maskable):
         return data
-    return _hide_in(data, maskable)
+    return _hide_in_data(data, maskable)
 
 
 def _shows(data, maskable: list[str]) -> bool:
@@ -305,6 +423,8 @@ def _shows(data, maskable: list[str]) -> bool:
     except Exception:  # noqa: BLE001 - not plain data (a cycle, an object): the walk looks at every string
         return True
     scanned = out.getvalue()
+    if len(maskable) > MATCHER_THRESHOLD and isinstance(maskable, _Values):
+        return maskable.shows_in_bytes(scanned)
     return any(value.encode("utf-8", "surrogatepass") in scanned for value in maskable)
 
 
@@ -313,13 +433,55 @@ def masked_json(data, values: Mapping | Iterable[str]) -> str:
     text = json.dumps(data)
     maskable = _maskable(secret_values(values))
     if maskable and _in_json(text, maskable):
-        text = json.dumps(_hide_in(data, maskable))
+        text = json.dumps(_hide_in_data(data, maskable))
     return text
 
 
 def _in_json(text: str, maskable: list[str]) -> bool:
     # JSON escapes character by character: a value inside a string shows up escaped the same way
+    if len(maskable) > MATCHER_THRESHOLD and isinstance(maskable, _Values):
+        return bool(maskable.escaped().spans(text))
     return any(json.dumps(value)[1:-1] in text for value in maskable)
+
+
+#: record fields whose values are identity or structure, never a secret's: uids, iterations, states, kinds,
+#: times, hashes, sizes.  Masking keeps them verbatim (a 3-character secret inside a uid must not break it)
+IDENTITY_FIELDS = frozenset({"uid", "iteration", "state", "kind", "hash", "sha256", "etag", "size", "start_time",
+                             "last_update", "end_time", "read_time", "modified", "log_level"})
+#: record fields that hold the user's own mapping: its keys are masked like values
+_USER_MAPS = frozenset({"labels", "annotations", "parameters", "hyperparams", "hyper_options", "outputs"})
+#: the keys the record format defines (its sections, their fields, and those of the lists they hold)
+FORMAT_KEYS = IDENTITY_FIELDS | _USER_MAPS | frozenset({
+    "metadata", "spec", "status", "name", "project", "tag", "runtime", "command", "handler", "args", "mode",
+    "input_objects", "data_stores", "output_artifacts", "default_output_path", "secret_sources", "source", "prefix",
+    "metrics", "xvalues", "yvalues", "error", "commit_message", "iterations", "key", "path", "url",
+    "secret_prefix", "target_path", "description", "producer", "sources", "format", "viewer"})
+
+
+def _hide_in_record(item, maskable: list[str]):
+    """``_hide_in`` for a run record: identity fields and the format's own keys stay as they are."""
+    if isinstance(item, dict):
+        hidden = {}
+        for key, value in item.items():
+            if key in IDENTITY_FIELDS and isinstance(value, (str, int, float)):
+                hidden[key] = value
+            elif key in _USER_MAPS and isinstance(value, dict):
+                hidden[key] = _hide_in(value, maskable)
+            elif key == "metrics" and isinstance(value, dict):  # user names, each a history the format defines
+                hidden[key] = {_hide_in(name, maskable): _hide_in_record(v, maskable) for name, v in value.items()}
+            else:
+                hidden[key if key in FORMAT_KEYS else _hide_in(key, maskable)] = _hide_in_record(value, maskable)
+        return hidden
+    if isinstance(item, (list, tuple)):
+        return [_hide_in_record(v, maskable) for v in item]
+    return _hide_in(item, maskable)
+
+
+def _hide_in_data(data, maskable: list[str]):
+    """``data`` with values hidden: a run record (a mapping with ``metadata``) keeps its structure."""
+    if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+        return _hide_in_record(data, maskable)
+    return _hide_in(data, maskable)
 
 
 def _hide_in(item, maskable: list[str]):
@@ -336,8 +498,15 @@ def _hide_in(item, maskable: list[str]):
 # Secret values (and lines of multi-line ones) every context of this process has held, oldest first:
 # a long-lived server sees new ones with every request, so only the newest are kept.
 _registry: dict[str, None] = {}
-#: (values longest first, {first character: values}): replaced whole on change, read without a lock
-_view: tuple[list[str], dict[str, list[str]]] = ([], {})
+#: (values longest first, their first characters, the values sorted): replaced whole on change, read without a lock
+_view: tuple[list[str], frozenset, list[str]] = ([], frozenset(), [])
+#: secret values of requests served by this process: a thread a request started may print them after its
+#: answer, so the console (what no request's capture holds) hides them too, but no request's log does
+_requests_registry: dict[str, None] = {}
+#: what the console hides: the process's own values and the requests' (the form of ``_view``)
+_console_view: tuple[list[str], frozenset, list[str]] = _view
+#: total characters the requests' values may hold in ``_requests_registry``: the oldest go first
+REQUEST_VALUES_SIZE = 4 * 1024 * 1024
 _log_masking_installed = False
 #: the class of the masking streams, once installed (a check on every registration must be cheap)
 _stream_type: list = [None]
@@ -351,26 +520,57 @@ def register(values: Iterable[str]) -> None:
     _register(_maskable(values))
 
 
-def _register(maskable: list[str]) -> None:
-    global _view
+def _register(maskable: list[str], registry: dict | None = None, size: int = 0) -> None:
+    global _view, _console_view
+    registry = _registry if registry is None else registry
     added = False
     for value in maskable:
-        if value in _registry:
-            del _registry[value]  # the newest stay when the registry is full
+        if value in registry:
+            del registry[value]  # the newest stay when the registry is full
         else:
             added = True
-        _registry[value] = None
+        registry[value] = None
     if added:
         limit = _registry_size()
-        while len(_registry) > limit:
-            del _registry[next(iter(_registry))]
-        ordered = sorted(_registry, key=len, reverse=True)
-        starts: dict[str, list[str]] = {}
-        for value in ordered:
-            starts.setdefault(value[0], []).append(value)
-        _view = (ordered, starts)
-    if _view[0] and not (type(sys.stdout) is _stream_type[0] and type(sys.stderr) is _stream_type[0]):
+        while len(registry) > limit or (size and len(registry) > 1 and sum(map(len, registry)) > size):
+            del registry[next(iter(registry))]
+        if registry is _registry:
+            _view = _view_of(_registry)
+        _console_view = _view_of({**_registry, **_requests_registry}) if _requests_registry else _view
+    if _console_view[0] and not (type(sys.stdout) is _stream_type[0] and type(sys.stderr) is _stream_type[0]):
         _install_output_masking()
+
+
+def _view_of(values) -> tuple[list[str], frozenset, list[str]]:
+    ordered = _Values(sorted(values, key=len, reverse=True))
+    return ordered, frozenset(value[0] for value in ordered), sorted(ordered)
+
+
+def register_request(values: Iterable[str]) -> None:
+    """Hide a served request's secret values on the console (what no request's capture holds) from now on.
+
+    Not in other requests' logs or answers, nor in what ``write_own`` writes (the access log, a request's
+    log already masked with its own secrets).  The newest values are kept, within ``REQUEST_VALUES_SIZE``.
+    """
+    maskable = _maskable(values)
+    if maskable:
+        _register(maskable, _requests_registry, REQUEST_VALUES_SIZE)
+
+
+def scope_request(values: list[str]) -> None:
+    """Hide ``values`` (a request's) in the log records the current thread or task makes, until its capture ends."""
+    if values:
+        request_values.set(values)
+        if not _log_masking_installed:
+            _install_output_masking()
+
+
+def write_own(stream, text: str) -> None:
+    """Write ``text`` to ``stream`` hiding the process's own secret values only, not the requests'."""
+    if isinstance(stream, MaskedStream):
+        stream.write_own(text)
+    else:
+        stream.write(text)
 
 
 def registered() -> list[str]:
@@ -388,17 +588,21 @@ def held_tail(text: str) -> int:
 
     A stream holds that much back until its next write, so a value written in two pieces still hides.
     """
-    ordered, starts = _view
+    from bisect import bisect_right
+
+    ordered = _console_view[0]
     if not ordered:
         return 0
+    firsts, in_order = _console_view[1:]
     size = len(text)
     window = max(0, size - len(ordered[0]) + 1)
     longest = 0
-    for first, values in starts.items():
+    for first in firsts:
         at = text.find(first, window)
         while at != -1 and size - at > longest:
             tail = text[at:]
-            if any(len(v) > len(tail) and v.startswith(tail) for v in values):
+            after = bisect_right(in_order, tail)  # a longer value that starts with the tail sorts right after it
+            if after < len(in_order) and in_order[after].startswith(tail):
                 longest = size - at
                 break
             at = text.find(first, at + 1)
@@ -429,7 +633,7 @@ def _install_log_masking() -> None:
 
     def masked_record(*args, **kwargs):
         record = previous(*args, **kwargs)
-        if _view[0]:
+        if _view[0] or request_values.get():
             _mask_log_record(record, logging)
         return record
 
@@ -441,6 +645,12 @@ def _mask_log_record(record, logging) -> None:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a bad format string: logging reports it when the record is handled
         return
+    scoped = request_values.get()
+    if scoped:  # made while serving a request: its handlers may write anywhere, the request's values hide too
+        def mask_output(text: str) -> str:
+            return _hide(_hide(text, _view[0]), scoped)
+    else:
+        mask_output = globals()["mask_output"]
     masked = mask_output(message)
     if masked != message:
         record.msg, record.args = masked, ()
@@ -453,7 +663,7 @@ def _mask_log_record(record, logging) -> None:
         record.stack_info = mask_output(record.stack_info)
     fields = getattr(record, "with", None)  # nuclio-sdk's structured fields
     if isinstance(fields, dict):
-        record.__dict__["with"] = _mask_data(fields, _view[0])
+        record.__dict__["with"] = _mask_data(_mask_data(fields, _view[0]), scoped or [])
 
 
 # -- the process's streams -----------------------------------------------------------------------------
@@ -463,6 +673,9 @@ def _mask_log_record(record, logging) -> None:
 # a buffer of its own instead (``output_route``: mlrun serve keeps each request's output so).
 #: the buffer the current thread's or task's stdout and stderr writes go to (``None``: the real streams)
 output_route: ContextVar[io.StringIO | None] = ContextVar("mlrun_output_buffer", default=None)
+#: the secret values of the request the current thread or task serves, set by its run context: the log
+#: records it makes hide them, whatever handler writes them (``mlrun.adapters.capture`` scopes it)
+request_values: ContextVar[list | None] = ContextVar("mlrun_request_values", default=None)
 _install_lock = Lock()
 
 
@@ -477,7 +690,7 @@ class MaskedStream:
 
     def write(self, text: str) -> int:
         buffer = output_route.get()
-        if not _view[0]:  # no secrets known: the plain path, nothing added
+        if not _console_view[0]:  # no secrets known: the plain path, nothing added
             if buffer is None:
                 return self.stream.write(text) if not self._held else self._write_masked(text)
             return buffer.write(text)
@@ -488,12 +701,19 @@ class MaskedStream:
 
     def _write_masked(self, text: str) -> int:
         with self._lock:  # the held end and the text that completes it must go out in order
-            masked = mask_output(self._held + text) if self._held else mask_output(text)
+            masked = _hide(self._held + text if self._held else text, _console_view[0])
             keep = held_tail(masked)
             self._held = masked[len(masked) - keep:] if keep else ""
             if len(masked) > keep:
                 self.stream.write(masked[:len(masked) - keep])
         return len(text)
+
+    def write_own(self, text: str) -> None:
+        """Write to the real stream, hiding the process's own values only (see ``write_own``)."""
+        masked = mask_output(text)
+        with self._lock:
+            held, self._held = self._held, ""
+            self.stream.write(held + masked if held else masked)
 
     def writelines(self, lines) -> None:  # not passed through: the lines must be routed and masked too
         for line in lines:

@@ -341,10 +341,12 @@ class BoundedBody(io.RawIOBase):
     Closing it (or reading to the end) ends the call; a body left open is cut off at the deadline.
     """
 
-    def __init__(self, answer: requests.Response, call: Call):
+    def __init__(self, answer: requests.Response, call: Call, limit: int | None = None, limit_env: str = ""):
         super().__init__()
         self._answer, self._raw, self._call = answer, answer.raw, call
         self._raw.decode_content = True  # gzip-encoded answers come out as the file itself
+        #: at most this many bytes come out, after decoding (``LimitExceededError`` past it)
+        self._limit, self._limit_env = limit, limit_env
 
     def readable(self) -> bool:
         return True
@@ -361,6 +363,9 @@ class BoundedBody(io.RawIOBase):
             self.close()
             raise self._call.error()
         self._call.got += len(data)
+        if self._limit is not None and self._call.got > self._limit:
+            self.close()
+            raise _too_large(self._call.address, self._limit, self._limit_env)
         buffer[:len(data)] = data
         if not data:
             self._call.finish()

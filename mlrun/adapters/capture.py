@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..secrets import install_streams, output_route
+from ..secrets import install_streams, output_route, request_values
 
 
 def install() -> None:
@@ -26,10 +26,11 @@ def capture_output() -> Iterator[io.StringIO]:
     """Collect this thread's (or task's) stdout and stderr until the block ends."""
     install()
     buffer = io.StringIO()
-    token = output_route.set(buffer)
+    token, scope = output_route.set(buffer), request_values.set(None)  # a request's secrets end with it
     try:
         yield buffer
     finally:
+        request_values.reset(scope)
         output_route.reset(token)
 
 

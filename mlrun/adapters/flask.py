@@ -40,7 +40,7 @@ from ..protocol import (
     render_run,
     spec_from_event,
 )
-from ..secrets import mask, mask_bytes
+from ..secrets import mask, mask_bytes, register_request, secret_values, write_own
 from .capture import capture_output, install, print_exception
 from .nuclio import nuclio_handler
 
@@ -106,6 +106,7 @@ class _Function:
                 if not isinstance(exc, AccessDeniedError):  # a refusal is one line, not a bug's traceback
                     print_exception(exc, out)
                 failure = exc
+        register_request(secret_values(secrets))  # a thread the handler started may print them after the answer
         log, answered, body = mask(out.getvalue(), secrets), None, ""
         if failure is not None:
             answered = _error_record(spec, self.name, error_message(failure))
@@ -121,7 +122,7 @@ class _Function:
         if answered is not None:
             body = render_run(answered, log, accept_type, secrets)
         if log and not (answered is not None and accept_type == RUN_ANSWER_TYPE):
-            sys.stdout.write(log)  # not sent back: the server's console shows it instead
+            write_own(sys.stdout, log)  # not sent back: the server's console shows it instead, hiding no other's
             sys.stdout.flush()
         return status, content_type, body
 
@@ -245,8 +246,17 @@ class AccessLog:
                     f'{seen["status"]} {seen["length"]} {elapsed:.1f}ms\n')
             # one write per whole line, and no lock: Python's streams never split one write between
             # threads, and a lock held across the write's syscall would queue every request behind it
-            self.stream.write(line)
+            write_own(self.stream, line)  # no request's secret values hide in it: they are not the server's
             self.stream.flush()
+
+
+def _serving_policy(target: str, allow: Iterable[str] | None, out_path: str, name: str):
+    """The served function's access policy: its folder read only, ``out_path`` (else a fresh folder) writable."""
+    from ..policy import AccessPolicy
+
+    handler_file = locate_handler(target)[0]
+    return AccessPolicy.serving(allow, out_path, os.path.dirname(os.path.abspath(handler_file)),
+                                name=name or os.path.splitext(os.path.basename(handler_file))[0])
 
 
 def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, token: str = "",
@@ -256,7 +266,7 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
 
     ``workers`` processes (each with ``threads`` threads) share the port: more than one lets
     CPU-bound handlers use more than one core.  Runs may read the handler's folder and read and
-    write ``out_path`` (default ``$MLRUN_OUT_PATH``, else the working directory) and what ``allow``
+    write ``out_path`` (default ``$MLRUN_OUT_PATH``, else a fresh folder under ``$MLRUN_HOME/serve``) and what ``allow``
     (default ``$MLRUN_SERVE_ALLOW``) names (``mlrun.policy.AccessPolicy.serving``).  A host other
     than this machine needs a token, unless ``insecure``: checked before anything else.
     """
@@ -273,10 +283,9 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
         from ..registry import missing_dependency
 
         raise missing_dependency("mlrun serve", exc.name, "server") from None
-    from ..policy import AccessPolicy, configure_serving
+    from ..policy import configure_serving
 
-    function_dir = os.path.dirname(os.path.abspath(locate_handler(target)[0]))
-    policy = AccessPolicy.serving(allow, out_path, function_dir)
+    policy = _serving_policy(target, allow, out_path, name)
     handler, module, name = load_handler(target, name)
     configure_serving(policy)  # before the first request, and before forking workers: every run built from an event
     app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
@@ -289,6 +298,7 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
         print(f"mlrun serve: runs may use {policy.describe()}"
               + ("" if policy.allow_any else "; s3:// with the request's own credentials; public http(s)://"),
               file=sys.stderr, flush=True)
+        print(f"mlrun serve: runs write their artifacts to {policy.out_path}", file=sys.stderr, flush=True)
         if not token and not is_loopback(host):
             print(f"mlrun serve: warning: no token: anyone who can reach {where} can run the function "
                   f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)

@@ -38,7 +38,7 @@ from . import UsageLine, strict_option, user_errors
                    "http(s):// on public addresses. [env var: MLRUN_SERVE_ALLOW, comma-separated]")
 @click.option("--out-path", default="", metavar="DIR", envvar=OUT_PATH_ENV, show_envvar=True,
               help="Where runs write their artifacts (a folder or URL); a request may only name a sub-path of it. "
-                   "[default: the working directory]")
+                   "[default: a fresh folder of the function's own under $MLRUN_HOME/serve, printed at start]")
 @click.option("--insecure", is_flag=True, envvar="MLRUN_SERVE_INSECURE", show_envvar=True,
               help="Listen on an address other than loopback without a token (anyone who reaches it runs the "
                    "function).")

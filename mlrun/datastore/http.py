@@ -4,7 +4,9 @@ Every request has a total deadline, retries included (``$MLRUN_HTTP_TIMEOUT``, d
 whole transfer; 30 s at most for a stat), on top of connect and per-read timeouts (see
 ``mlrun.transport``); connection failures and 429/5xx answers are retried a bounded number of times
 with exponential backoff (urllib3's ``Retry``, waits cut to the deadline).  Bodies stream: ``open()``
-hands out the response stream and downloads are copied chunk by chunk into a temp file.
+hands out the response stream and downloads are copied chunk by chunk into a temp file.  What a read
+gives is bounded after decoding (``$MLRUN_MAX_INPUT_SIZE``): a compressed answer that decodes past it is
+cut off with one line naming the URL, never held whole.
 
 ``url_check``, when set on a store, is called with every URL before it is requested, the first and
 each redirect's (followed here, at most ``MAX_REDIRECTS``), so a redirect cannot lead where the
@@ -30,6 +32,8 @@ TIMEOUT_ENV = "MLRUN_HTTP_TIMEOUT"
 DEFAULT_DEADLINE = 300.0
 #: a stat (HEAD, or a GET for the headers) takes at most this, or the deadline when shorter
 STAT_DEADLINE = 30.0
+#: the most bytes a read gives, counted after decoding: a gzip answer may decode to a thousand times what it sent
+MAX_INPUT_SIZE_ENV, DEFAULT_MAX_INPUT_SIZE = "MLRUN_MAX_INPUT_SIZE", 512 * 1024 * 1024
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
 RETRY = transport.BoundedRetry(total=3, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
@@ -47,6 +51,11 @@ def http_session() -> requests.Session:
         if _session is None:
             _session = transport.session(RETRY)
     return _session
+
+
+def max_input_size() -> int:
+    """The most bytes one read may give, after decoding: ``$MLRUN_MAX_INPUT_SIZE``, default 512 MiB."""
+    return transport.env_bytes(MAX_INPUT_SIZE_ENV, DEFAULT_MAX_INPUT_SIZE)
 
 
 def deadline() -> float:
@@ -103,12 +112,12 @@ class HttpStore(DataStore):
         if "w" in mode:
             self._read_only(path)
         response, call = self._request("GET", path, deadline())
-        return transport.BoundedBody(response, call)  # type: ignore[return-value]
+        return transport.BoundedBody(response, call, max_input_size(), MAX_INPUT_SIZE_ENV)  # type: ignore[return-value]
 
     def read(self, path: str) -> tuple[bytes, FileStat]:
         response, call = self._request("GET", path, deadline())
         try:
-            content = transport.read_body(response, call)
+            content = transport.read_body(response, call, max_input_size(), MAX_INPUT_SIZE_ENV)
         except requests.RequestException as exc:
             raise StoreError(f"cannot read {path}: {type(exc).__name__}") from None
         finally:

@@ -62,7 +62,9 @@ def serving(target: str, *args: str, cwd: str, env: dict | None = None,
     port = free_port()
     command = command or [sys.executable, "-m", "mlrun", "serve", target, "--port", str(port), *args]
     # 127.0.0.1 and a free port whatever ``env`` says: tests listen nowhere else
-    run_env = {**os.environ, "MLRUN_HOME": os.path.join(cwd, "function-home"), **(env or {}),
+    # the folder these tests serve from is the function's output path (the operator's choice: without it a
+    # served function writes to a fresh folder of its own, see tests/security/test_round2_serve.py)
+    run_env = {**os.environ, "MLRUN_HOME": os.path.join(cwd, "function-home"), "MLRUN_OUT_PATH": cwd, **(env or {}),
                "MLRUN_SERVE_PORT": str(port), "MLRUN_SERVE_HOST": "127.0.0.1"}
     for name in ("MLRUN_DBPATH", "MLRUN_FUNCTION_TOKEN"):  # the function keeps its own store and token
         if name not in (env or {}):

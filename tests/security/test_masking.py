@@ -27,7 +27,9 @@ MULTI = "-----BEGIN KEY-----\nmultiline-body-AbCd\nxy\n-----END KEY-----"
 def registry(monkeypatch):
     """The process-wide registry, emptied for the test and restored after it."""
     monkeypatch.setattr(secrets, "_registry", {})
-    monkeypatch.setattr(secrets, "_view", ([], {}))
+    monkeypatch.setattr(secrets, "_view", ([], frozenset(), []))
+    monkeypatch.setattr(secrets, "_requests_registry", {})
+    monkeypatch.setattr(secrets, "_console_view", ([], frozenset(), []))
     return secrets
 
 
