@@ -240,6 +240,11 @@ class AccessPolicy:
         raise AccessDeniedError(f"not allowed to {action} {url}: {reason}" if reason
                                 else f"not allowed to {action} {url} (allowed: {self.describe()})")
 
+    def check_opened(self, url: str, real: str, action: str = "read") -> None:
+        """Refuse what opening ``url`` reached (``real``, its real path) unless a prefix allows ``action`` on it."""
+        if not self.allows(real, action):
+            raise AccessDeniedError(f"not allowed to {action} {url}: it leads outside the allowed folders")
+
     def _default_refusal(self, url: str, action: str, secrets: Mapping | None) -> str | None:
         """Why the served defaults refuse ``url`` (``""``: they do not cover it at all), or ``None``: allowed."""
         scheme = _scheme(url)

@@ -76,6 +76,8 @@ def get_item(url: str, secrets: Mapping | None = None, key: str = "",
     store = get_store(url, secrets)
     if policy is None or policy.allow_any:
         return DataItem(store, store.path_of(url), url, key=key)
+    if hasattr(store, "opened_check"):  # a local file: judged again by what was opened (a link swapped meanwhile)
+        store.opened_check = functools.partial(policy.check_opened, url)
     if split_url(url)[0] in ("http", "https"):
         if not hasattr(store, "url_check"):  # no way to see where redirects lead: refuse rather than follow blindly
             raise AccessDeniedError(f"not allowed to read {url}: this HTTP data store cannot check redirects")

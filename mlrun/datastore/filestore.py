@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from stat import S_ISDIR
 from typing import BinaryIO
 
 from ..errors import NotFoundError, StoreError
-from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, unlink_quietly
+from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, temp_name, unlink_quietly
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -32,8 +32,51 @@ def _read_to_end(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
+def opened_path(fd: int, path: str) -> str:
+    """The real path of what ``fd`` (opened as ``path``) is: asked of the kernel where it can tell (Linux)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc here: the path as it resolves now
+        return os.path.realpath(path)
+
+
 class FileStore(DataStore):
     scheme = "file"
+    #: called as ``opened_check(real path, action)`` with what was opened, before a byte moves (a served run's
+    #: policy): a link swapped in after the path was checked is judged by where it really led.  Raises to refuse
+    opened_check: Callable[[str, str], None] | None = None
+
+    def _check_opened(self, fd: int, path: str, action: str = "read") -> None:
+        if self.opened_check is not None:
+            try:
+                self.opened_check(opened_path(fd, path), action)
+            except BaseException:
+                os.close(fd)
+                raise
+
+    def _write_checked(self, path: str, fill: Callable[[int], None]) -> None:
+        """Write ``path`` through a temp file made in its folder as opened: the folder is checked, not its name."""
+        folder, name = os.path.split(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        with _os_errors(folder, "directory"):
+            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+        self._check_opened(dir_fd, folder, "write")
+        try:
+            self.opened_check(os.path.join(opened_path(dir_fd, folder), name), "write")
+            tmp = os.path.basename(temp_name(folder))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666, dir_fd=dir_fd)
+            try:
+                try:
+                    fill(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # renames over a link, never through it
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+        finally:
+            os.close(dir_fd)
 
     def path_of(self, url: str) -> str:
         path = url[len("file://"):] if url.startswith("file://") else url
@@ -49,11 +92,20 @@ class FileStore(DataStore):
 
     def open(self, path: str, mode: str = "rb") -> BinaryIO:
         if "w" in mode:
+            if self.opened_check is not None:  # written aside, then copied in under the checked folder
+                return TempFileWriter(lambda tmp: self.upload(path, tmp))  # type: ignore[return-value]
             # the temp file sits beside the target so the final rename stays on one file system
             folder = os.path.dirname(os.path.abspath(path))
             return TempFileWriter(lambda tmp: os.replace(tmp, path), folder)  # type: ignore[return-value]
         with _os_errors(path):
-            return open(path, "rb")
+            fp = open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
+        if self.opened_check is not None:
+            try:
+                self.opened_check(opened_path(fp.fileno(), path), "read")
+            except BaseException:
+                fp.close()
+                raise
+        return fp
 
     def stat(self, path: str) -> FileStat:
         with _os_errors(path):
@@ -63,6 +115,7 @@ class FileStore(DataStore):
         # the stat is the open file's: the version read, even when the path is replaced meanwhile
         with _os_errors(path):
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        self._check_opened(fd, path)
         try:
             st = os.fstat(fd)
             if S_ISDIR(st.st_mode):
@@ -72,12 +125,12 @@ class FileStore(DataStore):
             os.close(fd)
 
     def put(self, path: str, data: bytes) -> None:
+        if self.opened_check is not None:
+            return self._write_checked(path, lambda fd: _write_all(fd, data))
         fd, tmp = create_temp(os.path.dirname(os.path.abspath(path)))
         try:
             try:
-                view = memoryview(data)
-                while view:  # one write per 2 GiB at most: a single call would stop short
-                    view = view[os.write(fd, view):]
+                _write_all(fd, data)
             finally:
                 os.close(fd)
             os.replace(tmp, path)
@@ -90,10 +143,16 @@ class FileStore(DataStore):
             return
         if not os.path.isfile(local_path):
             raise NotFoundError(f"file not found: {local_path}")
+        if self.opened_check is not None:
+            with open(local_path, "rb") as src:
+                return self._write_checked(path, lambda fd: _copy_into(src.fileno(), fd))
         with atomic_path(path) as tmp:
             shutil.copyfile(local_path, tmp)  # the kernel's zero-copy path, unlike a read/write loop
 
     def download(self, path: str, local_path: str) -> None:
+        if self.opened_check is not None:  # read through the checked descriptor, not the name
+            with self.open(path, "rb") as src, atomic_path(local_path) as tmp, open(tmp, "wb") as dst:
+                return _copy_into(src.fileno(), dst.fileno())
         if not os.path.isfile(path):
             self.stat(path)  # NotFoundError naming the path, or a directory
             raise StoreError(f"{path} is a directory, not a file")
@@ -106,6 +165,17 @@ class FileStore(DataStore):
     def delete(self, path: str) -> None:
         with _os_errors(path):
             os.remove(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # one write per 2 GiB at most: a single call would stop short
+        view = view[os.write(fd, view):]
+
+
+def _copy_into(src: int, dst: int) -> None:
+    while chunk := os.read(src, CHUNK_SIZE):
+        _write_all(dst, chunk)
 
 
 @contextmanager
