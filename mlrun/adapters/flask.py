@@ -112,13 +112,15 @@ class _Function:
             answered = _error_record(spec, self.name, error_message(failure))
             status, content_type = 403 if isinstance(failure, AccessDeniedError) else 500, accept_type
         else:
-            status, content_type, body = _nuclio_answer(output, secrets)
+            status, content_type, body = _nuclio_answer(output)
             if accept_type in (RUN_ANSWER_TYPE, JSON_TYPE) and not content_type.startswith(accept_type):
                 try:  # a nuclio handler answers with its record as text (the seed's ``ctx.to_yaml()``)
-                    answered = RunRecord.from_text(body, "the handler's answer").to_dict()
+                    answered = RunRecord.from_text(body, "the handler's answer").to_dict()  # masked whole below
                     content_type = accept_type
                 except InvalidInputError:
                     pass
+            if answered is None and not getattr(self.handler, "masks_answer", False):
+                body = mask_bytes(body, secrets) if isinstance(body, bytes) else mask(body, secrets)
         if answered is not None:
             body = render_run(answered, log, accept_type, secrets)
         if log and not (answered is not None and accept_type == RUN_ANSWER_TYPE):
@@ -192,8 +194,8 @@ def _authorized(header: str, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _nuclio_answer(output, secrets) -> tuple[int, str, str | bytes]:
-    """``(status, content type, body)`` from what a nuclio handler returned, as nuclio reads it."""
+def _nuclio_answer(output) -> tuple[int, str, str | bytes]:
+    """``(status, content type, body)`` from what a nuclio handler returned, as nuclio reads it (not masked yet)."""
     import nuclio_sdk
 
     answer = nuclio_sdk.Response.from_entrypoint_output(_json_encode, output)
@@ -201,8 +203,8 @@ def _nuclio_answer(output, secrets) -> tuple[int, str, str | bytes]:
     if answer["body_encoding"] == "base64":
         import base64
 
-        return status, content_type, mask_bytes(base64.b64decode(body), secrets)
-    return status, content_type, mask(body, secrets)
+        return status, content_type, base64.b64decode(body)
+    return status, content_type, body
 
 
 def _error_record(spec: dict, name: str, error: str) -> dict:

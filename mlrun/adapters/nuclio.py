@@ -54,6 +54,7 @@ def nuclio_handler(fn: Callable[[RunContext], Any] | None = None, *, name: str =
     # not functools.wraps: its __wrapped__ would make inspect report fn's one-argument signature
     handler.__name__, handler.__qualname__, handler.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     handler.__module__ = fn.__module__
+    handler.masks_answer = True  # its answer is masked already, keeping the record's structure: not as text again
     return handler
 
 
