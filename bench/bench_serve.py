@@ -249,11 +249,11 @@ def main() -> None:
         mlrun_url, echo_url = f"http://127.0.0.1:{mlrun_port}", f"http://127.0.0.1:{echo_port}"
         workers_url = f"http://127.0.0.1:{workers_port}"
         servers = [
-            start([sys.executable, "-m", "mlrun", "serve", SEED, "--port", str(mlrun_port), "--threads", "4"],
-                  mlrun_url, work),
+            start([sys.executable, "-m", "mlrun", "serve", SEED, "--port", str(mlrun_port), "--threads", "4",
+                   "--out-path", work], mlrun_url, work),
             start([sys.executable, "-c", ECHO_APP, str(echo_port), "4"], echo_url, work),
             start([sys.executable, "-m", "mlrun", "serve", SEED, "--port", str(workers_port), "--threads", "2",
-                   "--workers", "2"], workers_url, work),
+                   "--workers", "2", "--out-path", work], workers_url, work),
         ]
         try:
             print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average "

@@ -15,6 +15,10 @@ endpoint is and its region) are configuration, not credentials: they stay visibl
 secrets also registers them process-wide (``register``): from then on the process's own stdout, stderr
 and ``logging`` are masked until it ends (``MaskedStream``); the registry keeps the newest
 ``$MLRUN_MASK_REGISTRY_SIZE`` values (default 4096), so a long-lived server does not grow without end.
+A context built from a request does not: a request's secrets hide in its own record, log and answer
+(``request_values`` scopes them to its thread or task) and on the console (``register_request``), never
+in other requests' output.  Past ``MATCHER_THRESHOLD`` values, one compiled matcher finds them all in one
+pass (Aho-Corasick where ``ahocorasick-rs`` is installed, else a trie-shaped regular expression).
 """
 from __future__ import annotations
 

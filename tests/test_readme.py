@@ -10,7 +10,8 @@ A comment on the line right above a block's fence tells this test what the block
     <!-- readme-test: fails: WHY -->           shows an error on purpose: must exit non-zero
     <!-- readme-test: needs moto, ... -->      a moto S3 server; ``http://127.0.0.1:9000`` is rewritten to it
     <!-- readme-test: needs mlrun-serve -->   the previous (skipped) block's ``mlrun serve`` command, started
-                                              on a free port in place of 8080, stopped after this block
+                                              on a free port in place of 8080 (with moto: the server's address
+                                              in place of http://127.0.0.1:9000), stopped after this block
     <!-- readme-test: needs mlrun-server -->  the last ``mlrun server`` command above (a skipped block's first line)
                                               on a free port (``MLRUN_TOKEN=X`` in the comment: with that
                                               token), kept for later blocks; ``http://127.0.0.1:8080``
@@ -116,7 +117,7 @@ def test_readme_blocks_run_as_pasted(tmp_path):
                 text = text.replace("http://127.0.0.1:8080", server_url)
             with ExitStack() as serving:
                 if "mlrun-serve" in block.needs:
-                    url = serving.enter_context(_mlrun_serve(blocks[n - 1], work, env, tmp_path))
+                    url = serving.enter_context(_mlrun_serve(blocks[n - 1], work, env, tmp_path, moto))
                     text = text.replace("http://127.0.0.1:8080", url)
                 if block.language == "python":
                     saved = block.marker.startswith("save-as ")
@@ -157,10 +158,13 @@ class _started:
         stop_process(self.proc)
 
 
-def _mlrun_serve(previous: Block, work, env: dict, tmp_path) -> _started:
-    """The README's own ``mlrun serve`` command (the previous block's), on a free port."""
+def _mlrun_serve(previous: Block, work, env: dict, tmp_path, moto=None) -> _started:
+    """The README's own ``mlrun serve`` command (the previous block's), on a free port (and the moto server's
+    address for ``http://127.0.0.1:9000``)."""
     command = _first_command(previous)
     assert command.startswith("mlrun serve ") and "8080" in command, (previous.line, command)
+    if moto is not None:
+        command = command.replace("http://127.0.0.1:9000", moto.endpoint_url)
     port = free_port()
     return _started(command.replace("8080", str(port)), f"http://127.0.0.1:{port}", work, env,
                     tmp_path / f"serve-{port}.log")
