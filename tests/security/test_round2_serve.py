@@ -74,33 +74,22 @@ def refusal(answer: requests.Response) -> str:
     return error
 
 
-class Recorder:
-    """A loopback HTTP server recording every request it gets (method, path, headers) and answering 403."""
+class Recording(BaseHTTPRequestHandler):
+    """Records every request it gets (method, path, headers) in its server's ``seen`` and answers 403."""
 
-    def __init__(self):
-        self.seen: list[tuple[str, str, dict]] = []
-        outer = self
+    def _record(self):
+        self.server.seen.append((self.command, self.path, dict(self.headers)))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self):
-                outer.seen.append((self.command, self.path, dict(self.headers)))
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                self.send_response(403)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+    do_GET = do_PUT = do_HEAD = do_POST = _record
 
-            do_GET = do_PUT = do_HEAD = do_POST = _record
-
-            def log_message(self, *args):
-                pass
-
-        self.server = LoopbackHTTPServer(Handler)
-        self.url = self.server.url
-
-    def close(self):
-        self.server.close()
+    def log_message(self, *args):
+        pass
 
 
 @pytest.fixture
@@ -115,7 +104,9 @@ def project(tmp_path):
 
 @pytest.fixture
 def recorder():
-    server = Recorder()
+    """A loopback HTTP server standing for an S3 endpoint a caller chose: it records what reaches it."""
+    server = LoopbackHTTPServer(Recording)
+    server.seen = []
     yield server
     server.close()
 
@@ -285,37 +276,28 @@ def test_a_request_naming_a_stored_runs_uid_never_replaces_it(project):
 
 # -- 7. decompression bombs -------------------------------------------------------------------------------------
 
-class GzipBomb:
-    """A loopback HTTP server answering 64 MiB of zeros, gzip-encoded (about 64 KiB on the wire)."""
+class GzipBomb(BaseHTTPRequestHandler):
+    """Answers 64 MiB of zeros, gzip-encoded (about 64 KiB on the wire)."""
 
     BODY = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 
-    def __init__(self):
-        body = self.BODY
+    def do_HEAD(self, body: bool = False):
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.end_headers()
+        if body:
+            self.wfile.write(self.BODY)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def do_GET(self):
+        self.do_HEAD(body=True)
 
-            def do_HEAD(self):
-                self.send_response(200)
-                self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = LoopbackHTTPServer(Handler)
-        self.url = self.server.url
+    def log_message(self, *args):
+        pass
 
 
 def test_a_compressed_input_is_bounded_after_decoding(project):
-    bomb = GzipBomb()
+    bomb = LoopbackHTTPServer(GzipBomb)
     try:
         env = {"MLRUN_MAX_INPUT_SIZE": str(4 * 1024 * 1024)}
         with serving("handlers/fn.py:handler", "--allow", bomb.url, cwd=str(project), env=env) as served:
@@ -323,7 +305,7 @@ def test_a_compressed_input_is_bounded_after_decoding(project):
                        for how in ("get", "open", "local")}
             healthy = requests.get(served.url + "/healthz", timeout=10)
     finally:
-        bomb.server.close()
+        bomb.close()
     assert healthy.status_code == 200
     for how, answer in answers.items():
         record = record_of(answer)
