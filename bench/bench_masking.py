@@ -82,6 +82,15 @@ def main() -> None:
     for count in (16, 4096):
         write, record = measure(values[:count], text, args.repeat)
         print(f"{count:>18}  {write:>15.4f}  {write / base_write:>6.1f}  {record:>15.4f}  {record / base_record:>6.1f}")
+    one_by_one = statistics.median(timed(lambda: _hide_one_by_one(text, values), max(5, args.repeat // 20)))
+    print(f"4096 values looked for one by one (what one matcher replaces): {one_by_one:.2f} ms per 20 kB write")
+
+
+def _hide_one_by_one(text: str, values: list[str]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, secrets.MASK)
+    return text
 
 
 if __name__ == "__main__":

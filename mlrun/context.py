@@ -228,24 +228,24 @@ class RunContext:
         if message:
             self._record.status.commit_message = message
         self._record.touch()
+        self._db_to_write().store_run_data(self.record_data(copy=False))
+
+    def _db_to_write(self):
+        """The run store, once this run's uid is its own: a served run that named the uid of a stored run (not
+        one it made) takes a fresh uid rather than replace that run or add to its log."""
         db = self._db()
         if self._uid_unclaimed:
-            self._claim_uid(db)
-        db.store_run_data(self.record_data(copy=False))
+            from .errors import NotFoundError
 
-    def _claim_uid(self, db) -> None:
-        """A served run named an existing run's uid: it gets a uid of its own rather than replace that run."""
-        from .errors import NotFoundError
-
-        try:
-            db.read_run_data(self.uid, self.iteration or 0)
-        except NotFoundError:
             self._uid_unclaimed = False
-            return
-        import uuid
+            try:
+                db.read_run_data(self.uid, self.iteration or 0)
+            except NotFoundError:
+                return db
+            import uuid
 
-        self._record.metadata.uid = uuid.uuid4().hex
-        self._uid_unclaimed = False
+            self._record.metadata.uid = uuid.uuid4().hex
+        return db
 
     def set_state(self, state: str, error: str = "") -> None:
         """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""
@@ -288,7 +288,7 @@ class RunContext:
 
     def append_log(self, data: bytes) -> None:
         """Append ``data`` to the run's log in the run store."""
-        self._db().store_log(self.uid, data, append=True)
+        self._db_to_write().store_log(self.uid, data, append=True)
 
     def _db(self):
         from .rundb import RunDB, get_run_db
@@ -381,9 +381,11 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
 
 def _serve_request(ctx: RunContext, code_secrets: Mapping | None, named_uid: str) -> None:
     """A context built from a request: its secrets scoped to it, its uid claimed at the first commit."""
-    from .secrets import register, scope_request
+    from .secrets import register, register_request, scope_request
 
-    scope_request(ctx._secrets.maskable())  # the log records this request makes hide them
+    values = ctx._secrets.maskable()
+    scope_request(values)  # the log records this request makes hide them
+    register_request(values)  # and the console: what a handler under nuclio's own wrapper prints goes there
     if code_secrets:  # the code's own secrets are the function's: hidden process-wide
         register(secret_values(code_secrets))
     ctx._uid_unclaimed = bool(named_uid)

@@ -254,10 +254,9 @@ class AccessPolicy:
             if not all(secrets.get(key) for key in S3_CREDENTIAL_KEYS):
                 return "the request carries no S3 credentials for it, and a served function lends none of its own"
             for key in S3_ENDPOINT_KEYS:  # its own credentials, where no prefix allows the bucket: a public endpoint
-                if secrets.get(key) and not self.allows(str(secrets[key])):
-                    reason = url_refusal(str(secrets[key]))
-                    if reason:
-                        return f"the S3 endpoint in {key}: {reason}"
+                reason = self._unreachable_endpoint(secrets, key)
+                if reason:
+                    return reason
             return None
         if scheme in ("http", "https") and action == "read":
             return url_refusal(url) or None
@@ -270,18 +269,24 @@ class AccessPolicy:
         request naming another brings its own credentials, and the endpoint must be allowed or public.
         """
         secrets = secrets or {}
+        own = next((os.environ[key] for key in S3_ENDPOINT_KEYS if os.environ.get(key)), "")
         for key in S3_ENDPOINT_KEYS:
             endpoint = str(secrets.get(key) or "")
-            if not endpoint or endpoint == os.environ.get(key):
+            if not endpoint or endpoint == own:
                 continue
             if not all(secrets.get(k) for k in S3_CREDENTIAL_KEYS):
                 return (f"the request names the S3 endpoint in {key} without credentials of its own, and a "
                         "served function sends its own only to its own endpoint")
-            if not self.allows(endpoint, "read"):
-                reason = url_refusal(endpoint)
-                if reason:
-                    return f"the S3 endpoint in {key}: {reason}"
+            reason = self._unreachable_endpoint(secrets, key)
+            if reason:
+                return reason
         return ""
+
+    def _unreachable_endpoint(self, secrets: Mapping, key: str) -> str:
+        """Why the S3 endpoint the request names in ``key`` may not be reached: neither allowed nor public."""
+        endpoint = str(secrets.get(key) or "")
+        reason = url_refusal(endpoint) if endpoint and not self.allows(endpoint) else ""
+        return f"the S3 endpoint in {key}: {reason}" if reason else ""
 
     def output_path(self, requested: str = "") -> str:
         """The output path of a run that asked for ``requested`` (its ``spec.default_output_path``).

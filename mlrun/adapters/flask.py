@@ -40,7 +40,7 @@ from ..protocol import (
     render_run,
     spec_from_event,
 )
-from ..secrets import mask, mask_bytes, register_request, secret_values, write_own
+from ..secrets import mask, mask_bytes, write_own
 from .capture import capture_output, install, print_exception
 from .nuclio import nuclio_handler
 
@@ -106,7 +106,6 @@ class _Function:
                 if not isinstance(exc, AccessDeniedError):  # a refusal is one line, not a bug's traceback
                     print_exception(exc, out)
                 failure = exc
-        register_request(secret_values(secrets))  # a thread the handler started may print them after the answer
         log, answered, body = mask(out.getvalue(), secrets), None, ""
         if failure is not None:
             answered = _error_record(spec, self.name, error_message(failure))

@@ -32,7 +32,6 @@ from ..errors import AccessDeniedError, InvalidInputError, MLRunError
 from ..loader import bind_params, record_result
 from ..policy import AccessPolicy, serving_policy
 from ..protocol import answer_type, event_header, input_error_status, render_error, render_run
-from ..secrets import register_request
 from .capture import capture_output, print_exception
 
 
@@ -95,7 +94,6 @@ def run_event(fn: Callable[[RunContext], Any], event: Any, name: str = "", logge
         log("access denied" if status == 403 else "run failed", name=ctx.mask(ctx.name), uid=ctx.uid,
             error=ctx.mask(ctx.error))
     secrets = ctx.secret_values()
-    register_request(secrets)  # a thread the run started may print them on the console after the answer
     record = ctx.record_data(copy=False, masked=False)  # render_run masks it as it serialises: one pass, no copy
     return status, content_type, render_run(record, ctx.mask(out.getvalue()), content_type, secrets)
 

@@ -86,6 +86,14 @@ class FileStore(DataStore):
         return path
 
     def local_path(self, path: str) -> str | None:
+        if self.opened_check is not None:  # the file as opened and checked: a link re-pointed later is not followed
+            with _os_errors(path):
+                fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+            self._check_opened(fd, path)
+            try:
+                return opened_path(fd, path)
+            finally:
+                os.close(fd)
         if not os.path.isfile(path):
             self.stat(path)  # a clear NotFoundError rather than a bad path later
         return path

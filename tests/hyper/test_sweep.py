@@ -41,8 +41,10 @@ def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("served")
     port = free_port()
     env = {**os.environ, "MLRUN_HOME": str(home), "MLRUN_DBPATH": str(home / "db")}
+    # callers write their sweeps' artifacts under their own temp folders: the operator allows them
     proc = subprocess.Popen([sys.executable, "-m", "mlrun", "serve", f"{HANDLERS}:train", "--port", str(port),
-                             "--threads", "8"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--threads", "8", "--allow", str(tmp_path_factory.getbasetemp())], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/healthz", proc)
