@@ -44,6 +44,8 @@ from ..secrets import mask, mask_bytes
 from .capture import capture_output, install, print_exception
 from .nuclio import nuclio_handler
 
+_UNAUTHORIZED = "missing or wrong bearer token"
+
 
 def load_handler(target: str, name: str = "") -> tuple[Callable, Any, str]:
     """``FILE[:HANDLER]`` (default handler: ``handler``) -> ``(nuclio-style handler, its module, run name)``.
@@ -156,7 +158,7 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
         request = current_request()  # the object itself: each access through Flask's proxy costs
         accept_type = answer_type(request.headers.get("Accept", ""))
         if token and not _authorized(request.headers.get("Authorization", ""), token):
-            return error(401, "missing or wrong bearer token", accept_type, {"WWW-Authenticate": "Bearer"})
+            return error(401, _UNAUTHORIZED, accept_type, {"WWW-Authenticate": "Bearer"})
         try:
             raw = request.get_data()
         except RequestEntityTooLarge:
@@ -184,6 +186,22 @@ def _headers(environ: dict) -> dict:
         if environ.get(key):
             headers[key.replace("_", "-").title()] = environ[key]
     return headers
+
+
+def admission(token: str):
+    """``run_server``'s ``admit``: with a token, a request without it is refused from its headers, its body unread."""
+    if not token:
+        return None
+    from .wsgi import Refusal
+
+    def admit(method: str, path: str, headers, client: str):
+        if _authorized(headers.get("AUTHORIZATION", ""), token):
+            return None
+        content_type, body = render_error(_UNAUTHORIZED, answer_type(headers.get("ACCEPT", "")))
+        return Refusal(401, "Unauthorized", body.encode("utf-8"),
+                       (("Content-Type", content_type), ("WWW-Authenticate", "Bearer")))
+
+    return admit
 
 
 def _authorized(header: str, token: str) -> bool:
@@ -295,5 +313,5 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
 
     # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
     run_server(app, host=host, port=port, threads=threads, workers=workers,
-               max_request_body_size=max_body_size + 64 * 1024, announce=announce)
+               max_request_body_size=max_body_size + 64 * 1024, announce=announce, admit=admission(token))
     print("mlrun serve: stopped", file=sys.stderr, flush=True)

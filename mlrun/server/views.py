@@ -22,7 +22,7 @@ from ..artifacts import viewer_of
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
 from .api import check_artifact, check_path_uid, iteration_arg, run_db
-from .auth import COOKIE
+from .auth import COOKIE, SESSION_MAX_AGE, TooManyAttempts
 from .charts import is_series, last_value, metric_series
 from .listing import ListQuery, whole_number
 from .records import clean_text, lenient_record
@@ -139,10 +139,15 @@ def login():
     if auth is None:
         return redirect(target)
     if request.method == "POST":
-        if auth.token_matches(request.form.get("token", "")):
+        try:
+            matches = auth.token_matches(request.form.get("token", ""), request.remote_addr or "")
+        except TooManyAttempts as exc:
+            return render_template("login.html", next=target, error=str(exc)), 429, {
+                "Retry-After": str(exc.retry_after)}
+        if matches:
             response = make_response(redirect(target))
-            response.set_cookie(COOKIE, auth.session_value, max_age=30 * 24 * 3600, httponly=True,
-                                samesite="Strict", secure=request.is_secure)
+            response.set_cookie(COOKIE, auth.start_session(), max_age=SESSION_MAX_AGE, httponly=True,
+                                samesite="Strict", secure=auth.secure_cookie or request.is_secure)
             return response
         return render_template("login.html", next=target, error="wrong token"), 401
     return render_template("login.html", next=target, error="")
@@ -150,6 +155,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    auth = current_app.config["MLRUN_AUTH"]
+    if auth is not None:
+        auth.end_session(request.cookies.get(COOKIE, ""))
     response = make_response(redirect(url_for("ui.login")))
     response.delete_cookie(COOKIE)
     return response
