@@ -216,7 +216,7 @@ class AccessPolicy:
         if reason is None:
             return
         raise AccessDeniedError(f"not allowed to {action} {url}: {reason}" if reason
-                                else f"not allowed to {action} {url} (allowed: {self.describe()})")
+                                else f"not allowed to {action} {url}: outside what the operator allowed")
 
     def _default_refusal(self, url: str, action: str, secrets: Mapping | None) -> str | None:
         """Why the served defaults refuse ``url`` (``""``: they do not cover it at all), or ``None``: allowed."""
@@ -251,7 +251,7 @@ class AccessPolicy:
         target = requested if "://" in requested or os.path.isabs(requested) else os.path.join(base, requested)
         if not self.allows(target, "write"):
             raise AccessDeniedError(f"not allowed to write {requested}: spec.default_output_path may only name a "
-                                    f"sub-path of the function's output path, or a place allowed ({self.describe()})")
+                                    "sub-path of the function's output path, or a place the operator allowed")
         return absolute(target)
 
 

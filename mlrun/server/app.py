@@ -20,6 +20,7 @@ log = logging.getLogger("mlrun.server")
 
 _PUBLIC_ENDPOINTS = ("healthz", "static", "ui.login", "ui.logout")
 _PUBLIC_PATHS = ("/healthz", "/static/", "/login", "/logout")  # the same, as paths: before routing
+STORE_FAILED = "the run store failed (the server log has the details)"
 _TOKEN_MISSING = "missing or wrong token (send 'Authorization: Bearer TOKEN')"
 _PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                 "form-action 'self'; frame-ancestors 'none'")
@@ -49,6 +50,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.register_blueprint(views.bp)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.before_request(_check_token)
+    app.before_request(_check_query)
     app.after_request(_security_headers)
     app.register_error_handler(Exception, _error_response)
     return app
@@ -71,6 +73,11 @@ def _check_token():
         response.headers["WWW-Authenticate"] = 'Bearer realm="mlrun"'
         return response, 401
     return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+
+
+def _check_query():
+    if b"%00" in request.query_string or b"\x00" in request.query_string:  # no store keeps one; PostgreSQL fails
+        raise InvalidInputError("the query string holds a NUL character (%00)")
 
 
 def admission(app: Flask):
@@ -140,9 +147,9 @@ def _error_response(exc: Exception):
         status, message = 413, str(exc)
     elif isinstance(exc, InvalidInputError):
         status, message = 400, str(exc)
-    elif isinstance(exc, StoreError):
-        status, message = 503, str(exc)
-        log.error("%s %s: %s", request.method, request.path, message)
+    elif isinstance(exc, StoreError):  # its text names the store's files or host: for the operator's eyes only
+        status, message = 503, STORE_FAILED
+        log.error("%s %s: %s", request.method, request.path, exc)
     else:
         status, message = 500, "internal server error (the server log has the details)"
         log.error("%s %s failed: %s", request.method, request.path, error_message(exc),
