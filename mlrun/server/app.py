@@ -9,7 +9,14 @@ from flask import Flask, current_app, jsonify, redirect, render_template, reques
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from ..context import error_message
-from ..errors import AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError, StoreError
+from ..errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    InvalidSpecError,
+    LimitExceededError,
+    NotFoundError,
+    StoreError,
+)
 from ..model import check_uid
 from ..policy import AccessPolicy
 from ..rundb import RunDB, get_run_db
@@ -77,7 +84,8 @@ def _check_token():
 
 def _check_query():
     if b"%00" in request.query_string or b"\x00" in request.query_string:  # no store keeps one; PostgreSQL fails
-        raise InvalidInputError("the query string holds a NUL character (%00)")
+        name = next((key for key, values in request.args.lists() if any("\x00" in v for v in [key, *values])), "")
+        raise InvalidSpecError(f"query parameter {name!r} holds a NUL character (%00)", name)
 
 
 def admission(app: Flask):
