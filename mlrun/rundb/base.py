@@ -266,6 +266,24 @@ def select_summaries(summaries, name=None, project=None, labels=None, state=None
     return selected[offset: None if limit is None else offset + limit]
 
 
+def password_spellings(url: str) -> list[str]:
+    """Every way the password of ``url`` may be written out: as typed (percent-encoded), decoded, and
+    encoded again as a client would (``quote``, ``quote_plus``, escapes in either case); none when the URL
+    holds no password."""
+    import re
+    from urllib.parse import quote, quote_plus, unquote, urlsplit
+
+    try:
+        typed = urlsplit(url).password or ""
+    except ValueError:
+        return []
+    decoded = unquote(typed)
+    encoded = {typed, quote(decoded, safe=""), quote_plus(decoded, safe="")}
+    for case in (str.lower, str.upper):
+        encoded |= {re.sub("%[0-9A-Fa-f]{2}", lambda m, case=case: case(m.group(0)), e) for e in encoded}
+    return [p for p in {*encoded, decoded} if p]
+
+
 def parse_labels(labels) -> dict | None:
     """A label filter as ``{key: value}`` (``None``: has the label), from ``"k=v"``, ``["k=v", "k"]`` or a mapping."""
     if labels is None or isinstance(labels, Mapping):

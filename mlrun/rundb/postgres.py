@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, check_sort, record_of_row, run_not_found
+from .base import RunDB, check_sort, password_spellings, record_of_row, run_not_found
 
 #: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
 MIGRATIONS = (
@@ -89,7 +89,8 @@ def mask_password(text: str, url: str) -> str:
     """``text`` with the password of ``url`` (and of any ``scheme://user:password@`` in it) masked."""
     import re
 
-    secrets = {p for p in (_password(url), os.environ.get("PGPASSWORD"), os.environ.get("MLRUN_PG_PASSWORD")) if p}
+    secrets = {*password_spellings(url), *(p for p in (os.environ.get("PGPASSWORD"),
+                                                         os.environ.get("MLRUN_PG_PASSWORD")) if p)}
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
@@ -111,7 +112,7 @@ class PostgresRunDB(RunDB):
         from ..secrets import register
 
         # whatever prints the URL (a server's start line, a log record) shows *** instead
-        register([p for p in (_password(url), os.environ.get("MLRUN_PG_PASSWORD")) if p])
+        register([*password_spellings(url), *(p for p in (os.environ.get("MLRUN_PG_PASSWORD"),) if p)])
 
     def __repr__(self) -> str:
         return f"PostgresRunDB({mask_password(self.url, self.url)!r})"

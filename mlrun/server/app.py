@@ -20,6 +20,7 @@ from ..errors import (
 from ..model import check_uid
 from ..policy import AccessPolicy
 from ..rundb import RunDB, get_run_db
+from ..rundb.postgres import mask_password
 from .auth import COOKIE, TokenAuth, TooManyAttempts
 from .limits import MAX_BODY, MAX_PUBLIC_BODY, MAX_RECORD
 
@@ -48,6 +49,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app = Flask(__name__)
     db = rundb if isinstance(rundb, RunDB) else get_run_db(rundb)
     app.config["MLRUN_DB"] = db
+    app.config["MLRUN_STORE_SHOWN"] = mask_password(db.url, db.url)  # pages and the start line: no password
     app.config["MLRUN_AUTH"] = TokenAuth(token, secure_cookie=behind_tls) if token else None
     app.config["MLRUN_ARTIFACT_ROOTS"] = AccessPolicy([*filter(None, [store_root(db)]), *artifact_roots])
     app.config["MLRUN_MAX_RECORD"] = max_record
@@ -205,10 +207,11 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 
     _one_line_body_refusals(max_body)
     # waitress refuses a body of its limit or more; the app, one over its limit
     app.config["MLRUN_DB"].close()  # each worker connects on its own: no connection crosses a fork
+    store_shown = app.config["MLRUN_STORE_SHOWN"]
     run_server(app, host=host, port=port, threads=threads, workers=workers, max_request_body_size=max_body + 1,
                admit=admission(app),
                announce=lambda effective_port: announce(
-                   f"mlrun server: serving runs from {app.config['MLRUN_DB'].url} on "
+                   f"mlrun server: serving runs from {store_shown} on "
                    f"http://{shown}:{effective_port}/ ({guard}" + (f", {workers} workers)" if workers > 1 else ")")))
 
 
