@@ -296,7 +296,7 @@ def capped_log(data: bytes, stored: int = 0) -> bytes:
     limit = max_log_size()
     if stored + len(data) <= limit:
         return data
-    if stored >= limit:
+    if stored > limit:  # cut before, the note written then
         return b""
     return bytes(data[:limit - stored]) + (f"\n[mlrun: the log was cut here, at {limit:,} bytes "
                                            f"({MAX_LOG_ENV}); the rest was dropped]\n").encode()
