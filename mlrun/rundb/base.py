@@ -228,7 +228,14 @@ class RunDB(ABC):
     def read_log_tail(self, uid: str, size: int) -> tuple[bytes, int]:
         """The last ``size`` bytes of the run's log, and the whole log's size (stores that can, read no more)."""
         log = self.read_log(uid)
-        return log[len(log) - size:] if size < len(log) else log, len(log)
+        return log[-size:] if 0 < size < len(log) else log, len(log)
+
+    def tail_of_chunks(self, uid: str, rows: list, size: int) -> tuple[bytes, int]:
+        """``read_log_tail`` from ``(chunk, whole log's size)`` rows, the last chunks in order (SQL stores)."""
+        if not rows:
+            return self.read_log(uid), 0  # no log at all (or no such run: NotFoundError)
+        tail = b"".join(bytes(row[0]) for row in rows)
+        return tail[-size:] if 0 < size < len(tail) else tail, int(rows[0][1])
 
     def get_log(self, uid: str) -> bytes:
         """``read_log``, by its MLRun 1.x name."""

@@ -335,11 +335,7 @@ class PostgresRunDB(RunDB):
 
     def read_log_tail(self, uid: str, size: int) -> tuple[bytes, int]:
         # only the last chunks that hold the tail are read (a window over the chunks' sizes, newest first)
-        rows = self._run(_LOG_TAIL, (uid, size)).fetchall()
-        if not rows:
-            return self.read_log(uid), 0  # no log at all (or no such run: NotFoundError)
-        tail = b"".join(bytes(row[0]) for row in rows)
-        return tail[len(tail) - size:] if size < len(tail) else tail, int(rows[0][1])
+        return self.tail_of_chunks(uid, self._run(_LOG_TAIL, (uid, size)).fetchall(), size)
 
     def read_log(self, uid: str) -> bytes:
         rows = self._run("SELECT data FROM run_logs WHERE uid = %s ORDER BY id", (uid,)).fetchall()
