@@ -188,16 +188,18 @@ def _headers(environ: dict) -> dict:
     return headers
 
 
-def admission(token: str):
-    """``run_server``'s ``admit``: with a token, a request without it is refused from its headers, its body unread."""
+def admission(token: str, access_log: AccessLog):
+    """``run_server``'s ``admit``: with a token, a request without it is refused from its headers, its body
+    unread (and logged in ``access_log`` as the app's answers are)."""
     if not token:
         return None
     from .wsgi import Refusal
 
-    def admit(method: str, path: str, headers, client: str):
-        if _authorized(headers.get("AUTHORIZATION", ""), token):
+    def admit(head):
+        if _authorized(head.headers.get("AUTHORIZATION", ""), token):
             return None
-        content_type, body = render_error(_UNAUTHORIZED, answer_type(headers.get("ACCEPT", "")))
+        content_type, body = render_error(_UNAUTHORIZED, answer_type(head.headers.get("ACCEPT", "")))
+        access_log.write(head.client, head.method, head.path, head.protocol, "401", str(len(body)), 0.0)
         return Refusal(401, "Unauthorized", body.encode("utf-8"),
                        (("Content-Type", content_type), ("WWW-Authenticate", "Bearer")))
 
@@ -257,14 +259,17 @@ class AccessLog:
         try:
             return self.app(environ, recording_start_response)
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            line = (f'{environ.get("REMOTE_ADDR", "-")} "{environ.get("REQUEST_METHOD")} '
-                    f'{environ.get("PATH_INFO", "")} {environ.get("SERVER_PROTOCOL")}" '
-                    f'{seen["status"]} {seen["length"]} {elapsed:.1f}ms\n')
-            # one write per whole line, and no lock: Python's streams never split one write between
-            # threads, and a lock held across the write's syscall would queue every request behind it
-            self.stream.write(line)
-            self.stream.flush()
+            self.write(environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", ""),
+                       environ.get("SERVER_PROTOCOL"), seen["status"], seen["length"],
+                       (time.perf_counter() - started) * 1000)
+
+    def write(self, client, method, path, protocol, status: str, length: str, elapsed_ms: float) -> None:
+        """One request's line."""
+        line = f'{client} "{method} {path} {protocol}" {status} {length} {elapsed_ms:.1f}ms\n'
+        # one write per whole line, and no lock: Python's streams never split one write between
+        # threads, and a lock held across the write's syscall would queue every request behind it
+        self.stream.write(line)
+        self.stream.flush()
 
 
 def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, token: str = "",
@@ -298,6 +303,7 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
     handler, module, name = load_handler(target, name)
     configure_serving(policy)  # before the first request, and before forking workers: every run built from an event
     app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
+    admit = admission(token, app)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a busy server is not an error
 
     def announce(effective_port: int) -> None:
@@ -313,5 +319,5 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
 
     # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
     run_server(app, host=host, port=port, threads=threads, workers=workers,
-               max_request_body_size=max_body_size + 64 * 1024, announce=announce, admit=admission(token))
+               max_request_body_size=max_body_size + 64 * 1024, announce=announce, admit=admit)
     print("mlrun serve: stopped", file=sys.stderr, flush=True)

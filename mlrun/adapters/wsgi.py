@@ -76,9 +76,20 @@ class Refusal:
                    (("Content-Type", "application/json"), *headers))
 
 
-#: ``admit(method, path, headers, client address)``: a ``Refusal``, or ``None`` to read the body; ``headers`` as
-#: waitress names them (``AUTHORIZATION``, ``COOKIE``, ``CONTENT_TYPE``).  Asked only of requests with a body.
-Admit = Callable[[str, str, Mapping[str, str], str], "Refusal | None"]
+@dataclass(frozen=True)
+class RequestHead:
+    """A request as ``admit`` sees it: before its body."""
+
+    method: str
+    path: str
+    protocol: str  # "HTTP/1.1"
+    #: as waitress names them: ``AUTHORIZATION``, ``COOKIE``, ``CONTENT_LENGTH``, ``TRANSFER_ENCODING``...
+    headers: Mapping[str, str]
+    client: str  # the peer's address
+
+
+#: ``admit(head)``: a ``Refusal``, or ``None`` to read the body; asked only of requests with a body
+Admit = Callable[[RequestHead], "Refusal | None"]
 
 
 def _channel_class(admit: Admit | None, limits: ClientLimits):
@@ -104,7 +115,8 @@ def _channel_class(admit: Admit | None, limits: ClientLimits):
         def parse_header(self, header_plus):
             super().parse_header(header_plus)
             if admit is not None and (self.content_length > 0 or self.chunked):
-                refusal = admit(self.command, self.path, self.headers, self.client)
+                refusal = admit(RequestHead(self.command, self.path, f"HTTP/{self.version}", self.headers,
+                                            self.client))
                 if refusal is not None:  # answered now; the connection closes before its body is read
                     self.error, self.completed, self.expect_continue = Refused(refusal), True, False
                     self.content_length = 0  # no body to weigh: the refusal stands over waitress's size check

@@ -100,7 +100,8 @@ def admission(app: Flask):
     if auth is None:
         return None
 
-    def admit(method: str, path: str, headers, client: str):
+    def admit(head):
+        path, headers = head.path, head.headers
         if path == "/healthz" or path.startswith(_PUBLIC_PATHS[1]) or path in _PUBLIC_PATHS:
             length = int(headers.get("CONTENT_LENGTH") or 0)
             if "TRANSFER_ENCODING" in headers or length > MAX_PUBLIC_BODY:
@@ -108,8 +109,8 @@ def admission(app: Flask):
                                     "body")
             return None
         try:
-            if auth.allows_headers(method, headers.get("AUTHORIZATION", ""), _cookie(headers.get("COOKIE", "")),
-                                   client):
+            if auth.allows_headers(head.method, headers.get("AUTHORIZATION", ""),
+                                   _cookie(headers.get("COOKIE", "")), head.client):
                 return None
         except TooManyAttempts as exc:
             return Refusal.json(429, "Too Many Requests", str(exc), "token", (("Retry-After", str(exc.retry_after)),))
