@@ -92,9 +92,8 @@ class RequestHead:
 Admit = Callable[[RequestHead], "Refusal | None"]
 
 
-def _channel_class(admit: Admit | None, limits: ClientLimits):
-    """A waitress channel that enforces ``limits`` and asks ``admit`` once a request's headers are in."""
-    from waitress.channel import HTTPChannel
+def _parser_class(admit: Admit | None):
+    """A waitress request parser that asks ``admit`` once a request's headers are in."""
     from waitress.parser import HTTPRequestParser
     from waitress.utilities import Error
 
@@ -121,11 +120,20 @@ def _channel_class(admit: Admit | None, limits: ClientLimits):
                     self.error, self.completed, self.expect_continue = Refused(refusal), True, False
                     self.content_length = 0  # no body to weigh: the refusal stands over waitress's size check
 
+    return Parser
+
+
+def _channel_class(admit: Admit | None, limits: ClientLimits):
+    """A waitress channel that enforces ``limits`` and asks ``admit`` once a request's headers are in."""
+    from waitress.channel import HTTPChannel
+
+    parser_class = _parser_class(admit)
+
     class Channel(HTTPChannel):
         def __init__(self, server, sock, addr, adj, map=None):
             super().__init__(server, sock, addr, adj, map)
             client = addr[0] if isinstance(addr, tuple) else ""
-            self.parser_class = lambda adj: Parser(adj, client)
+            self.parser_class = lambda adj: parser_class(adj, client)
 
         def readable(self):
             if not self.will_close and self._overdue(time.time()):
@@ -159,6 +167,17 @@ def _raise_open_files_limit(wanted: int) -> None:
         pass
 
 
+def create_server(app, channel_class=None, **options):
+    """waitress's ``create_server``, its listening sockets handing connections to ``channel_class``."""
+    from waitress import create_server as create_waitress_server
+
+    sockets: dict = {}  # waitress registers its listening sockets here
+    server = create_waitress_server(app, map=sockets, **options)
+    for listener in list(sockets.values()):
+        listener.channel_class = channel_class or listener.channel_class
+    return server
+
+
 def _stop(signum, frame):
     raise KeyboardInterrupt
 
@@ -171,22 +190,7 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
     ``admit`` decides on a request from its headers, before its body is read; ``limits`` (default
     ``ClientLimits.from_env()``) bound what slow clients hold.
     """
-    from waitress import create_server as create_waitress_server
-
-    limits = limits or ClientLimits.from_env()
-    channel_class = _channel_class(admit, limits)
-    _raise_open_files_limit(limits.max_connections + 64)
-
-    def create_server(app, **options):
-        sockets = {}  # waitress registers its listening sockets here: each gets the channel class
-        server = create_waitress_server(app, map=sockets, **options)
-        for listener in list(sockets.values()):
-            listener.channel_class = channel_class
-        return server
-
-    options = dict(threads=threads, ident="mlrun", max_request_body_size=max_request_body_size,
-                   connection_limit=limits.max_connections, asyncore_use_poll=True,
-                   channel_timeout=max(1, round(limits.idle_timeout)), cleanup_interval=5)
+    options = _server_options(threads, max_request_body_size, admit, limits or ClientLimits.from_env())
     try:
         # resolved first: waitress turns a name that does not resolve into a bare "Invalid host/port specified."
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -226,6 +230,15 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
             except (ProcessLookupError, ChildProcessError):
                 pass
         listening[0].close()
+
+
+def _server_options(threads: int, max_request_body_size: int, admit: Admit | None, limits: ClientLimits) -> dict:
+    """``create_server``'s options for these limits (and room for their connections' descriptors)."""
+    _raise_open_files_limit(limits.max_connections + 64)
+    return dict(threads=threads, ident="mlrun", max_request_body_size=max_request_body_size,
+                connection_limit=limits.max_connections, asyncore_use_poll=True,
+                channel_timeout=max(1, round(limits.idle_timeout)), cleanup_interval=5,
+                channel_class=_channel_class(admit, limits))
 
 
 def _serve_forever(server) -> None:
