@@ -238,7 +238,7 @@ class AccessPolicy:
         if reason is None:
             return
         raise AccessDeniedError(f"not allowed to {action} {url}: {reason}" if reason
-                                else f"not allowed to {action} {url} (allowed: {self.describe()})")
+                                else f"not allowed to {action} {url}: outside what the operator allowed")
 
     def check_opened(self, url: str, real: str, action: str = "read") -> None:
         """Refuse what opening ``url`` reached (``real``, its real path) unless a prefix allows ``action`` on it."""
@@ -303,7 +303,7 @@ class AccessPolicy:
         target = requested if "://" in requested or os.path.isabs(requested) else os.path.join(base, requested)
         if not self.allows(target, "write"):
             raise AccessDeniedError(f"not allowed to write {requested}: spec.default_output_path may only name a "
-                                    f"sub-path of the function's output path, or a place allowed ({self.describe()})")
+                                    "sub-path of the function's output path, or a place the operator allowed")
         return absolute(target)
 
 

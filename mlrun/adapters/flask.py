@@ -44,6 +44,8 @@ from ..secrets import mask, mask_bytes, write_own
 from .capture import capture_output, install, print_exception
 from .nuclio import nuclio_handler
 
+_UNAUTHORIZED = "missing or wrong bearer token"
+
 
 def load_handler(target: str, name: str = "") -> tuple[Callable, Any, str]:
     """``FILE[:HANDLER]`` (default handler: ``handler``) -> ``(nuclio-style handler, its module, run name)``.
@@ -158,7 +160,7 @@ def create_app(handler: Callable, module=None, name: str = "", token: str = "",
         request = current_request()  # the object itself: each access through Flask's proxy costs
         accept_type = answer_type(request.headers.get("Accept", ""))
         if token and not _authorized(request.headers.get("Authorization", ""), token):
-            return error(401, "missing or wrong bearer token", accept_type, {"WWW-Authenticate": "Bearer"})
+            return error(401, _UNAUTHORIZED, accept_type, {"WWW-Authenticate": "Bearer"})
         try:
             raw = request.get_data()
         except RequestEntityTooLarge:
@@ -186,6 +188,24 @@ def _headers(environ: dict) -> dict:
         if environ.get(key):
             headers[key.replace("_", "-").title()] = environ[key]
     return headers
+
+
+def admission(token: str, access_log: AccessLog):
+    """``run_server``'s ``admit``: with a token, a request without it is refused from its headers, its body
+    unread (and logged in ``access_log`` as the app's answers are)."""
+    if not token:
+        return None
+    from .wsgi import Refusal
+
+    def admit(head):
+        if _authorized(head.headers.get("AUTHORIZATION", ""), token):
+            return None
+        content_type, body = render_error(_UNAUTHORIZED, answer_type(head.headers.get("ACCEPT", "")))
+        access_log.write(head.client, head.method, head.path, head.protocol, "401", str(len(body)), 0.0)
+        return Refusal(401, "Unauthorized", body.encode("utf-8"),
+                       (("Content-Type", content_type), ("WWW-Authenticate", "Bearer")))
+
+    return admit
 
 
 def _authorized(header: str, token: str) -> bool:
@@ -241,14 +261,17 @@ class AccessLog:
         try:
             return self.app(environ, recording_start_response)
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            line = (f'{environ.get("REMOTE_ADDR", "-")} "{environ.get("REQUEST_METHOD")} '
-                    f'{environ.get("PATH_INFO", "")} {environ.get("SERVER_PROTOCOL")}" '
-                    f'{seen["status"]} {seen["length"]} {elapsed:.1f}ms\n')
-            # one write per whole line, and no lock: Python's streams never split one write between
-            # threads, and a lock held across the write's syscall would queue every request behind it
-            write_own(self.stream, line)  # no request's secret values hide in it: they are not the server's
-            self.stream.flush()
+            self.write(environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", ""),
+                       environ.get("SERVER_PROTOCOL"), seen["status"], seen["length"],
+                       (time.perf_counter() - started) * 1000)
+
+    def write(self, client, method, path, protocol, status: str, length: str, elapsed_ms: float) -> None:
+        """One request's line."""
+        line = f'{client} "{method} {path} {protocol}" {status} {length} {elapsed_ms:.1f}ms\n'
+        # one write per whole line, and no lock: Python's streams never split one write between
+        # threads, and a lock held across the write's syscall would queue every request behind it
+        write_own(self.stream, line)  # no request's secret values hide in it: they are not the server's
+        self.stream.flush()
 
 
 def _serving_policy(target: str, allow: Iterable[str] | None, out_path: str, name: str):
@@ -290,6 +313,7 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
     handler, module, name = load_handler(target, name)
     configure_serving(policy)  # before the first request, and before forking workers: every run built from an event
     app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
+    admit = admission(token, app)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a busy server is not an error
 
     def announce(effective_port: int) -> None:
@@ -306,5 +330,5 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
 
     # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
     run_server(app, host=host, port=port, threads=threads, workers=workers,
-               max_request_body_size=max_body_size + 64 * 1024, announce=announce)
+               max_request_body_size=max_body_size + 64 * 1024, announce=announce, admit=admit)
     print("mlrun serve: stopped", file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ import click
 
 from ..model import MAX_ITERATION
 from ..rundb.base import MAX_LISTED
-from . import Group, user_errors
+from . import Group, UsageLine, user_errors
 
 
 @click.group(cls=Group)
@@ -40,11 +40,18 @@ def get() -> None:
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
     """List runs, newest first (or as --sort says)."""
     from ..rundb import get_run_db
+    from ..rundb.filters import FilterError, check_listing_text, parse
 
     label_filter = {}
     for item in labels:
         key, sep, value = item.partition("=")
         label_filter[key] = value if sep else None
+    try:  # a bad filter is a usage error told in one line, before any store is opened
+        if expr:
+            parse(expr)
+        check_listing_text(name=name, project=project, labels=label_filter)
+    except FilterError as exc:
+        raise UsageLine(f"--{exc.field}: {exc}" if exc.field == "label" else str(exc)) from None
     runs, _ = get_run_db(rundb).search_runs(expr, sort=sort, desc=not asc, name=name, project=project,
                                             labels=label_filter, state=state, limit=limit or None,
                                             iterations=iterations)

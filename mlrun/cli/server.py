@@ -41,9 +41,11 @@ from . import UsageLine, user_errors
               help="Server processes sharing the port. Each is stateless: every answer is read from the store, "
                    "so any worker serves any request. Meant for postgresql:// stores; a directory store also takes "
                    "several (SQLite in WAL mode serializes writers across processes, so writes do not scale).")
+@click.option("--behind-tls", is_flag=True, default=False, envvar="MLRUN_SERVER_BEHIND_TLS",
+              help="Browsers reach the server over HTTPS through a TLS proxy: the login cookie is marked Secure.")
 @user_errors
 def server(host, port, store, token, insecure, artifact_roots, max_body_size, max_record_size, threads,
-           workers) -> None:
+           workers, behind_tls) -> None:
     """Serve the run store over HTTP, with a web UI.
 
     Other machines store their runs here with MLRUN_DBPATH=http://HOST:PORT (and MLRUN_TOKEN);
@@ -72,7 +74,7 @@ def server(host, port, store, token, insecure, artifact_roots, max_body_size, ma
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(store, token=token or None, artifact_roots=artifact_roots, max_body=max_body_size,
-                     max_record=max_record_size)
+                     max_record=max_record_size, behind_tls=behind_tls)
     if not token and not is_loopback(host):
         click.echo(f"warning: serving on {host} without a token (--insecure): anyone who can reach it can read "
                    "and change runs", err=True)

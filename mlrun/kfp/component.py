@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from .ops import kfp_name
+from .ops import kfp_name, without_url_password
 from .outputs import KfpOutputs
 
 #: the image a component runs in on a cluster (KFP's own default is python:3.9)
@@ -156,7 +156,7 @@ def component_source(target: str, params: Mapping[str, Any] | None = None, input
         spec["inputs"].append([key, *add_input(value, f"input_{key}")])
     for option, value in zip(_RUN_OPTIONS, (workflow, save_to, out_path, rundb, project), strict=False):
         if value is not None and value != "":
-            spec["options"][option] = add_input(value, option)[0]
+            spec["options"][option] = add_input(without_url_password("mlrun_component", option, value), option)[0]
     return spec, arguments, _function_source(function, target, spec, parameters, metrics_name, iterations_name, embed)
 
 

@@ -92,7 +92,7 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
                                  ("--project", "project", project), ("--handler", "handler", handler),
                                  ("--kfp-dir", "kfp_dir", kfp_dir)):
         if value is not None and value != "":
-            cli += [option, step.value(value, label)]
+            cli += [option, step.value(without_url_password("mlrun_op", label, value), label)]
     for key, output in output_names.items():
         cli += ["--kfp-output", {"concat": [f"{key}=", {"outputPath": output}]}]
     cli += [target, *(str(a) for a in args)]
@@ -105,6 +105,24 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
         "implementation": {"container": {"image": image, "command": list(command), "args": cli}},
     }
     return spec, step.arguments
+
+
+def without_url_password(caller: str, label: str, value: Any) -> Any:
+    """``value``, refused when it is a constant URL with a password (``postgresql://user:PASSWORD@host/db``): the
+    compiled pipeline would store it for anyone who reads the pipeline to see.  The message does not repeat it."""
+    if isinstance(value, str) and "://" in value and "@" in value:
+        from urllib.parse import urlsplit
+
+        try:
+            password = urlsplit(value.strip()).password
+        except ValueError:
+            password = None
+        if password:
+            raise InvalidInputError(
+                f"{caller}: {label} holds a password in its URL, which the compiled pipeline would store: leave it "
+                "out of the URL and give it to the step's environment from a secret (PGPASSWORD or "
+                "MLRUN_PG_PASSWORD)")
+    return value
 
 
 def _is_inline(source) -> bool:

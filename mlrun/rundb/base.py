@@ -8,6 +8,7 @@ Verbs: ``store_`` (create or replace), ``read_``, ``list_``/``count_``, ``del_``
 """
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
@@ -224,6 +225,18 @@ class RunDB(ABC):
     def read_log(self, uid: str) -> bytes:
         """The run's log (empty when it logged nothing); ``NotFoundError`` for an unknown run."""
 
+    def read_log_tail(self, uid: str, size: int) -> tuple[bytes, int]:
+        """The last ``size`` bytes of the run's log, and the whole log's size (stores that can, read no more)."""
+        log = self.read_log(uid)
+        return log[-size:] if 0 < size < len(log) else log, len(log)
+
+    def tail_of_chunks(self, uid: str, rows: list, size: int) -> tuple[bytes, int]:
+        """``read_log_tail`` from ``(chunk, whole log's size)`` rows, the last chunks in order (SQL stores)."""
+        if not rows:
+            return self.read_log(uid), 0  # no log at all (or no such run: NotFoundError)
+        tail = b"".join(bytes(row[0]) for row in rows)
+        return tail[-size:] if 0 < size < len(tail) else tail, int(rows[0][1])
+
     def get_log(self, uid: str) -> bytes:
         """``read_log``, by its MLRun 1.x name."""
         return self.read_log(uid)
@@ -264,6 +277,54 @@ def select_summaries(summaries, name=None, project=None, labels=None, state=None
 
     selected = sorted((s for s in summaries if wanted(s)), key=lambda s: (s[sort], s["uid"]), reverse=desc)
     return selected[offset: None if limit is None else offset + limit]
+
+
+#: the largest log a run keeps, bytes (``$MLRUN_MAX_LOG_SIZE``): what comes after is dropped, the cut noted
+DEFAULT_MAX_LOG_SIZE = 64 * 1024 * 1024
+MAX_LOG_ENV = "MLRUN_MAX_LOG_SIZE"
+
+
+def max_log_size() -> int:
+    """``$MLRUN_MAX_LOG_SIZE`` (bytes, 1 or more), else ``DEFAULT_MAX_LOG_SIZE``."""
+    text = os.environ.get(MAX_LOG_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_LOG_SIZE
+    if not text.isdigit() or int(text) < 1:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"{MAX_LOG_ENV}={text!r} is not a number of bytes (1 or more)")
+    return int(text)
+
+
+def capped_log(data: bytes, stored: int = 0) -> bytes:
+    """What of ``data`` a run's log keeps after the ``stored`` bytes it holds: all of it within
+    ``max_log_size()``; else what fits, and a line saying where and why the log was cut (past the
+    limit then, so that later chunks are dropped whole)."""
+    limit = max_log_size()
+    if stored + len(data) <= limit:
+        return data
+    if stored > limit:  # cut before, the note written then
+        return b""
+    return bytes(data[:limit - stored]) + (f"\n[mlrun: the log was cut here, at {limit:,} bytes "
+                                           f"({MAX_LOG_ENV}); the rest was dropped]\n").encode()
+
+
+def password_spellings(url: str) -> list[str]:
+    """Every way the password of ``url`` may be written out: as typed (percent-encoded), decoded, and
+    encoded again as a client would (``quote``, ``quote_plus``, escapes in either case); none when the URL
+    holds no password."""
+    import re
+    from urllib.parse import quote, quote_plus, unquote, urlsplit
+
+    try:
+        typed = urlsplit(url).password or ""
+    except ValueError:
+        return []
+    decoded = unquote(typed)
+    encoded = {typed, quote(decoded, safe=""), quote_plus(decoded, safe="")}
+    for case in (str.lower, str.upper):
+        encoded |= {re.sub("%[0-9A-Fa-f]{2}", lambda m, case=case: case(m.group(0)), e) for e in encoded}
+    return [p for p in {*encoded, decoded} if p]
 
 
 def parse_labels(labels) -> dict | None:

@@ -37,18 +37,21 @@ KEYED = {"labels": "labels", "outputs": "outputs", "parameters": "parameters", "
 OPS = ("=", "!=", "<", "<=", ">", ">=", "~")
 #: the longest filter text accepted (a query string can be any length)
 MAX_FILTER = 4096
+#: the deepest nesting of parentheses and ``not`` accepted (every store's SQL parser has a limit of its own)
+MAX_DEPTH = 32
 
 _TOKEN = re.compile(r"""\s*(?:(?P<op><=|>=|!=|==|=|<|>|~)|(?P<paren>[()])|(?P<str>'[^']*'|"[^"]*")|"""
                     r"""(?P<word>[A-Za-z0-9_.:+\-/]+)|(?P<bad>\S))""")
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# one way to match any text (no choice between two runs of digits): linear time, whatever it is given
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _KEY = re.compile(r"[A-Za-z0-9_.:\-/]+$")
 
 
 class FilterError(InvalidSpecError):
     """A filter that does not parse; the message names the bad token and its position (1-based)."""
 
-    def __init__(self, message: str):
-        super().__init__(message, "filter")
+    def __init__(self, message: str, field: str = "filter"):
+        super().__init__(message, field)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def tokenize(text: str) -> list[_Token]:
 
 class _Parser:
     def __init__(self, text: str):
-        self.text, self.tokens, self.at = text, tokenize(text), 0
+        self.text, self.tokens, self.at, self.depth = text, tokenize(text), 0, 0
 
     def peek(self) -> _Token | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -132,18 +135,27 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def factor(self):
-        if self.keyword("not"):
-            return Not(self.factor())
         token = self.peek()
-        if token is not None and token.text == "(":
-            self.at += 1
-            tree = self.expr()
-            closing = self.peek()
-            if closing is None or closing.text != ")":
-                self.fail("')'")
-            self.at += 1
+        if token is not None and (token.text == "(" or token.text.lower() == "not"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise FilterError(f"filter: nested deeper than {MAX_DEPTH} levels of '(' and 'not' "
+                                  f"at position {token.pos}")
+            tree = self.nested()
+            self.depth -= 1
             return tree
         return self.comparison()
+
+    def nested(self):
+        if self.keyword("not"):
+            return Not(self.factor())
+        self.at += 1  # "("
+        tree = self.expr()
+        closing = self.peek()
+        if closing is None or closing.text != ")":
+            self.fail("')'")
+        self.at += 1
+        return tree
 
     def comparison(self) -> Compare:
         token = self.peek()
@@ -212,7 +224,21 @@ def parse(text: str):
     """The expression tree of ``text``; ``FilterError`` (an ``InvalidSpecError``, field ``filter``) when it is bad."""
     if len(text) > MAX_FILTER:
         raise FilterError(f"filter: longer than {MAX_FILTER} characters")
+    if "\x00" in text:  # no store keeps one in its text: PostgreSQL refuses it outright
+        raise FilterError(f"filter: NUL character at position {text.index(chr(0)) + 1}")
     return _Parser(text).parse()
+
+
+def check_listing_text(labels=None, **values) -> None:
+    """Refuse (``FilterError``, naming the field) text no store can compare with: a NUL character anywhere
+    (PostgreSQL refuses it), a label key with a quote or a control character (SQLite's JSON paths cannot
+    name it)."""
+    for field, value in [*values.items(), *(("label", v) for v in (labels or {}).values())]:
+        if isinstance(value, str) and "\x00" in value:
+            raise FilterError(f"{field} holds a NUL character", field)
+    for key in labels or {}:
+        if '"' in str(key) or any(ord(c) < 0x20 for c in str(key)):
+            raise FilterError(f"label key {str(key)[:40]!r} holds a quote or a control character", "label")
 
 
 # --- evaluation over summaries (stores without a query engine) ----------------------------------------------
@@ -321,6 +347,7 @@ class Dialect:
     def listing_where(self, name=None, project=None, labels=None, state=None, since=None, until=None,
                       iterations=False) -> tuple[str, list]:
         """The WHERE clause (with its leading space, or empty) and arguments for ``RunDB.list_runs``' filters."""
+        check_listing_text(name=name, project=project, state=state, labels=labels)
         where: list[str] = []
         args: list = []
         for condition, value in ((f"name = {self.param}", name), (f"project = {self.param}", project),

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, check_sort, record_of_row, run_not_found
+from .base import RunDB, capped_log, check_sort, password_spellings, record_of_row, run_not_found
 
 #: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
 MIGRATIONS = (
@@ -89,7 +89,8 @@ def mask_password(text: str, url: str) -> str:
     """``text`` with the password of ``url`` (and of any ``scheme://user:password@`` in it) masked."""
     import re
 
-    secrets = {p for p in (_password(url), os.environ.get("PGPASSWORD"), os.environ.get("MLRUN_PG_PASSWORD")) if p}
+    secrets = {*password_spellings(url), *(p for p in (os.environ.get("PGPASSWORD"),
+                                                         os.environ.get("MLRUN_PG_PASSWORD")) if p)}
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
@@ -102,6 +103,10 @@ def _password(url: str) -> str:
         return ""
 
 
+_LOG_TAIL = ("SELECT data, total FROM (SELECT id, data, SUM(octet_length(data)) OVER (ORDER BY id DESC) AS upto,"
+             " SUM(octet_length(data)) OVER () AS total FROM run_logs WHERE uid = %s) AS chunks"
+             " WHERE upto - octet_length(data) < %s ORDER BY id")
+
 class PostgresRunDB(RunDB):
     """Runs in a PostgreSQL database; ``url`` is a libpq connection URL."""
 
@@ -111,7 +116,7 @@ class PostgresRunDB(RunDB):
         from ..secrets import register
 
         # whatever prints the URL (a server's start line, a log record) shows *** instead
-        register([p for p in (_password(url), os.environ.get("MLRUN_PG_PASSWORD")) if p])
+        register([*password_spellings(url), *(p for p in (os.environ.get("MLRUN_PG_PASSWORD"),) if p)])
 
     def __repr__(self) -> str:
         return f"PostgresRunDB({mask_password(self.url, self.url)!r})"
@@ -313,6 +318,10 @@ class PostgresRunDB(RunDB):
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
         if append:
             if data:
+                stored = self._run("SELECT COALESCE(SUM(octet_length(data)), 0) FROM run_logs WHERE uid = %s",
+                                   (uid,)).fetchone()[0]
+                data = capped_log(data, int(stored))
+            if data:
                 self._run("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
             return
         with self._transaction():
@@ -320,8 +329,13 @@ class PostgresRunDB(RunDB):
 
     def _replace_log(self, uid: str, data: bytes) -> None:
         self._conn.execute("DELETE FROM run_logs WHERE uid = %s", (uid,))
+        data = capped_log(data)
         if data:
             self._conn.execute("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
+
+    def read_log_tail(self, uid: str, size: int) -> tuple[bytes, int]:
+        # only the last chunks that hold the tail are read (a window over the chunks' sizes, newest first)
+        return self.tail_of_chunks(uid, self._run(_LOG_TAIL, (uid, size)).fetchall(), size)
 
     def read_log(self, uid: str) -> bytes:
         rows = self._run("SELECT data FROM run_logs WHERE uid = %s ORDER BY id", (uid,)).fetchall()

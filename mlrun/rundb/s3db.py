@@ -28,7 +28,7 @@ from ..datastore import split_url
 from ..datastore.s3 import S3Store
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import RunRecord
-from .base import RunDB, run_not_found, select_summaries
+from .base import RunDB, capped_log, run_not_found, select_summaries
 
 #: summaries fetched at once when listing
 LIST_WORKERS = 16
@@ -42,6 +42,7 @@ class S3RunDB(RunDB):
         _, bucket, prefix = split_url(url)
         self.store = S3Store(bucket)  # no secrets: the environment's credentials
         self.prefix = prefix.strip("/")
+        self._log_sizes: dict[str, int] = {}  # uid -> bytes its log holds, as this process wrote it
 
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
@@ -133,10 +134,23 @@ class S3RunDB(RunDB):
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
         if not append:
             self.store.delete_keys(self._keys("logs", uid))
+        stored = self._log_size(uid) if append else 0
+        data = capped_log(data, stored)
+        if len(self._log_sizes) >= 1024:
+            self._log_sizes.clear()
+        self._log_sizes[uid] = stored + len(data)
         if data:
             # S3 cannot append: each chunk is an object, named to sort in write order
             name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.log"
             self.store.put(self._key("logs", uid, name), bytes(data))
+
+    def _log_size(self, uid: str) -> int:
+        """The bytes the run's log holds: its chunks' sizes, listed once; then counted as this process appends
+        (one launcher appends to a run's log)."""
+        size = self._log_sizes.get(uid)
+        if size is None:
+            size = sum(self.store.stat(key).size for key in self._keys("logs", uid))
+        return size
 
     def read_log(self, uid: str) -> bytes:
         keys = sorted(self._keys("logs", uid))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, check_sort, record_of_row, run_not_found
+from .base import RunDB, capped_log, check_sort, record_of_row, run_not_found
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -59,6 +59,10 @@ _UPSERT_RUN = (
 #: tries to open a store that other openers hold locked (about 30 s in all, with backoff)
 _OPEN_ATTEMPTS = 40
 
+
+_LOG_TAIL = ("SELECT data, total FROM (SELECT id, data, SUM(length(data)) OVER (ORDER BY id DESC) AS upto,"
+             " SUM(length(data)) OVER () AS total FROM logs WHERE uid = ?) AS chunks"
+             " WHERE upto - length(data) < ? ORDER BY id")
 
 class SQLiteRunDB(RunDB):
     """Runs in a local directory; ``url`` is the directory (or ``file://`` + directory)."""
@@ -184,6 +188,10 @@ class SQLiteRunDB(RunDB):
     def store_log(self, uid: str, data: bytes, append: bool = True) -> None:
         if append:
             if data:
+                stored = self._execute("SELECT COALESCE(SUM(length(data)), 0) FROM logs WHERE uid = ?",
+                                       (uid,)).fetchone()[0]
+                data = capped_log(data, stored)
+            if data:
                 self._execute("INSERT INTO logs (uid, data) VALUES (?, ?)", (uid, sqlite3.Binary(data)))
             return
         with self._transaction():
@@ -191,8 +199,13 @@ class SQLiteRunDB(RunDB):
 
     def _replace_log(self, uid: str, data: bytes) -> None:
         self._execute("DELETE FROM logs WHERE uid = ?", (uid,))
+        data = capped_log(data)
         if data:
             self._execute("INSERT INTO logs (uid, data) VALUES (?, ?)", (uid, sqlite3.Binary(data)))
+
+    def read_log_tail(self, uid: str, size: int) -> tuple[bytes, int]:
+        # only the last chunks that hold the tail are read (a window over the chunks' sizes, newest first)
+        return self.tail_of_chunks(uid, self._execute(_LOG_TAIL, (uid, size)).fetchall(), size)
 
     def read_log(self, uid: str) -> bytes:
         chunks = [bytes(row[0]) for row in self._execute("SELECT data FROM logs WHERE uid = ? ORDER BY id", (uid,))]

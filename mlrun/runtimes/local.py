@@ -29,6 +29,7 @@ from ..config import (
 from ..errors import InvalidInputError, NotFoundError
 from ..loader import check_handler
 from ..model import RunRecord
+from ..rundb.base import password_spellings
 from ..secrets import SecretsStore, mask_bytes
 from .base import RunOutcome, Runtime
 
@@ -52,7 +53,8 @@ class LocalRuntime(Runtime):
         if record.metadata.iteration:  # iterations share their parent's uid: the sweep stores their joined log
             interval = 0
         appender = _LogAppender(db, record.uid, interval) if interval else None
-        log = _LogCollector(secrets.secret_values(), stream, appender)
+        # the store's URL reaches the child (MLRUN_DBPATH): its password is hidden, however the code spells it
+        log = _LogCollector([*secrets.secret_values(), *password_spellings(rundb)], stream, appender)
         guard = _SignalGuard(stop_timeout)
         with guard:
             proc, spec_write, bars_read, failure = _launch(rundb, stream)

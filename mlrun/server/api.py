@@ -39,6 +39,10 @@ CHUNK_SIZE = 256 * 1024
 #: artifact formats a browser may show in the page rather than download: no script runs in them, html and svg
 #: pages included (``ARTIFACT_POLICY``: a sandbox, nothing fetched, only this site's pages may frame them)
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/html", "image/svg+xml")
+#: the types an artifact keeps when served: data a browser shows or saves, never runs (a script or style sheet
+#: served from this site would run in its pages: ``<script src=...>`` obeys no download header); the rest are bytes
+PASSIVE_TYPES = (*INLINE_TYPES, "text/csv", "application/json", "application/pdf", "application/zip",
+                 "application/gzip", "application/x-tar", "application/yaml", "application/octet-stream")
 #: whatever an artifact holds, it never runs as a page of this site: no script, no request, inline styles and
 #: data: images only (a chart or a page with an embedded plot still shows)
 ARTIFACT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
@@ -157,9 +161,13 @@ def get_artifact(uid: str, key: str):
 
     record = run_db().read_run_data(uid, iteration_arg())
     artifact = find_artifact(record, key)
-    item = get_item(check_artifact(uid, key, artifact["target_path"]))
+    # the roots are checked again at each redirect an HTTP root answers with: it cannot lead outside them
+    item = get_item(check_artifact(uid, key, artifact["target_path"]),
+                    policy=current_app.config["MLRUN_ARTIFACT_ROOTS"])
     stream = item.open("rb")  # fails here (404) rather than half way through the response
     mimetype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    if mimetype not in PASSIVE_TYPES:  # .js, .css, .wasm, .xhtml, .xml...: served as bytes, saved, never run
+        mimetype = "application/octet-stream"
     inline = request.args.get("inline") == "1" and mimetype in INLINE_TYPES
     headers = {
         "Content-Disposition": _disposition("inline" if inline else "attachment", key.rsplit("/", 1)[-1]),

@@ -9,35 +9,48 @@ from flask import Flask, current_app, jsonify, redirect, render_template, reques
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from ..context import error_message
-from ..errors import AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError, StoreError
+from ..errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    InvalidSpecError,
+    LimitExceededError,
+    NotFoundError,
+    StoreError,
+)
 from ..model import check_uid
 from ..policy import AccessPolicy
 from ..rundb import RunDB, get_run_db
-from .auth import TokenAuth
-from .limits import MAX_BODY, MAX_RECORD
+from ..rundb.postgres import mask_password
+from .auth import COOKIE, TokenAuth, TooManyAttempts
+from .limits import MAX_BODY, MAX_PUBLIC_BODY, MAX_RECORD
 
 log = logging.getLogger("mlrun.server")
 
 _PUBLIC_ENDPOINTS = ("healthz", "static", "ui.login", "ui.logout")
+_PUBLIC_PATHS = ("/healthz", "/static/", "/login", "/logout")  # the same, as paths: before routing
+STORE_FAILED = "the run store failed (the server log has the details)"
+_TOKEN_MISSING = "missing or wrong token (send 'Authorization: Bearer TOKEN')"
 _PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                 "form-action 'self'; frame-ancestors 'none'")
 
 
 def create_app(rundb: str | RunDB | None = None, token: str | None = None, artifact_roots: Iterable[str] = (),
-               max_body: int = MAX_BODY, max_record: int = MAX_RECORD) -> Flask:
+               max_body: int = MAX_BODY, max_record: int = MAX_RECORD, behind_tls: bool = False) -> Flask:
     """The server's WSGI app over the run store ``rundb`` (a URL, a ``RunDB``, or the default store).
 
     With ``token`` every API call needs ``Authorization: Bearer TOKEN`` and the UI asks for it once.
     Artifacts are served only from the store's own location and ``artifact_roots`` (``AccessPolicy``
     prefixes), whatever path a record claims.  Bodies over ``max_body`` and records over ``max_record``
-    bytes are refused with 413.
+    bytes are refused with 413.  ``behind_tls``: browsers reach the server over HTTPS (a TLS proxy in
+    front), so the login cookie is marked ``Secure``.
     """
     from . import api, views
 
     app = Flask(__name__)
     db = rundb if isinstance(rundb, RunDB) else get_run_db(rundb)
     app.config["MLRUN_DB"] = db
-    app.config["MLRUN_AUTH"] = TokenAuth(token) if token else None
+    app.config["MLRUN_STORE_SHOWN"] = mask_password(db.url, db.url)  # pages and the start line: no password
+    app.config["MLRUN_AUTH"] = TokenAuth(token, secure_cookie=behind_tls) if token else None
     app.config["MLRUN_ARTIFACT_ROOTS"] = AccessPolicy([*filter(None, [store_root(db)]), *artifact_roots])
     app.config["MLRUN_MAX_RECORD"] = max_record
     app.config["MAX_CONTENT_LENGTH"] = max_body
@@ -46,6 +59,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.register_blueprint(views.bp)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.before_request(_check_token)
+    app.before_request(_check_query)
     app.after_request(_security_headers)
     app.register_error_handler(Exception, _error_response)
     return app
@@ -64,10 +78,55 @@ def _check_token():
     if auth is None or request.endpoint in _PUBLIC_ENDPOINTS or auth.allows(request):
         return None
     if _wants_json():
-        response = jsonify(error="missing or wrong token (send 'Authorization: Bearer TOKEN')", field="token")
+        response = jsonify(error=_TOKEN_MISSING, field="token")
         response.headers["WWW-Authenticate"] = 'Bearer realm="mlrun"'
         return response, 401
     return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+
+
+def _check_query():
+    if b"%00" in request.query_string or b"\x00" in request.query_string:  # no store keeps one; PostgreSQL fails
+        name = next((key for key, values in request.args.lists() if any("\x00" in v for v in [key, *values])), "")
+        raise InvalidSpecError(f"query parameter {name!r} holds a NUL character (%00)", name)
+
+
+def admission(app: Flask):
+    """What the server answers from a request's headers alone, before reading its body (``run_server``'s
+    ``admit``): a body without valid credentials is refused (401), and one sent to a public page (the
+    login form) may be small only, so no unauthenticated client makes the server read, buffer or spool much."""
+    from ..adapters.wsgi import Refusal
+
+    auth = app.config["MLRUN_AUTH"]
+    if auth is None:
+        return None
+
+    def admit(head):
+        path, headers = head.path, head.headers
+        if path == "/healthz" or path.startswith(_PUBLIC_PATHS[1]) or path in _PUBLIC_PATHS:
+            length = int(headers.get("CONTENT_LENGTH") or 0)
+            if "TRANSFER_ENCODING" in headers or length > MAX_PUBLIC_BODY:
+                return Refusal.json(413, "Content Too Large", body_too_large(MAX_PUBLIC_BODY, "without a token"),
+                                    "body")
+            return None
+        try:
+            if auth.allows_headers(head.method, headers.get("AUTHORIZATION", ""),
+                                   _cookie(headers.get("COOKIE", "")), head.client):
+                return None
+        except TooManyAttempts as exc:
+            return Refusal.json(429, "Too Many Requests", str(exc), "token", (("Retry-After", str(exc.retry_after)),))
+        return Refusal.json(401, "Unauthorized", _TOKEN_MISSING, "token",
+                            (("WWW-Authenticate", 'Bearer realm="mlrun"'),))
+
+    return admit
+
+
+def _cookie(header: str) -> str:
+    """The session cookie's value from a ``Cookie`` header."""
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value.strip('"')
+    return ""
 
 
 def _security_headers(response):
@@ -84,7 +143,9 @@ def _error_response(exc: Exception):
     if isinstance(exc, NotFound) and request.url_rule is None:
         exc = _bad_uid_in_path() or exc
         field = getattr(exc, "field", "")
-    if isinstance(exc, RequestEntityTooLarge):
+    if isinstance(exc, TooManyAttempts):
+        status, field, message = 429, "token", str(exc)
+    elif isinstance(exc, RequestEntityTooLarge):
         status, field = 413, "body"
         message = body_too_large(current_app.config["MAX_CONTENT_LENGTH"])
     elif isinstance(exc, HTTPException):
@@ -97,24 +158,25 @@ def _error_response(exc: Exception):
         status, message = 413, str(exc)
     elif isinstance(exc, InvalidInputError):
         status, message = 400, str(exc)
-    elif isinstance(exc, StoreError):
-        status, message = 503, str(exc)
-        log.error("%s %s: %s", request.method, request.path, message)
+    elif isinstance(exc, StoreError):  # its text names the store's files or host: for the operator's eyes only
+        status, message = 503, STORE_FAILED
+        log.error("%s %s: %s", request.method, request.path, exc)
     else:
         status, message = 500, "internal server error (the server log has the details)"
         log.error("%s %s failed: %s", request.method, request.path, error_message(exc),
                   exc_info=log.isEnabledFor(logging.DEBUG))
     message = " ".join(str(message).split())  # one line, whatever the exception held
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
     if _wants_json():
         body = {"error": message}
         if field:
             body["field"] = field
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=message), status
+        return jsonify(body), status, headers
+    return render_template("error.html", status=status, message=message), status, headers
 
 
-def body_too_large(limit: int) -> str:
-    return f"request body is larger than the server's limit of {limit:,} bytes (--max-body-size)"
+def body_too_large(limit: int, why: str = "(--max-body-size)") -> str:
+    return f"request body is larger than the server's limit of {limit:,} bytes {why}"
 
 
 def _bad_uid_in_path():
@@ -146,9 +208,11 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 
     _one_line_body_refusals(max_body)
     # waitress refuses a body of its limit or more; the app, one over its limit
     app.config["MLRUN_DB"].close()  # each worker connects on its own: no connection crosses a fork
+    store_shown = app.config["MLRUN_STORE_SHOWN"]
     run_server(app, host=host, port=port, threads=threads, workers=workers, max_request_body_size=max_body + 1,
+               admit=admission(app),
                announce=lambda effective_port: announce(
-                   f"mlrun server: serving runs from {app.config['MLRUN_DB'].url} on "
+                   f"mlrun server: serving runs from {store_shown} on "
                    f"http://{shown}:{effective_port}/ ({guard}" + (f", {workers} workers)" if workers > 1 else ")")))
 
 

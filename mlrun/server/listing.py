@@ -10,8 +10,9 @@ from ..rundb.filters import SORT_FIELDS, parse, sort_field
 DEFAULT_LIMIT = 100
 #: the largest page one request returns; clients page through longer listings
 MAX_LIMIT = 1000
-#: the largest offset (into a listing or a log) a query may name: what a store's 64-bit counters hold
-MAX_OFFSET = 2**63 - 1
+#: the largest offset (into a listing or a log) a query may name: far below 2**63, so that a store's 64-bit
+#: arithmetic on it (offset + limit, PostgreSQL's counts) never overflows
+MAX_OFFSET = 2**62
 PARAMS = ("name", "project", "label", "state", "since", "until", "filter", "sort", "desc", "limit", "offset",
           "iterations")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")

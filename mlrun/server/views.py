@@ -11,6 +11,7 @@ version) is shown as far as it goes, with a note on what was left out: no page f
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import datetime
@@ -22,7 +23,7 @@ from ..artifacts import viewer_of
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
 from .api import check_artifact, check_path_uid, iteration_arg, run_db
-from .auth import COOKIE
+from .auth import COOKIE, SESSION_MAX_AGE, TooManyAttempts
 from .charts import is_series, last_value, metric_series
 from .listing import ListQuery, whole_number
 from .records import clean_text, lenient_record
@@ -33,6 +34,12 @@ PREVIEW_BYTES = 4096
 PREVIEW_ARTIFACTS = 12  # previews read the artifact store: a run with hundreds of artifacts previews the first few
 LOG_TAIL_BYTES = 256 * 1024
 MAX_COMPARED = 10
+#: labels and results one run shows in the runs list, and keys a comparison shows per section: a run may hold
+#: hundreds of thousands; the run's own page (and its record) has them all
+LISTED_LABELS = 12
+LISTED_OUTPUTS = 4
+COMPARED_KEYS = 200
+COMPARED_CHARTS = 50
 #: metric histories longer than this are cut short in the page's YAML (the download has them whole)
 YAML_LIST_ITEMS = 20
 IMAGE_FORMATS = ("png", "jpg", "jpeg", "gif", "webp")
@@ -86,17 +93,17 @@ def run(uid: str):
         if refs and f"{uid}@{best}" not in refs:  # compare the best with the first others
             iterations["compare"] = [f"{uid}@{best}", *refs[:MAX_COMPARED - 1]]
     charts = [chart(key, [metric_series(metric, key)]) for key, metric in metrics.items()]
-    try:
-        log = db.read_log(uid)
+    try:  # the tail only: a log can be far larger than a page should read (the raw log link has it all)
+        log, log_size = db.read_log_tail(uid, LOG_TAIL_BYTES)
     except MLRunError:
-        log = b""
+        log, log_size = b"", 0
     from .sweeps import sweep_views
 
     sweep = sweep_views(iterations, request.args.get("sx"), request.args.get("sy")) if iterations else None
     return render_template("run.html", run=record, charts=charts, inputs=input_rows(record),
                            artifacts=artifact_rows(record, notes), iterations=iterations, best=best, sweep=sweep,
-                           log=clean_log(log[-LOG_TAIL_BYTES:]), log_cut=len(log) > LOG_TAIL_BYTES,
-                           log_size=len(log), record_yaml=short_yaml(record.to_dict()), notes=notes)
+                           log=clean_log(log), log_cut=log_size > len(log), log_size=log_size,
+                           record_yaml=short_yaml(record.to_dict()), notes=notes)
 
 
 @bp.get("/compare")
@@ -105,27 +112,33 @@ def compare():
     if not 2 <= len(refs) <= MAX_COMPARED:
         raise InvalidSpecError(f"pick from 2 to {MAX_COMPARED} runs to compare (got {len(refs)})", "uid")
     db = run_db()
-    records, notes, metrics = [], [], []
+    records, notes, metrics, loaded = [], [], [], {}
     for ref in refs:
         uid, _, iteration = ref.strip().partition("@")
         check_uid(uid, "uid")
         iteration_number = whole_number(iteration or "0", "iteration", high=MAX_ITERATION)
-        record, record_notes = lenient_record(db.read_run_data(uid, iteration_number))
-        metrics.append(charted_metrics(record, record_notes))
+        if (uid, iteration_number) not in loaded:  # a run named twice is read once
+            record, record_notes = lenient_record(db.read_run_data(uid, iteration_number))
+            loaded[uid, iteration_number] = record, charted_metrics(record, record_notes)
+            notes += [f"{run_label(record)}: {note}" for note in record_notes]
+        record, record_metrics = loaded[uid, iteration_number]
+        metrics.append(record_metrics)
         records.append(record)
-        notes += [f"{run_label(record)}: {note}" for note in record_notes]
     only_diff = request.args.get("diff") == "1"
     metric_keys = _union(metrics)
+    if len(metric_keys) > COMPARED_CHARTS:
+        notes.append(f"the first {COMPARED_CHARTS} of {len(metric_keys):,} metrics are charted")
+        metric_keys = metric_keys[:COMPARED_CHARTS]
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
     charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
                           for i, (r, m) in enumerate(zip(records, metrics, strict=False)) if key in m])
               for key in metric_keys]
-    sections = [
-        ("Parameters", diff_rows([r.spec.parameters for r in records], only_diff)),
-        ("Outputs", diff_rows([r.status.outputs for r in records], only_diff)),
-        ("Final metric values", diff_rows([{k: last_value(v) for k, v in m.items()} for m in metrics], only_diff)),
-        ("Labels", diff_rows([r.metadata.labels for r in records], only_diff)),
-    ]
+    sections = [(title, diff_rows(mappings, only_diff, notes, title)) for title, mappings in (
+        ("Parameters", [r.spec.parameters for r in records]),
+        ("Outputs", [r.status.outputs for r in records]),
+        ("Final metric values", [{k: last_value(v) for k, v in m.items()} for m in metrics]),
+        ("Labels", [r.metadata.labels for r in records]),
+    )]
     return render_template("compare.html", runs=records, refs=refs, sections=sections, charts=charts,
                            only_diff=only_diff, notes=notes)
 
@@ -139,10 +152,15 @@ def login():
     if auth is None:
         return redirect(target)
     if request.method == "POST":
-        if auth.token_matches(request.form.get("token", "")):
+        try:
+            matches = auth.token_matches(request.form.get("token", ""), request.remote_addr or "")
+        except TooManyAttempts as exc:
+            return render_template("login.html", next=target, error=str(exc)), 429, {
+                "Retry-After": str(exc.retry_after)}
+        if matches:
             response = make_response(redirect(target))
-            response.set_cookie(COOKIE, auth.session_value, max_age=30 * 24 * 3600, httponly=True,
-                                samesite="Strict", secure=request.is_secure)
+            response.set_cookie(COOKIE, auth.start_session(), max_age=SESSION_MAX_AGE, httponly=True,
+                                samesite="Strict", secure=auth.secure_cookie or request.is_secure)
             return response
         return render_template("login.html", next=target, error="wrong token"), 401
     return render_template("login.html", next=target, error="")
@@ -150,6 +168,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    auth = current_app.config["MLRUN_AUTH"]
+    if auth is not None:
+        auth.end_session(request.cookies.get(COOKIE, ""))
     response = make_response(redirect(url_for("ui.login")))
     response.delete_cookie(COOKIE)
     return response
@@ -169,14 +190,24 @@ def is_local_path(target: str) -> bool:
 
 # -- what the pages show --------------------------------------------------------------------
 def summary_row(summary) -> dict:
-    """A run summary as the runs list shows it: the fields it uses with the types it expects, text escaped."""
-    summary = clean_text(summary) if isinstance(summary, dict) else {}
+    """A run summary as the runs list shows it: the fields it uses with the types it expects, text escaped;
+    the first few labels and results only (``more_labels``: how many more there are)."""
+    more_labels = 0
+    if isinstance(summary, dict):
+        labels = summary.get("labels")
+        more_labels = max(0, len(labels) - LISTED_LABELS) if isinstance(labels, dict) else 0
+        summary = clean_text({**summary, **{key: dict(itertools.islice(summary[key].items(), most))
+                                            for key, most in (("labels", LISTED_LABELS), ("outputs", LISTED_OUTPUTS))
+                                            if isinstance(summary.get(key), dict)}})
+    else:
+        summary = {}
     row = {key: _text(summary.get(key)) for key in ("uid", "name", "project", "state", "start_time", "last_update",
                                                     "error")}
     iteration = summary.get("iteration")
     row["iteration"] = iteration if isinstance(iteration, int) and 0 <= iteration <= MAX_ITERATION else 0
     for key in ("labels", "outputs"):
         row[key] = summary.get(key) if isinstance(summary.get(key), dict) else {}
+    row["more_labels"] = more_labels
     return row
 
 
@@ -271,7 +302,7 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
     from ..datastore import get_item
 
     try:
-        with get_item(artifact["target_path"]).open("rb") as stream:
+        with get_item(artifact["target_path"], policy=current_app.config["MLRUN_ARTIFACT_ROOTS"]).open("rb") as stream:
             head = stream.read(PREVIEW_BYTES + 1)
     except (MLRunError, OSError) as exc:
         return {"kind": "error", "text": f"cannot read {artifact['target_path']}: {exc}"}
@@ -334,10 +365,18 @@ def short_yaml(data: dict) -> str:
     return dump_yaml(shorten(data))
 
 
-def diff_rows(mappings: list[dict], only_diff: bool = False) -> list[dict]:
-    """One row per key across runs: its values (``None`` where a run lacks it) and whether they differ."""
+def diff_rows(mappings: list[dict], only_diff: bool = False, notes: list[str] | None = None,
+              title: str = "") -> list[dict]:
+    """One row per key across runs: its values (``None`` where a run lacks it) and whether they differ; at most
+    ``COMPARED_KEYS`` rows (``notes`` says how many more keys the ``title`` section has)."""
     rows = []
-    for key in _union(mappings):
+    keys = _union(mappings)
+    if len(keys) > COMPARED_KEYS and notes is not None:
+        notes.append(f"{title}: the first {COMPARED_KEYS} of {len(keys):,} keys are compared (each run's page has "
+                     "them all)")
+    for key in keys:
+        if len(rows) >= COMPARED_KEYS:
+            break
         values = [m.get(key, _MISSING) for m in mappings]
         differs = len({json.dumps(v, sort_keys=True, default=str) for v in values if v is not _MISSING}) > 1 \
             or any(v is _MISSING for v in values)
