@@ -85,6 +85,7 @@ def finish_at_exit(ctx, signals: bool = False) -> None:
     """
     global _hooks_installed
     ctx.owned_by_process = True
+    _start_heartbeat(ctx)
     if signals:
         _end_on_sigterm()
     if _hooks_installed:
@@ -105,6 +106,16 @@ def finish_at_exit(ctx, signals: bool = False) -> None:
 
     sys.excepthook, sys.exit = excepthook, exit
     atexit.register(_at_exit)
+
+
+def _start_heartbeat(ctx) -> None:
+    """While the run is running, its process refreshes the stored record (``mlrun.rundb.liveness``)."""
+    from .rundb.liveness import HEARTBEAT_ANNOTATION, Heartbeat, heartbeat_interval
+
+    interval = heartbeat_interval()
+    if interval > 0 and getattr(ctx, "_heartbeat", None) is None:
+        ctx.annotations.setdefault(HEARTBEAT_ANNOTATION, f"{interval:g}")
+        ctx._heartbeat = Heartbeat(ctx.heartbeat, interval)
 
 
 def _at_exit() -> None:

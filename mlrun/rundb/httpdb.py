@@ -33,6 +33,8 @@ DEFAULT_DEADLINE = 60.0
 MAX_ANSWER_ENV = "MLRUN_DB_MAX_ANSWER"
 DEFAULT_MAX_ANSWER = 256 * 1024 * 1024
 RETRIES = 3
+#: the header carrying when a call gives up (``time.time()`` seconds; ``mlrun.server.api`` reads it)
+DEADLINE_HEADER = "X-MLRun-Deadline"
 #: runs asked per request when a caller lists without a limit (the server's largest page)
 PAGE_SIZE = 1000
 
@@ -81,15 +83,19 @@ class HTTPRunDB(RunDB):
                              "is it an mlrun server?") from None
 
     def _call(self, method: str, path: str, **kwargs):
+        import time
+
         import requests
 
         from ..transport import request
 
         url = f"{self.base}/api{path}"
+        # the server's store gives up when this call does: a write it could not finish in time is not applied later
+        headers = {**kwargs.pop("headers", {}), DEADLINE_HEADER: f"{time.time() + self.deadline:.3f}"}
         try:
             response = request(self.session, method, url, deadline=self.deadline, deadline_env=DEADLINE_ENV,
                                limit=self.max_answer, limit_env=MAX_ANSWER_ENV, timeout=self.timeout,
-                               address=f"run server {self.base} ({method} /api{path})", **kwargs)
+                               address=f"run server {self.base} ({method} /api{path})", headers=headers, **kwargs)
         except requests.RequestException as exc:
             raise StoreError(f"run server {self.base} did not answer: {_reason(exc)}") from None
         if response.status_code >= 400:

@@ -54,6 +54,28 @@ def iteration_arg() -> int:
     return whole_number(request.args.get("iteration", "0"), "iteration", high=MAX_ITERATION)
 
 
+@bp.before_request
+def pass_on_deadline():
+    """The store gives up when the client does (its deadline header): a write whose client gave up is not applied
+    later."""
+    from ..rundb.base import set_caller_deadline
+    from ..rundb.httpdb import DEADLINE_HEADER
+
+    text = request.headers.get(DEADLINE_HEADER, "")
+    try:
+        until = float(text) if text else None
+    except ValueError:
+        until = None
+    set_caller_deadline(until if until is None or until == until else None)
+
+
+@bp.teardown_request
+def forget_deadline(exc=None):
+    from ..rundb.base import set_caller_deadline
+
+    set_caller_deadline(None)
+
+
 @bp.url_value_preprocessor
 def check_path_uid(endpoint, values):
     """Refuse a uid in the URL's path that could climb out of a store ("../../x"), on read as on write."""

@@ -1,4 +1,4 @@
-"""The Flask application: the REST API, the web UI, ``/healthz``, token checks and errors as one-liners."""
+"""The Flask application: the REST API, the web UI, ``/healthz``, ``/ready``, token checks, errors as one-liners."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ from .limits import MAX_BODY, MAX_RECORD
 
 log = logging.getLogger("mlrun.server")
 
-_PUBLIC_ENDPOINTS = ("healthz", "static", "ui.login", "ui.logout")
+_PUBLIC_ENDPOINTS = ("healthz", "ready", "static", "ui.login", "ui.logout")
 _PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                 "form-action 'self'; frame-ancestors 'none'")
 
@@ -44,7 +44,12 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.json.sort_keys = False  # records keep their metadata/spec/status order
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(views.bp)
-    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    from .health import StoreHealth, healthz, ready
+
+    app.config["MLRUN_HEALTH"] = StoreHealth(db)
+    app.add_url_rule("/healthz", "healthz", healthz)  # 503 while the store is unreachable
+    app.add_url_rule("/ready", "ready", ready)  # reaches the store now, within a deadline
+    app.before_request(_start_periodic_check)
     app.before_request(_check_token)
     app.after_request(_security_headers)
     app.register_error_handler(Exception, _error_response)
@@ -57,6 +62,10 @@ def store_root(db: RunDB) -> str | None:
     if dirpath:
         return dirpath
     return db.url if db.url.lower().startswith("s3://") else None
+
+
+def _start_periodic_check():
+    current_app.config["MLRUN_HEALTH"].start_periodic()  # in the process serving: a forked worker starts its own
 
 
 def _check_token():
