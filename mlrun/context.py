@@ -21,7 +21,7 @@ from operator import attrgetter
 
 from . import lifecycle
 from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, owner
-from .errors import InvalidInputError, StoreError, error_message
+from .errors import InvalidInputError, NotFoundError, StoreError, error_message
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
 from .secrets import SecretsStore
 
@@ -220,7 +220,8 @@ class RunContext:
                                 description=description, labels=labels, format=format, secrets=self._secrets,
                                 policy=self._policy, viewer=viewer, upload=upload)
         except StoreError as exc:
-            self._failed_writes.append(str(exc))
+            if not isinstance(exc, NotFoundError):  # the write failed (not the call): the run did not do its job
+                self._failed_writes.append(str(exc))
             raise
 
     # -- lifecycle --------------------------------------------------------------------------

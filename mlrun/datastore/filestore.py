@@ -51,7 +51,8 @@ class FileStore(DataStore):
         if "w" in mode:
             # the temp file sits beside the target so the final rename stays on one file system
             folder = os.path.dirname(os.path.abspath(path))
-            return TempFileWriter(lambda tmp: os.replace(tmp, path), folder)  # type: ignore[return-value]
+            with _write_errors(path):
+                return _NamedWriter(lambda tmp: os.replace(tmp, path), folder, path)  # type: ignore[return-value]
         with _os_errors(path):
             return open(path, "rb")
 
@@ -72,6 +73,10 @@ class FileStore(DataStore):
             os.close(fd)
 
     def put(self, path: str, data: bytes) -> None:
+        with _write_errors(path):
+            self._put(path, data)
+
+    def _put(self, path: str, data: bytes) -> None:
         fd, tmp = create_temp(os.path.dirname(os.path.abspath(path)))
         try:
             try:
@@ -90,7 +95,7 @@ class FileStore(DataStore):
             return
         if not os.path.isfile(local_path):
             raise NotFoundError(f"file not found: {local_path}")
-        with atomic_path(path) as tmp:
+        with _write_errors(path), atomic_path(path) as tmp:
             shutil.copyfile(local_path, tmp)  # the kernel's zero-copy path, unlike a read/write loop
 
     def download(self, path: str, local_path: str) -> None:
@@ -106,6 +111,40 @@ class FileStore(DataStore):
     def delete(self, path: str) -> None:
         with _os_errors(path):
             os.remove(path)
+
+
+class _NamedWriter(TempFileWriter):
+    """A local file being written: a failed write (a full disk) names the target."""
+
+    def __init__(self, commit, folder: str, target: str):
+        super().__init__(commit, folder)
+        self.target = target
+
+    def write(self, data: bytes) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            self._finish(commit=False)
+            raise _write_error(self.target, exc) from None
+
+    def _finish(self, commit: bool) -> None:
+        with _write_errors(self.target):
+            super()._finish(commit)
+
+
+def _write_error(path: str, exc: OSError) -> StoreError:
+    return StoreError(f"cannot write {path}: {exc.strerror or exc} (nothing was written there)")
+
+
+@contextmanager
+def _write_errors(path: str) -> Iterator[None]:
+    """A failed write (a full disk, no permission) as one line naming the target; the partial copy is gone."""
+    try:
+        yield
+    except (StoreError, NotFoundError):
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc) from None
 
 
 @contextmanager

@@ -156,7 +156,7 @@ class S3Store(DataStore):
         try:
             yield
         except BaseException as exc:
-            note = self._abort_uploads(watch.started(), key) if watch is not None else ""
+            note = self._abort_uploads(watch, key) if watch is not None else ""
             error = self._translate(exc, self.url_of(key)) if isinstance(exc, Exception) else None
             if error is None:
                 if note and isinstance(exc, Exception):
@@ -206,13 +206,13 @@ class S3Store(DataStore):
             return StoreError(f"access denied to {self._where(url)} ({code}): check the AWS credentials")
         return StoreError(f"{self._where(url)}: {code or status}: {error.get('Message', '')}".rstrip(": "))
 
-    def _abort_uploads(self, upload_ids: list[str], key: str) -> str:
-        """Abort these multipart uploads of ``key`` (the transfer manager aborts its own too, but with the
-        client's long timeouts and retries, and not on KeyboardInterrupt); a note naming any left open."""
-        if not upload_ids:
-            return ""
-        left = []
-        client = None
+    def _abort_uploads(self, watch: _UploadWatch, key: str) -> str:
+        """Abort the multipart uploads of ``key`` this write began (the transfer manager aborts its own too, but
+        with the client's long timeouts and retries, and not on KeyboardInterrupt); a note naming every one that
+        may remain: those it could not abort, and those the endpoint began for an attempt whose answer was lost
+        (their ids never came back: the store lists them when it answers again)."""
+        upload_ids = watch.started()
+        left, client = [], None
         for upload_id in upload_ids:
             try:
                 client = client or self._abort_client()
@@ -222,11 +222,23 @@ class S3Store(DataStore):
                     left.append(upload_id)
             except Exception:  # noqa: BLE001 - the endpoint is gone: say what may remain
                 left.append(upload_id)
-        if not left:
+        unknown = watch.attempts > len(upload_ids)
+        if unknown:  # an answer was lost: whatever the endpoint holds for the key now is named
+            try:
+                client = client or self._abort_client()
+                listed = client.list_multipart_uploads(Bucket=self.bucket, Prefix=key).get("Uploads", ())
+                left += [u["UploadId"] for u in listed if u.get("Key") == key and u["UploadId"] not in left]
+                unknown = False
+            except Exception:  # noqa: BLE001, S110 - the endpoint is still gone: said below
+                pass
+        if not left and not unknown:
             return ""
-        return (f"; an incomplete multipart upload may remain (upload id {', '.join(left)}): find it with "
-                f"'aws s3api list-multipart-uploads --bucket {self.bucket} --prefix {key}' and remove it with "
-                "'aws s3api abort-multipart-upload'")
+        named = f"upload id {', '.join(left)}" if left else ""
+        if unknown:
+            named += ("; " if named else "") + "and any whose id the lost endpoint never sent"
+        return (f"; an incomplete multipart upload may remain ({named}) of s3://{self.bucket}/{key}: list and "
+                f"remove it with 'mlrun gc s3://{self.bucket}/{key}' (or 'aws s3api list-multipart-uploads "
+                f"--bucket {self.bucket} --prefix {key}' and 'aws s3api abort-multipart-upload')")
 
     def _abort_client(self):
         """A client like ours, with one attempt and short timeouts (``MLRUN_S3_ABORT_TIMEOUT``, default 5 s)."""
@@ -328,6 +340,8 @@ class _UploadWatch:
     def __init__(self, bucket: str, key: str):
         self._where = (bucket, key)
         self._ids: list[str] = []
+        #: CreateMultipartUpload calls made (each may start uploads: its retries too, answers lost or not)
+        self.attempts = 0
         with self._lock:
             self._watches.setdefault(self._where, []).append(self)
 
@@ -344,6 +358,15 @@ class _UploadWatch:
                 self._watches.pop(self._where, None)
 
     @classmethod
+    def attempt(cls, params=None, **kwargs) -> None:
+        """botocore's ``provide-client-params.s3.CreateMultipartUpload`` hook: a call is about to begin uploads."""
+        if not params:
+            return
+        with cls._lock:
+            for watch in cls._watches.get((params.get("Bucket"), params.get("Key")), ()):
+                watch.attempts += 1
+
+    @classmethod
     def note(cls, parsed=None, **kwargs) -> None:
         """botocore's ``after-call.s3.CreateMultipartUpload`` hook."""
         if not parsed or not parsed.get("UploadId"):
@@ -356,6 +379,8 @@ class _UploadWatch:
 def _watch_uploads(client) -> None:
     client.meta.events.register("after-call.s3.CreateMultipartUpload", _UploadWatch.note,
                                 unique_id="mlrun-upload-watch")
+    client.meta.events.register("provide-client-params.s3.CreateMultipartUpload", _UploadWatch.attempt,
+                                unique_id="mlrun-upload-attempt")
 
 
 def _object_stat(answer: dict) -> FileStat:
