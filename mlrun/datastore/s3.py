@@ -222,7 +222,7 @@ class S3Store(DataStore):
                     left.append(upload_id)
             except Exception:  # noqa: BLE001 - the endpoint is gone: say what may remain
                 left.append(upload_id)
-        unknown = watch.attempts > len(upload_ids)
+        unknown = watch.attempts > watch.answered
         if unknown:  # an answer was lost: whatever the endpoint holds for the key now is named
             try:
                 client = client or self._abort_client()
@@ -340,8 +340,9 @@ class _UploadWatch:
     def __init__(self, bucket: str, key: str):
         self._where = (bucket, key)
         self._ids: list[str] = []
-        #: CreateMultipartUpload calls made (each may start uploads: its retries too, answers lost or not)
-        self.attempts = 0
+        #: CreateMultipartUpload calls made, and answered (a call without an answer may have started uploads
+        #: whose ids never came back)
+        self.attempts = self.answered = 0
         with self._lock:
             self._watches.setdefault(self._where, []).append(self)
 
@@ -358,20 +359,26 @@ class _UploadWatch:
                 self._watches.pop(self._where, None)
 
     @classmethod
-    def attempt(cls, params=None, **kwargs) -> None:
+    def attempt(cls, params=None, context=None, **kwargs) -> None:
         """botocore's ``provide-client-params.s3.CreateMultipartUpload`` hook: a call is about to begin uploads."""
         if not params:
             return
+        where = (params.get("Bucket"), params.get("Key"))
+        if context is not None:
+            context["mlrun_upload"] = where  # for the answer's hook, which sees no parameters
         with cls._lock:
-            for watch in cls._watches.get((params.get("Bucket"), params.get("Key")), ()):
+            for watch in cls._watches.get(where, ()):
                 watch.attempts += 1
 
     @classmethod
-    def note(cls, parsed=None, **kwargs) -> None:
-        """botocore's ``after-call.s3.CreateMultipartUpload`` hook."""
-        if not parsed or not parsed.get("UploadId"):
-            return
+    def note(cls, parsed=None, context=None, **kwargs) -> None:
+        """botocore's ``after-call.s3.CreateMultipartUpload`` hook: an answer came (an upload id, or an error)."""
+        where = (context or {}).get("mlrun_upload")
         with cls._lock:
+            for watch in cls._watches.get(where or (None, None), ()):
+                watch.answered += 1
+            if not parsed or not parsed.get("UploadId"):
+                return
             for watch in cls._watches.get((parsed.get("Bucket"), parsed.get("Key")), ()):
                 watch._ids.append(parsed["UploadId"])
 

@@ -43,24 +43,26 @@ def _age(last_update: str, now: float) -> float | None:
 
     try:
         when = datetime.fromisoformat(str(last_update).replace("Z", "+00:00"))
-    except ValueError:
+        return None if when.tzinfo is None else now - when.timestamp()
+    except (ValueError, OverflowError):
         return None  # a time we cannot read: never a reason to fail a run
-    if when.tzinfo is None:
-        return None
-    return now - when.timestamp()
 
 
-def _might_be_gone(summary: dict, now: float) -> bool:
+def _might_be_gone(summary, now: float) -> bool:
+    if not isinstance(summary, dict) or summary.get("state") != "running":
+        return False
     age = _age(summary.get("last_update", ""), now)
-    return summary.get("state") == "running" and age is not None and age > stale_after(0)
+    return age is not None and age > stale_after(0)
 
 
 def gone_reason(data: dict, now: float) -> str:
     """Why the record ``data`` belongs to a process that is gone (``""``: it does not, or we cannot tell)."""
     status, annotations = data.get("status") or {}, (data.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(status, dict) or not isinstance(annotations, dict) or status.get("state") != "running":
+        return ""
     try:
         interval = float(annotations.get(HEARTBEAT_ANNOTATION, ""))
-    except ValueError:
+    except (ValueError, TypeError):
         return ""
     age = _age(status.get("last_update", ""), now)
     if status.get("state") != "running" or interval <= 0 or age is None or age <= stale_after(interval):

@@ -10,7 +10,7 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import poll
+from faults.faultkit import poll
 from helpers import mlrun_cli, run_python
 
 from mlrun.errors import StoreError

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import poll
+from faults.faultkit import poll
 from helpers import mlrun_cli
 
 from mlrun.errors import StoreError

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import children_of, pid_gone, poll
+from faults.faultkit import children_of, pid_gone, poll
 from helpers import free_port, stop_process, wait_for_http
 
 from mlrun.errors import StoreError
