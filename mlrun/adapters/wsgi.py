@@ -92,6 +92,8 @@ def _keep_workers(children: set[int], start_worker: Callable[[], None]) -> None:
     import logging
     import time
 
+    from ..runtimes.local import exit_reason
+
     started = {pid: time.monotonic() for pid in children}
     while children:
         pid, status = os.wait()
@@ -99,22 +101,14 @@ def _keep_workers(children: set[int], start_worker: Callable[[], None]) -> None:
             continue
         children.discard(pid)
         lived = time.monotonic() - started.pop(pid, 0.0)
-        logging.getLogger("mlrun.server").warning("worker %d ended (%s); starting another", pid, _ended(status))
+        logging.getLogger("mlrun.server").warning("worker %d ended (%s); starting another", pid,
+                                                  exit_reason(os.waitstatus_to_exitcode(status)))
         if lived < RESTART_DELAY:
             time.sleep(RESTART_DELAY - lived)
         before = set(children)
         start_worker()
         for new in children - before:
             started[new] = time.monotonic()
-
-
-def _ended(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        try:
-            return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-        except ValueError:
-            return f"killed by signal {os.WTERMSIG(status)}"
-    return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
 def _die_with_parent(parent: int) -> None:

@@ -170,7 +170,7 @@ def _final_record(db, record: RunRecord, signum: int, failure: str, returncode: 
     elif failure:
         final.fail(failure)
     elif returncode != 0 and final.state != "error":
-        final.fail(_exit_reason(returncode))
+        final.fail(exit_reason(returncode))
     elif final.state in ("created", "running"):
         final.complete()
     elif final.to_dict(copy=False) == data:  # as the child committed it: no need to store it again
@@ -192,7 +192,8 @@ def _launch_failed(record: RunRecord, reason: str) -> RunOutcome:
     return RunOutcome(final)
 
 
-def _exit_reason(returncode: int) -> str:
+def exit_reason(returncode: int) -> str:
+    """Why a process ended, from its return code (negative: the signal that killed it)."""
     if returncode < 0:
         try:
             return f"process killed by {signal.Signals(-returncode).name}"

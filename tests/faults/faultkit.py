@@ -10,32 +10,8 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 
-from helpers import free_port
-
-
-def poll(condition, timeout: float = 20, what: str = "condition"):
-    """Wait until ``condition()`` is truthy (and return it), polling; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:  # a zombie (dead, not yet reaped) counts as gone
-        with open(f"/proc/{pid}/stat") as fp:
-            return fp.read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
+from helpers import free_port, pid_gone, poll
 
 
 def children_of(pid: int) -> list[int]:

@@ -10,8 +10,7 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
-from faults.faultkit import poll
-from helpers import mlrun_cli, run_python
+from helpers import mlrun_cli, poll, run_python
 
 from mlrun.errors import StoreError
 

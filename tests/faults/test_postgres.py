@@ -11,8 +11,7 @@ import uuid
 
 import pytest
 import requests
-from faults.faultkit import poll
-from helpers import mlrun_cli
+from helpers import mlrun_cli, poll
 
 from mlrun.errors import StoreError
 from mlrun.run import new_run

@@ -12,8 +12,7 @@ import uuid
 from contextlib import ExitStack
 
 import pytest
-from faults.faultkit import pid_gone, poll
-from helpers import mlrun_cli
+from helpers import mlrun_cli, pid_gone, poll
 
 from mlrun.rundb import get_run_db
 from mlrun.rundb.liveness import PROCESS_GONE

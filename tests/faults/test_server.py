@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from faults.faultkit import children_of, pid_gone, poll
-from helpers import free_port, stop_process, wait_for_http
+from faults.faultkit import children_of
+from helpers import free_port, pid_gone, poll, stop_process, wait_for_http
 
 from mlrun.errors import StoreError
 from mlrun.run import new_run
@@ -36,7 +36,7 @@ def test_workers_die_with_a_killed_server_and_a_killed_worker_is_replaced(tmp_pa
                         and children_of(proc.pid), what="the killed worker replaced")
         assert requests.get(f"http://127.0.0.1:{port}/ready", timeout=5).json() == {"status": "ready"}
         with open(log) as fp:
-            assert f"worker {workers[0]} ended (killed by SIGKILL); starting another" in fp.read()
+            assert f"worker {workers[0]} ended (process killed by SIGKILL); starting another" in fp.read()
         os.kill(proc.pid, signal.SIGKILL)  # the parent alone
         proc.wait(10)
         poll(lambda: all(pid_gone(pid) for pid in replaced), timeout=10, what="the workers to exit with their parent")
