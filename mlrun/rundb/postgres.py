@@ -123,6 +123,7 @@ class PostgresRunDB(RunDB):
     def __init__(self, url: str):
         super().__init__(url)
         self._local = threading.local()
+        self._address = f"run store {mask_password(url, url)}"  # what a call that overran names
         from ..secrets import register
 
         # whatever prints the URL (a server's start line, a log record) shows *** instead
@@ -189,14 +190,15 @@ class PostgresRunDB(RunDB):
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
 
     @contextmanager
-    def _bounded(self):
-        """The connection, for one call within its deadline (``call_seconds``); errors as ``StoreError``, and a
-        call that overran as ``DeadlineExceeded`` (the connection is then shut down and dropped)."""
+    def _bounded(self, seconds: float | None = None):
+        """The connection, for one call within its deadline (``seconds``, default ``call_seconds()``); errors as
+        ``StoreError``, and a call that overran as ``DeadlineExceeded`` (the connection is then shut down and
+        dropped)."""
         import psycopg
 
         from ..transport import Call
 
-        call = Call(f"run store {mask_password(self.url, self.url)}", call_seconds(), TIMEOUT_ENV)
+        call = Call(self._address, call_seconds() if seconds is None else seconds, TIMEOUT_ENV)
         try:
             with call:
                 conn = self._conn
@@ -227,9 +229,10 @@ class PostgresRunDB(RunDB):
     @contextmanager
     def _transaction(self, pipelined: bool = True):
         """A transaction within the call's deadline: it commits only when PostgreSQL reaches its end in time."""
-        until = time.time() + call_seconds()
+        seconds = call_seconds()
+        until = time.time() + seconds
         # pipelined: the transaction's statements go in one round trip, not one each
-        with self._bounded() as conn, conn.pipeline() if pipelined else nullcontext(), conn.transaction():
+        with self._bounded(seconds) as conn, conn.pipeline() if pipelined else nullcontext(), conn.transaction():
             yield
             conn.execute(_IN_TIME, (until,))
 
