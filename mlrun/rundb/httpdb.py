@@ -33,8 +33,6 @@ DEFAULT_DEADLINE = 60.0
 MAX_ANSWER_ENV = "MLRUN_DB_MAX_ANSWER"
 DEFAULT_MAX_ANSWER = 256 * 1024 * 1024
 RETRIES = 3
-#: the header carrying when a call gives up (``time.time()`` seconds; ``mlrun.server.api`` reads it)
-DEADLINE_HEADER = "X-MLRun-Deadline"
 #: runs asked per request when a caller lists without a limit (the server's largest page)
 PAGE_SIZE = 1000
 
@@ -83,15 +81,14 @@ class HTTPRunDB(RunDB):
                              "is it an mlrun server?") from None
 
     def _call(self, method: str, path: str, **kwargs):
-        import time
-
         import requests
 
-        from ..transport import request
+        from ..transport import DEADLINE_HEADER, request
 
         url = f"{self.base}/api{path}"
-        # the server's store gives up when this call does: a write it could not finish in time is not applied later
-        headers = {**kwargs.pop("headers", {}), DEADLINE_HEADER: f"{time.time() + self.deadline:.3f}"}
+        # the server's store gives up when this call does (the transport fills in the time left at each attempt):
+        # a write it could not finish in time is not applied later
+        headers = {**kwargs.pop("headers", {}), DEADLINE_HEADER: ""}
         try:
             response = request(self.session, method, url, deadline=self.deadline, deadline_env=DEADLINE_ENV,
                                limit=self.max_answer, limit_env=MAX_ANSWER_ENV, timeout=self.timeout,

@@ -166,6 +166,9 @@ class PostgresRunDB(RunDB):
             call.watch(conn)
         try:
             self._migrate(conn)
+            # PostgreSQL's clock against ours (the deadline check compares them): a skewed clock must not refuse writes
+            self._local.skew = float(conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0]) \
+                - time.time()
         except psycopg.Error as exc:
             conn.close()
             raise StoreError(self._message("cannot create the run store's schema in", exc)) from None
@@ -234,7 +237,7 @@ class PostgresRunDB(RunDB):
         # pipelined: the transaction's statements go in one round trip, not one each
         with self._bounded(seconds) as conn, conn.pipeline() if pipelined else nullcontext(), conn.transaction():
             yield
-            conn.execute(_IN_TIME, (until,))
+            conn.execute(_IN_TIME, (until + getattr(self._local, "skew", 0.0),))  # by PostgreSQL's clock
 
     def check(self) -> None:
         self._run("SELECT 1")

@@ -58,15 +58,16 @@ def iteration_arg() -> int:
 def pass_on_deadline():
     """The store gives up when the client does (its deadline header): a write whose client gave up is not applied
     later."""
-    from ..rundb.base import set_caller_deadline
-    from ..rundb.httpdb import DEADLINE_HEADER
+    import time
 
-    text = request.headers.get(DEADLINE_HEADER, "")
+    from ..rundb.base import set_caller_deadline
+
+    text = request.headers.get("X-MLRun-Deadline", "")  # seconds the client has left (``transport.DEADLINE_HEADER``)
     try:
-        until = float(text) if text else None
+        left = float(text) if text else None
     except ValueError:
-        until = None
-    set_caller_deadline(until if until is None or until == until else None)
+        left = None
+    set_caller_deadline(time.time() + left if left is not None and 0 <= left < float("inf") else None)
 
 
 @bp.teardown_request

@@ -3,7 +3,7 @@
 ``/ready`` reaches the store now (``RunDB.check``) and answers within ``$MLRUN_SERVER_READY_TIMEOUT`` seconds
 (default 5): 200 ``{"status": "ready"}``, else 503 with the reason.  ``/healthz`` answers from the last check
 (``/ready``'s, or the periodic one) when it is recent, else checks: 200 ``{"status": "ok"}``, else 503
-``{"status": "store unreachable", "error": ...}``.  Every ``$MLRUN_SERVER_CHECK_INTERVAL`` seconds (default 60;
+``{"status": "store unreachable", "error": ...}``.  Every ``$MLRUN_SERVER_CHECK_INTERVAL`` seconds (default 300;
 0: never) each server process checks the store and records runs whose process is gone
 (``mlrun.rundb.liveness``).  One check runs at a time: callers arriving meanwhile wait for its outcome, so a hung
 store never piles up threads.
@@ -64,7 +64,7 @@ class StoreHealth:
         if self._pid == os.getpid():
             return
         self._pid = os.getpid()
-        interval = env_seconds(CHECK_INTERVAL_ENV, 60.0)
+        interval = env_seconds(CHECK_INTERVAL_ENV, 300.0)
         if interval > 0:
             threading.Thread(target=self._periodic, args=(interval,), name="mlrun-periodic-check", daemon=True).start()
 
