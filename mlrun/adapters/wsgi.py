@@ -53,6 +53,12 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
         _serve_forever(server)
         return
 
+    _serve_workers(lambda: _serve_forever(create_server(app, sockets=listening, **options)), workers, listening[0])
+
+
+def _serve_workers(serve: Callable[[], None], workers: int, listening: socket.socket) -> None:
+    """Fork ``workers`` processes running ``serve()`` on the shared socket; keep them (a dead one is replaced)
+    until this process is told to stop, then stop them."""
     parent = os.getpid()
     children: set[int] = set()
 
@@ -61,7 +67,7 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
         if pid == 0:  # a worker: serve until told to stop, never return into the parent's code
             try:
                 _die_with_parent(parent)
-                _serve_forever(create_server(app, sockets=listening, **options))
+                serve()
             finally:
                 os._exit(0)
         children.add(pid)
@@ -80,7 +86,7 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        listening[0].close()
+        listening.close()
 
 
 #: a worker that dies sooner than this after its start is restarted only after this long (no crash loop at full speed)
