@@ -273,8 +273,8 @@ def save_record(record: RunRecord, target: str, secrets: Mapping | None = None) 
             target, f"{record.uid}.yaml")
     try:
         get_item(target, secrets).put(record.to_yaml())
-    except OSError as exc:  # the run is already recorded in the store: a failure, not a usage error
-        raise StoreError(f"cannot save the run record to {target}: {exc.strerror or exc}") from None
+    except (OSError, StoreError) as exc:  # the run is already recorded in the store: a failure, not a usage error
+        raise StoreError(f"cannot save the run record to {target}: {getattr(exc, 'strerror', None) or exc}") from None
     return target
 
 

@@ -133,7 +133,9 @@ class _NamedWriter(TempFileWriter):
 
 
 def _write_error(path: str, exc: OSError) -> StoreError:
-    return StoreError(f"cannot write {path}: {exc.strerror or exc} (nothing was written there)")
+    error = StoreError(f"cannot write {path}: {exc.strerror or exc} (nothing was written there)")
+    error.strerror = exc.strerror  # the OS's reason alone, for a caller that names the target its own way
+    return error
 
 
 @contextmanager
