@@ -23,7 +23,7 @@ from operator import attrgetter
 
 from . import lifecycle
 from .config import EXEC_CONFIG_ENV, EXEC_CONFIG_FD_ENV, EXEC_SECRETS_ENV, owner
-from .errors import InvalidInputError, error_message
+from .errors import InvalidInputError, NotFoundError, StoreError, error_message
 from .model import RUN_STATES, RunRecord, now_iso, parse_struct
 from .secrets import SecretsStore, secret_values
 
@@ -58,6 +58,9 @@ class RunContext:
         self._rundb = rundb
         self._metrics = record.status.metrics  # log_metric appends here directly: it must stay cheap
         self._read_inputs: set[str] = set()
+        self._commit_lock = allocate_lock()  # a heartbeat's commit never lands after the final one
+        #: artifact writes that failed (the code may have caught the error): they fail the run at its end
+        self._failed_writes: list[str] = []
         self._record.spec.secret_sources = self._secrets.sources
         if register:  # the process's stdout, stderr and logging hide them from now on
             self._secrets.register()
@@ -218,17 +221,30 @@ class RunContext:
         """
         from .artifacts import log_artifact
 
-        return log_artifact(self._record, item, body=body, local_path=local_path, target_path=target_path,
-                                      description=description, labels=labels, format=format, secrets=self._secrets,
-                                      policy=self._policy, viewer=viewer, upload=upload)
+        try:
+            return log_artifact(self._record, item, body=body, local_path=local_path, target_path=target_path,
+                                description=description, labels=labels, format=format, secrets=self._secrets,
+                                policy=self._policy, viewer=viewer, upload=upload)
+        except StoreError as exc:
+            if not isinstance(exc, NotFoundError):  # the write failed (not the call): the run did not do its job
+                self._failed_writes.append(str(exc))
+            raise
 
     # -- lifecycle --------------------------------------------------------------------------
     def commit(self, message: str = "") -> None:
         """Save the record as it is now into the run store."""
-        if message:
-            self._record.status.commit_message = message
-        self._record.touch()
-        self._db_to_write().store_run_data(self.record_data(copy=False))
+        with self._commit_lock:
+            if message:
+                self._record.status.commit_message = message
+            self._record.touch()
+            self._db_to_write().store_run_data(self.record_data(copy=False))
+
+    def heartbeat(self) -> None:
+        """Refresh the stored record's ``last_update`` while the run is running (``mlrun.rundb.liveness``)."""
+        with self._commit_lock:
+            if self.state == "running":
+                self._record.touch()
+                self._db_to_write().store_run_data(self.record_data(copy=True))
 
     def _db_to_write(self):
         """The run store, once this run's uid is its own: a served run that named the uid of a stored run (not
@@ -264,13 +280,19 @@ class RunContext:
         if isinstance(error, SystemExit):
             code = error.code
             error = None if code in (None, 0) else code if isinstance(code, str) else f"script exited with code {code}"
+        if error is None and self._failed_writes and self.state != "error":
+            error = "; ".join(self._failed_writes)  # the code went on after a write failed: the run did not succeed
         if error is None:
             if self.state != "error":  # the code failed its run itself (set_state, finish): keep its reason
                 self.set_state("completed")
         else:
             self.set_state("error", error_message(error))
         if commit:
-            self.commit()
+            from .rundb.spool import store_final
+
+            with self._commit_lock:  # the end is retried, and kept on this machine when the store cannot take it
+                self._record.touch()
+                store_final(self._db(), self.record_data(copy=False))
 
     def __enter__(self) -> RunContext:
         return self

@@ -72,8 +72,11 @@ def in_process_run(ctx, rundb=None, secrets=None) -> Iterator[list]:
 
 
 def reset_current() -> None:
-    """Forget the process's context (tests, long-lived workers serving many runs)."""
+    """Forget the process's context (tests, long-lived workers serving many runs); its heartbeat stops."""
     global _current
+    heartbeat = getattr(_current, "_heartbeat", None)
+    if heartbeat is not None:
+        heartbeat.stop()
     _current = None
 
 
@@ -85,6 +88,7 @@ def finish_at_exit(ctx, signals: bool = False) -> None:
     """
     global _hooks_installed
     ctx.owned_by_process = True
+    _start_heartbeat(ctx)
     if signals:
         _end_on_sigterm()
     if _hooks_installed:
@@ -105,6 +109,17 @@ def finish_at_exit(ctx, signals: bool = False) -> None:
 
     sys.excepthook, sys.exit = excepthook, exit
     atexit.register(_at_exit)
+
+
+def _start_heartbeat(ctx) -> None:
+    """While the run is running, its process refreshes the stored record (``mlrun.rundb.liveness``)."""
+    from .rundb.liveness import HEARTBEAT_ANNOTATION, Heartbeat, heartbeat_interval
+
+    interval = heartbeat_interval()
+    if interval > 0 and getattr(ctx, "_heartbeat", None) is None:
+        ctx.annotations.setdefault(HEARTBEAT_ANNOTATION, f"{interval:g}")
+        ctx._db()  # the store the run began with, resolved now: the beats never follow a changed environment
+        ctx._heartbeat = Heartbeat(ctx.heartbeat, interval)
 
 
 def _at_exit() -> None:

@@ -124,14 +124,7 @@ class RunRequest:
             outcome = runtime.run(record, secrets, rundb, stream=self.stream)
         # the one record that leaves from here on (store, --save-to, KFP files, the caller), secrets hidden
         final = masked_record(outcome.record, secrets)
-        if outcome.stored and final is outcome.record:  # the run committed its own end, nothing to hide: only the log
-            if outcome.log:
-                db.store_log(final.uid, outcome.log, append=False)
-        elif outcome.log:
-            db.store_run_and_log(final, outcome.log)
-        else:
-            db.store_run(final)
-        return final
+        return record_end(db, final, outcome, secrets)
 
     def refuse(self, reason: str) -> RunRecord:
         """Record the run in state ``error`` with ``reason`` without running it (a check before the run failed)."""
@@ -167,6 +160,11 @@ class RunRequest:
         secrets.register()  # this process's own output (errors, progress) hides them too
         if runtime.stores_running and not refused and record.state == "created":
             record.start()  # the one write at the start: the run's process finds it running and does not write again
+            from .rundb.liveness import HEARTBEAT_ANNOTATION, heartbeat_interval
+
+            interval = heartbeat_interval()
+            if interval > 0:  # the run's process sends it (its context): a record without it is never marked gone
+                record.metadata.annotations.setdefault(HEARTBEAT_ANNOTATION, f"{interval:g}")
         db = get_run_db(self.rundb or default_dbpath())
         db.store_run(record, secrets)
         return runtime, record, sweep, db
@@ -185,6 +183,39 @@ def check_mode(runtime_spec: Mapping, kind: str) -> None:
         raise InvalidInputError(f"unknown run mode {mode!r} (expected: noctx)")
     if mode and (kind != "local" or runtime_spec.get("handler")):
         raise InvalidInputError("mode noctx runs a Python file as a script (no handler, no function URL)")
+
+
+def record_end(db, final: RunRecord, outcome, secrets: SecretsStore) -> RunRecord:
+    """Store the run's end (``final``, masked) and its log, retried, else kept on this machine to be delivered
+    later (``mlrun.rundb.spool``).  When the store takes the record but not the log (a full disk), the run fails,
+    saying what of its log the store keeps."""
+    from .rundb.spool import keep, retried, write_final
+
+    data = final.to_dict(copy=False)
+    if outcome.stored and final is outcome.record:  # the run committed its own end, nothing to hide: only the log
+        reason = retried(lambda: db.store_log(final.uid, outcome.log, append=False)) if outcome.log else ""
+    else:
+        reason = write_final(db, data, outcome.log or None)
+    if not reason:
+        return final
+    if outcome.log:
+        failed = final.copy()
+        failed.fail(f"the run's log could not be stored: {reason}; {_log_kept(outcome)}")
+        failed = masked_record(failed, secrets)
+        try:
+            db.store_run(failed)
+            return failed
+        except StoreError:  # the store is out: the whole end waits on this machine
+            pass
+    keep(db.url, data, outcome.log or None, reason)
+    return final
+
+
+def _log_kept(outcome) -> str:
+    """What of the run's log the store keeps: the part appended while it ran."""
+    size = max(outcome.log_kept, 0)
+    total, kept = outcome.log.count(b"\n"), outcome.log[:size].count(b"\n")
+    return f"the store keeps {kept:,} of its {total:,} lines ({size:,} of {len(outcome.log):,} bytes)"
 
 
 def run_with_kfp(request: RunRequest, kfp: OutputWriter) -> RunRecord:
@@ -242,8 +273,8 @@ def save_record(record: RunRecord, target: str, secrets: Mapping | None = None) 
             target, f"{record.uid}.yaml")
     try:
         get_item(target, secrets).put(record.to_yaml())
-    except OSError as exc:  # the run is already recorded in the store: a failure, not a usage error
-        raise StoreError(f"cannot save the run record to {target}: {exc.strerror or exc}") from None
+    except (OSError, StoreError) as exc:  # the run is already recorded in the store: a failure, not a usage error
+        raise StoreError(f"cannot save the run record to {target}: {getattr(exc, 'strerror', None) or exc}") from None
     return target
 
 

@@ -180,6 +180,11 @@ if hasattr(os, "register_at_fork"):  # a forked child has no watchdog thread and
     os.register_at_fork(after_in_child=_watchdog.reset)
 
 
+#: a request header that a bounded call fills, at each attempt, with the seconds it has left: a server (``mlrun
+#: server``) bounds its own work for the request by it, so what its client gave up on is not done later
+DEADLINE_HEADER = "X-MLRun-Deadline"
+
+
 class _Bounded:
     """Connection mixin: connect within the time left, and register the socket with the thread's call."""
 
@@ -202,6 +207,9 @@ class _Bounded:
         if call is not None and self.sock is not None and self._call is not call:  # a kept-alive connection
             call.watch(self.sock)
             self._call = call
+        headers = kwargs.get("headers")
+        if call is not None and headers and DEADLINE_HEADER in headers:  # this attempt's time left, retries included
+            kwargs["headers"] = {**headers, DEADLINE_HEADER: f"{max(call.remaining(), 0.0):.3f}"}
         return super().request(*args, **kwargs)
 
 

@@ -71,3 +71,27 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def poll(condition, timeout: float = 30, what: str = "condition"):
+    """Wait until ``condition()`` is truthy (and return it), polling; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # a zombie (dead, not yet reaped by its new parent) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as fp:
+            return fp.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -26,7 +26,7 @@ LAYERS = [
     ["context", "artifacts", "lifecycle", "loader"],
     ["runtimes"],
     ["hyper"],
-    ["run"],
+    ["run", "gc"],
     ["kfp", "adapters", "deploy", "server"],
     ["cli"],
 ]

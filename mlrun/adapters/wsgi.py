@@ -208,28 +208,92 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4,
         _serve_forever(server)
         return
 
-    children = []
-    for _ in range(workers):
+    _serve_workers(lambda: _serve_forever(create_server(app, sockets=listening, **options)), workers, listening[0])
+
+
+def _serve_workers(serve: Callable[[], None], workers: int, listening: socket.socket) -> None:
+    """Fork ``workers`` processes running ``serve()`` on the shared socket; keep them (a dead one is replaced)
+    until this process is told to stop, then stop them."""
+    parent = os.getpid()
+    children: set[int] = set()
+
+    def start_worker() -> None:
         pid = os.fork()
         if pid == 0:  # a worker: serve until told to stop, never return into the parent's code
             try:
-                _serve_forever(create_server(app, sockets=listening, **options))
+                _die_with_parent(parent)
+                serve()
             finally:
                 os._exit(0)
-        children.append(pid)
+        children.add(pid)
+
     try:
-        for pid in children:
-            os.waitpid(pid, 0)
+        for _ in range(workers):
+            start_worker()
+        _keep_workers(children, start_worker)
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping: a second SIGTERM must not cut the cleanup short
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        listening[0].close()
+        listening.close()
+
+
+#: a worker that dies sooner than this after its start is restarted only after this long (no crash loop at full speed)
+RESTART_DELAY = 1.0
+
+
+def _keep_workers(children: set[int], start_worker: Callable[[], None]) -> None:
+    """Wait on the workers; one that ends (killed, crashed) is replaced, so the server keeps its size."""
+    import logging
+    import time
+
+    from ..runtimes.local import exit_reason
+
+    started = {pid: time.monotonic() for pid in children}
+    while children:
+        pid, status = os.wait()
+        if pid not in children:
+            continue
+        children.discard(pid)
+        lived = time.monotonic() - started.pop(pid, 0.0)
+        logging.getLogger("mlrun.server").warning("worker %d ended (%s); starting another", pid,
+                                                  exit_reason(os.waitstatus_to_exitcode(status)))
+        if lived < RESTART_DELAY:
+            time.sleep(RESTART_DELAY - lived)
+        before = set(children)
+        start_worker()
+        for new in children - before:
+            started[new] = time.monotonic()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the server's main process dies (even by SIGKILL): a worker
+    outliving it would keep the port and serve on unmanaged.  Linux only (``PR_SET_PDEATHSIG``); elsewhere a
+    thread watches the parent."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGTERM, 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="mlrun-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _server_options(threads: int, max_request_body_size: int, admit: Admit | None, limits: ClientLimits) -> dict:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 
 from ..config import default_out_path
-from ..errors import AccessDeniedError, InvalidInputError, NotFoundError
+from ..errors import AccessDeniedError, InvalidInputError, NotFoundError, StoreError
 from ..model import RunRecord
 from ..secrets import SecretsStore
 from .base import Artifact, check_viewer
@@ -47,7 +47,10 @@ def log_artifact(record: RunRecord, item: str | Artifact, body: bytes | str | No
     if artifact.rendered and isinstance(data, str):
         data = secrets.mask(data)  # mlrun wrote this body from the caller's values: hidden like any value it writes
     if upload:
-        url, size, digest = _store(record, artifact, data, secrets, policy)
+        try:
+            url, size, digest = _store(record, artifact, data, secrets, policy)
+        except StoreError as exc:  # a full disk, a lost endpoint: which artifact, where (the store's error names it)
+            raise type(exc)(f"artifact {key!r}: {exc}") from None
     else:
         url, size, digest = _reference(artifact, data, policy)
     entry = {

@@ -1,7 +1,7 @@
 """The ``mlrun`` command line: a thin layer over the Python API (``mlrun.run``, ``mlrun.rundb``, ...).
 
 This module holds the root group, ``main`` and what every command shares (``user_errors``, the UTF-8
-check); each command lives in a module of this package (``run``, ``runs``, ``serve``, ``server``),
+check); each command lives in a module of this package (``run``, ``runs``, ``serve``, ``server``, ``gc``),
 imported only when invoked or listed, and found through the ``COMMANDS`` registry (entry-point group
 ``mlrun.commands``), so ``mlrun --help`` and every command stay fast.
 """
@@ -22,6 +22,7 @@ COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
     ("get", "logs", "delete"): ("mlrun.cli.runs:", ""),
     ("serve", "function-config"): ("mlrun.cli.serve:", ""),
     "server": ("mlrun.cli.server:", ""),
+    "gc": ("mlrun.cli.gc:", ""),
 }, lower=False)
 
 

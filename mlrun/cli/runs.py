@@ -52,9 +52,12 @@ def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, f
         check_listing_text(name=name, project=project, labels=label_filter)
     except FilterError as exc:
         raise UsageLine(f"--{exc.field}: {exc}" if exc.field == "label" else str(exc)) from None
-    runs, _ = get_run_db(rundb).search_runs(expr, sort=sort, desc=not asc, name=name, project=project,
-                                            labels=label_filter, state=state, limit=limit or None,
-                                            iterations=iterations)
+    from ..rundb.liveness import mark_gone
+
+    db = get_run_db(rundb)
+    runs, _ = db.search_runs(expr, sort=sort, desc=not asc, name=name, project=project, labels=label_filter,
+                             state=state, limit=limit or None, iterations=iterations)
+    mark_gone(db, runs)  # runs whose process is gone are recorded as such when seen
     if fmt == "json":
         click.echo(json.dumps(runs, indent=2))
     elif fmt == "yaml":

@@ -32,20 +32,69 @@ class FileStat:
 
 
 class _TempNames:
-    """Names for temp files: a random prefix per process and a counter.
+    """Names for temp files: ``.mlrun-HOST-PID-RANDOM-N.tmp``, a prefix per process and a counter.
 
     Not a random name per file: that is a system call per write, and in a threaded server each
     system call lets the other threads take the interpreter lock.  A forked child draws a new prefix.
+    The host and process id in the name tell a temp file whose writer died (``sweep_temp``).
     """
 
     def __init__(self):
         self.renew()
 
     def renew(self) -> None:
-        self.prefix, self.counter = os.urandom(6).hex(), itertools.count()
+        self.prefix, self.counter = f"{HOST_TAG}-{os.getpid()}-{os.urandom(3).hex()}", itertools.count()
 
     def __call__(self, folder: str) -> str:
+        sweep_temp(folder)
         return os.path.join(folder, f".mlrun-{self.prefix}-{next(self.counter)}.tmp")
+
+
+def _host_tag() -> str:
+    import zlib
+
+    return f"{zlib.crc32(os.uname().nodename.encode()) & 0xFFFFFF:06x}" if hasattr(os, "uname") else "000000"
+
+
+#: this machine, in temp file names: only a writer of this machine is known dead by its process id
+HOST_TAG = _host_tag()
+_swept: set[str] = set()
+
+
+def dead_writer_temp(name: str) -> bool:
+    """Whether ``name`` is a temp file (``.mlrun-HOST-PID-...tmp``) whose writer, a process of this machine, is gone."""
+    parts = name.split("-")
+    if not (name.startswith(".mlrun-") and name.endswith(".tmp") and len(parts) == 5 and parts[1] == HOST_TAG
+            and parts[2].isdigit()):
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def sweep_temp(folder: str) -> list[str]:
+    """Remove the temp files writers that died (a SIGKILL mid-write) left in ``folder``; once per folder and
+    process (the first write there), so it costs one listing.  The paths removed."""
+    if folder in _swept:
+        return []
+    if len(_swept) > 10_000:
+        _swept.clear()
+    _swept.add(folder)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if dead_writer_temp(name):
+            with suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+    return removed
 
 
 temp_name = _TempNames()

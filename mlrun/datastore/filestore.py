@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from stat import S_ISDIR
 from typing import BinaryIO
 
-from ..errors import NotFoundError, StoreError
+from ..errors import MLRunError, NotFoundError, StoreError
 from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, temp_name, unlink_quietly
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -104,7 +104,8 @@ class FileStore(DataStore):
                 return TempFileWriter(lambda tmp: self.upload(path, tmp))  # type: ignore[return-value]
             # the temp file sits beside the target so the final rename stays on one file system
             folder = os.path.dirname(os.path.abspath(path))
-            return TempFileWriter(lambda tmp: os.replace(tmp, path), folder)  # type: ignore[return-value]
+            with _write_errors(path):
+                return _NamedWriter(lambda tmp: os.replace(tmp, path), folder, path)  # type: ignore[return-value]
         with _os_errors(path):
             fp = open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
         if self.opened_check is not None:
@@ -133,8 +134,12 @@ class FileStore(DataStore):
             os.close(fd)
 
     def put(self, path: str, data: bytes) -> None:
-        if self.opened_check is not None:
-            return self._write_checked(path, lambda fd: _write_all(fd, data))
+        with _write_errors(path):
+            if self.opened_check is not None:
+                return self._write_checked(path, lambda fd: _write_all(fd, data))
+            self._put(path, data)
+
+    def _put(self, path: str, data: bytes) -> None:
         fd, tmp = create_temp(os.path.dirname(os.path.abspath(path)))
         try:
             try:
@@ -152,9 +157,9 @@ class FileStore(DataStore):
         if not os.path.isfile(local_path):
             raise NotFoundError(f"file not found: {local_path}")
         if self.opened_check is not None:
-            with open(local_path, "rb") as src:
+            with _write_errors(path), open(local_path, "rb") as src:
                 return self._write_checked(path, lambda fd: _copy_into(src.fileno(), fd))
-        with atomic_path(path) as tmp:
+        with _write_errors(path), atomic_path(path) as tmp:
             shutil.copyfile(local_path, tmp)  # the kernel's zero-copy path, unlike a read/write loop
 
     def download(self, path: str, local_path: str) -> None:
@@ -184,6 +189,42 @@ def _write_all(fd: int, data: bytes) -> None:
 def _copy_into(src: int, dst: int) -> None:
     while chunk := os.read(src, CHUNK_SIZE):
         _write_all(dst, chunk)
+
+
+class _NamedWriter(TempFileWriter):
+    """A local file being written: a failed write (a full disk) names the target."""
+
+    def __init__(self, commit, folder: str, target: str):
+        super().__init__(commit, folder)
+        self.target = target
+
+    def write(self, data: bytes) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            self._finish(commit=False)
+            raise _write_error(self.target, exc) from None
+
+    def _finish(self, commit: bool) -> None:
+        with _write_errors(self.target):
+            super()._finish(commit)
+
+
+def _write_error(path: str, exc: OSError) -> StoreError:
+    error = StoreError(f"cannot write {path}: {exc.strerror or exc} (nothing was written there)")
+    error.strerror = exc.strerror  # the OS's reason alone, for a caller that names the target its own way
+    return error
+
+
+@contextmanager
+def _write_errors(path: str) -> Iterator[None]:
+    """A failed write (a full disk, no permission) as one line naming the target; the partial copy is gone."""
+    try:
+        yield
+    except MLRunError:  # already says what failed (a refusal by the policy too: it is a PermissionError)
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc) from None
 
 
 @contextmanager

@@ -156,7 +156,7 @@ class S3Store(DataStore):
         try:
             yield
         except BaseException as exc:
-            note = self._abort_uploads(watch.started(), key) if watch is not None else ""
+            note = self._abort_uploads(watch, key) if watch is not None else ""
             error = self._translate(exc, self.url_of(key)) if isinstance(exc, Exception) else None
             if error is None:
                 if note and isinstance(exc, Exception):
@@ -206,13 +206,13 @@ class S3Store(DataStore):
             return StoreError(f"access denied to {self._where(url)} ({code}): check the AWS credentials")
         return StoreError(f"{self._where(url)}: {code or status}: {error.get('Message', '')}".rstrip(": "))
 
-    def _abort_uploads(self, upload_ids: list[str], key: str) -> str:
-        """Abort these multipart uploads of ``key`` (the transfer manager aborts its own too, but with the
-        client's long timeouts and retries, and not on KeyboardInterrupt); a note naming any left open."""
-        if not upload_ids:
-            return ""
-        left = []
-        client = None
+    def _abort_uploads(self, watch: _UploadWatch, key: str) -> str:
+        """Abort the multipart uploads of ``key`` this write began (the transfer manager aborts its own too, but
+        with the client's long timeouts and retries, and not on KeyboardInterrupt); a note naming every one that
+        may remain: those it could not abort, and those the endpoint began for an attempt whose answer was lost
+        (their ids never came back: the store lists them when it answers again)."""
+        upload_ids = watch.started()
+        left, client = [], None
         for upload_id in upload_ids:
             try:
                 client = client or self._abort_client()
@@ -222,11 +222,23 @@ class S3Store(DataStore):
                     left.append(upload_id)
             except Exception:  # noqa: BLE001 - the endpoint is gone: say what may remain
                 left.append(upload_id)
-        if not left:
+        unknown = watch.attempts > watch.answered
+        if unknown:  # an answer was lost: whatever the endpoint holds for the key now is named
+            try:
+                client = client or self._abort_client()
+                listed = client.list_multipart_uploads(Bucket=self.bucket, Prefix=key).get("Uploads", ())
+                left += [u["UploadId"] for u in listed if u.get("Key") == key and u["UploadId"] not in left]
+                unknown = False
+            except Exception:  # noqa: BLE001, S110 - the endpoint is still gone: said below
+                pass
+        if not left and not unknown:
             return ""
-        return (f"; an incomplete multipart upload may remain (upload id {', '.join(left)}): find it with "
-                f"'aws s3api list-multipart-uploads --bucket {self.bucket} --prefix {key}' and remove it with "
-                "'aws s3api abort-multipart-upload'")
+        named = f"upload id {', '.join(left)}" if left else ""
+        if unknown:
+            named += ("; " if named else "") + "and any whose id the lost endpoint never sent"
+        return (f"; an incomplete multipart upload may remain ({named}) of s3://{self.bucket}/{key}: list and "
+                f"remove it with 'mlrun gc s3://{self.bucket}/{key}' (or 'aws s3api list-multipart-uploads "
+                f"--bucket {self.bucket} --prefix {key}' and 'aws s3api abort-multipart-upload')")
 
     def _abort_client(self):
         """A client like ours, with one attempt and short timeouts (``MLRUN_S3_ABORT_TIMEOUT``, default 5 s)."""
@@ -328,6 +340,9 @@ class _UploadWatch:
     def __init__(self, bucket: str, key: str):
         self._where = (bucket, key)
         self._ids: list[str] = []
+        #: CreateMultipartUpload calls made, and answered (a call without an answer may have started uploads
+        #: whose ids never came back)
+        self.attempts = self.answered = 0
         with self._lock:
             self._watches.setdefault(self._where, []).append(self)
 
@@ -344,11 +359,26 @@ class _UploadWatch:
                 self._watches.pop(self._where, None)
 
     @classmethod
-    def note(cls, parsed=None, **kwargs) -> None:
-        """botocore's ``after-call.s3.CreateMultipartUpload`` hook."""
-        if not parsed or not parsed.get("UploadId"):
+    def attempt(cls, params=None, context=None, **kwargs) -> None:
+        """botocore's ``provide-client-params.s3.CreateMultipartUpload`` hook: a call is about to begin uploads."""
+        if not params:
             return
+        where = (params.get("Bucket"), params.get("Key"))
+        if context is not None:
+            context["mlrun_upload"] = where  # for the answer's hook, which sees no parameters
         with cls._lock:
+            for watch in cls._watches.get(where, ()):
+                watch.attempts += 1
+
+    @classmethod
+    def note(cls, parsed=None, context=None, **kwargs) -> None:
+        """botocore's ``after-call.s3.CreateMultipartUpload`` hook: an answer came (an upload id, or an error)."""
+        where = (context or {}).get("mlrun_upload")
+        with cls._lock:
+            for watch in cls._watches.get(where or (None, None), ()):
+                watch.answered += 1
+            if not parsed or not parsed.get("UploadId"):
+                return
             for watch in cls._watches.get((parsed.get("Bucket"), parsed.get("Key")), ()):
                 watch._ids.append(parsed["UploadId"])
 
@@ -356,6 +386,8 @@ class _UploadWatch:
 def _watch_uploads(client) -> None:
     client.meta.events.register("after-call.s3.CreateMultipartUpload", _UploadWatch.note,
                                 unique_id="mlrun-upload-watch")
+    client.meta.events.register("provide-client-params.s3.CreateMultipartUpload", _UploadWatch.attempt,
+                                unique_id="mlrun-upload-attempt")
 
 
 def _object_stat(answer: dict) -> FileStat:

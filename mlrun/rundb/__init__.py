@@ -31,7 +31,8 @@ def register_run_db(scheme: str, db: str | type, extra: str = "") -> None:
 
 
 def get_run_db(url: str | None = None) -> RunDB:
-    """The run store at ``url``, else ``$MLRUN_DBPATH``, else ``~/.mlrun/db``; one instance per URL."""
+    """The run store at ``url``, else ``$MLRUN_DBPATH``, else ``~/.mlrun/db``; one instance per URL.  Run ends kept
+    on this machine for the store (``mlrun.rundb.spool``) are delivered when it is first opened."""
     url = url or default_dbpath()
     if url in _cache:
         return _cache[url]
@@ -40,4 +41,7 @@ def get_run_db(url: str | None = None) -> RunDB:
         known = ", ".join(f"{s}://" for s in RUN_STORES.names() if s)
         raise InvalidInputError(f"unknown run store {url!r} (use a directory or one of: {known})")
     db = _cache[url] = RUN_STORES.get(scheme)(url)
+    from .spool import deliver
+
+    deliver(db)  # ends of runs this machine could not record before
     return db

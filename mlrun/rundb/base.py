@@ -23,6 +23,25 @@ if TYPE_CHECKING:
     from .lists import ArtifactList, RunList
 
 
+_caller = None  # thread-local: when the caller a server serves stops waiting (``set_caller_deadline``)
+
+
+def set_caller_deadline(until: float | None) -> None:
+    """From now on, calls of this thread to a store that honours it (PostgreSQL) end by ``until`` (``time.time()``
+    seconds; ``None``: no such bound): a run server passes on the deadline its client sent with a request."""
+    global _caller
+    if _caller is None:
+        from _thread import _local
+
+        _caller = _local()
+    _caller.until = until
+
+
+def caller_deadline() -> float | None:
+    """The deadline ``caller_deadline_at`` set for this thread, if any."""
+    return None if _caller is None else getattr(_caller, "until", None)
+
+
 def record_data(record: RunRecord, secrets: SecretsStore | None = None) -> dict:
     """``record`` as the plain data a store keeps: every value of ``secrets`` hidden (one pass, no copy before)."""
     data = record.to_dict(copy=False)
@@ -69,7 +88,10 @@ class RunDB(ABC):
 
     def read_run(self, uid: str, iteration: int = 0) -> RunRecord:
         """The full record; ``NotFoundError`` when there is none."""
-        return RunRecord.from_dict(self.read_run_data(uid, iteration))  # text that would not encode, escaped
+        from .liveness import mark_if_gone
+
+        # text that would not encode, escaped; a run whose process is gone is recorded so first
+        return RunRecord.from_dict(mark_if_gone(self, self.read_run_data(uid, iteration)))
 
     def store_run_and_log(self, record: RunRecord, log: bytes, secrets: SecretsStore | None = None) -> None:
         """Store a finished run's record and its whole log (replacing any log it had), ``secrets`` hidden."""
@@ -129,6 +151,9 @@ class RunDB(ABC):
                                    state=state or None, since=since, until=until, sort=field,
                                    desc=desc if isinstance(sort, str) or sort else True, limit=last or limit,
                                    offset=offset, iterations=iter or iterations)
+        from .liveness import mark_gone
+
+        mark_gone(self, runs)  # runs whose process is gone are recorded as such when seen
         return RunList(runs if isinstance(sort, str) or sort else reversed(runs))
 
     def connect(self, secrets=None) -> RunDB:
@@ -259,6 +284,10 @@ class RunDB(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: most implementations have nothing to do
         """Release connections; the store stays usable (it reconnects on demand)."""
+
+    def check(self) -> None:
+        """Reach the store with one cheap call (a server's ``/ready``); ``StoreError`` when it cannot."""
+        self.list_summaries(limit=1)
 
 
 def select_summaries(summaries, name=None, project=None, labels=None, state=None, since=None, until=None,

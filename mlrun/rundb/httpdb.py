@@ -83,13 +83,16 @@ class HTTPRunDB(RunDB):
     def _call(self, method: str, path: str, **kwargs):
         import requests
 
-        from ..transport import request
+        from ..transport import DEADLINE_HEADER, request
 
         url = f"{self.base}/api{path}"
+        # the server's store gives up when this call does (the transport fills in the time left at each attempt):
+        # a write it could not finish in time is not applied later
+        headers = {**kwargs.pop("headers", {}), DEADLINE_HEADER: ""}
         try:
             response = request(self.session, method, url, deadline=self.deadline, deadline_env=DEADLINE_ENV,
                                limit=self.max_answer, limit_env=MAX_ANSWER_ENV, timeout=self.timeout,
-                               address=f"run server {self.base} ({method} /api{path})", **kwargs)
+                               address=f"run server {self.base} ({method} /api{path})", headers=headers, **kwargs)
         except requests.RequestException as exc:
             raise StoreError(f"run server {self.base} did not answer: {_reason(exc)}") from None
         if response.status_code >= 400:

@@ -11,19 +11,34 @@ and value): a filter such as ``outputs.accuracy > 0.9`` reads an index, not ever
 
 The password comes from the URL, ``PGPASSWORD``, ``~/.pgpass`` (libpq reads both) or
 ``MLRUN_PG_PASSWORD``; it never appears in an error message.
+
+Every call has a deadline (``$MLRUN_PG_TIMEOUT``, default 30 s, and no later than the deadline of the caller a
+run server serves, ``caller_deadline``): connecting, each statement and a transaction left idle are bounded on the
+server's side, and a watchdog shuts the connection down when the deadline passes, so a frozen PostgreSQL (which
+bounds nothing) cannot hold a caller.  A write whose caller gave up is never applied later: its transaction ends
+with a check of PostgreSQL's clock against the deadline, and rolls back when it reaches the server too late.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
 from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreError
 from ..model import RunRecord
-from .base import RunDB, capped_log, check_sort, password_spellings, record_of_row, run_not_found
+from .base import RunDB, caller_deadline, capped_log, check_sort, password_spellings, record_of_row, run_not_found
+
+#: seconds a call to PostgreSQL may take (connect, each statement, an idle transaction); default 30: below the
+#: run server's clients' ``$MLRUN_DB_TIMEOUT`` (60), so a server answers 503 before its client gives up
+TIMEOUT_ENV = "MLRUN_PG_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0
+#: the last statement of every write: fails (rolling the write back) once PostgreSQL's clock is past the deadline
+_IN_TIME = "SELECT 1 / (clock_timestamp() <= to_timestamp(%s))::int"
 
 #: the schema, one step per version: a database at version N runs steps N+1... in order, each in a transaction
 MIGRATIONS = (
@@ -113,6 +128,7 @@ class PostgresRunDB(RunDB):
     def __init__(self, url: str):
         super().__init__(url)
         self._local = threading.local()
+        self._address = f"run store {mask_password(url, url)}"  # what a call that overran names
         from ..secrets import register
 
         # whatever prints the URL (a server's start line, a log record) shows *** instead
@@ -138,13 +154,26 @@ class PostgresRunDB(RunDB):
         options = {}
         if not _password(self.url) and os.environ.get("MLRUN_PG_PASSWORD"):
             options["password"] = os.environ["MLRUN_PG_PASSWORD"]
+        seconds = call_seconds()
+        limit_ms = max(1, int(seconds * 1000))
+        connect_timeout = min(int(os.environ.get("MLRUN_PG_CONNECT_TIMEOUT", "10")), math.ceil(seconds))
         try:
             conn = psycopg.connect(self.url.replace("postgres://", "postgresql://", 1), autocommit=True,
-                                   connect_timeout=int(os.environ.get("MLRUN_PG_CONNECT_TIMEOUT", "10")), **options)
+                                   connect_timeout=max(connect_timeout, 1),
+                                   options=f"-c statement_timeout={limit_ms} "
+                                           f"-c idle_in_transaction_session_timeout={limit_ms}", **options)
         except (psycopg.Error, ValueError) as exc:
             raise StoreError(self._message("cannot connect to run store", exc)) from None
+        from ..transport import current
+
+        call = current()
+        if call is not None:  # the schema check below is part of the call that connects
+            call.watch(conn)
         try:
             self._migrate(conn)
+            # PostgreSQL's clock against ours (the deadline check compares them): a skewed clock must not refuse writes
+            self._local.skew = float(conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0]) \
+                - time.time()
         except psycopg.Error as exc:
             conn.close()
             raise StoreError(self._message("cannot create the run store's schema in", exc)) from None
@@ -168,14 +197,36 @@ class PostgresRunDB(RunDB):
                 conn.execute(step)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
 
-    def _run(self, sql: str, args=()):
+    @contextmanager
+    def _bounded(self, seconds: float | None = None):
+        """The connection, for one call within its deadline (``seconds``, default ``call_seconds()``); errors as
+        ``StoreError``, and a call that overran as ``DeadlineExceeded`` (the connection is then shut down and
+        dropped)."""
         import psycopg
 
+        from ..transport import Call
+
+        call = Call(self._address, call_seconds() if seconds is None else seconds, TIMEOUT_ENV)
         try:
-            return self._conn.execute(sql, args)
+            with call:
+                conn = self._conn
+                call.watch(conn)
+                yield conn
         except psycopg.Error as exc:
+            if call.expired:
+                self.close()
+                raise call.error() from None
             self._reset_if_broken()
+            if isinstance(exc, psycopg.errors.DivisionByZero):
+                raise StoreError(self._message("run store", "the write reached PostgreSQL after its deadline "
+                                               "and was not applied")) from None
             raise StoreError(self._message("run store", exc)) from None
+        finally:
+            call.finish()
+
+    def _run(self, sql: str, args=()):
+        with self._bounded() as conn:
+            return conn.execute(sql, args)
 
     def _reset_if_broken(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -185,16 +236,16 @@ class PostgresRunDB(RunDB):
 
     @contextmanager
     def _transaction(self, pipelined: bool = True):
-        import psycopg
+        """A transaction within the call's deadline: it commits only when PostgreSQL reaches its end in time."""
+        seconds = call_seconds()
+        until = time.time() + seconds
+        # pipelined: the transaction's statements go in one round trip, not one each
+        with self._bounded(seconds) as conn, conn.pipeline() if pipelined else nullcontext(), conn.transaction():
+            yield
+            conn.execute(_IN_TIME, (until + getattr(self._local, "skew", 0.0),))  # by PostgreSQL's clock
 
-        conn = self._conn
-        try:
-            # pipelined: the transaction's statements go in one round trip, not one each
-            with conn.pipeline() if pipelined else nullcontext(), conn.transaction():
-                yield
-        except psycopg.Error as exc:
-            self._reset_if_broken()
-            raise StoreError(self._message("run store", exc)) from None
+    def check(self) -> None:
+        self._run("SELECT 1")
 
     # --- the RunDB contract ----------------------------------------------------------------------------------
 
@@ -322,7 +373,8 @@ class PostgresRunDB(RunDB):
                                    (uid,)).fetchone()[0]
                 data = capped_log(data, int(stored))
             if data:
-                self._run("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
+                with self._transaction():
+                    self._conn.execute("INSERT INTO run_logs (uid, data) VALUES (%s, %s)", (uid, bytes(data)))
             return
         with self._transaction():
             self._replace_log(uid, data)
@@ -362,3 +414,18 @@ def _schema_version(conn) -> int:
     if exists is None:
         return 0
     return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def call_seconds() -> float:
+    """Seconds the next call may take: ``$MLRUN_PG_TIMEOUT``, and no more than its caller has left."""
+    from ..config import env_seconds
+
+    seconds = env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
+    until = caller_deadline()
+    if until is not None:
+        seconds = min(seconds, until - time.time())
+        if seconds <= 0:
+            from ..transport import DeadlineExceeded
+
+            raise DeadlineExceeded("the caller's deadline passed before the run store was called")
+    return seconds

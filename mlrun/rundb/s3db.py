@@ -74,6 +74,10 @@ class S3RunDB(RunDB):
         self._put(key, json.dumps({**summary, _RECORD_ETAG: record_etag}).encode())
         return summary
 
+    def check(self) -> None:
+        with self.store._errors(self._key("runs")):
+            self.store.client.list_objects_v2(Bucket=self.store.bucket, Prefix=self._key("runs") + "/", MaxKeys=1)
+
     def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         try:
             return self._get_json(self._key("runs", uid, f"{iteration}.json"))

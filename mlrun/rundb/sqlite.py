@@ -116,6 +116,9 @@ class SQLiteRunDB(RunDB):
         except sqlite3.Error as exc:
             raise StoreError(f"run store {self.dirpath}: {exc}") from None
 
+    def check(self) -> None:
+        self._execute("SELECT 1 FROM runs LIMIT 1")
+
     def store_run_data(self, data: dict) -> None:
         self._execute(*self._insert_run(data))
 

@@ -19,6 +19,8 @@ class RunOutcome:
     record: RunRecord
     log: bytes = b""
     stored: bool = False
+    #: bytes of ``log`` the store already holds (appended while the run went)
+    log_kept: int = 0
 
 
 class Runtime(ABC):

@@ -67,10 +67,12 @@ class LocalRuntime(Runtime):
             guard.child_ended()
             _stop_relay(pumps, appender)
         final, stored = _final_record(db, record, guard.signum, failure and secrets.mask(failure), returncode)
-        outcome = RunOutcome(final, log.getvalue(), stored)
+        outcome = RunOutcome(final, log.getvalue(), stored, appender.kept if appender is not None else 0)
         if guard.signum:
+            from ..rundb.spool import store_final
+
             # this process goes down with the signal: record the run and its log now, then let the signal act
-            db.store_run_and_log(final, outcome.log)
+            store_final(db, final.to_dict(copy=False), outcome.log)
             print(f"mlrun: run {final.uid} {final.status.error}", file=sys.stderr)
             guard.redeliver()
         return outcome
@@ -155,17 +157,22 @@ def _final_record(db, record: RunRecord, signum: int, failure: str, returncode: 
     """The run's final record: what the child committed (or the spec, if it never did), failed when the
     run was interrupted by ``signum``, could not be handed its spec (``failure``) or its process failed;
     and whether the store holds it as it is (the child committed its end and nothing was added)."""
+    from ..errors import StoreError
+    from ..rundb.spool import kept
+
     try:
         data = db.read_run_data(record.uid, record.metadata.iteration)
-        final = RunRecord.from_dict(data)  # text that would not encode, escaped
     except NotFoundError:
-        data, final = None, record.copy()  # the child died before its first commit
+        data = None  # the child died before its first commit
+    except StoreError:  # the store is out: the end the child kept on this machine, if it did
+        data = kept(db.url, record.uid, record.metadata.iteration)
+    final = record.copy() if data is None else RunRecord.from_dict(data)  # text that would not encode, escaped
     if signum:
         final.fail(f"interrupted by {signal.Signals(signum).name}")
     elif failure:
         final.fail(failure)
     elif returncode != 0 and final.state != "error":
-        final.fail(_exit_reason(returncode))
+        final.fail(exit_reason(returncode))
     elif final.state in ("created", "running"):
         final.complete()
     elif final.to_dict(copy=False) == data:  # as the child committed it: no need to store it again
@@ -187,7 +194,8 @@ def _launch_failed(record: RunRecord, reason: str) -> RunOutcome:
     return RunOutcome(final)
 
 
-def _exit_reason(returncode: int) -> str:
+def exit_reason(returncode: int) -> str:
+    """Why a process ended, from its return code (negative: the signal that killed it)."""
     if returncode < 0:
         try:
             return f"process killed by {signal.Signals(-returncode).name}"
@@ -316,6 +324,8 @@ class _LogAppender(threading.Thread):
         self._size = 0
         self._stopped = False
         self._failed = False
+        #: bytes appended to the store so far
+        self.kept = 0
         self._cond = threading.Condition()
 
     def add(self, data: bytes) -> None:
@@ -343,6 +353,7 @@ class _LogAppender(threading.Thread):
             if batch and not self._failed:
                 try:
                     self._db.store_log(self._uid, batch, append=True)
+                    self.kept += len(batch)
                 except Exception as exc:  # noqa: BLE001 - the final store still gets the whole log
                     self._failed = True
                     print(f"mlrun: cannot append the run's log to the store while it runs: {exc}", file=sys.stderr)

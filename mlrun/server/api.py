@@ -58,6 +58,29 @@ def iteration_arg() -> int:
     return whole_number(request.args.get("iteration", "0"), "iteration", high=MAX_ITERATION)
 
 
+@bp.before_request
+def pass_on_deadline():
+    """The store gives up when the client does (its deadline header): a write whose client gave up is not applied
+    later."""
+    import time
+
+    from ..rundb.base import set_caller_deadline
+
+    text = request.headers.get("X-MLRun-Deadline", "")  # seconds the client has left (``transport.DEADLINE_HEADER``)
+    try:
+        left = float(text) if text else None
+    except ValueError:
+        left = None
+    set_caller_deadline(time.time() + left if left is not None and 0 <= left < float("inf") else None)
+
+
+@bp.teardown_request
+def forget_deadline(exc=None):
+    from ..rundb.base import set_caller_deadline
+
+    set_caller_deadline(None)
+
+
 @bp.url_value_preprocessor
 def check_path_uid(endpoint, values):
     """Refuse a uid in the URL's path that could climb out of a store ("../../x"), on read as on write."""

@@ -1,4 +1,4 @@
-"""The Flask application: the REST API, the web UI, ``/healthz``, token checks and errors as one-liners."""
+"""The Flask application: the REST API, the web UI, ``/healthz``, ``/ready``, token checks, errors as one-liners."""
 from __future__ import annotations
 
 import json
@@ -26,8 +26,8 @@ from .limits import MAX_BODY, MAX_PUBLIC_BODY, MAX_RECORD
 
 log = logging.getLogger("mlrun.server")
 
-_PUBLIC_ENDPOINTS = ("healthz", "static", "ui.login", "ui.logout")
-_PUBLIC_PATHS = ("/healthz", "/static/", "/login", "/logout")  # the same, as paths: before routing
+_PUBLIC_ENDPOINTS = ("healthz", "ready", "static", "ui.login", "ui.logout")
+_PUBLIC_PATHS = ("/healthz", "/ready", "/login", "/logout")  # the same, as paths: before routing (and /static/)
 STORE_FAILED = "the run store failed (the server log has the details)"
 _TOKEN_MISSING = "missing or wrong token (send 'Authorization: Bearer TOKEN')"
 _PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -57,7 +57,12 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.json.sort_keys = False  # records keep their metadata/spec/status order
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(views.bp)
-    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    from .health import StoreHealth, healthz, ready
+
+    app.config["MLRUN_HEALTH"] = StoreHealth(db)
+    app.add_url_rule("/healthz", "healthz", healthz)  # 503 while the store is unreachable
+    app.add_url_rule("/ready", "ready", ready)  # reaches the store now, within a deadline
+    app.before_request(_start_periodic_check)
     app.before_request(_check_token)
     app.before_request(_check_query)
     app.after_request(_security_headers)
@@ -71,6 +76,10 @@ def store_root(db: RunDB) -> str | None:
     if dirpath:
         return dirpath
     return db.url if db.url.lower().startswith("s3://") else None
+
+
+def _start_periodic_check():
+    current_app.config["MLRUN_HEALTH"].start_periodic()  # in the process serving: a forked worker starts its own
 
 
 def _check_token():
@@ -102,7 +111,7 @@ def admission(app: Flask):
 
     def admit(head):
         path, headers = head.path, head.headers
-        if path == "/healthz" or path.startswith(_PUBLIC_PATHS[1]) or path in _PUBLIC_PATHS:
+        if path in _PUBLIC_PATHS or path.startswith("/static/"):
             length = int(headers.get("CONTENT_LENGTH") or 0)
             if "TRANSFER_ENCODING" in headers or length > MAX_PUBLIC_BODY:
                 return Refusal.json(413, "Content Too Large", body_too_large(MAX_PUBLIC_BODY, "without a token"),

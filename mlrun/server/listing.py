@@ -92,6 +92,9 @@ class ListQuery:
         if self.expr or self.sort not in SORT_FIELDS:
             runs, total = db.search_runs(self.expr, sort=self.sort, desc=self.desc, limit=self.limit,
                                          offset=self.offset, **self.filters)
+            from ..rundb.liveness import mark_gone
+
+            mark_gone(db, runs)
             return Page(runs, total, self.offset, self.limit)
         runs = db.list_runs(**self.filters, sort=self.sort, desc=self.desc, limit=self.limit,
                             offset=self.offset) if self.limit else []

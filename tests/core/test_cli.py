@@ -84,7 +84,7 @@ def test_seed_example1_runs_and_prints_the_record_in_the_seed_shape(seed_run):
         assert [f for f in record[section] if f in fields] == fields
     assert meta["name"] == "mytask" and len(meta["uid"]) == 32 and meta["project"] == ""
     assert meta["labels"]["workflow"] == "4e128362-9ac2-11e9" and meta["labels"]["team"] == "ml"
-    assert meta["labels"]["owner"] and meta["annotations"] == {}
+    assert meta["labels"]["owner"] and meta["annotations"] == {"mlrun/heartbeat": "30"}
     assert spec["runtime"]["command"] == "example1.py"
     assert spec["parameters"] == {"p1": 5, "p2": "a-string"}
     assert spec["input_objects"] == [{"key": "infile.txt", "path": str(work / "data" / "infile.txt")}]

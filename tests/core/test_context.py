@@ -22,7 +22,7 @@ def test_a_fresh_run():
     ctx = get_or_create_ctx("mytask")
     assert ctx.name == "mytask" and re.fullmatch(r"[0-9a-f]{32}", ctx.uid)
     assert ctx.state == "running" and ctx.project == "" and ctx.tag == "" and ctx.parameters == {}
-    assert ctx.labels["owner"] and ctx.annotations == {}
+    assert ctx.labels["owner"] and ctx.annotations == {"mlrun/heartbeat": "30"}  # its process refreshes it
     assert datetime.fromisoformat(ctx.to_dict()["status"]["start_time"]).utcoffset() is not None
     assert mlrun.MLClientCtx is mlrun.RunContext and isinstance(ctx, mlrun.MLClientCtx)
 
@@ -191,7 +191,7 @@ def test_labels_and_annotations():
     ctx.set_annotation("note", "first")
     ctx.set_annotation("note", "second")
     assert ctx.labels == {"team": "a", "owner": ctx.labels["owner"], "stage": "2"}
-    assert ctx.annotations == {"note": "second"}
+    assert ctx.annotations == {"note": "second", "mlrun/heartbeat": "30"}
 
 
 def test_commit_stores_the_record_as_it_is_now():

@@ -16,7 +16,7 @@ import time
 import uuid
 
 import pytest
-from helpers import mlrun_cli
+from helpers import mlrun_cli, pid_gone, poll
 
 GATED_SCRIPT = """\
 import os, sys, time
@@ -29,17 +29,6 @@ print("after the gate", flush=True)
 """
 
 
-def poll(condition, timeout: float = 30, what: str = "condition"):
-    """Wait until ``condition()`` is truthy (and return it), polling; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def read_run(dbpath: str, uid: str) -> dict:
     from mlrun.rundb import get_run_db
 
@@ -50,19 +39,6 @@ def read_log(dbpath: str, uid: str) -> bytes:
     from mlrun.rundb import get_run_db
 
     return get_run_db(dbpath).read_log(uid)
-
-
-def pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # a zombie (dead, not yet reaped by its new parent) counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fp:
-            return fp.read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def start_gated_run(tmp_path, dbpath: str, *extra: str, env: dict | None = None):
@@ -392,7 +368,6 @@ def open_uploads(server, bucket: str) -> list[str]:
 
 def failing_progress(monkeypatch, action, after: int = 5 * MB):
     """Make the transfer's progress callback run ``action()`` once ``after`` bytes went up (mid-upload)."""
-    import contextlib
 
     from mlrun.datastore import s3
 
@@ -439,60 +414,6 @@ def test_an_interrupted_multipart_upload_is_aborted(moto_server, small_parts, mo
     assert open_uploads(moto_server, bucket) == []
 
 
-class CuttableProxy:
-    """A TCP relay from a local port to the S3 server: ``cut()`` drops every connection and refuses new ones,
-    as a lost endpoint does, while the server behind it stays up for the test to look at."""
-
-    def __init__(self, target_port: int):
-        import socket
-        import threading
-
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.target_port = target_port
-        self.sockets: list = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            with self.lock:
-                self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.close()
-
-    def cut(self) -> None:
-        import socket
-
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: close alone would not
-        self.listener.close()
-        with self.lock:
-            for sock in self.sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
 def test_a_multipart_upload_to_a_lost_endpoint_names_what_may_remain(moto_server, small_parts, monkeypatch,
                                                                      tmp_path):
     from urllib.parse import urlsplit
@@ -501,7 +422,9 @@ def test_a_multipart_upload_to_a_lost_endpoint_names_what_may_remain(moto_server
     from mlrun.errors import StoreError
 
     bucket = moto_server.make_bucket()
-    proxy = CuttableProxy(urlsplit(moto_server.endpoint_url).port)
+    from faults.faultkit import FaultProxy
+
+    proxy = FaultProxy(urlsplit(moto_server.endpoint_url).port)
     endpoint = f"http://127.0.0.1:{proxy.port}"
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("MLRUN_S3_ABORT_TIMEOUT", "2")
