@@ -118,7 +118,10 @@ def _start_heartbeat(ctx) -> None:
     interval = heartbeat_interval()
     if interval > 0 and getattr(ctx, "_heartbeat", None) is None:
         ctx.annotations.setdefault(HEARTBEAT_ANNOTATION, f"{interval:g}")
-        ctx._db()  # the store the run began with, resolved now: the beats never follow a changed environment
+        try:  # the store the run began with, resolved now: the beats never follow a changed environment
+            ctx._db()
+        except Exception:  # noqa: BLE001 - a store that cannot open yet fails the run's own writes, not its start
+            pass
         ctx._heartbeat = Heartbeat(ctx.heartbeat, interval)
 
 
