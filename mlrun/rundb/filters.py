@@ -220,6 +220,10 @@ def parse(text: str):
 def _lookup(summary: dict, field: str):
     prefix, _, key = field.partition(".")
     if not key:
+        if field in TIME_FIELDS.values():  # as SQL stores keep it: UTC text, or not known
+            from ..model import known_time
+
+            return known_time(summary.get(field)) or None
         return summary.get(field)
     values = summary.get(prefix)
     return values.get(key) if isinstance(values, dict) else None
@@ -276,8 +280,6 @@ class Dialect:
     param = "?"
     false = "0"
     no_limit: int | None = -1
-    #: counts stop this many matches past the page (``search.count``); ``None``: always exact
-    count_beyond: int | None = None
 
     def json_number(self, prefix: str, key: str, args: list) -> str:
         raise NotImplementedError
@@ -290,6 +292,12 @@ class Dialect:
 
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")
+        if key and prefix != "labels" and isinstance(node.value, float) and node.op != "~":
+            return self.number_exists(prefix, key, f"{'<>' if node.op == '!=' else node.op} {self.param}",
+                                      [node.value], args)
+        if node.field in TIME_FIELDS.values() and node.op in ("<", "<=", "!="):
+            args.append(node.value)  # a time not known is stored empty: it compares with nothing
+            return f"({node.field} <> '' AND {node.field} {'<>' if node.op == '!=' else node.op} {self.param})"
         if not key:
             expr = node.field  # a column of its own
         elif isinstance(node.value, float) and node.op != "~":
@@ -300,6 +308,21 @@ class Dialect:
         if node.op == "~":
             return self.contains(expr)
         return f"{expr} {'<>' if node.op == '!=' else node.op} {self.param}"
+
+    def number_exists(self, prefix: str, key: str, test: str, values: list, args: list) -> str:
+        """Whether the run has the number ``prefix.key`` (``outputs``/``parameters``) and it passes ``test``
+        (``> %s``, with ``values``): a probe of ``run_numbers``' index, never the summary's JSON."""
+        args.extend([prefix[0], key, *values])  # prefix is one of KEYED's values: never user text
+        return ("EXISTS (SELECT 1 FROM run_numbers n WHERE n.uid = runs.uid AND n.iteration = runs.iteration"
+                f" AND n.kind = {self.param} AND n.key = {self.param} AND n.value {test})")
+
+    def label_exists(self, key: str, value: str | None, args: list) -> str:
+        """Whether the run has the label ``key`` (with the text ``value`` unless ``None``): ``run_labels``' index."""
+        args.append(str(key))
+        if value is not None:
+            args.append(str(value))
+        return ("EXISTS (SELECT 1 FROM run_labels l WHERE l.uid = runs.uid AND l.iteration = runs.iteration"
+                f" AND l.key = {self.param}{'' if value is None else f' AND l.value = {self.param}'})")
 
     def where(self, tree, args: list) -> str:
         """``tree`` as a SQL condition (never NULL: a missing value makes a comparison false)."""
@@ -323,9 +346,10 @@ class Dialect:
         """The WHERE clause (with its leading space, or empty) and arguments for ``RunDB.list_runs``' filters."""
         where: list[str] = []
         args: list = []
+        # a run whose start is not known (empty) started neither before nor after any time
         for condition, value in ((f"name = {self.param}", name), (f"project = {self.param}", project),
                                  (f"state = {self.param}", state), (f"start_time >= {self.param}", since),
-                                 (f"start_time <= {self.param}", until)):
+                                 (f"start_time <= {self.param} AND start_time <> ''", until)):
             if value is not None:
                 where.append(condition)
                 args.append(value)
@@ -354,15 +378,15 @@ class SQLiteDialect(Dialect):
         self._path(prefix, key, args)
         return "(CASE WHEN json_type(summary, ?) = 'text' THEN json_extract(summary, ?) END)"
 
+    def compare(self, node: Compare, args: list) -> str:
+        prefix, _, key = node.field.partition(".")
+        if prefix == "labels" and node.op == "=" and key:
+            return self.label_exists(key, node.value, args)
+        return super().compare(node, args)
+
     def label_conditions(self, labels: dict, where: list, args: list) -> None:
         for key, value in labels.items():
-            path = '$."' + str(key).replace('"', '""') + '"'
-            if value is None:
-                where.append("json_type(labels, ?) IS NOT NULL")
-                args.append(path)
-            else:
-                where.append("json_extract(labels, ?) = ?")
-                args.extend([path, str(value)])
+            where.append(self.label_exists(key, value, args))
 
 
 class PostgresDialect(Dialect):
@@ -372,13 +396,6 @@ class PostgresDialect(Dialect):
     param = "%s"
     false = "FALSE"
     no_limit = None  # LIMIT NULL
-
-    @property
-    def count_beyond(self) -> int | None:
-        import os
-
-        limit = int(os.environ.get("MLRUN_PG_COUNT_LIMIT", "1000"))
-        return None if limit <= 0 else limit
 
     def contains(self, expr: str) -> str:
         return f"strpos({expr}, %s) > 0"
@@ -395,10 +412,6 @@ class PostgresDialect(Dialect):
 
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")
-        if key and prefix != "labels" and isinstance(node.value, float) and node.op != "~":
-            args.extend([prefix[0], key, node.value])
-            return ("EXISTS (SELECT 1 FROM run_numbers n WHERE n.uid = runs.uid AND n.iteration = runs.iteration"
-                    f" AND n.kind = %s AND n.key = %s AND n.value {'<>' if node.op == '!=' else node.op} %s)")
         if prefix == "labels" and node.op == "=":
             from psycopg.types.json import Jsonb
 
