@@ -313,16 +313,18 @@ class Dialect:
         """Whether the run has the number ``prefix.key`` (``outputs``/``parameters``) and it passes ``test``
         (``> %s``, with ``values``): a probe of ``run_numbers``' index, never the summary's JSON."""
         args.extend([prefix[0], key, *values])  # prefix is one of KEYED's values: never user text
-        return ("EXISTS (SELECT 1 FROM run_numbers n WHERE n.uid = runs.uid AND n.iteration = runs.iteration"
-                f" AND n.kind = {self.param} AND n.key = {self.param} AND n.value {test})")
+        return ("EXISTS (SELECT 1 FROM run_numbers WHERE run_numbers.uid = runs.uid"
+                f" AND run_numbers.iteration = runs.iteration AND kind = {self.param} AND key = {self.param}"
+                f" AND value {test})")
 
     def label_exists(self, key: str, value: str | None, args: list) -> str:
         """Whether the run has the label ``key`` (with the text ``value`` unless ``None``): ``run_labels``' index."""
         args.append(str(key))
         if value is not None:
             args.append(str(value))
-        return ("EXISTS (SELECT 1 FROM run_labels l WHERE l.uid = runs.uid AND l.iteration = runs.iteration"
-                f" AND l.key = {self.param}{'' if value is None else f' AND l.value = {self.param}'})")
+        return ("EXISTS (SELECT 1 FROM run_labels WHERE run_labels.uid = runs.uid"
+                f" AND run_labels.iteration = runs.iteration AND key = {self.param}"
+                f"{'' if value is None else f' AND value = {self.param}'})")
 
     def where(self, tree, args: list) -> str:
         """``tree`` as a SQL condition (never NULL: a missing value makes a comparison false)."""
