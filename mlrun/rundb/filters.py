@@ -292,9 +292,9 @@ class Dialect:
 
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")
-        if key and prefix != "labels" and isinstance(node.value, float) and node.op != "~":
-            return self.number_exists(prefix, key, f"{'<>' if node.op == '!=' else node.op} {self.param}",
-                                      [node.value], args)
+        test = self.index_test(node)
+        if test is not None:
+            return self.exists(test, args)
         if node.field in TIME_FIELDS.values() and node.op in ("<", "<=", "!="):
             args.append(node.value)  # a time not known is stored empty: it compares with nothing
             return f"({node.field} <> '' AND {node.field} {'<>' if node.op == '!=' else node.op} {self.param})"
@@ -309,22 +309,29 @@ class Dialect:
             return self.contains(expr)
         return f"{expr} {'<>' if node.op == '!=' else node.op} {self.param}"
 
-    def number_exists(self, prefix: str, key: str, test: str, values: list, args: list) -> str:
-        """Whether the run has the number ``prefix.key`` (``outputs``/``parameters``) and it passes ``test``
-        (``> %s``, with ``values``): a probe of ``run_numbers``' index, never the summary's JSON."""
-        args.extend([prefix[0], key, *values])  # prefix is one of KEYED's values: never user text
-        return ("EXISTS (SELECT 1 FROM run_numbers WHERE run_numbers.uid = runs.uid"
-                f" AND run_numbers.iteration = runs.iteration AND kind = {self.param} AND key = {self.param}"
-                f" AND value {test})")
+    def index_test(self, node: Compare) -> tuple[str, str, list] | None:
+        """``(table, condition, arguments)``: the rows of an index table (``run_numbers``, ``run_labels``) whose runs
+        pass ``node``; ``None`` when no index table serves it."""
+        prefix, _, key = node.field.partition(".")
+        if key and prefix != "labels" and isinstance(node.value, float) and node.op != "~":
+            # prefix is one of KEYED's values: never user text
+            return ("run_numbers", f"kind = {self.param} AND key = {self.param} AND value "
+                                   f"{'<>' if node.op == '!=' else node.op} {self.param}", [prefix[0], key, node.value])
+        return None
 
-    def label_exists(self, key: str, value: str | None, args: list) -> str:
-        """Whether the run has the label ``key`` (with the text ``value`` unless ``None``): ``run_labels``' index."""
-        args.append(str(key))
-        if value is not None:
-            args.append(str(value))
-        return ("EXISTS (SELECT 1 FROM run_labels WHERE run_labels.uid = runs.uid"
-                f" AND run_labels.iteration = runs.iteration AND key = {self.param}"
-                f"{'' if value is None else f' AND value = {self.param}'})")
+    def label_test(self, key: str, value: str | None) -> tuple[str, str, list]:
+        """``index_test`` for having the label ``key`` (with the text ``value`` unless ``None``): ``run_labels``."""
+        if value is None:
+            return "run_labels", f"key = {self.param}", [str(key)]
+        return "run_labels", f"key = {self.param} AND value = {self.param}", [str(key), str(value)]
+
+    @staticmethod
+    def exists(test: tuple[str, str, list], args: list) -> str:
+        """Whether the run has a row passing ``test`` (``index_test``): a probe of the index table by run."""
+        table, condition, values = test
+        args.extend(values)
+        return (f"EXISTS (SELECT 1 FROM {table} WHERE {table}.uid = runs.uid AND {table}.iteration = runs.iteration"
+                f" AND {condition})")
 
     def where(self, tree, args: list) -> str:
         """``tree`` as a SQL condition (never NULL: a missing value makes a comparison false)."""
@@ -380,15 +387,15 @@ class SQLiteDialect(Dialect):
         self._path(prefix, key, args)
         return "(CASE WHEN json_type(summary, ?) = 'text' THEN json_extract(summary, ?) END)"
 
-    def compare(self, node: Compare, args: list) -> str:
+    def index_test(self, node: Compare) -> tuple[str, str, list] | None:
         prefix, _, key = node.field.partition(".")
         if prefix == "labels" and node.op == "=" and key:
-            return self.label_exists(key, node.value, args)
-        return super().compare(node, args)
+            return self.label_test(key, node.value)
+        return super().index_test(node)
 
     def label_conditions(self, labels: dict, where: list, args: list) -> None:
         for key, value in labels.items():
-            where.append(self.label_exists(key, value, args))
+            where.append(self.exists(self.label_test(key, value), args))
 
 
 class PostgresDialect(Dialect):

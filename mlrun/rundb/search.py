@@ -65,8 +65,9 @@ def search_in_sql(db, dialect, filter, sort, desc, limit, offset, filters: dict,
 
     by_value = check_search_sort(sort)
     where, args = db.where(**filters)
-    if filter:
-        condition, more = to_sql(parse(filter), dialect)
+    tree = parse(filter) if filter else None
+    if tree is not None:
+        condition, more = to_sql(tree, dialect)
         where = f"{where} AND {condition}" if where else f" WHERE {condition}"
         args = [*args, *more]
     want = None if limit is None else int(limit) + 1  # one more: whether the listing goes on
@@ -74,12 +75,37 @@ def search_in_sql(db, dialect, filter, sort, desc, limit, offset, filters: dict,
         rows = _by_value(db, dialect, where, args, by_value, desc, want, int(offset))
     else:
         order = "DESC" if desc else "ASC"
-        rows = db.query(f"SELECT summary FROM runs{where} ORDER BY {sort} {order}, uid {order}"
-                        f" LIMIT {dialect.param} OFFSET {dialect.param}",
-                        [*args, dialect.no_limit if want is None else want, int(offset)])
+        order_by = f"{sort} {order}, uid {order}"
+        few = _few_runs(db, dialect, tree, filters.get("labels"))
+        if few is not None:  # read those runs and sort them (unary +: not by walking the sort order's index)
+            where = f"{where} AND {few[0]}" if where else f" WHERE {few[0]}"
+            args, order_by = [*args, *few[1]], f"+{sort} {order}, +uid {order}"
+        rows = db.query(f"SELECT summary FROM runs{where} ORDER BY {order_by} LIMIT {dialect.param} OFFSET"
+                        f" {dialect.param}", [*args, dialect.no_limit if want is None else want, int(offset)])
     page = [json.loads(row[0]) if isinstance(row[0], str) else row[0] for row in rows]
     total = page_total(page, offset, limit, total_exact, lambda: count(db, where, args))
     return page[:limit], total
+
+
+def _few_runs(db, dialect, tree, labels: dict | None) -> tuple[str, list] | None:
+    """A condition every run listed must pass that few runs do (at most ``db.FEW``, told by one bounded read of
+    its index), as an ``IN`` over that index; ``None`` when there is none, or the store's planner knows it.
+
+    A page walks the runs in its sort order, testing each, until it has enough: right when many pass, but a
+    label a handful of runs carry would walk all of them.  SQLite keeps no statistics of values to tell."""
+    if not hasattr(db, "few"):
+        return None
+    from .filters import BoolOp, Compare
+
+    conjuncts = [tree] if isinstance(tree, Compare) else list(tree.items) if isinstance(tree, BoolOp) and \
+        tree.op == "and" else []
+    tests = [dialect.index_test(node) for node in conjuncts if isinstance(node, Compare)]
+    tests += [dialect.label_test(key, value) for key, value in (labels or {}).items()]
+    for table, condition, values in filter(None, tests):
+        select = f"SELECT uid, iteration FROM {table} WHERE {condition}"
+        if db.few(select, values):
+            return f"(runs.uid, runs.iteration) IN ({select})", values
+    return None
 
 
 def _by_value(db, dialect, where: str, args: list, field: str, desc: bool, want: int | None, offset: int) -> list:

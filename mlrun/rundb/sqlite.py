@@ -169,11 +169,15 @@ class SQLiteRunDB(RunDB):
     def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None,
                        until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         check_sort(sort)
-        where, args = self.where(name, project, labels, state, since, until, iterations)
-        order = "DESC" if desc else "ASC"
-        sql = f"SELECT summary FROM runs{where} ORDER BY {sort} {order}, uid {order} LIMIT ? OFFSET ?"
-        args.extend([-1 if limit is None else int(limit), int(offset)])
-        return [json.loads(row[0]) for row in self._execute(sql, args)]
+        return self.search_runs(None, sort, desc, limit, offset, name=name, project=project, labels=labels,
+                                state=state, since=since, until=until, iterations=iterations)[0]
+
+    #: a condition at most this many runs pass is read through its index, then sorted (``search._few_runs``)
+    FEW = 2000
+
+    def few(self, select: str, args: list) -> bool:
+        """Whether ``select`` (over an index table) gives at most ``FEW`` rows: it stops reading past that."""
+        return self._execute(f"SELECT COUNT(*) FROM ({select} LIMIT {self.FEW + 1})", args).fetchone()[0] <= self.FEW
 
     def run_data_of(self, project=None):
         where, args = self.where(project=project, iterations=True)
