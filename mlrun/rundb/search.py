@@ -83,16 +83,23 @@ def search_in_sql(db, dialect, filter, sort, desc, limit, offset, filters: dict,
         rows = db.query(f"SELECT summary FROM runs{where} ORDER BY {order_by} LIMIT {dialect.param} OFFSET"
                         f" {dialect.param}", [*args, dialect.no_limit if want is None else want, int(offset)])
     page = [json.loads(row[0]) if isinstance(row[0], str) else row[0] for row in rows]
-    total = page_total(page, offset, limit, total_exact, lambda: count(db, where, args))
-    return page[:limit], total
+
+    def counted() -> int:  # every run matching: from the index of a condition all of them pass, when there is one
+        picked = _few_runs(db, dialect, tree, filters.get("labels"), bounded=False)
+        if picked is None or "IN (" in where:
+            return count(db, where, args)
+        return count(db, f"{where} AND {picked[0]}", [*args, *picked[1]])
+
+    return page[:limit], page_total(page, offset, limit, total_exact, counted)
 
 
-def _few_runs(db, dialect, tree, labels: dict | None) -> tuple[str, list] | None:
+def _few_runs(db, dialect, tree, labels: dict | None, bounded: bool = True) -> tuple[str, list] | None:
     """A condition every run listed must pass that few runs do (at most ``db.FEW``, told by one bounded read of
     its index), as an ``IN`` over that index; ``None`` when there is none, or the store's planner knows it.
 
     A page walks the runs in its sort order, testing each, until it has enough: right when many pass, but a
-    label a handful of runs carry would walk all of them.  SQLite keeps no statistics of values to tell."""
+    label a handful of runs carry would walk all of them.  SQLite keeps no statistics of values to tell.
+    ``bounded=False``: the first such condition, however many runs pass it (to count them)."""
     if not hasattr(db, "few"):
         return None
     from .filters import BoolOp, Compare
@@ -103,7 +110,7 @@ def _few_runs(db, dialect, tree, labels: dict | None) -> tuple[str, list] | None
     tests += [dialect.label_test(key, value) for key, value in (labels or {}).items()]
     for table, condition, values in filter(None, tests):
         select = f"SELECT uid, iteration FROM {table} WHERE {condition}"
-        if db.few(select, values):
+        if not bounded or db.few(select, values):
             return f"(runs.uid, runs.iteration) IN ({select})", values
     return None
 
