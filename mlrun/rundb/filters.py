@@ -422,19 +422,19 @@ class PostgresDialect(Dialect):
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")
         if prefix == "labels" and node.op == "=":
-            from psycopg.types.json import Jsonb
+            import json
 
-            args.append(Jsonb({key: node.value}))
-            return "labels @> %s"  # served by the GIN index on labels
+            args.append(json.dumps({key: node.value}))
+            return "labels @> %s::jsonb"  # served by the GIN index on labels
         return super().compare(node, args)
 
     def label_conditions(self, labels: dict, where: list, args: list) -> None:
-        from psycopg.types.json import Jsonb
+        import json
 
         values = {str(k): str(v) for k, v in labels.items() if v is not None}
-        if values:  # one containment test, served by the GIN index on labels
-            where.append("labels @> %s")
-            args.append(Jsonb(values))
+        if values:  # one containment test, served by the GIN index on labels (psycopg stays unloaded until a query)
+            where.append("labels @> %s::jsonb")
+            args.append(json.dumps(values))
         for key in (k for k, v in labels.items() if v is None):
             where.append("labels ? %s")
             args.append(str(key))
