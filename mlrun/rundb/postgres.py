@@ -71,6 +71,25 @@ MIGRATIONS = (
     );
     CREATE INDEX run_logs_by_uid ON run_logs (uid, id);
     """,
+    # times as UTC text (``model.utc_time``'s form), compared as instants; one that is not a time with a zone
+    # (written by an earlier version or by hand) becomes unknown: empty
+    r"""
+    CREATE FUNCTION pg_temp.mlrun_utc(t TEXT) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE AS $$
+    DECLARE
+        at TIMESTAMP;
+    BEGIN
+        IF t !~ '(Z|z|[+-]\d\d(:?\d\d(:?\d\d(\.\d+)?)?)?)$' THEN
+            RETURN '';
+        END IF;
+        at := t::TIMESTAMPTZ AT TIME ZONE 'UTC';
+        RETURN to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS')
+            || CASE WHEN date_trunc('second', at) = at THEN '' ELSE to_char(at, '.US') END || '+00:00';
+    EXCEPTION WHEN OTHERS THEN
+        RETURN '';
+    END $$;
+    UPDATE runs SET start_time = pg_temp.mlrun_utc(start_time), last_update = pg_temp.mlrun_utc(last_update)
+        WHERE start_time <> pg_temp.mlrun_utc(start_time) OR last_update <> pg_temp.mlrun_utc(last_update);
+    """,
 )
 #: any number, the same in every process: the advisory lock schema changes take
 _SCHEMA_LOCK = 0x6D6C72756E

@@ -148,3 +148,27 @@ def test_a_sqlite_store_of_an_earlier_version_is_indexed_on_open(tmp_path):
         "space", "late", "junk"]
     assert [r["uid"] for r in db.search_runs(None, sort="outputs.accuracy")[0]] == ["late", "junk", "space", "early"]
     assert db.del_runs(days_ago=1) == 3 and [r["uid"] for r in db.list_runs()] == ["junk"]  # never one not known
+
+
+def test_a_postgresql_store_of_an_earlier_version_keeps_its_times_in_utc_once_opened(pg_server):
+    import psycopg
+    from rundb_contract import make_record
+
+    from mlrun.rundb.postgres import MIGRATIONS, _schema_version
+
+    url = pg_server.new_database()
+    with psycopg.connect(url, autocommit=True) as conn:  # the schema and rows as the earlier version left them
+        conn.execute(MIGRATIONS[0])
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)")
+        for uid, start in (("late", "2024-06-01T10:00:00+14:00"), ("early", "2024-05-31T22:00:00.5-00:00"),
+                           ("space", "2024-05-31 21:00:00+00:00"), ("junk", "not a date"),
+                           ("naive", "2024-05-31T23:00:00")):
+            summary = make_record(uid, start=start).summary()
+            conn.execute("INSERT INTO runs (uid, iteration, start_time, last_update, summary) VALUES (%s, 0, %s, %s,"
+                         " %s::jsonb)", (uid, start, start, json.dumps(summary)))
+    db = PostgresRunDB(url)
+    assert [r["uid"] for r in db.list_runs()] == ["early", "space", "late", "naive", "junk"]  # unknown: last
+    assert db.query("SELECT uid, start_time FROM runs ORDER BY uid", []) == [
+        ("early", "2024-05-31T22:00:00.500000+00:00"), ("junk", ""), ("late", "2024-05-31T20:00:00+00:00"),
+        ("naive", ""), ("space", "2024-05-31T21:00:00+00:00")]
+    assert _schema_version(db._conn) == len(MIGRATIONS)
