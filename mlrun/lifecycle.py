@@ -118,10 +118,12 @@ def _start_heartbeat(ctx) -> None:
     interval = heartbeat_interval()
     if interval > 0 and getattr(ctx, "_heartbeat", None) is None:
         ctx.annotations.setdefault(HEARTBEAT_ANNOTATION, f"{interval:g}")
-        try:  # the store the run began with, resolved now: the beats never follow a changed environment
+        from contextlib import suppress
+
+        # the store the run began with, resolved now: the beats never follow a changed environment (a store that
+        # cannot open yet fails the run's own writes later, not its start)
+        with suppress(Exception):
             ctx._db()
-        except Exception:  # noqa: BLE001 - a store that cannot open yet fails the run's own writes, not its start
-            pass
         ctx._heartbeat = Heartbeat(ctx.heartbeat, interval)
 
 

@@ -58,6 +58,83 @@ def now_iso() -> str:
     return _utc_now().isoformat()
 
 
+#: the times of a record (``status.*``): kept as ``now_iso``'s UTC text, which sorts and compares as the instants
+RECORD_TIMES = ("start_time", "last_update")
+
+
+def utc_time(value, where: str) -> str:
+    """``value`` as ``now_iso``'s UTC text: ISO-8601 text with a zone (a space may stand for the ``T``) or whole
+    epoch seconds (as MLRun 1.x sends them); ``""`` stays ``""`` (not known).  Anything else is refused naming
+    ``where``: text compared as text would order ``"not a date"`` above the year 2999, and ``+14:00`` times wrongly."""
+    from datetime import datetime, timezone
+
+    if value.__class__ is str:
+        if not value:
+            return value
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise InvalidSpecError(f"{where} must be an ISO-8601 time with a zone (e.g. 2024-01-31T12:00:00+00:00) "
+                                   f"or epoch seconds, got {printable(value[:60])!r}", where)
+    elif value.__class__ is int:
+        try:
+            when = datetime.fromtimestamp(value, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidSpecError(f"{where} is out of range as epoch seconds: {value}", where) from None
+    else:
+        raise InvalidSpecError(f"{where} must be an ISO-8601 time with a zone or epoch seconds, got "
+                               f"{type(value).__name__}", where)
+    try:
+        return when.astimezone(timezone.utc).isoformat()
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last UTC time there is
+        raise InvalidSpecError(f"{where} is out of range once converted to UTC: {value!r}", where) from None
+
+
+def parse_time(text: str, field: str, end_of_day: bool = False) -> str:
+    """An ISO-8601 date or time as the UTC ISO string run records use; naive times are UTC."""
+    from datetime import datetime, time, timezone
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+        if end_of_day and len(text.strip()) == 10:  # a bare date: up to the end of that day
+            when = datetime.combine(when.date(), time.max)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc).isoformat()
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last UTC time there is
+        raise InvalidSpecError(f"{field} {repr(text[:40])} is out of range once converted to UTC", field) from None
+    except ValueError:
+        raise InvalidSpecError(f"{field} must be an ISO-8601 date or time (e.g. 2024-01-31 or "
+                               f"2024-01-31T12:00:00+00:00), got {repr(text[:40])}", field) from None
+
+
+def utc_times(data):
+    """The record ``data`` (plain data) with its times (``RECORD_TIMES``) as ``utc_time`` gives them: what every
+    store keeps.  ``data`` itself is left as it is; a copy (of the record and its status) only when a time changes."""
+    status = data.get("status") if data.__class__ is dict else None
+    if status.__class__ is not dict:
+        return data  # not a record: the model says what is wrong with it
+    changed = {}
+    for name in RECORD_TIMES:
+        value = status.get(name)
+        if value is not None:
+            text = utc_time(value, f"status.{name}")
+            if text != value:
+                changed[name] = text
+    return {**data, "status": {**status, **changed}} if changed else data
+
+
+def known_time(value) -> str:
+    """A stored time as ``now_iso``'s UTC text, or ``""`` when it is not one (records of older versions, made
+    by hand): what listings order and filters compare."""
+    try:
+        return utc_time(value, "time") if value.__class__ is str else ""
+    except InvalidSpecError:
+        return ""
+
+
 _yaml_codec: tuple = ()
 
 
@@ -766,7 +843,9 @@ class RunRecord:
         if not isinstance(data, dict):
             raise InvalidSpecError(f"run spec must be a mapping, got {type(data).__name__}")
         if len(data) > 3 or any(k not in _SECTIONS for k in data):
-            data = {k: v for k, v in data.items() if k in _SECTIONS or unknown_field(printable(str(k)), _SECTIONS)}
+            # MLRun 1.x's records say ``kind: run`` at the top: what every record is, so nothing to keep
+            data = {k: v for k, v in data.items() if k in _SECTIONS or not (k == "kind" and v == "run")
+                    and unknown_field(printable(str(k)), _SECTIONS)}
         record = cls(
             RunMetadata.from_dict(data.get("metadata"), "metadata", copy),
             RunSpec.from_dict(data.get("spec"), "spec", copy),

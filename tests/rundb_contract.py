@@ -169,13 +169,29 @@ class RunDBContract:
         assert uids(None, sort="outputs.accuracy", limit=3) == ["u5", "u4", "u3"]
         assert uids(None, sort="outputs.accuracy", desc=False)[:2] == ["u0", "u1"]
         assert uids(None, sort="outputs.accuracy", desc=False)[-1] == "text"  # no number: last either way
-        assert db.search_runs("outputs.accuracy >= 0.1", limit=2, offset=1)[1] == 5
+        assert db.search_runs("outputs.accuracy >= 0.1", limit=2, offset=1, total_exact=True)[1] == 5
+        assert 4 <= db.search_runs("outputs.accuracy >= 0.1", limit=2, offset=1)[1] <= 5  # 4: "and more"
         for desc in (True, False):  # pages of 3 (across runs with a number and without) make the whole order
             whole = uids(None, sort="outputs.accuracy", desc=desc)
             assert [u for o in range(0, 9, 3) for u in uids(None, sort="outputs.accuracy", desc=desc, limit=3,
                                                              offset=o)] == whole and len(whole) == 7
             assert uids(None, sort="outputs.accuracy", desc=desc, limit=2, offset=6) == whole[6:]
         assert uids("outputs.accuracy >= 0", state="error") == ["u5"]
+
+    def test_counts_are_exact_when_asked_and_free_otherwise(self, db):
+        for i in range(12):
+            db.store_run(make_record(f"u{i:02d}", labels={"team": "a" if i % 3 else "b"}, outputs={"accuracy": i / 12},
+                                     start=f"2024-01-01T00:00:{i:02d}+00:00"))
+        for expr, sort, matching in ((None, "start_time", 12), ("outputs.accuracy >= 0.25", "start_time", 9),
+                                     ("labels.team = a", "outputs.accuracy", 8), (None, "outputs.accuracy", 12)):
+            runs, total = db.search_runs(expr, sort=sort, limit=3)
+            assert len(runs) == 3 and 4 <= total <= matching  # at least this page and one more: nothing counted
+            assert db.search_runs(expr, sort=sort, limit=3, total_exact=True)[1] == matching
+            last, total = db.search_runs(expr, sort=sort, limit=3, offset=matching - 2)
+            assert len(last) == 2 and total == matching  # the page reaches the end: exact for free
+            assert db.search_runs(expr, sort=sort, limit=3, offset=matching + 5)[1] == matching  # past the end
+            assert db.search_runs(expr, sort=sort)[1] == matching
+        assert db.count_runs() == 12 and db.count_runs(labels={"team": "b"}) == 4  # exact, whatever the store
 
     def test_search_errors_point_at_the_token(self, db):
         with pytest.raises(InvalidInputError, match="after .>. .*position 20, got .and."):

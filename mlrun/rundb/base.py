@@ -17,6 +17,7 @@ from ..model import RunRecord
 
 #: the most runs or artifacts one listing returns
 MAX_LISTED = 1_000_000
+_LARGEST = 1.7976931348623157e308  # sys.float_info.max
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a run's commit loads this module)
 if TYPE_CHECKING:
     from ..secrets import SecretsStore
@@ -55,6 +56,30 @@ def record_of_row(row, uid: str, iteration: int = 0) -> dict:
     import json
 
     return json.loads(row[0])
+
+
+def checked_record(data: dict) -> tuple[RunRecord, dict]:
+    """``data`` validated as a ``RunRecord``, its times as UTC text (``model.utc_times``): the record, and the data
+    a store keeps.  A record without a uid is refused."""
+    from ..model import utc_times
+
+    data = utc_times(data)
+    run = RunRecord.from_dict(data, copy=False)  # validates; nothing is modified
+    if not run.metadata.uid:
+        from ..errors import StoreError
+
+        raise StoreError("cannot store a run without metadata.uid")
+    return run, data
+
+
+def indexed_values(summary: dict) -> tuple[list[tuple], list[tuple]]:
+    """What SQL stores index of a run summary: ``(kind, key, value)`` of each finite number among its outputs
+    (kind ``o``) and parameters (``p``), and ``(key, text)`` of each label (``None`` for a value that is not text)."""
+    numbers = [(kind[0], key, float(value)) for kind in ("outputs", "parameters")
+               for key, value in summary[kind].items()
+               if value.__class__ in (int, float) and -_LARGEST <= value <= _LARGEST]  # not NaN, inf or past a float
+    labels = [(key, value if value.__class__ is str else None) for key, value in summary["labels"].items()]
+    return numbers, labels
 
 
 def run_not_found(uid: str, iteration: int = 0, where: str = ""):
@@ -143,9 +168,12 @@ class RunDB(ABC):
         ordered by ``desc``); ``last=N`` the N newest (as ``limit``); ``iter=True`` (``iterations``)
         includes hyper-parameter iterations.  Empty texts filter nothing.
         """
+        from ..model import parse_time
         from .lists import RunList
 
         check_count(last, "last")
+        # bounds as UTC text, as stores keep times: compared as instants
+        since, until = (None if t is None else parse_time(t, n) for t, n in ((since, "since"), (until, "until")))
         field = sort if isinstance(sort, str) else "start_time"
         runs = self.list_summaries(name=name or None, project=project or None, labels=parse_labels(labels),
                                    state=state or None, since=since, until=until, sort=field,
@@ -267,16 +295,20 @@ class RunDB(ABC):
         return self.read_log(uid)
 
     def count_runs(self, **filters) -> int:
+        """The number of runs matching ``filters`` (as ``list_runs`` takes them), exactly: every match is read."""
         return len(self.list_summaries(**filters))
 
     def search_runs(self, filter: str | None = None, sort: str = "start_time", desc: bool = True,
-                    limit: int | None = None, offset: int = 0, **filters) -> tuple[list[dict], int]:
+                    limit: int | None = None, offset: int = 0, total_exact: bool = False,
+                    **filters) -> tuple[list[dict], int]:
         """One page of the summaries matching ``filters`` (as ``list_runs`` takes them) and the filter
         expression ``filter`` (``filters.parse``), sorted by a listing field or by ``outputs.KEY`` /
-        ``parameters.KEY``; with the number of runs matching.
+        ``parameters.KEY``; with the number of runs matching.  That number is exact when the page reaches the
+        end of the listing or ``total_exact`` is set; otherwise it may be a ``search.AtLeast`` (an ``int``):
+        the runs up to this page, and one more, as counting a million matches reads a million rows.
 
-        This default reads every summary ``list_runs`` gives and filters in Python: right for stores
-        without a query engine; SQL stores override it to push the filter down.
+        This default reads every summary ``list_runs`` gives and filters in Python (its count is always
+        exact): right for stores without a query engine; SQL stores override it to push the filter down.
         """
         from .search import search_in_python
 
@@ -293,6 +325,8 @@ class RunDB(ABC):
 def select_summaries(summaries, name=None, project=None, labels=None, state=None, since=None, until=None,
                      sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
     """Filter, sort and page run summaries in memory: for back ends without a query engine."""
+    from ..model import RECORD_TIMES, known_time
+
     check_sort(sort)
 
     def wanted(s: dict) -> bool:
@@ -300,11 +334,14 @@ def select_summaries(summaries, name=None, project=None, labels=None, state=None
                 and (name is None or s["name"] == name)
                 and (project is None or s["project"] == project)
                 and (state is None or s["state"] == state)
-                and (since is None or s["start_time"] >= since)
-                and (until is None or s["start_time"] <= until)
+                and (since is None or known_time(s["start_time"]) >= since)
+                and (until is None or "" < known_time(s["start_time"]) <= until)  # an unknown start: neither
                 and all(k in s["labels"] and (v is None or s["labels"][k] == v) for k, v in (labels or {}).items()))
 
-    selected = sorted((s for s in summaries if wanted(s)), key=lambda s: (s[sort], s["uid"]), reverse=desc)
+    def key(s: dict) -> tuple:  # times as the instants they name, as SQL stores keep them
+        return known_time(s[sort]) if sort in RECORD_TIMES else s[sort], s["uid"]
+
+    selected = sorted((s for s in summaries if wanted(s)), key=key, reverse=desc)
     return selected[offset: None if limit is None else offset + limit]
 
 

@@ -246,6 +246,10 @@ def check_listing_text(labels=None, **values) -> None:
 def _lookup(summary: dict, field: str):
     prefix, _, key = field.partition(".")
     if not key:
+        if field in TIME_FIELDS.values():  # as SQL stores keep it: UTC text, or not known
+            from ..model import known_time
+
+            return known_time(summary.get(field)) or None
         return summary.get(field)
     values = summary.get(prefix)
     return values.get(key) if isinstance(values, dict) else None
@@ -302,8 +306,6 @@ class Dialect:
     param = "?"
     false = "0"
     no_limit: int | None = -1
-    #: counts stop this many matches past the page (``search.count``); ``None``: always exact
-    count_beyond: int | None = None
 
     def json_number(self, prefix: str, key: str, args: list) -> str:
         raise NotImplementedError
@@ -316,6 +318,12 @@ class Dialect:
 
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")
+        test = self.index_test(node)
+        if test is not None:
+            return self.exists(test, args)
+        if node.field in TIME_FIELDS.values() and node.op in ("<", "<=", "!="):
+            args.append(node.value)  # a time not known is stored empty: it compares with nothing
+            return f"({node.field} <> '' AND {node.field} {'<>' if node.op == '!=' else node.op} {self.param})"
         if not key:
             expr = node.field  # a column of its own
         elif isinstance(node.value, float) and node.op != "~":
@@ -326,6 +334,30 @@ class Dialect:
         if node.op == "~":
             return self.contains(expr)
         return f"{expr} {'<>' if node.op == '!=' else node.op} {self.param}"
+
+    def index_test(self, node: Compare) -> tuple[str, str, list] | None:
+        """``(table, condition, arguments)``: the rows of an index table (``run_numbers``, ``run_labels``) whose runs
+        pass ``node``; ``None`` when no index table serves it."""
+        prefix, _, key = node.field.partition(".")
+        if key and prefix != "labels" and isinstance(node.value, float) and node.op != "~":
+            # prefix is one of KEYED's values: never user text
+            return ("run_numbers", f"kind = {self.param} AND key = {self.param} AND value "
+                                   f"{'<>' if node.op == '!=' else node.op} {self.param}", [prefix[0], key, node.value])
+        return None
+
+    def label_test(self, key: str, value: str | None) -> tuple[str, str, list]:
+        """``index_test`` for having the label ``key`` (with the text ``value`` unless ``None``): ``run_labels``."""
+        if value is None:
+            return "run_labels", f"key = {self.param}", [str(key)]
+        return "run_labels", f"key = {self.param} AND value = {self.param}", [str(key), str(value)]
+
+    @staticmethod
+    def exists(test: tuple[str, str, list], args: list) -> str:
+        """Whether the run has a row passing ``test`` (``index_test``): a probe of the index table by run."""
+        table, condition, values = test
+        args.extend(values)
+        return (f"EXISTS (SELECT 1 FROM {table} WHERE {table}.uid = runs.uid AND {table}.iteration = runs.iteration"
+                f" AND {condition})")
 
     def where(self, tree, args: list) -> str:
         """``tree`` as a SQL condition (never NULL: a missing value makes a comparison false)."""
@@ -350,9 +382,10 @@ class Dialect:
         check_listing_text(name=name, project=project, state=state, labels=labels)
         where: list[str] = []
         args: list = []
+        # a run whose start is not known (empty) started neither before nor after any time
         for condition, value in ((f"name = {self.param}", name), (f"project = {self.param}", project),
                                  (f"state = {self.param}", state), (f"start_time >= {self.param}", since),
-                                 (f"start_time <= {self.param}", until)):
+                                 (f"start_time <= {self.param} AND start_time <> ''", until)):
             if value is not None:
                 where.append(condition)
                 args.append(value)
@@ -381,15 +414,15 @@ class SQLiteDialect(Dialect):
         self._path(prefix, key, args)
         return "(CASE WHEN json_type(summary, ?) = 'text' THEN json_extract(summary, ?) END)"
 
+    def index_test(self, node: Compare) -> tuple[str, str, list] | None:
+        prefix, _, key = node.field.partition(".")
+        if prefix == "labels" and node.op == "=" and key:
+            return self.label_test(key, node.value)
+        return super().index_test(node)
+
     def label_conditions(self, labels: dict, where: list, args: list) -> None:
         for key, value in labels.items():
-            path = '$."' + str(key).replace('"', '""') + '"'
-            if value is None:
-                where.append("json_type(labels, ?) IS NOT NULL")
-                args.append(path)
-            else:
-                where.append("json_extract(labels, ?) = ?")
-                args.extend([path, str(value)])
+            where.append(self.exists(self.label_test(key, value), args))
 
 
 class PostgresDialect(Dialect):
@@ -399,13 +432,6 @@ class PostgresDialect(Dialect):
     param = "%s"
     false = "FALSE"
     no_limit = None  # LIMIT NULL
-
-    @property
-    def count_beyond(self) -> int | None:
-        import os
-
-        limit = int(os.environ.get("MLRUN_PG_COUNT_LIMIT", "1000"))
-        return None if limit <= 0 else limit
 
     def contains(self, expr: str) -> str:
         return f"strpos({expr}, %s) > 0"
@@ -422,24 +448,20 @@ class PostgresDialect(Dialect):
 
     def compare(self, node: Compare, args: list) -> str:
         prefix, _, key = node.field.partition(".")
-        if key and prefix != "labels" and isinstance(node.value, float) and node.op != "~":
-            args.extend([prefix[0], key, node.value])
-            return ("EXISTS (SELECT 1 FROM run_numbers n WHERE n.uid = runs.uid AND n.iteration = runs.iteration"
-                    f" AND n.kind = %s AND n.key = %s AND n.value {'<>' if node.op == '!=' else node.op} %s)")
         if prefix == "labels" and node.op == "=":
-            from psycopg.types.json import Jsonb
+            import json
 
-            args.append(Jsonb({key: node.value}))
-            return "labels @> %s"  # served by the GIN index on labels
+            args.append(json.dumps({key: node.value}))
+            return "labels @> %s::jsonb"  # served by the GIN index on labels
         return super().compare(node, args)
 
     def label_conditions(self, labels: dict, where: list, args: list) -> None:
-        from psycopg.types.json import Jsonb
+        import json
 
         values = {str(k): str(v) for k, v in labels.items() if v is not None}
-        if values:  # one containment test, served by the GIN index on labels
-            where.append("labels @> %s")
-            args.append(Jsonb(values))
+        if values:  # one containment test, served by the GIN index on labels (psycopg stays unloaded until a query)
+            where.append("labels @> %s::jsonb")
+            args.append(json.dumps(values))
         for key in (k for k, v in labels.items() if v is None):
             where.append("labels ? %s")
             args.append(str(key))

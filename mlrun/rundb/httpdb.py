@@ -118,10 +118,11 @@ class HTTPRunDB(RunDB):
         params.update(sort=sort, desc="true" if desc else "false")
         return self._pages("/runs", "runs", params, limit, offset)[0]
 
-    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, name=None, project=None,
-                    labels=None, state=None, since=None, until=None, iterations=False) -> tuple[list[dict], int]:
+    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, total_exact=False,
+                    name=None, project=None, labels=None, state=None, since=None, until=None,
+                    iterations=False) -> tuple[list[dict], int]:
         from .filters import parse
-        from .search import check_search_sort
+        from .search import AtLeast, check_search_sort
 
         check_search_sort(sort)
         params = _filters(name, project, labels, state, since, until, iterations)
@@ -129,8 +130,10 @@ class HTTPRunDB(RunDB):
             parse(filter)  # the server would refuse it with the same message: no request needed
             params["filter"] = filter
         params.update(sort=sort, desc="true" if desc else "false")
+        if total_exact:
+            params["total_exact"] = "true"
         runs, page = self._pages("/runs", "runs", params, limit, offset)
-        return runs, page["total"]
+        return runs, page["total"] if page.get("total_exact", True) else AtLeast(page["total"])
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:

@@ -30,8 +30,17 @@ from contextlib import contextmanager, nullcontext
 from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreError
-from ..model import RunRecord
-from .base import RunDB, caller_deadline, capped_log, check_sort, password_spellings, record_of_row, run_not_found
+from .base import (
+    RunDB,
+    caller_deadline,
+    capped_log,
+    check_sort,
+    checked_record,
+    indexed_values,
+    password_spellings,
+    record_of_row,
+    run_not_found,
+)
 
 #: seconds a call to PostgreSQL may take (connect, each statement, an idle transaction); default 30: below the
 #: run server's clients' ``$MLRUN_DB_TIMEOUT`` (60), so a server answers 503 before its client gives up
@@ -86,6 +95,25 @@ MIGRATIONS = (
         data BYTEA NOT NULL
     );
     CREATE INDEX run_logs_by_uid ON run_logs (uid, id);
+    """,
+    # times as UTC text (``model.utc_time``'s form), compared as instants; one that is not a time with a zone
+    # (written by an earlier version or by hand) becomes unknown: empty
+    r"""
+    CREATE FUNCTION pg_temp.mlrun_utc(t TEXT) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE AS $$
+    DECLARE
+        at TIMESTAMP;
+    BEGIN
+        IF t !~ '(Z|z|[+-]\d\d(:?\d\d(:?\d\d(\.\d+)?)?)?)$' THEN
+            RETURN '';
+        END IF;
+        at := t::TIMESTAMPTZ AT TIME ZONE 'UTC';
+        RETURN to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS')
+            || CASE WHEN date_trunc('second', at) = at THEN '' ELSE to_char(at, '.US') END || '+00:00';
+    EXCEPTION WHEN OTHERS THEN
+        RETURN '';
+    END $$;
+    UPDATE runs SET start_time = pg_temp.mlrun_utc(start_time), last_update = pg_temp.mlrun_utc(last_update)
+        WHERE start_time <> pg_temp.mlrun_utc(start_time) OR last_update <> pg_temp.mlrun_utc(last_update);
     """,
 )
 #: any number, the same in every process: the advisory lock schema changes take
@@ -264,15 +292,10 @@ class PostgresRunDB(RunDB):
     def _rows(record: dict) -> tuple:
         from psycopg.types.json import Jsonb
 
-        run = RunRecord.from_dict(record, copy=False)  # validates; nothing is modified
-        if not run.metadata.uid:
-            raise StoreError("cannot store a run without metadata.uid")
+        run, record = checked_record(record)
         meta, status, summary = run.metadata, run.status, run.summary()
         key = (meta.uid, meta.iteration)
-        numbers = [(*key, kind[0], name, float(value)) for kind in ("outputs", "parameters")
-                   for name, value in summary[kind].items()
-                   if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) != float("inf")
-                   and value == value]
+        numbers = [(*key, *number) for number in indexed_values(summary)[0]]
         return ((*key, meta.project, meta.name, status.state, status.start_time, status.last_update,
                  Jsonb(meta.labels), Jsonb(summary)), (*key, json.dumps(record)), numbers)
 
@@ -304,51 +327,16 @@ class PostgresRunDB(RunDB):
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:
-        from .filters import POSTGRES
         from .search import count
 
-        where, args = self.where(name, project, labels, state, since, until, iterations)
-        return count(self, where, args, POSTGRES.count_beyond)
+        return count(self, *self.where(name, project, labels, state, since, until, iterations))
 
-    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, **filters):
+    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, total_exact=False,
+                    **filters):
         from .filters import POSTGRES
-        from .search import check_search_sort, search_in_sql
+        from .search import search_in_sql
 
-        by_value = check_search_sort(sort)
-        if by_value is None or limit is None:
-            return search_in_sql(self, POSTGRES, filter, sort, desc, limit, offset, filters)
-        # by an output or parameter: walk run_numbers' (kind, key, value) index for the runs with a value, then
-        # the runs without one; sorting every summary by a JSON value read them all
-        _, total = search_in_sql(self, POSTGRES, filter, "start_time", desc, 0, offset + limit, filters)
-        where, args = self._search_where(filter, filters)
-        kind, key = by_value.split(".", 1)
-        order = "DESC" if desc else "ASC"
-        numbered = (f"SELECT runs.summary FROM (SELECT * FROM runs{where}) AS runs JOIN run_numbers s ON"
-                    " s.uid = runs.uid AND s.iteration = runs.iteration AND s.kind = %s AND s.key = %s"
-                    f" ORDER BY s.value {order}, runs.start_time DESC, runs.uid DESC LIMIT %s OFFSET %s")
-        page = [row[0] for row in self.query(numbered, [*args, kind[0], key, limit, offset])]
-        if len(page) < limit:
-            having = "" if page or not offset else self.query(
-                f"SELECT COUNT(*) FROM (SELECT * FROM runs{where}) AS runs JOIN run_numbers s ON s.uid = runs.uid"
-                " AND s.iteration = runs.iteration AND s.kind = %s AND s.key = %s", [*args, kind[0], key])[0][0]
-            skip = max(0, offset - (offset + len(page) if page or not offset else having))
-            others = (f"SELECT summary FROM (SELECT * FROM runs{where}) AS runs WHERE NOT EXISTS (SELECT 1 FROM"
-                      " run_numbers s WHERE s.uid = runs.uid AND s.iteration = runs.iteration AND s.kind = %s"
-                      " AND s.key = %s) ORDER BY start_time DESC, uid DESC LIMIT %s OFFSET %s")
-            page += [row[0] for row in self.query(others, [*args, kind[0], key, limit - len(page), skip])]
-        if offset == 0 and len(page) < limit:
-            total = len(page)
-        return page, total
-
-    def _search_where(self, filter, filters: dict) -> tuple[str, list]:
-        from .filters import POSTGRES, parse, to_sql
-
-        where, args = self.where(**filters)
-        if filter:
-            condition, more = to_sql(parse(filter), POSTGRES)
-            where = f"{where} AND {condition}" if where else f" WHERE {condition}"
-            args = [*args, *more]
-        return where, args
+        return search_in_sql(self, POSTGRES, filter, sort, desc, limit, offset, filters, total_exact)
 
     def query(self, sql: str, args) -> list:
         return self._run(sql, args).fetchall()

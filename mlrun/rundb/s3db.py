@@ -28,7 +28,7 @@ from ..datastore import split_url
 from ..datastore.s3 import S3Store
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import RunRecord
-from .base import RunDB, capped_log, run_not_found, select_summaries
+from .base import RunDB, capped_log, checked_record, run_not_found, select_summaries
 
 #: summaries fetched at once when listing
 LIST_WORKERS = 16
@@ -54,12 +54,11 @@ class S3RunDB(RunDB):
         return json.loads(self.store.get(key))
 
     def store_run_data(self, record: dict) -> None:
-        run = RunRecord.from_dict(record)
-        uid = run.metadata.uid
-        if not uid or "/" in uid:
+        uid = ((record.get("metadata") or {}) if isinstance(record, dict) else {}).get("uid")
+        if not uid or not isinstance(uid, str) or "/" in uid:
             raise InvalidInputError(f"cannot store a run with uid {uid!r}")
+        run, data = checked_record(record)
         name = f"{run.metadata.iteration}.json"
-        data = record if isinstance(record, dict) else run.to_dict()
         # the record first: listings start from records, so a kill before the summary hides nothing
         etag = self._put(self._key("runs", uid, name), json.dumps(data).encode())
         self._put_summary(self._key("summaries", uid, name), run, etag)

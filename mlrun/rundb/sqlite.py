@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 
 from ..errors import StoreError
-from ..model import RunRecord
-from .base import RunDB, capped_log, check_sort, record_of_row, run_not_found
+from .base import RunDB, capped_log, check_sort, checked_record, indexed_values, record_of_row, run_not_found
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -38,6 +37,25 @@ CREATE INDEX IF NOT EXISTS runs_by_last_update ON runs (iteration, last_update, 
 CREATE INDEX IF NOT EXISTS runs_by_name ON runs (iteration, name, uid);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (iteration, state, uid);
 CREATE INDEX IF NOT EXISTS runs_by_uid ON runs (iteration, uid);
+-- numeric outputs (kind 'o') and parameters ('p'), and labels, by run and by value: filters and sorts on them
+-- read these indexes, not every run's summary
+CREATE TABLE IF NOT EXISTS run_numbers (
+    uid TEXT NOT NULL,
+    iteration INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (uid, iteration, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_numbers_by_value ON run_numbers (kind, key, value);
+CREATE TABLE IF NOT EXISTS run_labels (
+    uid TEXT NOT NULL,
+    iteration INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT,
+    PRIMARY KEY (uid, iteration, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_labels_by_value ON run_labels (key, value);
 -- no AUTOINCREMENT: a rowid past the largest keeps chunks in order, without a sqlite_sequence write per chunk
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY,
@@ -47,6 +65,8 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_uid ON logs (uid);
 """
 DB_FILE = "runs.sqlite3"
+#: ``PRAGMA user_version`` of a store made or migrated by this version (``_migrate``)
+SCHEMA_VERSION = 1
 _READ_RECORD = "SELECT record FROM runs WHERE uid = ? AND iteration = ?"
 #: a run stored again (running, then final) is updated where it is: INSERT OR REPLACE deleted the row
 #: and inserted a new one, with every index entry of both (about 15% of a run's final store)
@@ -105,14 +125,16 @@ class SQLiteRunDB(RunDB):
                 conn.execute("PRAGMA journal_mode = WAL")  # readers never wait for writers
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                _migrate(conn)
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _execute(self, sql: str, args=()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, args=(), many: bool = False) -> sqlite3.Cursor:
         try:
-            return self._db.execute(sql, args)
+            return self._db.executemany(sql, args) if many else self._db.execute(sql, args)
         except sqlite3.Error as exc:
             raise StoreError(f"run store {self.dirpath}: {exc}") from None
 
@@ -120,23 +142,33 @@ class SQLiteRunDB(RunDB):
         self._execute("SELECT 1 FROM runs LIMIT 1")
 
     def store_run_data(self, data: dict) -> None:
-        self._execute(*self._insert_run(data))
+        rows = self.rows(data)  # a bad record fails before the transaction opens
+        with self._transaction():
+            self._write(*rows)
 
     def store_run_data_and_log(self, data: dict, log: bytes) -> None:
-        insert = self._insert_run(data)  # a bad record fails before the transaction opens
+        rows = self.rows(data)
         with self._transaction():
-            self._execute(*insert)
+            self._write(*rows)
             self._replace_log(data["metadata"]["uid"], log)
 
     @staticmethod
-    def _insert_run(record: dict) -> tuple[str, tuple]:
-        run = RunRecord.from_dict(record, copy=False)  # validates; nothing is modified
-        if not run.metadata.uid:
-            raise StoreError("cannot store a run without metadata.uid")
-        meta, status = run.metadata, run.status
-        return (_UPSERT_RUN,
-                (meta.uid, meta.iteration, meta.project, meta.name, status.state, status.start_time,
-                 status.last_update, json.dumps(meta.labels), json.dumps(run.summary()), json.dumps(record)))
+    def rows(record: dict) -> tuple[tuple, list, list]:
+        """The rows of ``record`` (validated, its times in UTC): in ``runs``, ``run_numbers`` and ``run_labels``."""
+        run, record = checked_record(record)
+        meta, status, summary = run.metadata, run.status, run.summary()
+        key = (meta.uid, meta.iteration)
+        numbers, labels = indexed_values(summary)
+        return ((*key, meta.project, meta.name, status.state, status.start_time, status.last_update,
+                 json.dumps(meta.labels), json.dumps(summary), json.dumps(record)),
+                [(*key, *number) for number in numbers], [(*key, *label) for label in labels])
+
+    def _write(self, run: tuple, numbers: list, labels: list) -> None:
+        self._execute(_UPSERT_RUN, run)
+        for table, rows in (("run_numbers", numbers), ("run_labels", labels)):
+            self._execute(f"DELETE FROM {table} WHERE uid = ? AND iteration = ?", run[:2])
+            if rows:
+                self._execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows, many=True)
 
     def read_run_data(self, uid: str, iteration: int = 0) -> dict:
         return record_of_row(self._execute(_READ_RECORD, (uid, iteration)).fetchone(), uid, iteration)
@@ -144,11 +176,15 @@ class SQLiteRunDB(RunDB):
     def list_summaries(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None,
                        until=None, sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
         check_sort(sort)
-        where, args = self.where(name, project, labels, state, since, until, iterations)
-        order = "DESC" if desc else "ASC"
-        sql = f"SELECT summary FROM runs{where} ORDER BY {sort} {order}, uid {order} LIMIT ? OFFSET ?"
-        args.extend([-1 if limit is None else int(limit), int(offset)])
-        return [json.loads(row[0]) for row in self._execute(sql, args)]
+        return self.search_runs(None, sort, desc, limit, offset, name=name, project=project, labels=labels,
+                                state=state, since=since, until=until, iterations=iterations)[0]
+
+    #: a condition at most this many runs pass is read through its index, then sorted (``search._few_runs``)
+    FEW = 2000
+
+    def few(self, select: str, args: list) -> bool:
+        """Whether ``select`` (over an index table) gives at most ``FEW`` rows: it stops reading past that."""
+        return self._execute(f"SELECT COUNT(*) FROM ({select} LIMIT {self.FEW + 1})", args).fetchone()[0] <= self.FEW
 
     def run_data_of(self, project=None):
         where, args = self.where(project=project, iterations=True)
@@ -157,14 +193,16 @@ class SQLiteRunDB(RunDB):
 
     def count_runs(self, name=None, project=None, labels: Mapping | None = None, state=None, since=None, until=None,
                    iterations=False, **_ignored) -> int:
-        where, args = self.where(name, project, labels, state, since, until, iterations)
-        return self._execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
+        from .search import count
 
-    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, **filters):
+        return count(self, *self.where(name, project, labels, state, since, until, iterations))
+
+    def search_runs(self, filter=None, sort="start_time", desc=True, limit=None, offset=0, total_exact=False,
+                    **filters):
         from .filters import SQLITE
         from .search import search_in_sql
 
-        return search_in_sql(self, SQLITE, filter, sort, desc, limit, offset, filters)
+        return search_in_sql(self, SQLITE, filter, sort, desc, limit, offset, filters, total_exact)
 
     @staticmethod
     def where(name=None, project=None, labels=None, state=None, since=None, until=None, iterations=False):
@@ -184,7 +222,8 @@ class SQLiteRunDB(RunDB):
     def del_run(self, uid: str) -> None:
         with self._transaction():
             deleted = self._execute("DELETE FROM runs WHERE uid = ?", (uid,)).rowcount
-            self._execute("DELETE FROM logs WHERE uid = ?", (uid,))
+            for table in ("logs", "run_numbers", "run_labels"):
+                self._execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
         if not deleted:
             raise run_not_found(uid)
 
@@ -218,6 +257,9 @@ class SQLiteRunDB(RunDB):
 
     @contextmanager
     def _transaction(self):
+        if self._db.in_transaction:  # within run_lock's: one transaction, its end commits
+            yield
+            return
         self._execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -231,3 +273,28 @@ class SQLiteRunDB(RunDB):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store made by an earlier version to ``SCHEMA_VERSION``, once (the first opener to get the lock):
+    index the numbers and labels of the runs it holds, and keep their times as UTC text (a time that is not
+    one, written by hand or by an older version, becomes unknown: empty)."""
+    from ..model import known_time
+
+    conn.create_function("mlrun_utc", 1, known_time, deterministic=True)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for kind in ("outputs", "parameters"):
+                conn.execute("INSERT OR REPLACE INTO run_numbers SELECT r.uid, r.iteration, ?, j.key, j.value"
+                             " FROM runs r, json_each(r.summary, ?) j WHERE j.type IN ('integer', 'real')",
+                             (kind[0], f"$.{kind}"))
+            conn.execute("INSERT OR REPLACE INTO run_labels SELECT r.uid, r.iteration, j.key,"
+                         " CASE WHEN j.type = 'text' THEN j.value END FROM runs r, json_each(r.labels) j")
+            conn.execute("UPDATE runs SET start_time = mlrun_utc(start_time), last_update = mlrun_utc(last_update)"
+                         " WHERE start_time <> mlrun_utc(start_time) OR last_update <> mlrun_utc(last_update)")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

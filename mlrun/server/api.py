@@ -29,7 +29,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ..errors import AccessDeniedError, InvalidSpecError, LimitExceededError, NotFoundError
-from ..model import MAX_ITERATION, RunRecord, check_iteration, check_uid, parse_struct
+from ..model import MAX_ITERATION, RunRecord, check_iteration, check_uid, parse_struct, utc_times
 from ..rundb import RunDB
 from .listing import MAX_LIMIT, MAX_OFFSET, ListQuery, whole_number
 from .records import clean_text, lenient_record
@@ -131,7 +131,7 @@ def update_run(uid: str):
     # one PATCH at a time in this process, and, where the store can, against other workers too
     with _patch_lock, getattr(db, "run_lock", lambda *a: nullcontext())(uid, iteration):
         current = db.read_run_data(uid, iteration)
-        record = RunRecord.from_dict(merge_patch(current, patch))
+        record = RunRecord.from_dict(merge_patch(current, utc_times(patch)))
         if (record.uid, record.metadata.iteration) != (uid, iteration):
             raise InvalidSpecError("a patch cannot change metadata.uid or metadata.iteration", "metadata")
         return _store(record)
@@ -240,7 +240,7 @@ def _record_from_body() -> RunRecord:
     data = parse_struct(request.get_data(), "request body")
     if "secrets" in data:  # refused, not dropped as other unknown fields are: the client must learn it sent values
         raise InvalidSpecError("secrets is not a known section: a run store takes no secret values", "secrets")
-    return RunRecord.from_dict(data)
+    return RunRecord.from_dict(utc_times(data))  # epoch seconds (MLRun 1.x) become ISO text
 
 
 def _store(record: RunRecord) -> dict:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ..errors import InvalidSpecError
-from ..model import RUN_STATES
+from ..model import RUN_STATES, parse_time
 from ..rundb import RunDB
 from ..rundb.base import parse_labels
 from ..rundb.filters import SORT_FIELDS, parse, sort_field
+from ..rundb.search import AtLeast, page_total
 
 DEFAULT_LIMIT = 100
 #: the largest page one request returns; clients page through longer listings
@@ -14,26 +15,27 @@ MAX_LIMIT = 1000
 #: arithmetic on it (offset + limit, PostgreSQL's counts) never overflows
 MAX_OFFSET = 2**62
 PARAMS = ("name", "project", "label", "state", "since", "until", "filter", "sort", "desc", "limit", "offset",
-          "iterations")
+          "iterations", "total_exact")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 class Page:
-    """One page of run summaries, with the total count of runs matching and where the next page starts."""
+    """One page of run summaries, the number of runs matching and where the next page starts.
+
+    The number is exact (``exact``) when the page reaches the end of the listing or when it was asked for
+    (``total_exact=true``); otherwise nothing was counted and it says "this page, and more" (``AtLeast``).
+    """
 
     def __init__(self, runs: list[dict], total: int, offset: int, limit: int):
-        # a store may stop counting (PostgreSQL: MLRUN_PG_COUNT_LIMIT): then total is a lower bound
-        self.exact = type(total).__name__ != "AtLeast"
-        if not self.exact:  # at least what this page shows, and one more when it is full
-            total = max(total, offset + len(runs) + (1 if limit and len(runs) == limit else 0))
+        self.exact = not isinstance(total, AtLeast)
         self.runs, self.total, self.offset, self.limit = runs, total, offset, limit
         # limit=0 counts only: there is no next page to point at
         self.next_offset = offset + limit if limit and offset + limit < total else None
         self.prev_offset = max(offset - limit, 0) if offset else None
 
     def to_dict(self) -> dict:
-        return {"runs": self.runs, "total": int(self.total), "offset": self.offset, "limit": self.limit,
-                "next_offset": self.next_offset, **({} if self.exact else {"total_exact": False})}
+        return {"runs": self.runs, "total": int(self.total), "total_exact": self.exact, "offset": self.offset,
+                "limit": self.limit, "next_offset": self.next_offset}
 
 
 class ListQuery:
@@ -43,13 +45,15 @@ class ListQuery:
     ``since``/``until`` (ISO-8601 date or time; a bare ``until`` date includes that whole day),
     ``filter`` (an expression: ``rundb.filters``), ``sort`` (one of ``SORT_FIELDS``, ``outputs.KEY`` or
     ``parameters.KEY``), ``desc`` (true/false), ``limit`` (0 to ``MAX_LIMIT``; 0 counts
-    only), ``offset``, ``iterations`` (true: include hyper-parameter iterations).
+    only), ``offset``, ``iterations`` (true: include hyper-parameter iterations), ``total_exact`` (true:
+    count every run matching; else a page counts nothing it does not read).
     """
 
     def __init__(self, filters: dict | None = None, sort: str = "start_time", desc: bool = True,
-                 limit: int = DEFAULT_LIMIT, offset: int = 0, expr: str | None = None):
+                 limit: int = DEFAULT_LIMIT, offset: int = 0, expr: str | None = None, total_exact: bool = False):
         self.filters, self.expr = filters or {}, expr
         self.sort, self.desc, self.limit, self.offset = sort, desc, limit, offset
+        self.total_exact = total_exact
 
     @classmethod
     def from_args(cls, args, strict: bool = True) -> ListQuery:
@@ -86,21 +90,23 @@ class ListQuery:
             desc=_flag(value.get("desc", "true"), "desc"),
             limit=whole_number(value.get("limit", str(DEFAULT_LIMIT)), "limit", high=MAX_LIMIT),
             offset=whole_number(value.get("offset", "0"), "offset", high=MAX_OFFSET),
+            total_exact="total_exact" in value and _flag(value["total_exact"], "total_exact"),
         )
 
     def fetch(self, db: RunDB) -> Page:
+        if not self.limit:  # counting is all that was asked
+            return Page([], db.count_runs(**self.filters) if not self.expr else db.search_runs(
+                self.expr, limit=0, total_exact=True, **self.filters)[1], self.offset, 0)
         if self.expr or self.sort not in SORT_FIELDS:
             runs, total = db.search_runs(self.expr, sort=self.sort, desc=self.desc, limit=self.limit,
-                                         offset=self.offset, **self.filters)
+                                         offset=self.offset, total_exact=self.total_exact, **self.filters)
             from ..rundb.liveness import mark_gone
 
             mark_gone(db, runs)
             return Page(runs, total, self.offset, self.limit)
-        runs = db.list_runs(**self.filters, sort=self.sort, desc=self.desc, limit=self.limit,
-                            offset=self.offset) if self.limit else []
-        # the whole listing fits on this page: no need to count
-        total = len(runs) if self.offset == 0 and len(runs) < self.limit else db.count_runs(**self.filters)
-        return Page(runs, total, self.offset, self.limit)
+        runs = db.list_runs(**self.filters, sort=self.sort, desc=self.desc, limit=self.limit + 1, offset=self.offset)
+        total = page_total(runs, self.offset, self.limit, self.total_exact, lambda: db.count_runs(**self.filters))
+        return Page(runs[:self.limit], total, self.offset, self.limit)
 
     def to_args(self, **changes) -> dict:
         """This query as query-string arguments (for links to other pages and sort orders)."""
@@ -111,27 +117,11 @@ class ListQuery:
             args["iterations"] = "true"
         if self.expr:
             args["filter"] = self.expr
+        if self.total_exact:
+            args["total_exact"] = "true"
         args.update(sort=self.sort, desc="true" if self.desc else "false", limit=self.limit, offset=self.offset)
         args.update(changes)
         return args
-
-
-def parse_time(text: str, field: str, end_of_day: bool = False) -> str:
-    """An ISO-8601 date or time as the UTC ISO string run records use; naive times are UTC."""
-    from datetime import datetime, time, timezone
-
-    try:
-        when = datetime.fromisoformat(text.strip())
-        if end_of_day and len(text.strip()) == 10:  # a bare date: up to the end of that day
-            when = datetime.combine(when.date(), time.max)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return when.astimezone(timezone.utc).isoformat()
-    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last UTC time there is
-        raise InvalidSpecError(f"{field} {_shown(text)} is out of range once converted to UTC", field) from None
-    except ValueError:
-        raise InvalidSpecError(f"{field} must be an ISO-8601 date or time (e.g. 2024-01-31 or "
-                               f"2024-01-31T12:00:00+00:00), got {_shown(text)}", field) from None
 
 
 def _choice(text: str, choices, field: str) -> str:

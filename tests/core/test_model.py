@@ -413,3 +413,15 @@ def test_state_changes_follow_the_table_and_refuse_the_impossible():
             change()
     record.finish("interrupted by SIGTERM")  # a later, truer reason
     assert (record.state, record.status.error) == ("error", "interrupted by SIGTERM")
+
+
+def test_mlrun_1x_kind_run_loads_without_a_warning():
+    import warnings
+
+    data = {"kind": "run", "metadata": {"uid": "u1"}, "status": {"state": "completed"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an UnknownFieldWarning would fail here
+        record = RunRecord.from_dict(data)
+    assert record.uid == "u1" and "kind" not in record.to_dict()
+    with pytest.warns(UserWarning, match="kind is not a known section"):
+        RunRecord.from_dict({**data, "kind": "job"})  # any other kind is not a run record's

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rundb_contract import make_record
 
-from mlrun.rundb.filters import BoolOp, Compare, FilterError, Not, matches, parse
+from mlrun.rundb.filters import BoolOp, Compare, FilterError, Not, matches, parse, sort_summaries
 from mlrun.rundb.postgres import PostgresRunDB
 from mlrun.rundb.sqlite import SQLiteRunDB
 
@@ -86,6 +86,15 @@ def test_python_sqlite_and_postgresql_agree(stores, text):
         return
     expected = sorted(RunRecord.from_dict(r).metadata.uid + f"@{r['metadata']['iteration']}" for r in RUNS
                       if matches(parse(text), RunRecord.from_dict(r).summary()))
+    summaries = sorted((RunRecord.from_dict(r).summary() for r in RUNS), key=lambda s: (s["start_time"], s["uid"]),
+                       reverse=True)
+    for desc in (True, False):  # sorted by a number through run_numbers' index, a page into the listing
+        ranked = sort_summaries([s for s in summaries if matches(parse(text), s)], "outputs.accuracy", desc)
+        for db in stores:
+            runs, total = db.search_runs(text, sort="outputs.accuracy", desc=desc, limit=2, offset=1, iterations=True,
+                                         total_exact=True)
+            assert [(r["uid"], r["iteration"]) for r in runs] == [(s["uid"], s["iteration"]) for s in ranked[1:3]]
+            assert total == len(expected), (type(db).__name__, text)
     for db in stores:
         runs, total = db.search_runs(text, iterations=True)
         assert sorted(f"{r['uid']}@{r['iteration']}" for r in runs) == expected, (type(db).__name__, text)

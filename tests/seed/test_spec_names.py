@@ -78,7 +78,7 @@ def test_the_contexts_logger_logs_at_the_specs_level(capsys):
     ({"metadata": {"name": "r", "lables": {"a": "b"}}}, "metadata.lables", "(did you mean labels?)"),
     ({"spec": {"paramters": {"p1": 1}}}, "spec.paramters", "(did you mean parameters?)"),
     ({"status": {"zzz": 1}}, "status.zzz", "(expected one of: state, outputs,"),
-    ({"kind": "run", "metadata": {"name": "r"}}, "kind", "(expected one of: metadata, spec, status)"),
+    ({"kind": "job", "metadata": {"name": "r"}}, "kind", "(expected one of: metadata, spec, status)"),  # run: known
     ({"specs": {}}, "specs", "(did you mean spec?)"),
 ])
 def test_an_unknown_field_is_left_out_with_a_warning_naming_it(data, where, hint):
@@ -101,7 +101,8 @@ def test_strict_mode_refuses_unknown_fields_but_still_takes_the_seeds_names(monk
     assert str(info.value) == "metadata.lables is not a known field (did you mean labels?)"
     assert info.value.field == "metadata.lables"
     with pytest.raises(InvalidSpecError, match="^kind is not a known section"):
-        RunRecord.from_dict({"kind": "run"})
+        RunRecord.from_dict({"kind": "job"})
+    assert RunRecord.from_dict({"kind": "run"}) == RunRecord()  # MLRun 1.x's: what every record is
     assert RunRecord.from_dict({"spec": {"input_artifacts": INPUTS}}).spec.input_objects == INPUTS
     monkeypatch.setenv("MLRUN_STRICT_SPEC", "0")
     with pytest.warns(UnknownFieldWarning):

@@ -102,12 +102,17 @@ def test_list_filters_sort_and_pages(api):
     seen, offset, pages = [], 0, 0
     while offset is not None:
         page = requests.get(runs, params={"limit": 3, "offset": offset}, timeout=10).json()
-        assert page["total"] == 7 and page["limit"] == 3
+        # nothing counted but the page and one more run, until the page reaches the end
+        last = page["next_offset"] is None
+        assert (page["total"], page["total_exact"]) == ((7, True) if last else (offset + 4, False))
+        assert page["limit"] == 3
+        exact = requests.get(runs, params={"limit": 3, "offset": offset, "total_exact": "true"}, timeout=10).json()
+        assert (exact["total"], exact["total_exact"], exact["runs"]) == (7, True, page["runs"])
         seen += [run["uid"] for run in page["runs"]]
         offset, pages = page["next_offset"], pages + 1
     assert seen == ["p6", "p5", "p4", "p3", "p2", "p1", "p0"] and pages == 3
     counted = requests.get(runs, params={"limit": 0, "label": "team=b"}, timeout=10).json()
-    assert counted == {"runs": [], "total": 3, "offset": 0, "limit": 0, "next_offset": None}
+    assert counted == {"runs": [], "total": 3, "total_exact": True, "offset": 0, "limit": 0, "next_offset": None}
 
 
 @pytest.mark.parametrize("params, field", [

@@ -80,7 +80,12 @@ def rows(driver) -> list:
 def test_runs_list_filters_sorts_and_pages(site, browser, shots):
     browser.get(site + "/")
     assert len(rows(browser)) == 100
+    assert browser.find_element(By.CSS_SELECTOR, ".count").text == "100+"  # a page counts nothing more
+    assert "1–100 of many" in browser.find_element(By.CSS_SELECTOR, ".pager").text
+    browser.find_element(By.ID, "count-link").click()  # the exact count, on click
+    wait(browser).until(lambda d: "total_exact=true" in d.current_url)
     assert browser.find_element(By.CSS_SELECTOR, ".count").text == "123"
+    assert "1–100 of 123" in browser.find_element(By.CSS_SELECTOR, ".pager").text
     first = rows(browser)[0].find_elements(By.TAG_NAME, "td")
     assert first[1].text == "train" and first[2].text == "aaaa1111"[:8] and first[3].text == "completed"
     screenshot(browser, shots, "runs-list")
