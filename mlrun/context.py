@@ -322,6 +322,8 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     A bad ``spec`` raises ``InvalidSpecError``; a bad ``$MLRUN_EXEC_CONFIG`` ends the process with one
     line on stderr and exit code 2, as a bad command line would.
     """
+    if getattr(event, "plain_run", False):  # a nuclio-form handler run as a plain run: its event carries no spec
+        event = None
     current = lifecycle.current()
     if event is None and spec is None and current is not None:
         if name and not current.name:
