@@ -232,7 +232,8 @@ def file_handler_form(fn: Callable, ctx) -> str:
 def call_handler(fn: Callable, ctx, form: str = "") -> Any:
     """Call ``fn`` for the run of ``ctx`` as its form asks (``handler_form``); what it returned.
 
-    A nuclio-form handler gets an empty event: its ``get_or_create_ctx(name, event=event)`` is this run's context.
+    A nuclio-form handler gets an empty event: its ``get_or_create_ctx(name, event=event)`` is this run's context
+    (and what it answers is no result).
     """
     form = form or handler_form(fn, ctx.parameters, ctx.inputs)
     for key, value in (getattr(fn, "mlrun_labels", None) or {}).items():
@@ -242,7 +243,8 @@ def call_handler(fn: Callable, ctx, form: str = "") -> Any:
     if form == "params":
         return fn(**bind_params(fn, ctx, skip_first=False))
     if form == "nuclio":
-        return fn(ctx, EmptyEvent())
+        fn(ctx, EmptyEvent())
+        return None  # its answer is the HTTP response (often the record as YAML), no result
     if form == "spec":
         return fn(ctx.to_dict())
     return fn()

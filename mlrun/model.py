@@ -819,6 +819,20 @@ def is_scalar(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+def iterations_table(iterations: list[RunRecord], swept: tuple | list = ()) -> list[list]:
+    """The results table of a run's iterations (``status.iterations``): a header (``state``, ``iter``, ``param.NAME``
+    for the swept parameters, then the fixed ones, ``output.KEY``: the seed system's and MLRun 1.x's columns),
+    then a row per iteration, in the order given."""
+    names = list(dict.fromkeys([*swept, *(k for r in iterations for k, v in r.spec.parameters.items()
+                                          if is_scalar(v))]))
+    keys = list(dict.fromkeys(k for r in iterations for k, v in r.status.outputs.items() if is_scalar(v)))
+    rows = [["state", "iter", *(f"param.{n}" for n in names), *(f"output.{k}" for k in keys)]]
+    for r in iterations:
+        rows.append([r.state, r.metadata.iteration, *(r.spec.parameters.get(n) for n in names),
+                     *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
+    return rows
+
+
 class HyperParamStrategies:
     """MLRun 1.x's names of the sweep strategies (``mlrun.hyper.strategies``)."""
 

@@ -269,7 +269,7 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
               project: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
               outputs: Mapping[str, str] | None = None, secrets=None, args: Sequence[str] = (),
               artifact_path: str = "", labels: Mapping | None = None, uid: str = "", selector: str | None = None,
-              save_to: str = "", stream: bool = True, returns: Sequence[str] = ()):
+              save_to: str = "", stream: bool = True, returns: Sequence[str] = (), runtime=None):
     """Run a Python function in this process, or a file or function URL as ``run_function`` does; a ``RunObject``.
 
     ``spec``: a ``RunTemplate`` (``new_task``), a record mapping (the seed's ``{'spec': {...}}``) or a ``RunRecord``.
@@ -277,7 +277,8 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     the name of a function in ``command``'s file.  ``command``: a Python file, ``file.py:handler`` or an
     ``http(s)://`` function URL.  ``hyperparams`` / ``param_file`` / ``selector`` make it a sweep, ``kfp=True``
     writes what Kubeflow Pipelines reads (``$MLRUN_KFP_DIR``, ...), ``returns`` names what the handler returns
-    (``loader.record_result``), ``mode='noctx'`` runs a file that never calls
+    (``loader.record_result``), ``runtime`` is the 2019 runtime spec (``{'kind': 'local', 'command': FILE}``, its
+    text, or a file or URL), ``mode='noctx'`` runs a file that never calls
     ``get_or_create_ctx`` with its parameters as ``--KEY VALUE`` arguments; the keywords add to the spec.
     A failing run does not raise: its state is ``error``.  No handler and no command, a missing file or
     handler raise ``InvalidInputError`` before anything is recorded.
@@ -285,6 +286,8 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     from .runobject import RunObject
 
     record, secret_pairs, spec_handler = _run_spec(spec)
+    if runtime is not None:
+        record.spec.runtime = {**record.spec.runtime, **_runtime_spec(runtime)}
     handler = handler or spec_handler or record.spec.runtime.get("handler")
     args = args or record.spec.runtime.get("args") or ()
     # the spec's own command (a template's, a record's) when the call names none; an in-process run's names a function
@@ -305,6 +308,36 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     writer = load(KFP_OUTPUTS, "run_start(kfp=True)", "kfp")() if kfp is True else kfp or None
     return RunObject(run_function(target, secrets=store, save_to=save_to, kfp=writer, rundb=rundb or None,
                                   stream=stream, record=record))
+
+
+#: the 2019 runtime kinds that run on this machine
+LOCAL_KINDS = ("", "local", "handler", "remote")
+
+
+def _runtime_spec(runtime) -> dict:
+    """``run_start(runtime=...)`` of 2019 code: a runtime dict, its literal text, an object with ``to_dict``, or
+    a file or URL; a kind that needs a cluster (``mpijob``, ...) is refused in one line."""
+    from .errors import InvalidInputError
+
+    if isinstance(runtime, str):
+        if runtime.lstrip().startswith("{"):
+            import ast
+
+            try:
+                runtime = ast.literal_eval(runtime)
+            except (ValueError, SyntaxError) as exc:
+                raise InvalidInputError(f"runtime {runtime!r} is not a runtime spec: {exc}") from None
+        else:
+            runtime = {"command": runtime}
+    elif hasattr(runtime, "to_dict"):
+        runtime = runtime.to_dict()
+    if not isinstance(runtime, Mapping):
+        raise InvalidInputError(f"runtime must be a mapping (kind, command, ...), got {type(runtime).__name__}")
+    kind = str(runtime.get("kind") or "")
+    if kind not in LOCAL_KINDS:
+        raise InvalidInputError(f"runtime kind {kind!r} needs a cluster, which is not available here (kinds that run "
+                                f"here: {', '.join(k for k in LOCAL_KINDS if k)})")
+    return {k: runtime[k] for k in ("command", "handler", "args") if runtime.get(k)}
 
 
 def _run_spec(spec) -> tuple[RunRecord, list, Any]:
