@@ -156,9 +156,9 @@ class NuclioFunction(Function):
                                             "fn.deploy() first (or run it with local=True)")
         return self.status.address
 
-    def _run_target(self, handler, local: bool) -> dict:
+    def _run_target(self, handler, local: bool, init_args=None) -> dict:
         if local:
-            return super()._run_target(handler, local)
+            return super()._run_target(handler, local, init_args)
         if handler and handler != (self.spec.default_handler or "handler"):
             raise MLRunInvalidArgumentError(f"the deployed function {self.metadata.name or '?'!r} serves handler "
                                             f"{self.spec.default_handler or 'handler'!r}, not {handler!r} (run it "
