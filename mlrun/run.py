@@ -439,7 +439,8 @@ def run_local(task=None, command: str = "", name: str = "", args: Sequence[str] 
 
     ``workdir`` is where relative input paths are read from (default: the working directory); ``tag`` labels
     the run, as ``kind: local`` does; ``project`` defaults to ``default``.  ``command`` may also be a function
-    object, a notebook or a function's YAML: then it is that function's ``fn.run(task, local=True, ...)``.  Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
+    object, a notebook or a function's YAML: then it is that function's ``fn.run(task, local=True, ...)``.
+    Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
     """
     if not isinstance(command, str) or command.endswith((".ipynb", ".yaml", ".yml")):
         fn = load(FUNCTION_OF, "run_local(command=a function, a notebook or a function YAML)")(command, name, tag)
