@@ -161,12 +161,6 @@ class NuclioFunction(Function):
                                             "with local=True, or deploy that handler)")
         return {"command": self._address()}
 
-    def run(self, runspec=None, handler=None, *args, **kwargs):
-        """``Function.run``: remotely on the deployed function, or in this process with ``local=True``."""
-        if not kwargs.get("local") and not handler:
-            handler = None  # the deployed function runs its own handler
-        return super().run(runspec, handler, *args, **kwargs)
-
 
 def _module_name(name: str) -> str:
     stem = "".join(c if c.isalnum() else "_" for c in name) or "function"
