@@ -357,6 +357,10 @@ def _run_spec(spec) -> tuple[RunRecord, list, Any]:
     else:
         raise InvalidInputError(f"spec must be a RunTemplate, a mapping or a RunRecord, got {type(spec).__name__}")
     sections = {k: dict(data.get(k) or {}) for k in ("metadata", "spec")}
+    for key in ("param_file", "selector", "strategy"):  # the 2019 spec's places of sweep options
+        if sections["spec"].get(key):
+            sections["spec"]["hyper_options"] = {**dict(sections["spec"].get("hyper_options") or {}),
+                                                 key: sections["spec"].pop(key)}
     if not pairs:
         # an inline source of a record names keys only: its values are gone
         pairs = [(s.get("kind"), s.get("source")) for s in sections["spec"].get("secret_sources") or []

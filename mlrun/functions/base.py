@@ -289,7 +289,8 @@ class Function:
         task_name = task.metadata.name if task is not None else ""
         task_project = task.metadata.project if task is not None else ""
         run = run_start(task, handler=target.get("handler"), command=target.get("command", ""),
-                        name=name or task_name or self.metadata.name, rundb=rundb, mode=target.get("mode", ""),
+                        name=name or task_name or self.metadata.name, rundb=rundb or self.spec.extra.get("rundb", ""),
+                        mode=target.get("mode", ""),
                         project=project or task_project or self.metadata.project or DEFAULT_PROJECT,
                         params=params, inputs=inputs, artifact_path=artifact_path or out_path,
                         labels=run_labels, secrets=secrets, args=target.get("args", ()), returns=returns or (),

@@ -162,6 +162,12 @@ class NuclioFunction(Function):
         return {"command": self._address()}
 
 
+class RemoteFunction(NuclioFunction):
+    """MLRun 1.x's kind ``remote``: a served function (its URL in ``status.address``, or deployed here)."""
+
+    kind = "remote"
+
+
 def _module_name(name: str) -> str:
     stem = "".join(c if c.isalnum() else "_" for c in name) or "function"
     return stem if stem[0].isalpha() else f"fn_{stem}"

@@ -91,3 +91,10 @@ def test_the_same_handler_gives_the_same_results_and_hashes_on_every_path(deploy
     assert [r["status"]["outputs"]["p2_used"] for r in runs] == ["a"] * 4
     hashes = {a["sha256"] for r in runs for a in r["status"]["output_artifacts"] if a["key"] == "model.txt"}
     assert len(hashes) == 1
+
+
+def test_a_function_made_from_a_served_url_runs_there(deployed):
+    _, url = deployed
+    fn = mlrun.new_function("by-url", command=url)
+    assert fn.kind == "remote" and fn.status.address == url
+    assert fn.run(params={"p1": 5}).output("accuracy") == 11
