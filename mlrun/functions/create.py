@@ -27,54 +27,44 @@ def new_function(name: str = "", project: str = "", tag: str = "", kind: str = "
     """
     if runtime is not None:
         data = dict(runtime.to_dict() if hasattr(runtime, "to_dict") else runtime)
-        kind = kind or data.get("kind", "")
-        fn = function_class(kind).from_dict(data)
+        fn = function_class(kind or data.get("kind", "")).from_dict(data)
     else:
-        fn = function_class(kind)()
-    meta, spec = fn.metadata, fn.spec
+        scheme, sep, address = command.partition("://")
+        # late-2019 spellings: 'dask://[ADDRESS]', 'http://host:port' (a served function)
+        fn = _function_at(scheme, address, command, kind) if sep else function_class(kind)()
+        command = "" if sep else command
     from .base import check_name
 
+    meta, spec = fn.metadata, fn.spec
     meta.name = check_name(name or meta.name)
     meta.tag = check_name(tag or meta.tag, "function tag")
     meta.project = project or meta.project
-    scheme, sep, address = command.partition("://")
-    if sep and runtime is None:  # late-2019 spellings: 'dask://', 'http://host:port' (a served function)
-        fn = _function_at(scheme, address, command, fn)
-        meta, spec = fn.metadata, fn.spec
-        meta.name, meta.tag, meta.project = check_name(name), check_name(tag, "function tag"), project
-    elif command:
+    if command:
         words = shlex.split(command)
         spec.command, spec.args = words[0], [*words[1:], *(args or [])]
     elif args:
         spec.args = list(args)
     spec.image = image or spec.image
-    if mode:
-        spec.extra["mode"] = mode
     if callable(handler):
         fn._handlers[handler.__name__] = handler
-        spec.default_handler = handler.__name__
-    elif handler:
-        spec.default_handler = handler
-    if source:
-        spec.extra["source"] = source
-    if rundb:
-        spec.extra["rundb"] = rundb
-    if requirements or requirements_file:
-        fn.with_requirements(list(requirements or []) if not isinstance(requirements, str) else requirements)
-        if requirements_file:
-            fn.with_requirements(requirements_file)
+    spec.default_handler = getattr(handler, "__name__", handler) or spec.default_handler
+    spec.extra.update({k: v for k, v in (("mode", mode), ("source", source), ("rundb", rundb)) if v})
+    if requirements:
+        fn.with_requirements(list(requirements) if not isinstance(requirements, str) else requirements)
+    if requirements_file:
+        fn.with_requirements(requirements_file)
     return fn
 
 
-def _function_at(scheme: str, address: str, url: str, made: Function) -> Function:
+def _function_at(scheme: str, address: str, url: str, kind: str) -> Function:
     """The function a ``scheme://`` command names: ``dask://[ADDRESS]`` or a served function's URL."""
     if scheme == "dask":
-        fn = made if made.kind == "dask" else function_class("dask")()
+        fn = function_class("dask")()
         if address:
             fn.spec.extra["scheduler_address"] = f"tcp://{address}" if "://" not in address else address
         return fn
     if scheme in ("http", "https"):
-        fn = made if made.kind in ("nuclio", "remote") else function_class("remote")()
+        fn = function_class(kind if kind in ("nuclio", "remote") else "remote")()
         fn.status.address = url
         return fn
     raise MLRunInvalidArgumentError(f"command {url!r}: unknown scheme {scheme!r} (expected a file, dask:// or "
