@@ -248,13 +248,26 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
     ``secrets``; by keyword: ``name``, ``handler``, ``args``, ``out_path``, ``project``, ``labels``, ``uid``,
     ``workflow``, ``rundb``, ``stream``, ``record``, ``hyperparams``, ``hyper_options``).  Then, after the run:
     ``kfp`` writes what Kubeflow Pipelines reads (``run_with_kfp``), ``save_to`` saves the record as YAML
-    (``save_record``).
+    (``save_record``).  ``target`` may be a function object (``mlrun.new_function``): then it is ``fn.run(...)``
+    (MLRun 1.x's ``run_function(fn, handler=..., params=..., local=True)``), which returns the run object.
     """
+    if hasattr(target, "run") and hasattr(target, "metadata") and not callable(target):  # a function object
+        return _run_function_object(target, params=params, inputs=inputs, secrets=secrets, **fields)
     request = RunRequest(target, params=params, inputs=inputs, outputs=outputs, secrets=secrets, **fields)
     final = run_with_kfp(request, kfp) if kfp is not None else request.run()
     if save_to:
         save_record(final, save_to, request.secret_store().items())
     return final
+
+
+def _run_function_object(fn, hyper_options: Mapping | None = None, hyper_param_options=None, out_path: str = "",
+                         base_task=None, **fields):
+    """``run_function`` of a function object: ``fn.run`` with MLRun 1.x's ``run_function`` names translated."""
+    fields.pop("local", None)  # every kind runs on this machine
+    for ignored in ("auto_build", "schedule", "project_object", "notifications", "builder_env", "reset_on_run"):
+        fields.pop(ignored, None)
+    return fn.run(base_task, hyper_param_options=hyper_param_options or hyper_options, artifact_path=fields.pop(
+        "artifact_path", "") or out_path, local=True, **fields)
 
 
 def masked_record(record: RunRecord, secrets: SecretsStore) -> RunRecord:
@@ -287,14 +300,16 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
               project: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
               outputs: Mapping[str, str] | None = None, secrets=None, args: Sequence[str] = (),
               artifact_path: str = "", labels: Mapping | None = None, uid: str = "", selector: str | None = None,
-              save_to: str = "", stream: bool = True):
+              save_to: str = "", stream: bool = True, returns: Sequence[str] = (), runtime=None):
     """Run a Python function in this process, or a file or function URL as ``run_function`` does; a ``RunObject``.
 
     ``spec``: a ``RunTemplate`` (``new_task``), a record mapping (the seed's ``{'spec': {...}}``) or a ``RunRecord``.
     ``handler``: a Python callable, ``fn(context, p1=1, ...)`` or ``fn(struct)`` (``mlrun.runtimes.inproc``), or
     the name of a function in ``command``'s file.  ``command``: a Python file, ``file.py:handler`` or an
     ``http(s)://`` function URL.  ``hyperparams`` / ``param_file`` / ``selector`` make it a sweep, ``kfp=True``
-    writes what Kubeflow Pipelines reads (``$MLRUN_KFP_DIR``, ...), ``mode='noctx'`` runs a file that never calls
+    writes what Kubeflow Pipelines reads (``$MLRUN_KFP_DIR``, ...), ``returns`` names what the handler returns
+    (``loader.record_result``), ``runtime`` is the 2019 runtime spec (``{'kind': 'local', 'command': FILE}``, its
+    text, or a file or URL), ``mode='noctx'`` runs a file that never calls
     ``get_or_create_ctx`` with its parameters as ``--KEY VALUE`` arguments; the keywords add to the spec.
     A failing run does not raise: its state is ``error``.  No handler and no command, a missing file or
     handler raise ``InvalidInputError`` before anything is recorded.
@@ -302,6 +317,8 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     from .runobject import RunObject
 
     record, secret_pairs, spec_handler = _run_spec(spec)
+    if runtime is not None:
+        record.spec.runtime = {**record.spec.runtime, **_runtime_spec(runtime)}
     handler = handler or spec_handler or record.spec.runtime.get("handler")
     args = args or record.spec.runtime.get("args") or ()
     # the spec's own command (a template's, a record's) when the call names none; an in-process run's names a function
@@ -317,10 +334,41 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     runtime = get_runtime(target)  # bad targets fail here, before the record is completed
     record.spec.runtime = {"kind": runtime.kind, "command": runtime.command}
     record.spec.runtime.update({k: v for k, v in (("handler", handler_name), ("mode", mode),
-                                                  ("args", [str(a) for a in args])) if v})
+                                                  ("args", [str(a) for a in args]),
+                                                  ("returns", [str(r) for r in returns])) if v})
     writer = load(KFP_OUTPUTS, "run_start(kfp=True)", "kfp")() if kfp is True else kfp or None
     return RunObject(run_function(target, secrets=store, save_to=save_to, kfp=writer, rundb=rundb or None,
                                   stream=stream, record=record))
+
+
+#: the 2019 runtime kinds that run on this machine
+LOCAL_KINDS = ("", "local", "handler", "remote")
+
+
+def _runtime_spec(runtime) -> dict:
+    """``run_start(runtime=...)`` of 2019 code: a runtime dict, its literal text, an object with ``to_dict``, or
+    a file or URL; a kind that needs a cluster (``mpijob``, ...) is refused in one line."""
+    from .errors import InvalidInputError
+
+    if isinstance(runtime, str):
+        if runtime.lstrip().startswith("{"):
+            import ast
+
+            try:
+                runtime = ast.literal_eval(runtime)
+            except (ValueError, SyntaxError) as exc:
+                raise InvalidInputError(f"runtime {runtime!r} is not a runtime spec: {exc}") from None
+        else:
+            runtime = {"command": runtime}
+    elif hasattr(runtime, "to_dict"):
+        runtime = runtime.to_dict()
+    if not isinstance(runtime, Mapping):
+        raise InvalidInputError(f"runtime must be a mapping (kind, command, ...), got {type(runtime).__name__}")
+    kind = str(runtime.get("kind") or "")
+    if kind not in LOCAL_KINDS:
+        raise InvalidInputError(f"runtime kind {kind!r} needs a cluster, which is not available here (kinds that run "
+                                f"here: {', '.join(k for k in LOCAL_KINDS if k)})")
+    return {k: runtime[k] for k in ("command", "handler", "args") if runtime.get(k)}
 
 
 def _run_spec(spec) -> tuple[RunRecord, list, Any]:
@@ -340,6 +388,10 @@ def _run_spec(spec) -> tuple[RunRecord, list, Any]:
     else:
         raise InvalidInputError(f"spec must be a RunTemplate, a mapping or a RunRecord, got {type(spec).__name__}")
     sections = {k: dict(data.get(k) or {}) for k in ("metadata", "spec")}
+    for key in ("param_file", "selector", "strategy"):  # the 2019 spec's places of sweep options
+        if sections["spec"].get(key):
+            sections["spec"]["hyper_options"] = {**dict(sections["spec"].get("hyper_options") or {}),
+                                                 key: sections["spec"].pop(key)}
     if not pairs:
         # an inline source of a record names keys only: its values are gone
         pairs = [(s.get("kind"), s.get("source")) for s in sections["spec"].get("secret_sources") or []
@@ -421,11 +473,36 @@ def run_local(task=None, command: str = "", name: str = "", args: Sequence[str] 
     """MLRun 1.x's name and argument order for ``run_start``: ``run_local(task, command, name, args, ...)``.
 
     ``workdir`` is where relative input paths are read from (default: the working directory); ``tag`` labels
-    the run.  Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
+    the run, as ``kind: local`` does; ``project`` defaults to ``default``.  ``command`` may also be a function
+    object, a notebook or a function's YAML: then it is that function's ``fn.run(task, local=True, ...)``.
+    Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
     """
-    if workdir and inputs:
-        inputs = {k: v if "://" in v or os.path.isabs(v) else os.path.join(workdir, v) for k, v in inputs.items()}
-    labels = {**dict(fields.pop("labels", None) or {}), **({"tag": tag} if tag else {})}
+    if not isinstance(command, str) or command.endswith((".ipynb", ".yaml", ".yml")):
+        fn = load(FUNCTION_OF, "run_local(command=a function, a notebook or a function YAML)")(command, name, tag)
+        return fn.run(task, handler=handler, name=name, project=project, params=params, inputs=inputs,
+                      artifact_path=artifact_path, workdir=workdir, local=True, secrets=secrets, **fields)
+    task, inputs = under_workdir(workdir, task, inputs)
+    # MLRun 1.x labels a run with its kind and puts it in project "default" when nothing names one
+    labels = {"kind": "local", **dict(fields.pop("labels", None) or {}), **({"tag": tag} if tag else {})}
+    task_project = getattr(getattr(task, "metadata", None), "project", "")
     return run_start(task, handler=handler, command=command, mode=mode, name=name, args=args or (),
-                     project=project, secrets=secrets, params=params, inputs=inputs, artifact_path=artifact_path,
-                     labels=labels, **fields)
+                     project=project or task_project or "default", secrets=secrets, params=params, inputs=inputs,
+                     artifact_path=artifact_path, labels=labels, **fields)
+
+
+#: what ``run_local`` makes a function object of (a layer above this one, so named here, loaded on use)
+FUNCTION_OF = "mlrun.functions.create:function_of"
+
+
+def under_workdir(workdir: str, task, inputs: Mapping[str, str] | None):
+    """A task (a copy) and inputs whose relative input paths are read under ``workdir`` (MLRun 1.x's ``workdir``)."""
+    def under(path: str) -> str:
+        return path if not path or "://" in path or os.path.isabs(path) else os.path.join(workdir, path)
+
+    if not workdir:
+        return task, inputs
+    task_inputs = getattr(getattr(task, "spec", None), "input_objects", None)
+    if task_inputs:
+        task = task.copy()
+        task.spec.input_objects = [{**i, "path": under(i["path"])} for i in task_inputs]
+    return task, {k: under(v) for k, v in inputs.items()} if inputs else inputs

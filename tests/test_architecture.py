@@ -23,11 +23,12 @@ LAYERS = [
     ["policy", "protocol", "transport"],
     ["datastore"],
     ["rundb"],
-    ["context", "artifacts", "lifecycle", "loader"],
+    ["context", "artifacts", "lifecycle", "loader", "execution"],
     ["runtimes"],
     ["hyper"],
     ["run", "gc"],
     ["kfp", "adapters", "deploy", "server"],
+    ["functions", "launcher"],
     ["cli"],
 ]
 FRONT_DOOR = {"mlrun", "mlrun.__main__"}
