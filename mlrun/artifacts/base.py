@@ -67,6 +67,14 @@ class Artifact:
         """The data to store (``None``: the artifact is the local file ``local_path`` or ``key``)."""
         return self.body
 
+    def file_name(self) -> str:
+        """Where the artifact goes under the output path (a relative path): its key."""
+        return self.key
+
+    def entry_fields(self) -> dict:
+        """What this kind adds to the record's entry (a dataset's schema, a model's metrics, ...)."""
+        return {}
+
     def to_dict(self) -> dict:
         return {"key": self.key, "kind": self.kind, "viewer": self.viewer, "format": self.format,
                 "target_path": self.target_path, "description": self.description, "labels": dict(self.labels)}
@@ -184,6 +192,26 @@ class PlotArtifact(Artifact):
         image = base64.b64encode(buffer.getvalue()).decode("ascii")
         return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(self.key)}</title></head>'
                 f'<body><img alt="{html.escape(self.key)}" src="data:image/png;base64,{image}"></body></html>\n')
+
+
+class PlotlyArtifact(Artifact):
+    """A plotly figure (``figure``) stored as a self-contained HTML page (plotly.js inside: it opens offline).
+
+    ``PlotlyArtifact(figure=fig, key="loss.html")`` as in MLRun 1.x; plotly comes with the ``plotly`` extra.
+    """
+
+    kind, default_format, default_viewer, rendered = "plotly", "html", "web-app", False
+
+    def __init__(self, figure=None, key: str | None = None, **kwargs):
+        key = key or "plotly.html"
+        super().__init__(key if os.path.splitext(key)[1] else f"{key}.html", **kwargs)
+        if not hasattr(figure, "to_html"):
+            raise InvalidInputError(f"plotly artifact {key!r}: figure must be a plotly figure, "
+                                    f"got {type(figure).__name__}")
+        self.figure = figure
+
+    def get_body(self) -> str:
+        return self.figure.to_html(full_html=True, include_plotlyjs=True)
 
 
 def current_figure():
