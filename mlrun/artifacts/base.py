@@ -54,6 +54,8 @@ class Artifact:
     default_viewer = ""
     #: whether mlrun renders the body from the caller's values (then masked like any value mlrun writes)
     rendered = False
+    #: whether the body is written into the target's stream (``write_body``) rather than returned (``get_body``)
+    streamed = False
 
     def __init__(self, key: str, body: bytes | str | None = None, local_path: str | None = None,
                  target_path: str | None = None, viewer: str | None = None, format: str | None = None,
@@ -66,6 +68,11 @@ class Artifact:
     def get_body(self) -> bytes | str | None:
         """The data to store (``None``: the artifact is the local file ``local_path`` or ``key``)."""
         return self.body
+
+    def write_body(self, stream) -> None:
+        """Write the data into ``stream`` (a binary file), for a ``streamed`` kind: large bodies never sit whole
+        in memory."""
+        raise NotImplementedError(f"{type(self).__name__} returns its body (get_body)")
 
     def file_name(self) -> str:
         """Where the artifact goes under the output path (a relative path): its key."""

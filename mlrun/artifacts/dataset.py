@@ -32,7 +32,7 @@ class DatasetArtifact(Artifact):
     (``parquet``, the default when pyarrow is there, or ``csv``), described in the record by its schema,
     its first ``preview`` rows and, with ``stats``, per-column statistics."""
 
-    kind, default_viewer, rendered = "dataset", "table", False
+    kind, default_viewer, rendered, streamed = "dataset", "table", False, True
 
     def __init__(self, key: str, df=None, format: str = "", preview: int | None = None, stats: bool = True,
                  **kwargs):
@@ -57,28 +57,51 @@ class DatasetArtifact(Artifact):
 
         return self.key if os.path.splitext(self.key)[1] else f"{self.key}.{self.format}"
 
-    def get_body(self) -> bytes:
-        import io
+    def write_body(self, stream) -> None:
+        """Write the table into ``stream``; with pyarrow the statistics are computed meanwhile, on the table
+        being written (pyarrow lets go of the interpreter lock: they cost next to no time)."""
+        import importlib.util
 
-        buffer = io.BytesIO()
-        if self.format == "parquet":
-            try:
-                self.df.to_parquet(buffer, index=_keeps_index(self.df))
-            except ImportError as exc:
-                from ..registry import missing_extra
+        index = _keeps_index(self.df)
+        if importlib.util.find_spec("pyarrow") is None:
+            if self.format == "parquet":
+                from ..registry import missing_dependency
 
-                raise (missing_extra(exc, f"dataset {self.key!r} as parquet") or exc) from None
-        else:
-            self.df.to_csv(buffer, index=_keeps_index(self.df))
-        return buffer.getvalue()
+                raise missing_dependency(f"dataset {self.key!r} as parquet", "pyarrow", "data")
+            return _write_csv(self.df, stream, index)
+        from concurrent.futures import ThreadPoolExecutor
+
+        import pyarrow
+
+        table = pyarrow.Table.from_pandas(self.df, preserve_index=index)
+        with ThreadPoolExecutor(1) as pool:
+            wanted = self.stats and len(self.df.columns) <= MAX_DESCRIBED_COLUMNS
+            stats = pool.submit(arrow_stats, table) if wanted else None
+            if self.format == "parquet":
+                import pyarrow.parquet
+
+                pyarrow.parquet.write_table(table, stream)
+            else:
+                _write_csv(self.df, stream, index)
+            self.computed_stats = stats.result() if stats is not None else None
 
     def entry_fields(self) -> dict:
         df = self.df
         fields = {"schema": schema_of(df), "header": [str(c) for c in df.columns], "length": len(df),
                   "preview": plain_rows(df.head(self.preview)) if self.preview else []}
         if self.stats:
-            fields["stats"] = stats_of(df)
+            computed = getattr(self, "computed_stats", None)
+            fields["stats"] = computed if computed is not None else stats_of(df)
         return fields
+
+
+def _write_csv(df, stream, index: bool) -> None:
+    import io
+
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    df.to_csv(text, index=index)
+    text.flush()
+    text.detach()  # the stream is the target's: closing it is the writer's
 
 
 def as_dataframe(df, key: str):
@@ -115,8 +138,43 @@ def plain_rows(df) -> list[list]:
     return json.loads(df.to_json(orient="values", date_format="iso", default_handler=str))
 
 
+def arrow_stats(table) -> dict:
+    """Per-column statistics of a pyarrow table, as ``stats_of`` gives them (quartiles exact, linear), several
+    times faster than pandas: numbers get count, mean, std, min, quartiles, max; times count, min, max; the
+    rest count, unique, top (the most frequent value) and freq."""
+    import pyarrow
+    import pyarrow.compute as compute
+
+    stats = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind, values = column.type, {"count": len(column) - column.null_count}
+        if values["count"] and (pyarrow.types.is_integer(kind) or pyarrow.types.is_floating(kind)):
+            low_high = compute.min_max(column).as_py()
+            quartiles = compute.quantile(column, q=[0.25, 0.5, 0.75]).to_pylist()
+            values.update(mean=compute.mean(column).as_py(), std=compute.stddev(column, ddof=1).as_py(),
+                          min=low_high["min"], **dict(zip(("25%", "50%", "75%"), quartiles, strict=True)),
+                          max=low_high["max"])
+        elif values["count"] and pyarrow.types.is_temporal(kind):
+            low_high = compute.min_max(column).as_py()
+            values.update(min=low_high["min"], max=low_high["max"])
+        elif values["count"] and not pyarrow.types.is_nested(kind):
+            counts = compute.value_counts(column)
+            tally = counts.field("counts")
+            top = compute.index(tally, compute.max(tally)).as_py()
+            values.update(unique=len(counts) - (1 if column.null_count else 0), top=counts.field("values")[top].as_py(),
+                          freq=tally[top].as_py())
+        stats[str(name)] = {k: _plain_value(v) for k, v in values.items() if v is not None and v == v}
+    return stats
+
+
+def _plain_value(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def stats_of(df) -> dict:
-    """Per-column statistics, pandas ``describe`` style, with missing values left out."""
+    """Per-column statistics, pandas ``describe`` style, with missing values left out (without pyarrow)."""
     if df.empty or len(df.columns) > MAX_DESCRIBED_COLUMNS:
         return {}
     described = json.loads(df.describe(include="all").to_json(date_format="iso", default_handler=str))

@@ -46,7 +46,10 @@ def log_artifact(record: RunRecord, item: str | Artifact, body: bytes | str | No
     key, secrets = artifact.key, secrets or SecretsStore()
     check_key(key)
     check_tag(tag)
-    data = artifact.get_body()
+    if artifact.streamed and not upload:
+        raise InvalidInputError(f"artifact {key!r}: a {type(artifact).__name__} is written by mlrun: upload=False "
+                                "records a file that exists (log it by its key or path)")
+    data = None if artifact.streamed else artifact.get_body()
     if artifact.rendered and isinstance(data, str):
         data = secrets.mask(data)  # mlrun wrote this body from the caller's values: hidden like any value it writes
     if upload:
@@ -99,6 +102,10 @@ def _store(record: RunRecord, artifact: Artifact, data: bytes | str | None, secr
     item = get_item(target_of(record, artifact.key, artifact.target_path, policy, artifact.file_name()),
                     secrets=secrets.items(),
                     data_stores=record.spec.data_stores, policy=policy, action="write")
+    if artifact.streamed:
+        with item.open("wb") as target, HashingStream(target) as stream:
+            artifact.write_body(stream)
+        return item.url, stream.size, stream.hexdigest
     if data is not None:
         import hashlib
 
@@ -182,6 +189,49 @@ def check_inside(out_path: str, target: str, key: str) -> None:
 
     if is_local(out_path) and not AccessPolicy([out_path]).allows(target, "write"):
         raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
+
+
+class HashingStream:
+    """A binary stream passing what is written to ``target`` while counting it and hashing it (sha256) in a
+    thread of its own (hashlib lets go of the interpreter lock: the hash costs next to no time when a core is
+    free).  Used as a context manager: ``hexdigest`` is set when the block ends."""
+
+    def __init__(self, target):
+        import hashlib
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.target, self.digest, self.size, self.closed, self.hexdigest = target, hashlib.sha256(), 0, False, ""
+        self.hasher = ThreadPoolExecutor(1)  # one worker: the chunks are hashed in the order they were written
+
+    def write(self, data) -> int:
+        chunk = bytes(data)  # the writer may reuse its buffer once this returns
+        self.hasher.submit(self.digest.update, chunk)
+        self.size += len(chunk)
+        self.target.write(chunk)
+        return len(chunk)
+
+    def __enter__(self) -> HashingStream:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.hasher.shutdown(wait=True)
+        self.closed = True
+        self.hexdigest = self.digest.hexdigest()
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
 
 
 def file_sha256(path: str) -> tuple[str, int]:

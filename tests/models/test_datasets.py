@@ -1,4 +1,5 @@
 """Datasets: DataFrames logged as parquet or csv, read back equal, described in the record, named by store:// URIs."""
+import hashlib
 import json
 
 import numpy as np
@@ -26,6 +27,8 @@ def test_a_dataframe_logged_reads_back_equal(fmt, tmp_path):
     entry = run.artifact("dataset")
     assert entry["kind"] == "dataset" and entry["format"] == fmt
     assert entry["target_path"] == str(tmp_path / "out" / f"dataset.{fmt}")
+    content = (tmp_path / "out" / f"dataset.{fmt}").read_bytes()
+    assert entry["sha256"] == hashlib.sha256(content).hexdigest() and entry["size"] == len(content)
     pd.testing.assert_frame_equal(entry.as_df(), frame())
     pd.testing.assert_frame_equal(mlrun.get_dataitem(entry["target_path"]).as_df(), frame())  # by its suffix
     pd.testing.assert_frame_equal(mlrun.get_dataitem(run.outputs["dataset"]).as_df(columns=["x", "city"]),
