@@ -56,6 +56,8 @@ class Artifact:
     rendered = False
     #: whether the body is written into the target's stream (``write_body``) rather than returned (``get_body``)
     streamed = False
+    #: whether a key without an extension gets the format's in the file name (a dataset ``d``: ``d.parquet``)
+    adds_extension = False
 
     def __init__(self, key: str, body: bytes | str | None = None, local_path: str | None = None,
                  target_path: str | None = None, viewer: str | None = None, format: str | None = None,
@@ -75,7 +77,10 @@ class Artifact:
         raise NotImplementedError(f"{type(self).__name__} returns its body (get_body)")
 
     def file_name(self) -> str:
-        """Where the artifact goes under the output path (a relative path): its key."""
+        """Where the artifact goes under the output path (a relative path): its key (with the format's extension
+        for a kind that ``adds_extension``, when the key has none)."""
+        if self.adds_extension and not os.path.splitext(self.key)[1]:
+            return f"{self.key}.{self.format}"
         return self.key
 
     def entry_fields(self) -> dict:
@@ -207,11 +212,11 @@ class PlotlyArtifact(Artifact):
     ``PlotlyArtifact(figure=fig, key="loss.html")`` as in MLRun 1.x; plotly comes with the ``plotly`` extra.
     """
 
-    kind, default_format, default_viewer, rendered = "plotly", "html", "web-app", False
+    kind, default_format, default_viewer, rendered, adds_extension = "plotly", "html", "web-app", False, True
 
     def __init__(self, figure=None, key: str | None = None, **kwargs):
-        key = key or "plotly.html"
-        super().__init__(key if os.path.splitext(key)[1] else f"{key}.html", **kwargs)
+        key = key or "plotly"
+        super().__init__(key, **kwargs)
         if not hasattr(figure, "to_html"):
             raise InvalidInputError(f"plotly artifact {key!r}: figure must be a plotly figure, "
                                     f"got {type(figure).__name__}")

@@ -20,11 +20,19 @@ DEFAULT_PREVIEW = 20
 MAX_DESCRIBED_COLUMNS = 1000
 
 
-def default_format() -> str:
-    """parquet when pyarrow is installed, else csv."""
+def has_pyarrow() -> bool:
+    """Whether pyarrow can be imported (looked up, not imported: that costs a quarter second)."""
     import importlib.util
 
-    return "parquet" if importlib.util.find_spec("pyarrow") is not None else "csv"
+    try:
+        return importlib.util.find_spec("pyarrow") is not None
+    except ImportError:
+        return False
+
+
+def default_format() -> str:
+    """parquet when pyarrow is installed, else csv."""
+    return "parquet" if has_pyarrow() else "csv"
 
 
 class DatasetArtifact(Artifact):
@@ -32,7 +40,7 @@ class DatasetArtifact(Artifact):
     (``parquet``, the default when pyarrow is there, or ``csv``), described in the record by its schema,
     its first ``preview`` rows and, with ``stats``, per-column statistics."""
 
-    kind, default_viewer, rendered, streamed = "dataset", "table", False, True
+    kind, default_viewer, rendered, streamed, adds_extension = "dataset", "table", False, True, True
 
     def __init__(self, key: str, df=None, format: str = "", preview: int | None = None, stats: bool = True,
                  **kwargs):
@@ -51,19 +59,11 @@ class DatasetArtifact(Artifact):
         self.preview = DEFAULT_PREVIEW if preview is None else preview
         self.stats = stats
 
-    def file_name(self) -> str:
-        """The file under the output path: the key, with the format's extension when it has none."""
-        import os
-
-        return self.key if os.path.splitext(self.key)[1] else f"{self.key}.{self.format}"
-
     def write_body(self, stream) -> None:
         """Write the table into ``stream``; with pyarrow the statistics are computed meanwhile, on the table
         being written (pyarrow lets go of the interpreter lock: they cost next to no time)."""
-        import importlib.util
-
         index = _keeps_index(self.df)
-        if importlib.util.find_spec("pyarrow") is None:
+        if not has_pyarrow():
             if self.format == "parquet":
                 from ..registry import missing_dependency
 
