@@ -27,6 +27,8 @@ MODULE_EXTRAS = {
     "dask": "dask", "distributed": "dask",
     "psycopg": "postgres", "psycopg_pool": "postgres",
     "matplotlib": "plots",
+    "pandas": "data", "pyarrow": "data",
+    "plotly": "plotly",
 }
 
 

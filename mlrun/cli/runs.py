@@ -1,4 +1,5 @@
-"""``mlrun get runs``, ``mlrun get run``, ``mlrun logs`` and ``mlrun delete run``: reading the run store."""
+"""``mlrun get runs``, ``mlrun get run``, ``mlrun get artifacts``, ``mlrun logs`` and ``mlrun delete run``: reading
+the run store."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,10 @@ import click
 from ..model import MAX_ITERATION
 from ..rundb.base import MAX_LISTED
 from . import Group, UsageLine, user_errors
+
+#: the run store a command reads: ``--db URL``, else ``$MLRUN_DBPATH``
+db_option = click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+                         help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
 
 
 @click.group(cls=Group)
@@ -34,8 +39,7 @@ def get() -> None:
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending, newest or largest first).")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True, help="A table of summaries, or the summaries as YAML or JSON.")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
     """List runs, newest first (or as --sort says)."""
@@ -58,17 +62,22 @@ def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, f
     runs, _ = db.search_runs(expr, sort=sort, desc=not asc, name=name, project=project, labels=label_filter,
                              state=state, limit=limit or None, iterations=iterations)
     mark_gone(db, runs)  # runs whose process is gone are recorded as such when seen
-    if fmt == "json":
-        click.echo(json.dumps(runs, indent=2))
-    elif fmt == "yaml":
-        from ..model import dump_yaml
-
-        click.echo(dump_yaml(runs), nl=False)
-    else:
+    if not echo_structured(runs, fmt):
         from ..model import printable
 
         # stores written by older versions may hold raw bytes: escaped in the text, not walked value by value
         click.echo(printable(format_runs_table(runs)))
+
+
+def echo_structured(items: list, fmt: str) -> bool:
+    """Print ``items`` as JSON or YAML when ``fmt`` asks for it; ``False`` for a table (the caller's)."""
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2))
+    elif fmt == "yaml":
+        from ..model import dump_yaml
+
+        click.echo(dump_yaml(items), nl=False)
+    return fmt in ("json", "yaml")
 
 
 def format_runs_table(runs: list) -> str:
@@ -79,8 +88,13 @@ def format_runs_table(runs: list) -> str:
             uid = f"  iteration {run['iteration']}"
         results = ", ".join(f"{k}={v}" for k, v in list(run["outputs"].items())[:4])
         rows.append((uid, run["name"], run["state"], run["start_time"][:19].replace("T", " "), results))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
-    lines = ("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4] for r in rows)
+    return aligned(rows)
+
+
+def aligned(rows: list) -> str:
+    """Rows as text columns, each but the last padded to its widest cell (the last one runs free)."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + str(r[-1]) for r in rows)
     return "\n".join(lines).rstrip()
 
 
@@ -100,14 +114,41 @@ def _children_under_parents(runs: list):
             yield run, False
 
 
+@get.command("artifacts")
+@click.option("--name", default="", help="Only artifacts with this key.")
+@click.option("--project", default="", help="Only artifacts of this project ('default': of runs with none too).")
+@click.option("--tag", default="", help="Only the version holding this tag ('latest': the newest of each key).")
+@click.option("--kind", default="", help="Only artifacts of this kind (dataset, model, table, chart, plot, ...).")
+@click.option("--category", default="", type=click.Choice(["", "model", "dataset", "other"]),
+              help="Only models, datasets or other artifacts.")
+@click.option("--label", "labels", multiple=True, metavar="KEY[=VALUE]", help="Only artifacts with this label.")
+@click.option("--best-iteration", is_flag=True, help="Leave out the iterations of hyper-parameter runs.")
+@click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
+              show_default=True, help="A table, or the entries as YAML or JSON.")
+@db_option
+@user_errors
+def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fmt, rundb) -> None:
+    """List the artifacts of stored runs, newest first, with their store:// URIs."""
+    from ..rundb import get_run_db
+
+    found = list(get_run_db(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
+                                                  category=category, best_iteration=best_iteration))
+    if not echo_structured(found, fmt):
+        from ..model import printable
+
+        rows = [("KEY", "KIND", "SIZE", "URI")] + [
+            (a.get("key", ""), a.get("kind") or "artifact", a.get("size", ""), a.get("uri") or a.get("target_path", ""))
+            for a in found]
+        click.echo(printable(aligned(rows)))
+
+
 @get.command("run")
 @click.argument("uid")
 @click.option("--iteration", default=0, type=click.IntRange(0, MAX_ITERATION),
               help="A hyper-parameter iteration of the run.")
 @click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True,
               help="The record as YAML or JSON.")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
@@ -119,8 +160,7 @@ def get_run(uid, iteration, fmt, rundb) -> None:
 
 @click.command()
 @click.argument("uid")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def logs(uid, rundb) -> None:
     """Print a run's log (its captured stdout and stderr)."""
@@ -138,8 +178,7 @@ def delete() -> None:
 
 @delete.command("run")
 @click.argument("uid")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def delete_run(uid, rundb) -> None:
     """Delete a run, its iterations and its log."""

@@ -44,7 +44,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     bytes are refused with 413.  ``behind_tls``: browsers reach the server over HTTPS (a TLS proxy in
     front), so the login cookie is marked ``Secure``.
     """
-    from . import api, views
+    from . import api, catalog, views
 
     app = Flask(__name__)
     db = rundb if isinstance(rundb, RunDB) else get_run_db(rundb)
@@ -57,6 +57,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.json.sort_keys = False  # records keep their metadata/spec/status order
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(views.bp)
+    app.register_blueprint(catalog.bp)
     from .health import StoreHealth, healthz, ready
 
     app.config["MLRUN_HEALTH"] = StoreHealth(db)
