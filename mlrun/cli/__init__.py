@@ -22,6 +22,7 @@ COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
     ("get", "logs", "delete"): ("mlrun.cli.runs:", ""),
     ("serve", "function-config"): ("mlrun.cli.serve:", ""),
     "server": ("mlrun.cli.server:", ""),
+    "project": ("mlrun.cli.project:", ""),
 }, lower=False)
 
 
