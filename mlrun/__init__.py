@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 __all__ = ["get_or_create_ctx", "RunContext", "MLClientCtx", "RunRecord", "MLRunError", "run_function",
            "get_run_db", "run_start", "run_local", "new_task", "NewRun", "RunTemplate", "RunObject", "new_function",
-           "code_to_function", "import_function", "function_to_module", "handler", "mlrun_op", "new_project", "get_or_create_project",
-           "load_project", "get_current_project", "MlrunProject", "__version__"]
+           "code_to_function", "import_function", "function_to_module", "handler", "mlrun_op", "new_project",
+           "get_or_create_project", "load_project", "get_current_project", "MlrunProject", "__version__"]
 
 #: names loaded on first use (module, attribute), so `import mlrun` stays as cheap as importing PyYAML
 _LAZY = {"run_function": "run", "run_start": "run", "run_local": "run", "new_task": "templates",

@@ -20,6 +20,7 @@ from ..model import dump_yaml, parse_struct
 #: MLRun's rule for project names: a DNS-1123 label
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 PROJECT_FILE = "project.yaml"
+SECRET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 CODE_SUFFIXES = (".py", ".ipynb")
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -119,6 +120,7 @@ class MlrunProject:
 
     def set_secrets(self, secrets: Mapping[str, str] | None = None, file_path: str = "") -> None:
         """Secrets for the project's runs: a mapping, or an env file (``KEY=VALUE`` lines); kept in memory only."""
+        found: dict[str, str] = {}
         if file_path:
             if not os.path.isfile(file_path):
                 raise InvalidInputError(f"secrets file not found: {file_path}")
@@ -128,11 +130,11 @@ class MlrunProject:
                     if not line or line.startswith("#"):
                         continue
                     key, sep, value = line.partition("=")
-                    if not sep or not key.strip():
+                    if not sep or not SECRET_KEY.match(key.strip()):
                         raise InvalidInputError(f"secrets file {file_path}, line {number}: expected KEY=VALUE")
-                    self._secrets[key.strip()] = value.strip()
-        for key, value in (secrets or {}).items():
-            self._secrets[str(key)] = str(value)
+                    found[key.strip()] = value.strip()
+        found.update({str(key): str(value) for key, value in (secrets or {}).items()})
+        self._secrets.update(found)
 
     # -- functions ----------------------------------------------------------------------------------------
     def set_function(self, func: Any = None, name: str = "", kind: str = "", image: str = "", handler: str = "",
@@ -200,6 +202,9 @@ class MlrunProject:
         else:
             raise InvalidInputError(f"project {self.name!r}: function {name!r} has neither a code file, a function "
                                     "YAML nor an inline spec")
+        command = fn.spec.command
+        if command and "://" not in command and not os.path.isabs(command) and os.path.isfile(self._path(command)):
+            fn.spec.command = self._path(command)  # a function's file is the project's, wherever the run starts
         fn.metadata.project = self.name
         if entry.get("tag"):
             fn.metadata.tag = entry["tag"]
