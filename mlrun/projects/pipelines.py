@@ -31,6 +31,8 @@ KFP_URL_ENV = "MLRUN_KFP_URL"
 #: handler names a workflow file is searched for, in order, when the workflow names none
 DEFAULT_HANDLERS = ("pipeline", "kfpipeline")
 
+_loaded: dict = {}  # (path, mtime, size) -> the workflow file's module
+
 
 class _PipelineContext(threading.local):
     """What a workflow's steps need to know: the project, the workflow's id, the engine, the steps so far."""
@@ -123,13 +125,19 @@ def load_workflow(project, path: str, handler: str | None):
     if not os.path.isfile(full):
         raise InvalidInputError(f"workflow file not found: {path}")
     _make_current(project)
-    # imported as a file of its own (not compiled here): KFP reads the pipeline's annotations as types
-    spec = importlib.util.spec_from_file_location("mlrun_workflow", full)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise MLRunError(f"cannot load workflow file {path}: {error_message(exc)}") from None
+    stat = os.stat(full)
+    key = (os.path.realpath(full), stat.st_mtime_ns, stat.st_size)
+    module = _loaded.get(key)
+    if module is None:
+        # imported as a file of its own (not compiled here): KFP reads the pipeline's annotations as types
+        spec = importlib.util.spec_from_file_location("mlrun_workflow", full)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise MLRunError(f"cannot load workflow file {path}: {error_message(exc)}") from None
+        _loaded.clear()  # one workflow file kept: the next run of the same file reuses it
+        _loaded[key] = module
     names = [handler] if handler else list(DEFAULT_HANDLERS)
     found = next((getattr(module, n) for n in names if callable(getattr(module, n, None))), None)
     if found is None:
