@@ -115,16 +115,14 @@ def run_workflow(project, entry: Mapping, arguments: dict, artifact_path: str = 
 
 
 def load_workflow(project, path: str, handler: str | None):
-    """The handler of the workflow file ``path`` (relative to the project's folder), the project current."""
+    """The handler of the workflow file ``path`` (relative to the project's folder)."""
     import importlib.util
 
     from ..errors import error_message
-    from .project import _make_current
 
     full = project._path(path)
     if not os.path.isfile(full):
         raise InvalidInputError(f"workflow file not found: {path}")
-    _make_current(project)
     stat = os.stat(full)
     key = (os.path.realpath(full), stat.st_mtime_ns, stat.st_size)
     module = _loaded.get(key)

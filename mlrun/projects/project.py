@@ -297,6 +297,7 @@ class MlrunProject:
             if entry is None:
                 known = ", ".join(repr(w.get("name")) for w in self.workflows) or "none"
                 raise NotFoundError(f"project {self.name!r} has no workflow {name!r} (workflows: {known})")
+        _make_current(self)  # the workflow file's mlrun.get_current_project()
         return run_workflow(self, entry, arguments=dict(arguments or {}), artifact_path=artifact_path,
                             handler=workflow_handler or entry.get("handler"),
                             engine=engine or entry.get("engine") or "local")
