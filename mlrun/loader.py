@@ -262,17 +262,17 @@ class EmptyEvent:
     content_type = ""
 
 
-def resolve_handler(namespace: Mapping, handler: str, where: str = "") -> Callable:
+def resolve_handler(namespace: Mapping, handler: str, where: str = "", init_args: Mapping | None = None) -> Callable:
     """The callable a handler string names in ``namespace`` (a module's names), as MLRun 1.x reads it:
-    ``func``, ``Class::method`` (an instance made with no arguments), ``module.func`` (a dotted path: a name the
-    namespace holds, else an importable module)."""
+    ``func``, ``Class::method`` (an instance made with ``init_args``, the run's ``_init_args`` parameter, else with
+    no arguments), ``module.func`` (a dotted path: a name the namespace holds, else an importable module)."""
     import importlib
 
-    where = f" in {where}" if where else ""
     try:
         if "::" in handler:
             class_name, _, method = handler.partition("::")
-            target = getattr(resolve_handler(namespace, class_name, where)(), method)
+            cls = resolve_handler(namespace, class_name, where)
+            target = getattr(cls(**dict(init_args or {})), method)
         elif handler in namespace:
             target = namespace[handler]
         elif "." in handler:
@@ -285,12 +285,16 @@ def resolve_handler(namespace: Mapping, handler: str, where: str = "") -> Callab
             for part in rest:
                 target = getattr(target, part)
         else:
-            raise InvalidInputError(f"handler {handler!r} not found{where}")
+            raise InvalidInputError(f"handler {handler!r} not found{_in(where)}")
     except (AttributeError, ImportError, KeyError) as exc:
-        raise InvalidInputError(f"handler {handler!r} not found{where}: {exc}") from None
+        raise InvalidInputError(f"handler {handler!r} not found{_in(where)}: {exc}") from None
     if not callable(target):
-        raise InvalidInputError(f"handler {handler!r}{where} is not a function")
+        raise InvalidInputError(f"handler {handler!r}{_in(where)} is not a function")
     return target
+
+
+def _in(where: str) -> str:
+    return f" in {where}" if where else ""
 
 
 def handler_returns(fn: Callable, ctx) -> list:

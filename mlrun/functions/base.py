@@ -170,19 +170,11 @@ class Function:
         path or a data store URL), written whole or not at all."""
         import json
 
-        target = target or f"function{format}"
-        text = json.dumps(self.to_dict(strip), indent=2) if format == ".json" else self.to_yaml(strip)
-        if "://" in target:
-            from ..datastore import get_item
+        from .code import write_text
 
-            get_item(target, secrets).put(text)
-        else:
-            folder = os.path.dirname(os.path.abspath(target))
-            os.makedirs(folder, exist_ok=True)
-            temporary = f"{target}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            os.replace(temporary, target)
+        target = target or f"function{format}"
+        write_text(target, json.dumps(self.to_dict(strip), indent=2) if format == ".json" else self.to_yaml(strip),
+                   secrets)
         return self
 
     @classmethod
@@ -230,20 +222,26 @@ class Function:
             self._module = load_module(code, name, origin if origin and os.path.isfile(origin) else "")
         return self._module
 
-    def handler_callable(self, handler: str) -> Callable:
-        """The callable ``handler`` names in the function's code (``func``, ``Class::method``, ``module.func``)."""
+    def handler_callable(self, handler: str, init_args: Mapping | None = None) -> Callable:
+        """The callable ``handler`` names in the function's code (``func``, ``Class::method`` (its instance made with
+        ``init_args``), ``module.func``).  Code that fails to load raises ``RunError`` (MLRun 1.x: pre-loading)."""
+        from ..errors import MLRunError
         from ..loader import resolve_handler
 
-        if handler not in self._handlers:
-            try:
-                module = self.to_module()
-                namespace = module.__dict__
-            except MLRunInvalidArgumentError:
-                if "." not in handler:  # a dotted path needs no code of the function's own
-                    raise
-                namespace = {}
-            self._handlers[handler] = resolve_handler(namespace, handler, f"function {self.metadata.name or '?'!r}")
-        return self._handlers[handler]
+        if handler in self._handlers and not init_args:
+            return self._handlers[handler]
+        try:
+            namespace = self.to_module().__dict__
+        except MLRunInvalidArgumentError:
+            if "." not in handler:  # a dotted path needs no code of the function's own
+                raise
+            namespace = {}
+        except MLRunError as exc:
+            raise RunError(f"function {self.metadata.name or '?'!r} failed on pre-loading its code: {exc}") from None
+        found = resolve_handler(namespace, handler, f"function {self.metadata.name or '?'!r}", init_args)
+        if not init_args:
+            self._handlers[handler] = found
+        return found
 
     def code_path(self) -> str:
         """A file holding the function's code (its command's, or the embedded code written out)."""
@@ -278,9 +276,11 @@ class Function:
 
         task = _as_task(runspec, hyperparams, hyper_param_options, selector, param_file)
         handler = handler or (task.spec.handler if task is not None else None) or self.spec.default_handler or None
-        target = self._run_target(handler, local)
+        if name:
+            check_name(name, "run name")
+        values = {**(task.spec.parameters if task is not None else {}), **dict(params or {})}
+        target = self._run_target(handler, local, values.get("_init_args"))
         if target.get("args"):
-            values = {**(task.spec.parameters if task is not None else {}), **dict(params or {})}
             target["args"] = substitute(target["args"], values)
         if workdir and inputs:
             inputs = {k: v if not v or "://" in v or os.path.isabs(v) else os.path.join(workdir, v)
@@ -300,12 +300,13 @@ class Function:
             raise RunError(f"run {run.metadata.name} ({run.uid}) failed: {run.error}", run)
         return run
 
-    def _run_target(self, handler, local: bool) -> dict:
-        """How ``run_start`` runs this function: ``{handler, command, args, mode}`` (the kinds override it)."""
+    def _run_target(self, handler, local: bool, init_args: Mapping | None = None) -> dict:
+        """How ``run_start`` runs this function: ``{handler, command, args, mode}`` (the kinds override it);
+        ``init_args``: the run's ``_init_args`` (a ``Class::method`` handler's instance is made with them)."""
         if callable(handler):
             return {"handler": handler}
         if handler:
-            return {"handler": self.handler_callable(handler)}
+            return {"handler": self.handler_callable(handler, init_args)}
         if self.spec.command or self.spec.build.functionSourceCode:  # the file as a script, in a child process
             return {"command": self.code_path(), "args": self.spec.args}
         raise MLRunInvalidArgumentError(f"function {self.metadata.name or '?'!r} has nothing to run: give a "

@@ -32,15 +32,13 @@ class JobFunction(Function):
     kind = "job"
     label = "job"
 
-    def _run_target(self, handler, local: bool) -> dict:
+    def _run_target(self, handler, local: bool, init_args=None) -> dict:
         if not local:
             tell_once(f"{self.kind}-local", f"functions of kind {self.kind!r} run in a child process on this machine "
                                             "(no Kubernetes cluster here): local=True implied")
-        if callable(handler):
-            return {"handler": handler}
-        if handler:
+        if handler and not callable(handler) and (self.spec.command or self.spec.build.functionSourceCode):
             return {"command": self.code_path(), "handler": handler, "args": self.spec.args}
-        return super()._run_target(handler, local)
+        return super()._run_target(handler, local, init_args)  # a callable, or a module path without code
 
 
 class DaskFunction(JobFunction):

@@ -106,7 +106,7 @@ def main() -> int:
     try:
         if handler:
             namespace = runpy.run_path(path, run_name="__mlrun_handler__")
-            fn = resolve_handler(namespace, handler, path)
+            fn = resolve_handler(namespace, handler, path, ctx.parameters.get("_init_args"))
             record_result(ctx, call_handler(fn, ctx, file_handler_form(fn, ctx)), handler_returns(fn, ctx))
         else:
             runpy.run_path(path, run_name="__main__")

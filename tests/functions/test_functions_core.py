@@ -227,3 +227,75 @@ def test_the_1x_modules_import():
         context.log_result("launched", True)
 
     assert launcher.launch(mlrun.new_function("l"), handler=handler).output("launched") is True
+
+
+CLASS_CODE = '''
+class mycls:
+    def __init__(self, context=None, a1=1):
+        self.a1 = a1
+
+    def mtd(self, context, x=0, y=0):
+        return {"rx": x, "ry": y, "ra1": self.a1}
+'''
+
+
+@pytest.mark.parametrize("kind", ["local", "job"])
+def test_class_handlers_take_init_args_from_the_run(tmp_path, kind):
+    (tmp_path / "handler.py").write_text(CLASS_CODE)
+    fn = mlrun.code_to_function("mytst", filename=str(tmp_path / "handler.py"), kind=kind)
+    cases = [({"y": 3}, {"rx": 0, "ry": 3, "ra1": 1}),
+             ({"_init_args": {"a1": 9}, "y": 5}, {"rx": 0, "ry": 5, "ra1": 9})]
+    for params, results in cases:
+        run = mlrun.run_function(fn, handler="mycls::mtd", params=params)
+        assert run.status.results == results
+
+
+def test_a_module_path_handler_needs_no_code_of_the_function():
+    run = mlrun.new_function("mytst", kind="job").run(handler="json.dumps", params={"obj": {"x": 99}}, local=True)
+    assert run.output("return") == '{"x": 99}'
+
+
+def test_code_that_fails_to_load_raises_run_error_before_running(tmp_path):
+    (tmp_path / "fail.py").write_text("raise ValueError('broken at import')\n\ndef handler(context):\n    pass\n")
+    with pytest.raises(mlrun.runtimes.utils.RunError, match="failed on pre-loading its code: .*broken at import"):
+        mlrun.new_function(command=str(tmp_path / "fail.py")).run(local=True, handler="handler")
+
+
+def test_a_bad_run_name_is_refused():
+    with pytest.raises(ValueError, match="run name 'asd/asd' is not valid"):
+        mlrun.new_function().run(name="asd/asd", handler=lambda: None)
+
+
+def test_args_reach_the_script_intact(tmp_path):
+    (tmp_path / "no_ctx.py").write_text("import sys\nprint(sys.argv[1:])\n")
+    run = mlrun.new_function(command=str(tmp_path / "no_ctx.py"), args=["It's", "a", "nice", "day!"]).run(
+        params={"xyz": "789"})
+    assert """["It's", 'a', 'nice', 'day!']""" in get_run_db().get_log(run.uid).decode()
+
+
+def test_dask_kind_runs_a_sweeps_iterations_on_a_local_dask_cluster(tmp_path):
+    fn = mlrun.new_function("dk", kind="dask", command=write_handlers(tmp_path), handler="train")
+    run = fn.run(hyperparams={"p1": [1, 2]}, selector="accuracy")
+
+    assert run.spec.hyper_options["dask"] == "local" and run.metadata.labels["kind"] == "dask"
+    assert run.output("best_iteration") == 2 and run.output("accuracy") == 5
+
+
+def test_code_to_function_without_embedding_runs_the_file_and_can_write_a_notebooks_code(tmp_path):
+    path = write_handlers(tmp_path)
+    fn = mlrun.code_to_function(filename=path, kind="local", embed_code=False)
+    assert fn.kind == "local" and fn.spec.command == path and not fn.spec.build.functionSourceCode
+    assert fn.metadata.name == "handlers"
+
+    out = str(tmp_path / "ctf_tst.py")
+    nb = mlrun.code_to_function(filename=write_notebook(tmp_path), kind="job", code_output=out, embed_code=False)
+    assert nb.spec.command == out and "def train" in (tmp_path / "ctf_tst.py").read_text()
+    assert nb.run(handler="train", params={"p1": 9}).output("root") == 3.0
+
+
+def test_a_module_of_the_code_runs_on_a_context_made_from_a_task(tmp_path):
+    module = mlrun.function_to_module(write_handlers(tmp_path))
+    task = mlrun.new_task(params={"p3": 1})
+    context = mlrun.get_or_create_ctx("myfunc", spec=task)
+    module.train(context, p1=2)
+    assert context.results["accuracy"] == 5 and context.parameters["p3"] == 1
