@@ -155,7 +155,8 @@ def kfp_step(project, fn, handler: str | None, name: str, params: Mapping, input
     task = mlrun_component(fn.code_path(), params=params, inputs=dict(inputs or {}), outputs=outputs,
                            name=name or fn.metadata.name, handler=handler or fn.spec.default_handler,
                            workflow=pipeline_context.workflow_id, project=project.name, out_path=artifact_path,
-                           labels=labels, hyperparams=hyperparams, hyper_options=options or None)
+                           labels=labels, hyperparams=hyperparams, hyper_options=options or None,
+                           secrets=[("file", path) for path in project._secret_files])
     return _KfpStep(task)
 
 

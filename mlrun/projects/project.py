@@ -64,6 +64,7 @@ class MlrunProject:
         self.subpath = subpath
         self.extra = dict(extra or {})  # other fields of MLRun 1.x's layout: kept for the round trip
         self._secrets: dict[str, str] = {}
+        self._secret_files: list[str] = []  # what a KFP step is given: the files, never the values
         self._objects: dict[str, Any] = {}  # function objects made from the entries, by name
 
     # -- the file -----------------------------------------------------------------------------------------
@@ -119,7 +120,8 @@ class MlrunProject:
         return self.params.get(key, default)
 
     def set_secrets(self, secrets: Mapping[str, str] | None = None, file_path: str = "") -> None:
-        """Secrets for the project's runs: a mapping, or an env file (``KEY=VALUE`` lines); kept in memory only."""
+        """Secrets for the project's runs: a mapping, or an env file (``KEY=VALUE`` lines); kept in memory only.
+        Steps of a workflow on engine ``kfp`` get the files' secrets (read by the step), never a mapping's."""
         found: dict[str, str] = {}
         if file_path:
             if not os.path.isfile(file_path):
@@ -135,6 +137,8 @@ class MlrunProject:
                     found[key.strip()] = value.strip()
         found.update({str(key): str(value) for key, value in (secrets or {}).items()})
         self._secrets.update(found)
+        if file_path:
+            self._secret_files.append(os.path.abspath(file_path))
 
     # -- functions ----------------------------------------------------------------------------------------
     def set_function(self, func: Any = None, name: str = "", kind: str = "", image: str = "", handler: str = "",

@@ -177,3 +177,22 @@ def test_the_cli_creates_and_loads_a_project(tmp_path):
     bad = mlrun_cli("project", str(tmp_path / "q"), "-n", "Bad_Name")
     assert bad.returncode == 2 and "project name 'Bad_Name' is not valid" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_run_function_sweeps_returns_and_with_repo(tmp_path):
+    write_project_files(tmp_path)
+    (tmp_path / "plain.py").write_text("def add(a, b=1):\n    return a + b, a * b\n")
+    project = mlrun.new_project("sweeps", str(tmp_path), init_git=True)
+    assert (tmp_path / ".git").is_dir()
+    project.set_function("handlers.py", name="train", handler="train")
+    sweep = project.run_function("train", hyperparams={"lr": [0.1, 0.3, 0.2]}, selector="max.accuracy",
+                                 params={"epochs": 2})
+    assert sweep.output("accuracy") == pytest.approx(1 - 0.7 ** 2 / 2) and len(sweep.status.iterations) == 4
+    project.set_function("plain.py", name="plain", handler="add", with_repo=True)
+    run = project.run_function("plain", params={"a": 3, "b": 4}, returns=["total", "product"])
+    assert (run.output("total"), run.output("product")) == (7, 12)
+    assert "functionSourceCode" not in str(project.to_dict()) and project.functions[-1]["with_repo"] is True
+    project.save()
+    (tmp_path / "plain.py").write_text("def add(a, b=1):\n    return a - b, a // b\n")  # the repo's code changed
+    again = mlrun.load_project(str(tmp_path)).run_function("plain", params={"a": 9, "b": 4}, returns=["d", "q"])
+    assert (again.output("d"), again.output("q")) == (5, 2)

@@ -101,3 +101,22 @@ def test_the_cli_runs_a_workflow(project, isolated_store):
     assert {s["state"] for s in steps} == {"completed"}
     failed = mlrun_cli("project", project.context, "-r", "missing")
     assert failed.returncode == 1 and "no workflow 'missing'" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_kfp_steps_get_the_projects_secrets_file_and_records_stay_masked(project, isolated_store):
+    Path(project.context, "secrets.env").write_text("API_TOKEN=tok-kfp-77\n")
+    project.set_secrets(file_path=str(Path(project.context, "secrets.env")))
+    Path(project.context, "secret_flow.py").write_text(
+        "import mlrun\n\n\ndef pipeline(owner: str = 'ops'):\n"
+        "    mlrun.get_current_project().run_function('show', params={'owner': owner}, outputs={'seen': str})\n")
+    project.set_function("handlers.py", name="show", handler="show_secret", kind="local")
+    project.set_workflow("secret", "secret_flow.py")
+    runs = [project.run("secret", engine=engine) for engine in ("local", "kfp")]
+    db = get_run_db(isolated_store)
+    for run in runs:
+        [step] = [s for s in db.list_runs(labels={"workflow": run.run_id}) if s["labels"].get("kind") != "workflow"]
+        data = db.read_run_data(step["uid"])
+        assert data["status"]["outputs"]["owner"] == "ops"
+        assert data["status"]["outputs"]["seen"] != "token=None"  # the step did read the secret
+        assert "tok-kfp-77" not in str(data) and "tok-kfp-77" not in str(db.read_run_data(run.run_id))
+    assert "tok-kfp-77" not in Path(project.context, "project.yaml").read_text()
