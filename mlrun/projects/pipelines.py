@@ -152,11 +152,25 @@ def kfp_step(project, fn, handler: str | None, name: str, params: Mapping, input
                    else hyper_param_options or {})
     if selector:
         options["selector"] = selector
-    task = mlrun_component(fn.code_path(), params=params, inputs=dict(inputs or {}), outputs=outputs,
-                           name=name or fn.metadata.name, handler=handler or fn.spec.default_handler,
-                           workflow=pipeline_context.workflow_id, project=project.name, out_path=artifact_path,
-                           labels=labels, hyperparams=hyperparams, hyper_options=options or None,
-                           secrets=[("file", path) for path in project._secret_files])
+    import shutil
+    import tempfile
+
+    name = name or fn.metadata.name
+    folder = tempfile.mkdtemp(prefix="mlrun-step-")
+    try:  # the component carries the code; its file's name is the step's run name, as on engine local
+        target = os.path.join(folder, f"{name}.py")
+        code = fn.code  # a notebook's code cells too
+        if not code:
+            raise InvalidInputError(f"function {name!r} has no code to run as a pipeline step")
+        with open(target, "w", encoding="utf-8") as fp:
+            fp.write(code)
+        task = mlrun_component(target, params=params, inputs=dict(inputs or {}), outputs=outputs, name=name,
+                               handler=handler or fn.spec.default_handler, workflow=pipeline_context.workflow_id,
+                               project=project.name, out_path=artifact_path, labels=labels, hyperparams=hyperparams,
+                               hyper_options=options or None, embed=True,
+                               secrets=[("file", path) for path in project._secret_files])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return _KfpStep(task)
 
 

@@ -394,6 +394,10 @@ def load_project(context: str = "./", url: str | None = None, name: str | None =
     if clone and os.path.isdir(context) and url:
         import shutil
 
+        here = os.path.realpath(os.getcwd())
+        if os.path.commonpath([here, os.path.realpath(context)]) == os.path.realpath(context):
+            raise InvalidInputError(f"clone=True would delete {context}, which holds the working directory: "
+                                    "give the project a folder of its own")
         shutil.rmtree(context)
     if url and url.endswith((".yaml", ".yml")) and not url.startswith("git://"):
         path = url.removeprefix("file://")

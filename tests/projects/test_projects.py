@@ -196,3 +196,16 @@ def test_run_function_sweeps_returns_and_with_repo(tmp_path):
     (tmp_path / "plain.py").write_text("def add(a, b=1):\n    return a - b, a // b\n")  # the repo's code changed
     again = mlrun.load_project(str(tmp_path)).run_function("plain", params={"a": 9, "b": 4}, returns=["d", "q"])
     assert (again.output("d"), again.output("q")) == (5, 2)
+
+
+def test_clone_replaces_a_projects_folder_but_never_the_working_directory(tmp_path):
+    source = tmp_path / "source"
+    make_project(source)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "stale.txt").write_text("old")
+    mlrun.load_project(str(target), str(source), clone=True)
+    assert not (target / "stale.txt").exists() and (target / "project.yaml").is_file()
+    with pytest.raises(InvalidInputError, match="holds the working directory"):
+        mlrun.load_project(str(tmp_path), str(source), clone=True)
+    assert (source / "project.yaml").is_file()
