@@ -106,7 +106,11 @@ def run_workflow(project, entry: Mapping, arguments: dict, artifact_path: str = 
     if engine == "kfp":
         steps = _step_records(workflow_id)
     record.status.outputs = {"steps": [_step_summary(s) for s in steps]}
-    record.finish(error)
+    if isinstance(outputs, Mapping) and outputs.get("kfp_run_id") and not error:
+        record.metadata.labels["kfp_run_id"] = str(outputs["kfp_run_id"])  # sent to KFP: it runs there, on
+        record.touch()
+    else:
+        record.finish(error)
     _store(record, project)
     run = WorkflowRun(entry["name"], workflow_id, engine, record.status.state, steps, error, outputs)
     if error:
@@ -202,7 +206,8 @@ class _StepOutputs(Mapping):
 
 
 def _run_kfp(pipeline, name: str, arguments: dict, project):
-    """Run ``pipeline`` as a KFP pipeline: on ``$MLRUN_KFP_URL`` when set, else with KFP's local runner."""
+    """Run ``pipeline`` as a KFP pipeline: on ``$MLRUN_KFP_URL`` when set (submitted: the workflow's record stays
+    ``running``, labelled with KFP's run id; its steps record themselves), else with KFP's local runner."""
     try:
         from kfp import dsl
     except ImportError as exc:
