@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from assets import PROJECT_1X, write_project_files
 from helpers import mlrun_cli
+from project_assets import PROJECT_1X, write_project_files
 
 import mlrun
 from mlrun.errors import InvalidInputError, NotFoundError

@@ -6,8 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
 
-from assets import write_project_files  # noqa: E402
 from chromium import headless_chromium, quit_chromium  # noqa: E402
+from project_assets import write_project_files  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from server_process import running_server  # noqa: E402
 

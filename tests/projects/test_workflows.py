@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from assets import write_project_files
 from helpers import mlrun_cli
+from project_assets import write_project_files
 
 import mlrun
 from mlrun.rundb import get_run_db
