@@ -15,14 +15,17 @@ __version__ = "0.1.0"
 __all__ = ["get_or_create_ctx", "RunContext", "MLClientCtx", "RunRecord", "MLRunError", "run_function",
            "get_run_db", "run_start", "run_local", "new_task", "NewRun", "RunTemplate", "RunObject", "new_function",
            "code_to_function", "import_function", "function_to_module", "handler", "mlrun_op", "get_dataitem",
-           "DataItem", "__version__"]
+           "DataItem", "new_project", "get_or_create_project", "load_project", "get_current_project", "MlrunProject",
+           "__version__"]
 
 #: names loaded on first use (module, attribute), so `import mlrun` stays as cheap as importing PyYAML
 _LAZY = {"run_function": "run", "run_start": "run", "run_local": "run", "new_task": "templates",
          "NewRun": "templates", "RunTemplate": "templates", "RunObject": "runobject",
          "new_function": "functions", "code_to_function": "functions", "import_function": "functions",
          "function_to_module": "functions", "handler": "functions.decorators", "mlrun_op": "kfp",
-         "get_dataitem": "datastore", "DataItem": "datastore"}
+         "get_dataitem": "datastore", "DataItem": "datastore",
+         "new_project": "projects", "get_or_create_project": "projects", "load_project": "projects",
+         "get_current_project": "projects", "MlrunProject": "projects"}
 
 
 def __getattr__(name: str):

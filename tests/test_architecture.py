@@ -29,6 +29,7 @@ LAYERS = [
     ["run", "gc"],
     ["kfp", "adapters", "deploy", "server"],
     ["functions", "launcher"],
+    ["projects"],
     ["cli"],
 ]
 FRONT_DOOR = {"mlrun", "mlrun.__main__"}

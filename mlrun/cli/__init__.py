@@ -23,6 +23,7 @@ COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
     ("serve", "function-config"): ("mlrun.cli.serve:", ""),
     "server": ("mlrun.cli.server:", ""),
     "gc": ("mlrun.cli.gc:", ""),
+    "project": ("mlrun.cli.project:", ""),
 }, lower=False)
 
 

@@ -4,6 +4,8 @@
     /runs/UID           one run: parameters, inputs with lineage, outputs, metric charts, artifacts, logs, record;
                         a sweep's iterations as parallel coordinates and a scatter (``sx``/``sy`` pick its axes)
     /compare?uid=A&uid=B  two or more runs side by side (``UID@N`` picks a hyper-parameter iteration)
+    /workflows/UID      a project workflow's run: its state and timing, and its steps in order (runs labelled
+                        ``workflow=UID``)
 
 Pages show what records hold; records carry secret sources, never secret values, and every
 value is escaped by the templates.  A record that today's model would refuse (stored by an older
@@ -104,6 +106,19 @@ def run(uid: str):
                            artifacts=artifact_rows(record, notes), iterations=iterations, best=best, sweep=sweep,
                            log=clean_log(log), log_cut=log_size > len(log), log_size=log_size,
                            record_yaml=short_yaml(record.to_dict()), notes=notes)
+
+
+@bp.get("/workflows/<uid>")
+def workflow(uid: str):
+    db = run_db()
+    try:
+        record, notes = lenient_record(db.read_run_data(uid, 0))
+    except MLRunError:  # steps of a pipeline run outside a project (KFP's run id) have no workflow record
+        record, notes = RunRecord(), ["no record of this workflow itself: its steps only"]
+        record.metadata.uid = uid
+    steps = [summary_row(s) for s in db.list_runs(labels={"workflow": uid}, sort="start_time", desc=False)
+             if s.get("uid") != uid]
+    return render_template("workflow.html", run=record, steps=steps, notes=notes)
 
 
 @bp.get("/compare")
