@@ -27,7 +27,7 @@ LAYERS = [
     ["runtimes"],
     ["hyper"],
     ["run"],
-    ["kfp", "adapters", "deploy", "server"],
+    ["kfp", "adapters", "deploy", "server", "serving", "frameworks"],
     ["cli"],
 ]
 FRONT_DOOR = {"mlrun", "mlrun.__main__"}
