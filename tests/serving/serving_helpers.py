@@ -3,15 +3,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
-
-from helpers import ROOT
-
-# the nuclio wrapper harness and the `mlrun serve` process helper live with the tests that made them
-for folder in ("deploy", "remote"):
-    path = os.path.join(ROOT, "tests", folder)
-    if path not in sys.path:
-        sys.path.append(path)
 
 SKLEARN_SERVER = "mlrun.frameworks.sklearn.SklearnModelServer"
 
