@@ -153,7 +153,8 @@ def function_config(ctx, target, name, requirements, env, workers, max_body_size
 
     HANDLER (default: handler) must be a nuclio handler(context, event): a plain fn(ctx) is refused
     (exit 2); wrap it in the file, handler = mlrun.adapters.nuclio.nuclio_handler(fn), and deploy
-    FILE:handler. Without --bundle, --mlrun-requirement is needed.
+    FILE:handler. Without --bundle, --mlrun-requirement is needed. A serving function's YAML
+    (kind: serving) makes a bundle with its models and a V2 serving handler.
 
     \b
     Example:
@@ -177,7 +178,16 @@ def function_config(ctx, target, name, requirements, env, workers, max_body_size
 def _write_config(ctx: click.Context, target: str, bundle: str, output: str, options: dict) -> None:
     from ..deploy.nuclio import config_yaml
     from ..deploy.nuclio import function_config as make_config
+    from ..serving.app import is_serving_spec
 
+    if is_serving_spec(target):
+        if not bundle:
+            raise InvalidInputError(f"{target} is a serving function: it deploys as a bundle (add --bundle DIR)")
+        from ..serving.nuclio import write_serving_bundle
+
+        files = write_serving_bundle(target, bundle, _command_line(ctx), **options)
+        click.echo(f"wrote {', '.join(files.values())}", err=True)
+        return
     if bundle:
         from ..deploy.bundle import write_bundle
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import InvalidInputError, InvalidSpecError, MLRunError, error_message
 from ..policy import absolute
+from ..registry import missing_extra
 from .router import ModelRouter, split_key
 from .v2 import V2ModelServer
 
@@ -134,6 +135,8 @@ class ServingSpec:
                 server.post_init()
             except MLRunError as exc:
                 raise type(exc)(f"model {key!r}: {exc}") from None
+            except ModuleNotFoundError as exc:  # the class's framework is not installed: name the extra
+                raise (missing_extra(exc, f"model {key!r} ({server_class.__name__})") or exc) from None
             except Exception as exc:  # the model's own code: one line naming the model
                 raise MLRunError(f"model {key!r} could not be loaded: {error_message(exc)}") from None
             router.add(server)
@@ -158,8 +161,6 @@ def _class_of(route: dict, spec: ServingSpec, key: str) -> type:
     """The model server class a route names: a dotted path (``package.module.Class``), or a name in the
     spec's ``source`` file."""
     import importlib
-
-    from ..registry import missing_extra
 
     class_name = route.get("class_name") or DEFAULT_CLASS
     module_name, _, attr = class_name.rpartition(".")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import yaml
@@ -231,3 +232,13 @@ def test_a_model_object_handed_over_is_served_but_not_exported(tmp_path):
     assert answer["outputs"] == model.predict(rows).tolist()
     with pytest.raises(InvalidInputError, match="cannot be exported"):
         fn.export(str(tmp_path / "f.yaml"))
+
+
+def test_a_missing_framework_names_the_extra_that_provides_it(tmp_path, monkeypatch):
+    _, path = train(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "joblib", None)  # as if scikit-learn (and its joblib) were not installed
+    fn = ServingFunction("x")
+    fn.add_model("iris", model_path=path)
+    with pytest.raises(ImportError, match=r"model 'iris' \(SklearnModelServer\) needs joblib; install it with: "
+                                          r"pip install \"mlrun\[sklearn\]\""):
+        fn.to_mock_server()
