@@ -69,15 +69,20 @@ class ServingFunction:
 
     def deploy(self, port: int = 0, allow: list[str] | None = None) -> str:
         """Serve the function with ``mlrun serve`` on loopback with a new token, until this process ends
-        (or ``undeploy``); its address.  ``allow``: more places its models may be read from."""
+        (or ``undeploy``); its address.
+
+        The models named here may be read (this process's user named them); ``allow``: more places they
+        may read (``mlrun serve --allow``).
+        """
         from .deploy import serve_locally
 
         self.undeploy()
         folder = os.path.join(_functions_dir(), self.name or "serving")
         os.makedirs(folder, exist_ok=True)
         self.export(os.path.join(folder, "function.yaml"))
+        named = [path for path in self.spec.model_paths() if "://" not in path]
         self._process, self.address, self._token = serve_locally(os.path.join(folder, "function.yaml"), port,
-                                                                 allow or [])
+                                                                 [*named, *(allow or [])])
         return self.address
 
     def undeploy(self) -> None:
