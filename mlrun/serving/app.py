@@ -10,10 +10,9 @@ limit, and every one is loaded before the port opens.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 
-from ..protocol import DEFAULT_MAX_BODY_SIZE, TOKEN_ENV
+from ..protocol import DEFAULT_MAX_BODY_SIZE
 from .router import PREFIX, ModelRouter, render
 from .spec import DEFAULT_CLASS, ServingSpec
 
@@ -91,11 +90,9 @@ def serve(spec: ServingSpec, function_dir: str, host: str = "127.0.0.1", port: i
     ``function_dir`` (the spec file's folder, or the model's for ``serve-model``) is readable by default;
     ``allow`` (default ``$MLRUN_SERVE_ALLOW``) adds places, as for every served function.
     """
-    import logging
-
-    from ..adapters.flask import AccessLog
-    from ..adapters.wsgi import check_listen, run_server
-    from ..policy import AccessPolicy, is_loopback
+    from ..adapters.flask import serve_app
+    from ..adapters.wsgi import check_listen
+    from ..policy import AccessPolicy
 
     check_listen(host, token, insecure)
     try:
@@ -107,17 +104,6 @@ def serve(spec: ServingSpec, function_dir: str, host: str = "127.0.0.1", port: i
         raise missing_dependency("mlrun serve", exc.name, "server") from None
     policy = AccessPolicy.serving(allow, out_path, function_dir)
     router = spec.build_router(policy=policy)  # before the port opens (and before workers fork): loaded once
-    app = AccessLog(create_app(router, token=token, max_body_size=max_body_size))
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
-    def announce(effective_port: int) -> None:
-        where = f"http://{host}:{effective_port}"
-        print(f"mlrun serve: serving models {', '.join(router.names())} on {where}{PREFIX}/ with "
-              f"{workers} x {threads} threads", file=sys.stderr, flush=True)
-        if not token and not is_loopback(host):
-            print(f"mlrun serve: warning: no token: anyone who can reach {where} can call the models "
-                  f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)
-
-    run_server(app, host=host, port=port, threads=threads, workers=workers,
-               max_request_body_size=max_body_size + 64 * 1024, announce=announce)
-    print("mlrun serve: stopped", file=sys.stderr, flush=True)
+    lines = [f"serving models {', '.join(router.names())} on {{where}}{PREFIX}/ with {workers} x {threads} threads"]
+    serve_app(create_app(router, token=token, max_body_size=max_body_size), lines, "call the models", host=host,
+              port=port, threads=threads, workers=workers, token=token, max_body_size=max_body_size)

@@ -3,14 +3,13 @@ tests/deploy/test_image.py), run as its non-root user on 127.0.0.1 with a token.
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 
 import pytest
 import requests
-from helpers import ROOT, free_port
+from helpers import free_port
 from serving_helpers import sample_rows, train, write_spec
-from test_image import podman, wait_healthy
+from test_image import built_image, podman, wait_healthy
 
 TOKEN = "serving-image-token-61ab"
 
@@ -18,19 +17,7 @@ TOKEN = "serving-image-token-61ab"
 @pytest.fixture(scope="module")
 def image():
     """The image built from the checkout with the sklearn extra; removed afterwards."""
-    try:
-        base = subprocess.run(["bash", os.path.join(ROOT, "deploy", "podman-base.sh")], capture_output=True,
-                              text=True, timeout=900)
-    except FileNotFoundError:
-        pytest.skip("podman cannot run here: no bash")
-    if base.returncode == 3:  # the script's verdict after trying `podman info`
-        pytest.skip(f"podman cannot run here: {base.stderr.strip().splitlines()[-1]}")
-    assert base.returncode == 0, base.stderr
-    tag = f"localhost/mlrun-serving-test:{uuid.uuid4().hex[:8]}"
-    podman("build", "--pull=never", "--format", "docker", "-q", "--build-arg", "MLRUN_EXTRAS=server,s3,sklearn",
-           "-f", os.path.join(ROOT, "deploy", "Dockerfile"), "-t", tag, ROOT, timeout=1800)
-    yield tag
-    podman("rmi", "-f", tag, check=False)
+    yield from built_image("mlrun-serving-test", "--build-arg", "MLRUN_EXTRAS=server,s3,sklearn")
 
 
 def test_the_image_serves_a_models_yaml_with_the_models_own_predictions(image, tmp_path):
