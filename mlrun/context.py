@@ -46,6 +46,8 @@ class RunContext:
 
     #: what a run that came over the network may read and write (``mlrun.policy``); ``None``: anything
     _policy: AccessPolicy | None = None
+    #: the run this one is an iteration of (``get_child_context``)
+    _parent: RunContext | None = None
 
     def __init__(self, record: RunRecord, secrets: SecretsStore | None = None, rundb=None):
         self._record = record
@@ -53,6 +55,7 @@ class RunContext:
         self._rundb = rundb
         self._metrics = record.status.metrics  # log_metric appends here directly: it must stay cheap
         self._read_inputs: set[str] = set()
+        self._children: list[RunContext] = []
         self._record.spec.secret_sources = self._secrets.sources
         self._secrets.register()  # the process's stdout, stderr and logging hide them from now on
         if not record.metadata.uid:
@@ -135,14 +138,20 @@ class RunContext:
     def get_object(self, key: str):
         """The input named ``key`` as a data item (``.get()``, ``.local()``, ``.open()``, ...).
 
-        Inputs come from ``-i key=url``; a key the run was not given is read as a local path.
+        Inputs come from ``-i key=url``; a key the run was not given, or given with an empty path (as 2019 specs
+        wrote local files: ``{'key': 'infile.txt', 'path': ''}``), is read as a local path.
         """
         from .datastore import get_item
 
         url = self.inputs.get(key)
-        if url is None:
+        if not url:
             url = key
-            self._record.spec.input_objects.append({"key": key, "path": key})
+            entries = self._record.spec.input_objects
+            entry = next((e for e in entries if e["key"] == key), None)
+            if entry is None:
+                entries.append({"key": key, "path": key})
+            else:
+                entry["path"] = key
         item = get_item(url, secrets=self._secrets.items(), key=key, data_stores=self._record.spec.data_stores,
                         policy=self._policy)
         item.on_read = self._input_read
@@ -217,12 +226,53 @@ class RunContext:
                                       policy=self._policy, viewer=viewer, upload=upload)
 
     # -- lifecycle --------------------------------------------------------------------------
-    def commit(self, message: str = "") -> None:
-        """Save the record as it is now into the run store."""
+    def commit(self, message: str = "", completed: bool = False) -> None:
+        """Save the record as it is now into the run store; ``completed=True`` ends the run first (``completed``,
+        unless it failed: MLRun 1.x's ``commit(completed=True)``)."""
         if message:
             self._record.status.commit_message = message
+        if completed and self.state != "error":
+            self.set_state("completed")
+        self._table_children()
         self._record.touch()
         self._db().store_run_data(self.record_data(copy=False))
+
+    def _table_children(self) -> None:
+        if self._children:
+            from .model import iterations_table
+
+            self._record.status.iterations = iterations_table([c._record for c in self._children])
+
+    # -- iterations made by the code (MLRun 1.x) ---------------------------------------------
+    def get_child_context(self, with_parent_params: bool = False, **params) -> RunContext:
+        """A new iteration of this run, made and judged by the code itself (a sweep it drives): its own
+        context with ``params`` (and this run's parameters with ``with_parent_params``), the next iteration
+        number, this run's uid, inputs and secrets, artifacts under ``<out_path>/<iteration>``.  End it with
+        ``child.commit(completed=True)``; ``child.mark_as_best()`` makes its results this run's.  The parent's
+        ``status.iterations`` lists every child."""
+        record = RunRecord.from_dict({"metadata": {k: v for k, v in self._record.metadata.to_dict().items()
+                                                   if k != "iteration"},
+                                      "spec": self._record.spec.to_dict()})
+        record.metadata.iteration = len(self._children) + 1
+        spec = record.spec
+        spec.parameters = {**(dict(self._record.spec.parameters) if with_parent_params else {}), **params}
+        spec.hyperparams, spec.hyper_options = {}, {}
+        spec.default_output_path = os.path.join(self.out_path, str(record.metadata.iteration))
+        record.status.start_time = ""
+        child = RunContext(record, self._secrets, self._rundb)
+        child._parent = self
+        self._children.append(child)
+        child.commit()
+        return child
+
+    def mark_as_best(self) -> None:
+        """Make this child's results and artifacts its parent's, with ``best_iteration`` (``get_child_context``)."""
+        parent = self._parent
+        if parent is None:
+            raise InvalidInputError("mark_as_best() is for a context made by get_child_context()")
+        parent._record.status.outputs.update({"best_iteration": self.iteration, **self.outputs})
+        parent._record.status.output_artifacts = list(self._record.status.output_artifacts)
+        parent.commit()
 
     def set_state(self, state: str, error: str = "") -> None:
         """Change the run's state (``error`` with the reason ``error``); an impossible change is refused."""
@@ -246,6 +296,7 @@ class RunContext:
                 self.set_state("completed")
         else:
             self.set_state("error", error_message(error))
+        self._table_children()
         if commit:
             self.commit()
 
@@ -322,6 +373,8 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     A bad ``spec`` raises ``InvalidSpecError``; a bad ``$MLRUN_EXEC_CONFIG`` ends the process with one
     line on stderr and exit code 2, as a bad command line would.
     """
+    if getattr(event, "plain_run", False):  # a nuclio-form handler run as a plain run: its event carries no spec
+        event = None
     current = lifecycle.current()
     if event is None and spec is None and current is not None:
         if name and not current.name:
@@ -345,7 +398,8 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     if event is not None or policy is not None:
         ctx._policy = _request_policy(policy, store, secrets)
     if event is None:
-        if spec is None or lifecycle.owned_run() is None:  # a spec'd context never displaces the process's own run
+        # a spec'd context never displaces the process's own run, but is the in-process run's it is made in
+        if spec is None or lifecycle.owned_run() is None or lifecycle.in_scope():
             lifecycle.set_current(ctx)
         if spec is None:
             lifecycle.finish_at_exit(ctx, signals=not from_env)  # a launcher's child: the launcher handles signals

@@ -55,6 +55,20 @@ class UnknownFieldWarning(UserWarning):
     refuses it instead)."""
 
 
+#: MLRun 1.x's names: its code and tests catch these where this project raises the errors they alias
+MLRunInvalidArgumentError = InvalidInputError
+MLRunNotFoundError = NotFoundError
+
+
+class RunError(MLRunError):
+    """A run ended in state ``error`` (``fn.run()`` raises it after recording the run, as MLRun 1.x does);
+    ``run`` is the run object."""
+
+    def __init__(self, message: str, run=None):
+        super().__init__(message)
+        self.run = run
+
+
 def error_message(error: BaseException | str) -> str:
     """One line that says what went wrong: ``ZeroDivisionError: division by zero``."""
     if isinstance(error, BaseException):

@@ -46,6 +46,11 @@ def set_current(ctx) -> None:
     _current = ctx
 
 
+def in_scope() -> bool:
+    """Whether this thread is inside an in-process run (``in_process_run``)."""
+    return bool(_scope and getattr(_scope, "run", None) is not None)
+
+
 def run_defaults() -> tuple:
     """``(run store, inline secrets)`` of the in-process run this thread is in, for the context its handler makes
     from the run's spec; ``(None, {})`` outside one."""

@@ -12,7 +12,7 @@ import ast
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidInputError, MLRunError
@@ -44,8 +44,18 @@ def check_handler(path: str, handler: str = "") -> None:
     """Refuse (``InvalidInputError``) a missing file, or a ``handler`` its top level does not define."""
     if not os.path.isfile(path):
         raise InvalidInputError(f"file not found: {path}")
-    if handler and handler not in top_level_names(path):
+    root = handler_root(handler)
+    if handler and root not in top_level_names(path) and not ("." in handler and _importable(root)):
         raise InvalidInputError(f"handler {handler!r} not found in {path}")
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def locate_handler(target: str, default: str = DEFAULT_HANDLER) -> tuple[str, str]:
@@ -108,12 +118,35 @@ def load_function(target: str) -> tuple[Callable, Any, str, bool]:
     return fn, module, path, required >= 2
 
 
-def record_result(ctx, result: Any) -> None:
-    """What a handler returned, recorded on its run: a dict as outputs, any other value (not None) as ``return``."""
+def record_result(ctx, result: Any, returns: Sequence[str] = ()) -> None:
+    """What a handler returned, recorded on its run (one rule for every way a handler runs).
+
+    ``returns`` (``fn.run(returns=[...])``, ``@mlrun.handler(outputs=[...])``) names the results: a returned
+    tuple or list is split by position, a dict picked by those names, any other value is the first name.
+    Without names a dict becomes outputs (the 2019 rule; MLRun 1.x logs it as the one result ``return``),
+    any other value (not ``None``) the result ``return``.
+    """
+    names = [str(name).split(":", 1)[0].strip() for name in returns]
+    if not names:
+        if isinstance(result, dict):
+            ctx.log_outputs(result)
+        elif result is not None:
+            ctx.log_output("return", result)
+        return
+    if result is None:
+        return
     if isinstance(result, dict):
-        ctx.log_outputs(result)
-    elif result is not None:
-        ctx.log_output("return", result)
+        values = [result.get(name) for name in names]
+    elif isinstance(result, (tuple, list)) and len(names) > 1:
+        if len(result) != len(names):
+            raise InvalidInputError(f"the handler returned {len(result)} values for {len(names)} names in "
+                                    f"returns={names}")
+        values = list(result)
+    else:
+        values = [result]
+    for name, value in zip(names, values, strict=False):
+        if value is not None:
+            ctx.log_output(name, value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -127,22 +160,25 @@ def handler_signature(fn: Callable):
         return None
 
 
-def bind_params(fn: Callable, ctx) -> dict:
+def bind_params(fn: Callable, ctx, skip_first: bool = True) -> dict:
     """The keyword arguments of a handler ``fn(ctx, p1=1, ...)`` from its run: the run's parameters by name, inputs
     as data items (an argument named as an input key); ``**kwargs`` takes every parameter.  A default the run does
-    not override is recorded as a parameter (``get_param``), so the record shows what ran."""
+    not override is recorded as a parameter (``get_param``), so the record shows what ran.  ``skip_first=False``:
+    every argument is bound (a handler that takes no context; one named ``context`` gets it)."""
     from .model import is_scalar
 
     signature = handler_signature(fn)
     if signature is None:
         return {}
     parameters, inputs = ctx.parameters, ctx.inputs
-    named = list(signature.parameters.values())[1:]
+    named = list(signature.parameters.values())[1 if skip_first else 0:]
     kwargs = {}
     for p in named:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
             continue
-        if p.name in parameters:
+        if p.name == "context" and not skip_first:
+            kwargs[p.name] = ctx
+        elif p.name in parameters:
             kwargs[p.name] = parameters[p.name]
         elif p.name in inputs:
             kwargs[p.name] = ctx.get_input(p.name)
@@ -151,3 +187,122 @@ def bind_params(fn: Callable, ctx) -> dict:
     if any(p.kind == p.VAR_KEYWORD for p in named):
         kwargs.update({k: v for k, v in parameters.items() if k not in kwargs})
     return kwargs
+
+
+#: the first parameter names that make a handler take the run's context first (``fn(context, p1=1)``, ``fn(ctx)``)
+CONTEXT_NAMES = ("context", "ctx")
+
+
+def handler_form(fn: Callable, parameters: Mapping | None = None, inputs: Mapping | None = None) -> str:
+    """How a handler is called (MLRun 1.x's rules, with the 2019 forms they grew from):
+
+    * ``"context"``: its first parameter is ``context`` or ``ctx``: ``fn(context, p1=..., ...)``;
+    * ``"nuclio"``: nuclio's ``handler(context, event)`` (two required arguments, the second ``event``);
+    * ``"params"``: it takes the run's parameters and inputs by name, the context only where a parameter is
+      named ``context`` (``fn(p1, p2)``, ``fn(x, context=None)``); also ``fn(**kwargs)``;
+    * ``"spec"``: the 2019 ``fn(struct)`` / ``fn(spec=None)``: one argument that names no parameter or input of the
+      run, called with the run's spec (it calls ``get_or_create_ctx(name, spec=struct)`` itself);
+    * ``"none"``: no arguments: ``fn()``.
+
+    ``parameters`` and ``inputs``: the run's (``None``: not known yet, a single argument is taken as the spec).
+    """
+    signature = handler_signature(fn)
+    if signature is None:
+        return "context"
+    params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not params:
+        return "params" if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()) else "none"
+    if len(params) >= 2 and params[1].name == "event" and params[0].name in CONTEXT_NAMES + ("nuclio_context",):
+        return "nuclio"
+    if params[0].name in CONTEXT_NAMES:
+        return "context"
+    known = set(parameters or ()) | set(inputs or ())
+    if len(params) == 1 and params[0].name not in known and not any(p.name == "context" for p in params):
+        return "spec"
+    return "params"
+
+
+def file_handler_form(fn: Callable, ctx) -> str:
+    """``handler_form`` for a handler named in a file (``mlrun run --handler``, ``mlrun serve``): there a single
+    argument has always been the context (``fn(ctx)``), never the 2019 in-process ``fn(struct)``."""
+    form = handler_form(fn, ctx.parameters, ctx.inputs)
+    return "context" if form == "spec" else form
+
+
+def call_handler(fn: Callable, ctx, form: str = "") -> Any:
+    """Call ``fn`` for the run of ``ctx`` as its form asks (``handler_form``); what it returned.
+
+    A nuclio-form handler gets an empty event: its ``get_or_create_ctx(name, event=event)`` is this run's context
+    (and what it answers is no result).
+    """
+    form = form or handler_form(fn, ctx.parameters, ctx.inputs)
+    for key, value in (getattr(fn, "mlrun_labels", None) or {}).items():
+        ctx.set_label(key, value)
+    if form == "context":
+        return fn(ctx, **bind_params(fn, ctx))
+    if form == "params":
+        return fn(**bind_params(fn, ctx, skip_first=False))
+    if form == "nuclio":
+        fn(ctx, EmptyEvent())
+        return None  # its answer is the HTTP response (often the record as YAML), no result
+    if form == "spec":
+        return fn(ctx.to_dict())
+    return fn()
+
+
+class EmptyEvent:
+    """The event a nuclio-form handler gets when it runs as a plain run (``run_start``, ``mlrun run --handler``):
+    no body, no headers; ``get_or_create_ctx(name, event=EmptyEvent())`` returns the run's own context."""
+
+    plain_run = True
+    body = b""
+    headers: dict = {}
+    path = "/"
+    method = "POST"
+    content_type = ""
+
+
+def resolve_handler(namespace: Mapping, handler: str, where: str = "", init_args: Mapping | None = None) -> Callable:
+    """The callable a handler string names in ``namespace`` (a module's names), as MLRun 1.x reads it:
+    ``func``, ``Class::method`` (an instance made with ``init_args``, the run's ``_init_args`` parameter, else with
+    no arguments), ``module.func`` (a dotted path: a name the namespace holds, else an importable module)."""
+    import importlib
+
+    try:
+        if "::" in handler:
+            class_name, _, method = handler.partition("::")
+            cls = resolve_handler(namespace, class_name, where)
+            target = getattr(cls(**dict(init_args or {})), method)
+        elif handler in namespace:
+            target = namespace[handler]
+        elif "." in handler:
+            head, *rest = handler.split(".")
+            if head in namespace:
+                target = namespace[head]
+            else:
+                module_path, _, rest_name = handler.rpartition(".")
+                target, rest = importlib.import_module(module_path), [rest_name]
+            for part in rest:
+                target = getattr(target, part)
+        else:
+            raise InvalidInputError(f"handler {handler!r} not found{_in(where)}")
+    except (AttributeError, ImportError, KeyError) as exc:
+        raise InvalidInputError(f"handler {handler!r} not found{_in(where)}: {exc}") from None
+    if not callable(target):
+        raise InvalidInputError(f"handler {handler!r}{_in(where)} is not a function")
+    return target
+
+
+def _in(where: str) -> str:
+    return f" in {where}" if where else ""
+
+
+def handler_returns(fn: Callable, ctx) -> list:
+    """The names a handler's returned value is recorded under: the run's ``returns``, else ``@mlrun.handler``'s."""
+    return list(ctx.runtime.get("returns") or getattr(fn, "mlrun_outputs", None) or ())
+
+
+def handler_root(handler: str) -> str:
+    """The top-level name a handler string needs in its file (``Class`` of ``Class::method``, ``json`` of
+    ``json.dumps``)."""
+    return handler.partition("::")[0].split(".")[0]

@@ -817,3 +817,51 @@ SUMMARY_TEXT = 256
 
 def is_scalar(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def iterations_table(iterations: list[RunRecord], swept: tuple | list = ()) -> list[list]:
+    """The results table of a run's iterations (``status.iterations``): a header (``state``, ``iter``, ``param.NAME``
+    for the swept parameters, then the fixed ones, ``output.KEY``: the seed system's and MLRun 1.x's columns),
+    then a row per iteration, in the order given."""
+    names = list(dict.fromkeys([*swept, *(k for r in iterations for k, v in r.spec.parameters.items()
+                                          if is_scalar(v))]))
+    keys = list(dict.fromkeys(k for r in iterations for k, v in r.status.outputs.items() if is_scalar(v)))
+    rows = [["state", "iter", *(f"param.{n}" for n in names), *(f"output.{k}" for k in keys)]]
+    for r in iterations:
+        rows.append([r.state, r.metadata.iteration, *(r.spec.parameters.get(n) for n in names),
+                     *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
+    return rows
+
+
+class HyperParamStrategies:
+    """MLRun 1.x's names of the sweep strategies (``mlrun.hyper.strategies``)."""
+
+    grid = "grid"
+    list = "list"
+    random = "random"
+    custom = "custom"
+
+    @staticmethod
+    def all() -> list:
+        return ["grid", "list", "random", "custom"]
+
+
+class HyperParamOptions:
+    """MLRun 1.x's sweep options object, given as ``fn.run(hyper_param_options=...)`` or ``new_task(...)``:
+    ``strategy``, ``param_file``, ``selector`` (``max.KEY``, ``min.KEY``, a bare ``KEY``), ``stop_condition``,
+    ``parallel_runs``, ``dask_cluster_uri``, ``max_iterations``, ``max_errors``, ``teardown_dask``."""
+
+    FIELDS = ("param_file", "strategy", "selector", "stop_condition", "parallel_runs", "dask_cluster_uri",
+              "max_iterations", "max_errors", "teardown_dask")
+
+    def __init__(self, param_file=None, strategy=None, selector=None, stop_condition=None, parallel_runs=None,
+                 dask_cluster_uri=None, max_iterations=None, max_errors=None, teardown_dask=None):
+        values = locals()
+        for name in self.FIELDS:
+            setattr(self, name, values[name])
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS if getattr(self, name) is not None}
+
+    def __repr__(self) -> str:
+        return f"HyperParamOptions({self.to_dict()!r})"

@@ -217,13 +217,26 @@ def run_function(target: str, params: Mapping | None = None, inputs: Mapping[str
     ``secrets``; by keyword: ``name``, ``handler``, ``args``, ``out_path``, ``project``, ``labels``, ``uid``,
     ``workflow``, ``rundb``, ``stream``, ``record``, ``hyperparams``, ``hyper_options``).  Then, after the run:
     ``kfp`` writes what Kubeflow Pipelines reads (``run_with_kfp``), ``save_to`` saves the record as YAML
-    (``save_record``).
+    (``save_record``).  ``target`` may be a function object (``mlrun.new_function``): then it is ``fn.run(...)``
+    (MLRun 1.x's ``run_function(fn, handler=..., params=..., local=True)``), which returns the run object.
     """
+    if hasattr(target, "run") and hasattr(target, "metadata") and not callable(target):  # a function object
+        return _run_function_object(target, params=params, inputs=inputs, secrets=secrets, **fields)
     request = RunRequest(target, params=params, inputs=inputs, outputs=outputs, secrets=secrets, **fields)
     final = run_with_kfp(request, kfp) if kfp is not None else request.run()
     if save_to:
         save_record(final, save_to, request.secret_store().items())
     return final
+
+
+def _run_function_object(fn, hyper_options: Mapping | None = None, hyper_param_options=None, out_path: str = "",
+                         base_task=None, **fields):
+    """``run_function`` of a function object: ``fn.run`` with MLRun 1.x's ``run_function`` names translated."""
+    fields.pop("local", None)  # every kind runs on this machine
+    for ignored in ("auto_build", "schedule", "project_object", "notifications", "builder_env", "reset_on_run"):
+        fields.pop(ignored, None)
+    return fn.run(base_task, hyper_param_options=hyper_param_options or hyper_options, artifact_path=fields.pop(
+        "artifact_path", "") or out_path, local=True, **fields)
 
 
 def masked_record(record: RunRecord, secrets: SecretsStore) -> RunRecord:
@@ -256,14 +269,16 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
               project: str = "", params: Mapping | None = None, inputs: Mapping[str, str] | None = None,
               outputs: Mapping[str, str] | None = None, secrets=None, args: Sequence[str] = (),
               artifact_path: str = "", labels: Mapping | None = None, uid: str = "", selector: str | None = None,
-              save_to: str = "", stream: bool = True):
+              save_to: str = "", stream: bool = True, returns: Sequence[str] = (), runtime=None):
     """Run a Python function in this process, or a file or function URL as ``run_function`` does; a ``RunObject``.
 
     ``spec``: a ``RunTemplate`` (``new_task``), a record mapping (the seed's ``{'spec': {...}}``) or a ``RunRecord``.
     ``handler``: a Python callable, ``fn(context, p1=1, ...)`` or ``fn(struct)`` (``mlrun.runtimes.inproc``), or
     the name of a function in ``command``'s file.  ``command``: a Python file, ``file.py:handler`` or an
     ``http(s)://`` function URL.  ``hyperparams`` / ``param_file`` / ``selector`` make it a sweep, ``kfp=True``
-    writes what Kubeflow Pipelines reads (``$MLRUN_KFP_DIR``, ...), ``mode='noctx'`` runs a file that never calls
+    writes what Kubeflow Pipelines reads (``$MLRUN_KFP_DIR``, ...), ``returns`` names what the handler returns
+    (``loader.record_result``), ``runtime`` is the 2019 runtime spec (``{'kind': 'local', 'command': FILE}``, its
+    text, or a file or URL), ``mode='noctx'`` runs a file that never calls
     ``get_or_create_ctx`` with its parameters as ``--KEY VALUE`` arguments; the keywords add to the spec.
     A failing run does not raise: its state is ``error``.  No handler and no command, a missing file or
     handler raise ``InvalidInputError`` before anything is recorded.
@@ -271,6 +286,8 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     from .runobject import RunObject
 
     record, secret_pairs, spec_handler = _run_spec(spec)
+    if runtime is not None:
+        record.spec.runtime = {**record.spec.runtime, **_runtime_spec(runtime)}
     handler = handler or spec_handler or record.spec.runtime.get("handler")
     args = args or record.spec.runtime.get("args") or ()
     # the spec's own command (a template's, a record's) when the call names none; an in-process run's names a function
@@ -286,10 +303,41 @@ def run_start(spec=None, handler=None, command: str = "", rundb: str = "", hyper
     runtime = get_runtime(target)  # bad targets fail here, before the record is completed
     record.spec.runtime = {"kind": runtime.kind, "command": runtime.command}
     record.spec.runtime.update({k: v for k, v in (("handler", handler_name), ("mode", mode),
-                                                  ("args", [str(a) for a in args])) if v})
+                                                  ("args", [str(a) for a in args]),
+                                                  ("returns", [str(r) for r in returns])) if v})
     writer = load(KFP_OUTPUTS, "run_start(kfp=True)", "kfp")() if kfp is True else kfp or None
     return RunObject(run_function(target, secrets=store, save_to=save_to, kfp=writer, rundb=rundb or None,
                                   stream=stream, record=record))
+
+
+#: the 2019 runtime kinds that run on this machine
+LOCAL_KINDS = ("", "local", "handler", "remote")
+
+
+def _runtime_spec(runtime) -> dict:
+    """``run_start(runtime=...)`` of 2019 code: a runtime dict, its literal text, an object with ``to_dict``, or
+    a file or URL; a kind that needs a cluster (``mpijob``, ...) is refused in one line."""
+    from .errors import InvalidInputError
+
+    if isinstance(runtime, str):
+        if runtime.lstrip().startswith("{"):
+            import ast
+
+            try:
+                runtime = ast.literal_eval(runtime)
+            except (ValueError, SyntaxError) as exc:
+                raise InvalidInputError(f"runtime {runtime!r} is not a runtime spec: {exc}") from None
+        else:
+            runtime = {"command": runtime}
+    elif hasattr(runtime, "to_dict"):
+        runtime = runtime.to_dict()
+    if not isinstance(runtime, Mapping):
+        raise InvalidInputError(f"runtime must be a mapping (kind, command, ...), got {type(runtime).__name__}")
+    kind = str(runtime.get("kind") or "")
+    if kind not in LOCAL_KINDS:
+        raise InvalidInputError(f"runtime kind {kind!r} needs a cluster, which is not available here (kinds that run "
+                                f"here: {', '.join(k for k in LOCAL_KINDS if k)})")
+    return {k: runtime[k] for k in ("command", "handler", "args") if runtime.get(k)}
 
 
 def _run_spec(spec) -> tuple[RunRecord, list, Any]:

@@ -20,6 +20,10 @@ from typing import Any
 from .errors import InvalidInputError
 from .model import dump_yaml
 
+#: MLRun 1.x's names of sweep options (``HyperParamOptions``), and the ones that mean nothing here
+MLRUN1X_OPTIONS = {"parallel_runs": "parallel", "dask_cluster_uri": "dask"}
+IGNORED_OPTIONS = ("teardown_dask",)
+
 
 class TemplateMetadata:
     """Who the run is: ``name``, ``project``, ``labels``, ``annotations``."""
@@ -132,9 +136,11 @@ class RunTemplate:
             self.spec.selector = selector
         if strategy:
             options = {**options, "strategy": strategy}
-        if "parallel_runs" in options:  # MLRun 1.x's name
-            options = {**options, "parallel": options["parallel_runs"]}
-            del options["parallel_runs"]
+        options = {MLRUN1X_OPTIONS.get(k, k): v for k, v in options.items() if k not in IGNORED_OPTIONS}
+        if options.get("selector"):
+            self.spec.selector = options.pop("selector")
+        if options.get("param_file"):
+            self.spec.param_file = options.pop("param_file")
         self.spec.hyper_options.update(options)
         return self
 

@@ -23,11 +23,12 @@ LAYERS = [
     ["policy", "protocol", "transport"],
     ["datastore"],
     ["rundb"],
-    ["context", "artifacts", "lifecycle", "loader"],
+    ["context", "artifacts", "lifecycle", "loader", "execution"],
     ["runtimes"],
     ["hyper"],
     ["run"],
-    ["kfp", "adapters", "deploy", "server", "serving", "frameworks"],
+    ["kfp", "adapters", "deploy", "server"],
+    ["functions", "launcher", "serving", "frameworks"],
     ["cli"],
 ]
 FRONT_DOOR = {"mlrun", "mlrun.__main__"}

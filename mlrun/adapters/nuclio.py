@@ -29,7 +29,7 @@ from typing import Any
 from ..config import DBPATH_ENV
 from ..context import RunContext, get_or_create_ctx
 from ..errors import AccessDeniedError, InvalidInputError, MLRunError
-from ..loader import bind_params, record_result
+from ..loader import call_handler, file_handler_form, handler_returns, record_result
 from ..policy import AccessPolicy, serving_policy
 from ..protocol import answer_type, event_header, input_error_status, render_error, render_run
 from .capture import capture_output, print_exception
@@ -103,7 +103,7 @@ def _call(fn: Callable[[RunContext], Any], ctx: RunContext, out) -> BaseExceptio
     A refusal of the access policy is no bug of the function's: its one line is the run's error, no traceback.
     """
     try:
-        record_result(ctx, fn(ctx, **bind_params(fn, ctx)))
+        record_result(ctx, call_handler(fn, ctx, file_handler_form(fn, ctx)), handler_returns(fn, ctx))
     except (Exception, SystemExit) as exc:  # a failing run is an answer, not a crashed worker
         if not isinstance(exc, AccessDeniedError):
             print_exception(exc, out)

@@ -44,7 +44,8 @@ class Artifact:
 
     ``key`` names the file under the run's output path; ``body`` (bytes or text) or ``local_path`` holds the
     data (neither: the local file named ``key``); ``target_path`` overrides where it goes; ``viewer`` is one
-    of ``VIEWERS``; ``format`` defaults to the key's extension.
+    of ``VIEWERS``; ``format`` defaults to the key's extension.  The 2019 arguments are taken: ``src_path`` (the
+    name of ``local_path``), ``inline`` and ``visible`` (how its UI showed the artifact: kept as attributes).
     """
 
     #: what the record calls this kind of artifact ("" for a plain one)
@@ -57,8 +58,11 @@ class Artifact:
 
     def __init__(self, key: str, body: bytes | str | None = None, local_path: str | None = None,
                  target_path: str | None = None, viewer: str | None = None, format: str | None = None,
-                 description: str = "", labels: Mapping | None = None):
+                 description: str = "", labels: Mapping | None = None, src_path: str | None = None,
+                 inline: bool = False, visible: bool = False):
+        local_path = local_path or src_path
         self.key, self.body, self.local_path, self.target_path = key, body, local_path, target_path
+        self.inline, self.visible = inline, visible
         self.viewer = check_viewer(self.default_viewer if viewer is None else viewer)
         self.format = format or os.path.splitext(key or "")[1].lstrip(".").lower() or self.default_format
         self.description, self.labels = description, dict(labels or {})
@@ -102,7 +106,9 @@ class TableArtifact(Artifact):
             return self.df.to_csv(index=False, header=self.header if self.header is not None else True)
         if isinstance(self.rows, (str, bytes)):
             text = self.rows.decode("utf-8") if isinstance(self.rows, bytes) else self.rows
-            return (csv_text([self.header]) if self.header else "") + text
+            head = csv_text([self.header]) if self.header else ""
+            # 2019 code passes CSV text that starts with its header already (the header as metadata)
+            return text if head and text.startswith(head) else head + text
         return csv_text(([self.header] if self.header else []) + self.rows)
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..policy import AccessPolicy
 
 __all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes", "join_url",
-           "split_url"]
+           "split_url", "set_in_memory_item"]
 
 #: scheme -> (store class or "module:Class", pip extra that provides its dependencies)
 STORES = Registry("the {name}:// data store", "mlrun.datastores", {
@@ -49,6 +49,13 @@ def get_store(url: str, secrets: Mapping | None = None) -> DataStore:
     """The data store serving ``url``, configured with ``secrets`` (credentials) where it needs them."""
     scheme, netloc, _ = split_url(url)
     return _store_class(scheme)(netloc, secrets or {})
+
+
+def set_in_memory_item(key: str, value: bytes | str) -> DataItem:
+    """Keep ``value`` in this process as ``memory://KEY`` (MLRun 1.x's name): an input a run can read; its data item."""
+    item = get_item(f"memory://{key}")
+    item.put(value)
+    return item
 
 
 def get_item(url: str, secrets: Mapping | None = None, key: str = "",

@@ -8,10 +8,13 @@ from ..errors import InvalidInputError
 
 
 class Selector:
-    """``max.accuracy`` or ``min.loss``: the best iteration has the highest (lowest) numeric output KEY."""
+    """``max.accuracy`` or ``min.loss``: the best iteration has the highest (lowest) numeric output KEY; a bare
+    ``accuracy`` means ``max.accuracy`` (as MLRun 1.x and the 2019 system read it)."""
 
     def __init__(self, text: str):
         direction, _, key = str(text).partition(".")
+        if "." not in str(text) and str(text).strip() not in ("", "max", "min"):
+            direction, key = "max", str(text)
         if direction not in ("max", "min") or not key.strip():
             raise InvalidInputError(f"selector {text!r}: expected max.OUTPUT or min.OUTPUT (e.g. max.accuracy)")
         self.text, self.direction, self.key = str(text), direction, key.strip()

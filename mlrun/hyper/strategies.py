@@ -1,7 +1,9 @@
 """Sweep strategies: which parameter sets a hyper-parameter run tries, in iteration order.
 
-``grid`` tries every combination, ``list`` zips equal-length lists (one iteration per position) and
-``random`` draws distinct combinations of the grid with a seeded generator, so a seed replays a sweep.
+``grid`` tries every combination, the first parameter varying fastest (as MLRun 1.x and the 2019 system order
+it: ``{'p2': [1, 2], 'p3': [10, 20]}`` tries p2=1,p3=10; p2=2,p3=10; p2=1,p3=20; ...), ``list`` zips
+equal-length lists (one iteration per position) and ``random`` draws distinct combinations of the grid with a
+seeded generator, so a seed replays a sweep.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def iterations(hyperparams: Mapping[str, list], strategy: str = "grid", max_iter
             raise InvalidInputError(f"strategy list needs lists of one length (got {sizes})")
         points = itertools.islice(zip(*values, strict=False), limit)
     elif strategy == "grid":
-        points = itertools.islice(itertools.product(*values), limit)
+        # product varies its last list fastest: over the reversed lists, each point read back to front
+        points = itertools.islice((point[::-1] for point in itertools.product(*values[::-1])), limit)
     else:
         import random
 
@@ -56,9 +59,9 @@ def iterations(hyperparams: Mapping[str, list], strategy: str = "grid", max_iter
 
 
 def _grid_point(values: list[list], index: int) -> tuple:
-    """The ``index``-th combination in ``itertools.product`` order (the last list varies fastest)."""
+    """The ``index``-th combination in grid order (the first list varies fastest)."""
     point = []
-    for options in reversed(values):
+    for options in values:
         index, position = divmod(index, len(options))
         point.append(options[position])
-    return tuple(reversed(point))
+    return tuple(point)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ..artifacts import log_artifact
 from ..datastore import join_url
 from ..errors import InvalidInputError, error_message
-from ..model import RunRecord, RunStatus, is_scalar, now_iso
+from ..model import RunRecord, RunStatus, is_scalar, iterations_table, now_iso
 from ..runtimes import RunOutcome, Runtime
 from ..secrets import SecretsStore
 from .executors import ShippedScript, absolute_local, get_executor, require_dask
@@ -189,15 +189,8 @@ class Sweep:
         return f"{failed} iterations failed (max errors {max_errors})" if max_errors and failed >= max_errors else ""
 
     def table(self, results: Mapping[int, RunRecord]) -> list[list]:
-        """The results table: a header (state, iter, param.NAME..., output.KEY...: the seed system's columns),
-        then a row per iteration."""
-        ordered = [results[n] for n in sorted(results)]
-        keys = list(dict.fromkeys(k for r in ordered for k, v in r.status.outputs.items() if is_scalar(v)))
-        rows = [["state", "iter", *(f"param.{n}" for n in self.names), *(f"output.{k}" for k in keys)]]
-        for r in ordered:
-            rows.append([r.state, r.metadata.iteration, *(r.spec.parameters.get(n) for n in self.names),
-                         *(r.status.outputs.get(k) if is_scalar(r.status.outputs.get(k)) else None for k in keys)])
-        return rows
+        """The results table (``model.iterations_table``): the swept parameters' columns first, then the fixed ones."""
+        return iterations_table([results[n] for n in sorted(results)], self.names)
 
     def _select(self, parent: RunRecord, results: dict, secrets: SecretsStore) -> None:
         """Pick the best iteration, fill in the parent's outputs, state and results artifact."""

@@ -25,7 +25,7 @@ def mlrun_op(target: str, params: Mapping[str, Any] | None = None, inputs: Mappi
              outputs: Sequence[str] = (), *, name: str = "mlrun", image: str = DEFAULT_IMAGE, save_to: Any = "",
              workflow: Any = None, secrets: Sequence[tuple[str, str]] = (), out_path: Any = "", handler: str = "",
              project: str = "", labels: Mapping[str, Any] | None = None, rundb: Any = "", kfp_dir: str = "",
-             args: Sequence[str] = (), command: Sequence[str] = RUN_COMMAND):
+             args: Sequence[str] = (), command: Sequence[str] = RUN_COMMAND, mode: str = ""):
     """Add a step running ``mlrun run --kfp TARGET`` to the pipeline being defined; return its task.
 
     ``target``: the file (a path inside ``image``) or function URL to run.
@@ -38,8 +38,10 @@ def mlrun_op(target: str, params: Mapping[str, Any] | None = None, inputs: Mappi
     ``secrets``: sources inside the container, ``[("file", "/etc/secrets.txt"), ("env", "A,B")]``;
     never values, which would be stored in the pipeline.
     ``save_to``, ``out_path``, ``handler``, ``project``, ``labels``, ``rundb``, ``kfp_dir`` and
-    ``args``: as ``mlrun run --save-to``, ``--out-path``, ``--handler``, ``--project``,
-    ``--label``, ``--db``, ``--kfp-dir`` and the arguments after the target.
+    ``args``, ``mode``: as ``mlrun run --save-to``, ``--out-path``, ``--handler``, ``--project``,
+    ``--label``, ``--db``, ``--kfp-dir``, the arguments after the target and ``--mode``.
+    ``command``: the container's command; a string is the 2019 form ``mlrun_op('training',
+    command='/work/training.py', ...)``: the step's name first, then the file to run.
     The step is never cached: each execution is a new run with its own record.
     """
     try:
@@ -54,7 +56,7 @@ def mlrun_op(target: str, params: Mapping[str, Any] | None = None, inputs: Mappi
     spec, arguments = component_spec(
         target, params=params, inputs=inputs, outputs=outputs, name=name, image=image, save_to=save_to,
         workflow=workflow, secrets=secrets, out_path=out_path, handler=handler, project=project, labels=labels,
-        rundb=rundb, kfp_dir=kfp_dir, args=args, command=command)
+        rundb=rundb, kfp_dir=kfp_dir, args=args, command=command, mode=mode)
     # the component format is YAML, and JSON is YAML
     task = components.load_component_from_text(json.dumps(spec))(**arguments)
     return task.set_caching_options(False)
@@ -65,12 +67,14 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
                    save_to: Any = "", workflow: Any = "", secrets: Sequence[tuple[str, str]] = (),
                    out_path: Any = "", handler: str = "", project: str = "", labels: Mapping[str, Any] | None = None,
                    rundb: Any = "", kfp_dir: str = "", args: Sequence[str] = (),
-                   command: Sequence[str] = RUN_COMMAND) -> tuple[dict, dict]:
+                   command: Sequence[str] = RUN_COMMAND, mode: str = "") -> tuple[dict, dict]:
     """The step as a component definition, and the arguments to pass to its inputs.
 
     Constants are written into the command line; every pipeline value (a parameter, an upstream
     output, a ``{{...}}`` placeholder) becomes a component input, so KFP substitutes it at run time.
     """
+    if isinstance(command, str):  # the 2019 form mlrun_op(name, command=FILE): never a command spelled by letter
+        name, target, command = target or name, command, RUN_COMMAND
     if not target or not isinstance(target, str):
         raise InvalidInputError("mlrun_op: target must be a file path or function URL")
     if isinstance(secrets, Mapping) or any(_is_inline(source) for source in secrets):
@@ -90,7 +94,7 @@ def component_spec(target: str, params: Mapping[str, Any] | None = None, inputs:
     for option, label, value in (("--save-to", "save_to", save_to), ("--workflow", "workflow", workflow),
                                  ("--out-path", "out_path", out_path), ("--db", "rundb", rundb),
                                  ("--project", "project", project), ("--handler", "handler", handler),
-                                 ("--kfp-dir", "kfp_dir", kfp_dir)):
+                                 ("--kfp-dir", "kfp_dir", kfp_dir), ("--mode", "mode", mode)):
         if value is not None and value != "":
             cli += [option, step.value(value, label)]
     for key, output in output_names.items():

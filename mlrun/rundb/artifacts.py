@@ -15,10 +15,18 @@ def _run_of(data: dict) -> tuple[dict, dict]:
     return metadata, status
 
 
-def matches(artifact, metadata: dict, name: str = "", tag: str = "", labels: Mapping | None = None) -> bool:
-    if not isinstance(artifact, dict) or (name and artifact.get("key") != name):
+def matches(artifact, metadata: dict, name: str = "", tag: str = "", labels: Mapping | None = None,
+            like: bool = False) -> bool:
+    """Whether ``artifact`` (of the run ``metadata``) is wanted: ``name`` its key (with ``like``, a part of it, as
+    2019 listings matched; ``~NAME`` too, MLRun 1.x's spelling), ``tag`` its (``*``: any), ``labels`` its."""
+    if not isinstance(artifact, dict):
         return False
-    if tag and (artifact.get("tag") or metadata.get("tag") or "") != tag:
+    if name:
+        key = str(artifact.get("key", ""))
+        found = name.removeprefix("~") in key if like else key == name
+        if not found:
+            return False
+    if tag and tag != "*" and (artifact.get("tag") or metadata.get("tag") or "") != tag:
         return False
     have = {**(metadata.get("labels") or {}), **(artifact.get("labels") or {})}
     return all(k in have and (v is None or str(have[k]) == str(v)) for k, v in (labels or {}).items())
@@ -30,7 +38,7 @@ def entries(data: dict, name: str = "", tag: str = "", labels: Mapping | None = 
     run = {"uid": metadata.get("uid", ""), "run_name": metadata.get("name", ""),
            "project": metadata.get("project", ""), "iteration": metadata.get("iteration", 0)}
     return [{**artifact, **run} for artifact in status.get("output_artifacts") or ()
-            if matches(artifact, metadata, name, tag, labels)]
+            if matches(artifact, metadata, name, tag, labels, like=True)]
 
 
 def remove(data: dict, name: str = "", tag: str = "", labels: Mapping | None = None) -> int:

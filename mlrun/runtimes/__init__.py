@@ -9,7 +9,18 @@ from ..context import get_or_create_ctx  # where the seed's examples import it f
 from ..registry import Registry
 from .base import RunOutcome, Runtime
 
-__all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime", "get_or_create_ctx"]
+__all__ = ["Runtime", "RunOutcome", "get_runtime", "register_runtime", "get_or_create_ctx", "run_start"]
+
+#: names 2019 code imports from here that live a layer up (``from mlrun.runtimes import run_start``): loaded on use
+_UPPER = {"run_start": "mlrun.run:run_start"}
+
+
+def __getattr__(name: str):
+    if name in _UPPER:
+        from ..registry import load
+
+        return load(_UPPER[name])
+    raise AttributeError(f"module 'mlrun.runtimes' has no attribute {name!r}")
 
 #: scheme -> (``Runtime`` class or "module:Class", pip extra); "" is a local file
 RUNTIMES = Registry("running a {name}:// target", "mlrun.runtimes", {

@@ -17,7 +17,7 @@ import traceback
 
 from ..config import PROGRESS_FD_ENV
 from ..context import get_or_create_ctx
-from ..loader import bind_params, record_result
+from ..loader import call_handler, file_handler_form, handler_returns, record_result, resolve_handler
 
 #: appended to the stored log when the launcher went away during the run
 LAUNCHER_GONE = "mlrun: the launcher ended during the run; output after that is not kept\n"
@@ -106,8 +106,8 @@ def main() -> int:
     try:
         if handler:
             namespace = runpy.run_path(path, run_name="__mlrun_handler__")
-            fn = namespace[handler]
-            record_result(ctx, fn(ctx, **bind_params(fn, ctx)))
+            fn = resolve_handler(namespace, handler, path, ctx.parameters.get("_init_args"))
+            record_result(ctx, call_handler(fn, ctx, file_handler_form(fn, ctx)), handler_returns(fn, ctx))
         else:
             runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:

@@ -1,19 +1,16 @@
 """In-process runs: a Python callable runs in this process, on a context made for the run.
 
-Two handler forms, told apart by the first parameter's name:
-
-* ``fn(context, p1=1, p2='x', ...)`` (or ``fn(ctx, ...)``): called with the run's context; the run's
-  parameters are bound to keyword arguments by name (a parameter the handler does not name stays in the
-  context only; ``**kwargs`` takes them all), an argument named as an input gets its data item, and the
-  defaults of the arguments the run does not set are recorded as parameters, as ``get_param`` records them;
-* ``fn(struct)`` / ``fn(spec=None)`` (any other first name): called with the run's spec as a mapping; it calls
-  ``get_or_create_ctx(name, spec=struct)`` itself, which makes the context of this very run (same uid, same
-  run store, the run's inline secrets).  A handler without parameters is called as ``fn()``; a bare
-  ``get_or_create_ctx(name)`` inside it returns the run's context.
+The handler is called as its signature asks (``loader.handler_form``: MLRun 1.x's rules and the 2019 forms):
+``fn(context, p1=1, ...)`` / ``fn(ctx, ...)`` with the run's context and its parameters and inputs bound by name
+(defaults the run does not set recorded as parameters); ``fn(p1, p2, context=None)`` with the parameters by name and
+the context only where an argument is named ``context``; nuclio's ``handler(context, event)`` with an empty event;
+the 2019 ``fn(struct)`` / ``fn(spec=None)`` with the run's spec as a mapping (its
+``get_or_create_ctx(name, spec=struct)`` makes the context of this very run: same uid, same run store, the run's
+inline secrets); ``fn()``, whose bare ``get_or_create_ctx(name)`` returns the run's context.
 
 The context is this thread's current one only while the handler runs (``lifecycle.in_process_run``).
-A dict the handler returns becomes outputs (``loader.record_result``); an exception ends the run in state
-``error`` with its message.  The runtime never stores the final record: ``RunRequest`` does, masked.
+What the handler returns is recorded by ``loader.record_result`` (``returns`` names it); an exception ends the
+run in state ``error`` with its message.  The runtime never stores the final record: ``RunRequest`` does, masked.
 """
 from __future__ import annotations
 
@@ -22,13 +19,12 @@ from collections.abc import Callable
 from .. import lifecycle
 from ..context import RunContext
 from ..errors import InvalidInputError
-from ..loader import bind_params, handler_signature, record_result
+from ..loader import CONTEXT_NAMES, call_handler, handler_form, handler_returns, record_result
 from ..model import RunRecord
 from ..secrets import SecretsStore
 from .base import RunOutcome, Runtime
 
-#: the first parameter names that make a handler take the run's context (else it takes the spec mapping)
-CONTEXT_NAMES = ("context", "ctx")
+__all__ = ["CONTEXT_NAMES", "InProcessRuntime", "handler_form", "handler_name"]
 
 
 class InProcessRuntime(Runtime):
@@ -43,7 +39,6 @@ class InProcessRuntime(Runtime):
         if not callable(target):
             raise InvalidInputError(f"an in-process run needs a callable, got {type(target).__name__}")
         super().__init__(target)
-        self.form = handler_form(target)
 
     @property
     def command(self) -> str:
@@ -55,12 +50,13 @@ class InProcessRuntime(Runtime):
 
         db = get_run_db(rundb)
         fn = self.target
-        if self.form != "spec":
+        form = handler_form(fn, record.spec.parameters, {i.get("key") for i in record.spec.input_objects})
+        if form != "spec":
             record.metadata.name = record.metadata.name or getattr(fn, "__name__", "") or "handler"
             ctx = RunContext(record, secrets, db)
             with lifecycle.in_process_run(ctx):
-                error, result = _call(ctx, lambda: fn(ctx, **bind_params(fn, ctx)) if self.form == "context" else fn())
-            return _outcome(ctx, error, result)
+                error, result = _call(ctx, lambda: call_handler(fn, ctx, form))
+            return _outcome(ctx, error, result, handler_returns(fn, ctx))
         with lifecycle.in_process_run(None, db, secrets.inline_values()) as scope:
             try:
                 error, result = _call(None, lambda: fn(record.to_dict()))
@@ -69,7 +65,7 @@ class InProcessRuntime(Runtime):
                 raise
         ctx = self._spec_context(scope[0], record, secrets, db)
         # a 2019 handler returns ctx.to_yaml() or the context itself: only a dict is results
-        return _outcome(ctx, error, result if isinstance(result, dict) else None)
+        return _outcome(ctx, error, result if isinstance(result, dict) else None, handler_returns(fn, ctx))
 
     def _spec_context(self, made: RunContext | None, record: RunRecord, secrets: SecretsStore, db) -> RunContext:
         """The context a ``fn(struct)`` handler made of its run; if it made none, one, so the run is still recorded."""
@@ -91,26 +87,15 @@ def _call(ctx: RunContext | None, fn: Callable) -> tuple[BaseException | None, o
         return exc, None
 
 
-def _outcome(ctx: RunContext, error: BaseException | None, result) -> RunOutcome:
+def _outcome(ctx: RunContext, error: BaseException | None, result, returns: list) -> RunOutcome:
     """The run's end: its results, its state, and its record as the context holds it (``RunRequest`` masks it)."""
     if error is None:
         try:
-            record_result(ctx, result)
+            record_result(ctx, result, returns)
         except InvalidInputError as exc:  # a value that cannot be recorded
             error = exc
     ctx.finish(error, commit=False)
     return RunOutcome(RunRecord.from_dict(ctx.record_data(copy=True, masked=False), copy=False))
-
-
-def handler_form(fn: Callable) -> str:
-    """``"context"`` (``fn(context, ...)``), ``"spec"`` (``fn(struct)``) or ``"none"`` (``fn()``)."""
-    signature = handler_signature(fn)
-    if signature is None:
-        return "context"
-    params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if not params:
-        return "none"
-    return "context" if params[0].name in CONTEXT_NAMES else "spec"
 
 
 def handler_name(fn: Callable) -> str:

@@ -47,6 +47,12 @@ BACKOFF_FACTOR = 0.25
 ACCEPT = f"{RUN_ANSWER_TYPE}, application/json;q=0.9, application/yaml;q=0.8"
 
 _sessions = threading.local()  # one per thread: keep-alive connections for repeated runs
+_tokens: dict[str, str] = {}  # function URL -> its bearer token (``register_token``), before $MLRUN_FUNCTION_TOKEN
+
+
+def register_token(url: str, token: str) -> None:
+    """Send ``token`` to the function at ``url`` (a function this process deployed: ``fn.deploy()``)."""
+    _tokens[url.rstrip("/")] = token
 
 
 class RemoteRuntime(Runtime):
@@ -64,7 +70,7 @@ class RemoteRuntime(Runtime):
         max_answer()
 
     def run(self, record: RunRecord, secrets: SecretsStore, rundb: str, stream: bool = True) -> RunOutcome:
-        values, token = secrets.items(), os.environ.get(TOKEN_ENV, "")
+        values, token = secrets.items(), _tokens.get(self.target.rstrip("/")) or os.environ.get(TOKEN_ENV, "")
         warn_plain_http(self.target, bool(values or token))
         payload = record.to_dict(copy=False)  # only serialised
         if values:

@@ -50,7 +50,7 @@ def test_a_param_file_and_a_failing_sweep_exit_1(tmp_path):
     (["-x", "p1=[a,,b]"], "-x 'p1=[a,,b]': malformed list"),
     (["-x", "p1=[1]", "--strategy", "best"], "unknown strategy 'best' (expected one of: grid, list, random)"),
     (["-x", "p1=[1]", "--selector", "max"], "selector 'max': expected max.OUTPUT or min.OUTPUT"),
-    (["-x", "p1=[1]", "--selector", "accuracy"], "selector 'accuracy': expected max.OUTPUT or min.OUTPUT"),
+    (["-x", "p1=[1]", "--selector", "best.accuracy"], "selector 'best.accuracy': expected max.OUTPUT or min.OUTPUT"),
     (["--param-file", "bad.json"], "param file bad.json is not valid JSON (line 1, column"),
     (["--param-file", "bad.csv"], "param file bad.csv, row 3: 1 values for 2 columns"),
     (["--param-file", "nope.csv"], "param file not found: nope.csv"),

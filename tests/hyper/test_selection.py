@@ -20,7 +20,13 @@ def test_a_key_with_dots_and_no_numeric_value():
     assert Selector("max.name").best([(1, {"name": "x"}), (2, {"name": float("nan")})]) is None
 
 
-@pytest.mark.parametrize("text", ["max", "max.", "best.accuracy", "accuracy", "", ".accuracy", "MAX.accuracy"])
+def test_a_bare_key_means_max_of_it():
+    selector = Selector("accuracy")
+    assert (selector.direction, selector.key) == ("max", "accuracy")
+    assert selector.best([(1, {"accuracy": 3}), (2, {"accuracy": 5})]) == 2
+
+
+@pytest.mark.parametrize("text", ["max", "max.", "best.accuracy", "", ".accuracy", "MAX.accuracy", "min"])
 def test_bad_selectors_are_refused_by_name(text):
     with pytest.raises(InvalidInputError, match=f"selector '{text}': expected max.OUTPUT or min.OUTPUT"):
         Selector(text)

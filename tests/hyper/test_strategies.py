@@ -8,10 +8,11 @@ from mlrun.hyper.strategies import DEFAULT_RANDOM_ITERATIONS, iterations
 GRID = {"p1": [1, 2, 3, 4], "p2": ["a", "b", "c"]}
 
 
-def test_grid_tries_every_combination_last_list_fastest():
+def test_grid_tries_every_combination_first_list_fastest():
     points = iterations(GRID, "grid")
     assert len(points) == 12
-    assert points[:4] == [{"p1": 1, "p2": "a"}, {"p1": 1, "p2": "b"}, {"p1": 1, "p2": "c"}, {"p1": 2, "p2": "a"}]
+    assert points[:5] == [{"p1": 1, "p2": "a"}, {"p1": 2, "p2": "a"}, {"p1": 3, "p2": "a"}, {"p1": 4, "p2": "a"},
+                          {"p1": 1, "p2": "b"}]
     assert {(p["p1"], p["p2"]) for p in points} == set(itertools.product(GRID["p1"], GRID["p2"]))
 
 

@@ -21,8 +21,9 @@ HEADER = ["state", "iter", "param.p1", "param.p2", "output.accuracy", "output.lo
 
 
 def expected_rows(grid=GRID):
+    # grid order: the first parameter varies fastest
     return [["completed", n, p1, p2, p1 * WEIGHTS[p2], 100 - p1]
-            for n, (p1, p2) in enumerate(itertools.product(grid["p1"], grid["p2"]), start=1)]
+            for n, (p2, p1) in enumerate(itertools.product(grid["p2"], grid["p1"]), start=1)]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_the_same_grid_gives_the_same_parent_through_every_executor(request, tmp
 
 
 def test_a_failing_iteration_is_recorded_and_the_sweep_goes_on(tmp_path):
-    parent = run_function(HANDLERS, handler="train", hyperparams={"p1": [1, 2], "p2": ["a", "boom"]},
+    parent = run_function(HANDLERS, handler="train", hyperparams={"p2": ["a", "boom"], "p1": [1, 2]},
                           hyper_options={"selector": "max.accuracy", "parallel": 2}, out_path=str(tmp_path),
                           stream=False)
 
