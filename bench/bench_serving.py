@@ -66,9 +66,9 @@ def train(work: str):
 def served(work: str, model_path: str, rows: list, requests_count: int, threads: int) -> None:
     import requests
 
-    from mlrun.serving import ServingFunction
+    import mlrun
 
-    fn = ServingFunction("iris")
+    fn = mlrun.new_function("iris", kind="serving")
     fn.add_model("iris", model_path=model_path)
     spec = fn.export(os.path.join(work, "iris.yaml"))
     mlrun_port, flask_port = free_port(), free_port()
@@ -115,9 +115,9 @@ def served(work: str, model_path: str, rows: list, requests_count: int, threads:
 def in_process(model, model_path: str, rows: list, calls: int) -> None:
     import numpy
 
-    from mlrun.serving import ServingFunction
+    import mlrun
 
-    fn = ServingFunction("iris")
+    fn = mlrun.new_function("iris", kind="serving")
     fn.add_model("iris", model_path=model_path)
     server = fn.to_mock_server()
     body = {"inputs": rows}

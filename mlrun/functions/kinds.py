@@ -23,6 +23,7 @@ FUNCTION_KINDS = Registry("functions of kind {name!r}", "mlrun.function_kinds", 
     "job": ("mlrun.functions.local:JobFunction", ""),
     "dask": ("mlrun.functions.local:DaskFunction", "dask"),
     ("nuclio", "remote"): ("mlrun.functions.nuclio:NuclioFunction", "server"),
+    "serving": ("mlrun.serving.function:ServingFunction", ""),
 })
 
 

@@ -1,7 +1,6 @@
 """Model serving with MLRun's V2 inference protocol.
 
-    from mlrun.serving import ServingFunction
-    fn = ServingFunction("iris")
+    fn = mlrun.new_function("iris", kind="serving")          # a mlrun.serving.ServingFunction
     fn.add_model("iris", model_path="model.pkl", class_name="mlrun.frameworks.sklearn.SklearnModelServer")
     server = fn.to_mock_server()
     server.test("/v2/models/iris/infer", {"inputs": [[5.1, 3.5, 1.4, 0.2]]})

@@ -9,68 +9,46 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 from ..config import env_seconds
 from ..errors import MLRunError
 from .v2 import ServingError
 
-DEPLOY_TIMEOUT_ENV = "MLRUN_SERVING_DEPLOY_TIMEOUT"
 INVOKE_TIMEOUT_ENV = "MLRUN_SERVING_INVOKE_TIMEOUT"
 INVOKE_MAX_ANSWER_ENV = "MLRUN_SERVING_MAX_ANSWER"
 
 
-def serve_locally(spec_path: str, port: int = 0, allow: list[str] | None = None) -> tuple[subprocess.Popen, str, str]:
-    """Start ``mlrun serve SPEC`` on 127.0.0.1; ``(process, address, token)`` once it answers."""
+def serve_locally(spec_path: str, allow: list[str] | None = None, verbose: bool = False
+                  ) -> tuple[subprocess.Popen, str, str]:
+    """Start ``mlrun serve SPEC`` on 127.0.0.1 at a free port; ``(process, address, token)`` once it answers.
+
+    ``verbose``: its output goes to this process's instead of ``serve.log``.
+    """
     import atexit
     import secrets
-    import socket
 
+    from ..functions.nuclio import _free_port, _wait_until_up
     from ..protocol import TOKEN_ENV
 
-    if not port:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+    port = _free_port()
     token = secrets.token_urlsafe(24)
     command = [sys.executable, "-m", "mlrun", "serve", spec_path, "--host", "127.0.0.1", "--port", str(port)]
     for prefix in allow or []:
         command += ["--allow", prefix]
     log_path = os.path.join(os.path.dirname(spec_path), "serve.log")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    with open(log_path, "wb") as log:  # the token goes by environment: a command line is visible to every user
+        process = subprocess.Popen(command, stdout=None if verbose else log,
+                                   stderr=None if verbose else subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env={**os.environ, TOKEN_ENV: token}, cwd=os.path.dirname(spec_path))
     atexit.register(stop, process)
     address = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(address, process, log_path, env_seconds(DEPLOY_TIMEOUT_ENV, 60))
+        _wait_until_up(address, process, log_path)
     except BaseException:
         stop(process)
         raise
     return process, address, token
-
-
-def _wait_ready(address: str, process: subprocess.Popen, log_path: str, timeout: float) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise MLRunError(f"the serving function stopped (exit {process.returncode}): {_last_line(log_path)}")
-        try:
-            with urllib.request.urlopen(address + "/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)  # the port is not open yet: poll again, within the deadline
-    raise MLRunError(f"the serving function did not answer within {timeout:g}s (${DEPLOY_TIMEOUT_ENV}); "
-                     f"see {log_path}")
-
-
-def _last_line(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fp:
-        lines = [line.strip() for line in fp if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 def stop(process: subprocess.Popen, timeout: float = 10) -> None:
@@ -91,18 +69,23 @@ def invoke(address: str, path: str = "/v2/models/", body: Any = None, method: st
     Bounded by ``$MLRUN_SERVING_INVOKE_TIMEOUT`` seconds (default 60) and ``$MLRUN_SERVING_MAX_ANSWER``
     bytes (64 MiB); an error answer raises ``ServingError`` with its status and one line.
     """
+    import requests
+
     from .. import transport
     from ..protocol import answer_error
 
     method = (method or ("POST" if body is not None else "GET")).upper()
     data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
     sent = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+    url = address.rstrip("/") + "/" + path.lstrip("/")
     with transport.session() as http:
-        answer = transport.request(http, method, address.rstrip("/") + "/" + path.lstrip("/"), data=data,
-                                   headers=sent, deadline=env_seconds(INVOKE_TIMEOUT_ENV, 60),
-                                   deadline_env=INVOKE_TIMEOUT_ENV,
-                                   limit=transport.env_bytes(INVOKE_MAX_ANSWER_ENV, 64 * 1024 * 1024),
-                                   limit_env=INVOKE_MAX_ANSWER_ENV)
+        try:
+            answer = transport.request(http, method, url, data=data, headers=sent,
+                                       deadline=env_seconds(INVOKE_TIMEOUT_ENV, 60), deadline_env=INVOKE_TIMEOUT_ENV,
+                                       limit=transport.env_bytes(INVOKE_MAX_ANSWER_ENV, 64 * 1024 * 1024),
+                                       limit_env=INVOKE_MAX_ANSWER_ENV)
+        except requests.ConnectionError:
+            raise MLRunError(f"cannot reach the serving function at {address}") from None
     if answer.status_code >= 400:
         raise ServingError(answer_error(answer.content), answer.status_code)
     return answer.json()

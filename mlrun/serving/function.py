@@ -1,109 +1,118 @@
-"""The serving function object: models added, tried in process, exported, deployed and invoked.
+"""The serving function object (kind ``serving``): models added, tried in process, exported, deployed, invoked.
 
-    fn = ServingFunction("iris")                         # mlrun.new_function("iris", kind="serving")
-    fn.add_model("iris", model_path="store://models/default/iris")
+    fn = mlrun.new_function("iris", kind="serving")
+    fn.add_model("iris", model_path="store://models/default/iris")      # class: SklearnModelServer
     fn.to_mock_server().test("/v2/models/iris/infer", {"inputs": [[5.1, 3.5, 1.4, 0.2]]})
     fn.deploy()                                          # mlrun serve on loopback, with a token
     fn.invoke("/v2/models/iris/infer", {"inputs": [[5.1, 3.5, 1.4, 0.2]]})
+
+Its YAML is MLRun 1.x's (``spec.graph``: a router of models), which ``mlrun serve`` and ``import_function`` read.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, MLRunError
+from ..errors import InvalidInputError, MLRunError, MLRunInvalidArgumentError
+from ..functions.base import Function
 from .mock import MockServer
 from .spec import KIND, ServingSpec
 
 
-class ServingFunction:
-    """A function of kind ``serving``: a router of models behind the V2 inference protocol."""
+class ServingFunction(Function):
+    """A function of kind ``serving``: a router of models behind the V2 inference protocol.
+
+    ``ServingFunction("iris")`` is ``mlrun.new_function("iris", kind="serving")``.
+    """
 
     kind = KIND
+    label = KIND
 
-    def __init__(self, name: str = "", project: str = "", tag: str = "", image: str = "", source: str = ""):
-        self.spec = ServingSpec(name, source=source)
-        self.project, self.tag, self.image = project, tag, image
-        #: the served function's address once deployed
-        self.address = ""
-        self._process = None
+    def __init__(self, metadata: Mapping | str | None = None, spec: Mapping | None = None,
+                 status: Mapping | None = None):
+        if isinstance(metadata, str):
+            metadata = {"name": metadata}
+        data = {"kind": KIND, "metadata": dict(metadata or {}), "spec": dict(spec or {}) if isinstance(
+            spec, Mapping) else {}}
+        #: the function's models (``spec.graph``)
+        self.serving = ServingSpec.from_dict(data) if data["spec"].get("graph") else ServingSpec()
+        if isinstance(spec, Mapping):
+            spec = {k: v for k, v in spec.items() if k not in ("graph", "source")}
+            self.serving.source = str(data["spec"].get("source") or "")
+        super().__init__(metadata, spec, status)
+        self._server = None
         self._token = ""
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
     def add_model(self, key: str, model_path: str = "", class_name: str | type = "", model: Any = None,
                   **class_args) -> dict:
-        """Serve a model under ``key`` (``name`` or ``name:version``): see ``ServingSpec.add_model``."""
-        return self.spec.add_model(key, model_path, class_name, model, **class_args)
+        """Serve a model under ``key`` (``name`` or ``name:version``) with ``class_name`` (a class, its dotted path,
+        or a class of ``spec.source``; default ``SklearnModelServer``); a ``store://`` model URI, a file, a folder or
+        a URL as ``model_path``, or a ``model`` object already loaded; ``class_args`` for the class."""
+        return self.serving.add_model(key, model_path, class_name, model, **class_args)
 
     def to_mock_server(self, **kwargs) -> MockServer:
         """The function in this process, every model loaded: ``server.test(path, body)`` answers as served."""
-        return MockServer(self.spec.build_router())
+        return MockServer(self._spec().build_router())
 
-    def to_dict(self) -> dict:
-        data = self.spec.to_dict()
-        meta = data["metadata"]
-        for key in ("project", "tag"):
-            if getattr(self, key):
-                meta[key] = getattr(self, key)
-        if self.image:
-            data["spec"]["image"] = self.image
+    def _spec(self) -> ServingSpec:
+        self.serving.name = self.metadata.name
+        return self.serving
+
+    def to_dict(self, strip: bool = False) -> dict:
+        data = super().to_dict(strip)
+        serving = self._spec().to_dict()["spec"]
+        data["spec"] = {**data["spec"], **serving}
         return data
 
-    def to_yaml(self) -> str:
-        from ..model import dump_yaml
-
-        return dump_yaml(self.to_dict())
-
-    def export(self, target: str = "") -> str:
-        """Write the function's YAML to ``target`` (default ``function.yaml``, or any data URL); the target."""
-        from ..datastore import get_item
-
-        if any("model" in route for route in self.spec.routes.values()):
+    def export(self, target: str = "", format: str = ".yaml", secrets: Mapping | None = None,
+               strip: bool = True) -> ServingFunction:
+        """Write the function's YAML (``mlrun serve`` serves it); a model handed over as an object cannot go."""
+        if any("model" in route for route in self.serving.routes.values()):
             raise InvalidInputError("a model handed over as an object cannot be exported: give its model_path")
-        target = target or "function.yaml"
-        get_item(target).put(self.to_yaml())
-        return target
+        super().export(target, format, secrets, strip)
+        return self
 
-    def deploy(self, port: int = 0, allow: list[str] | None = None) -> str:
-        """Serve the function with ``mlrun serve`` on loopback with a new token, until this process ends
-        (or ``undeploy``); its address.
+    def deploy(self, project: str = "", tag: str = "", verbose: bool = False, allow: tuple = ()) -> str:
+        """Serve the function with ``mlrun serve`` on loopback with a new token, until this process ends (or
+        ``stop()``); its address (also ``fn.status.address``).
 
         The models named here may be read (this process's user named them); ``allow``: more places they
         may read (``mlrun serve --allow``).
         """
+        from ..config import home_dir
         from .deploy import serve_locally
 
-        self.undeploy()
-        folder = os.path.join(_functions_dir(), self.name or "serving")
-        os.makedirs(folder, exist_ok=True)
-        self.export(os.path.join(folder, "function.yaml"))
-        named = [path for path in self.spec.model_paths() if "://" not in path]
-        self._process, self.address, self._token = serve_locally(os.path.join(folder, "function.yaml"), port,
-                                                                 [*named, *(allow or [])])
-        return self.address
+        self.stop()
+        self.metadata.project = project or self.metadata.project
+        self.metadata.tag = tag or self.metadata.tag
+        path = os.path.join(home_dir(), "functions", self.metadata.name or "serving", "function.yaml")
+        self.export(path)
+        named = [p for p in self.serving.model_paths() if "://" not in p]
+        self._server, address, self._token = serve_locally(path, [*named, *allow], verbose)
+        self.status.address, self.status.state = address, "ready"
+        self.status.external_invocation_urls = [address]
+        return address
 
-    def undeploy(self) -> None:
-        """Stop the function ``deploy`` started."""
-        if self._process is not None:
-            from .deploy import stop
+    def stop(self) -> None:
+        """Stop the function ``deploy`` serves on this machine (if it does)."""
+        from .deploy import stop
 
-            stop(self._process)
-        self._process, self.address = None, ""
+        server, self._server = self._server, None
+        if server is not None:
+            stop(server)
+            self.status.state, self.status.address, self.status.external_invocation_urls = "stopped", "", []
 
-    def invoke(self, path: str = "/v2/models/", body: Any = None, method: str = "", headers: dict | None = None) -> Any:
+    def invoke(self, path: str = "/v2/models/", body: Any = None, method: str = "", headers: Mapping | None = None,
+               **kwargs) -> Any:
         """Call the deployed function: the decoded JSON answer; an error answer raises ``ServingError``."""
-        if not self.address:
-            raise MLRunError(f"serving function {self.name!r} is not deployed: call deploy() first")
+        if not self.status.address:
+            raise MLRunError(f"serving function {self.metadata.name!r} is not deployed: call deploy() first")
         from .deploy import invoke
 
-        return invoke(self.address, path, body, method, {**({"Authorization": f"Bearer {self._token}"}
-                                                           if self._token else {}), **(headers or {})})
+        sent = {**({"Authorization": f"Bearer {self._token}"} if self._token else {}), **dict(headers or {})}
+        return invoke(self.status.address, path, body, method, sent)
 
-
-def _functions_dir() -> str:
-    from ..config import home_dir
-
-    return os.path.join(home_dir(), "functions")
+    def _run_target(self, handler, local: bool, init_args=None) -> dict:
+        raise MLRunInvalidArgumentError("a serving function serves models: try it with to_mock_server(), or "
+                                        "deploy() it and invoke() its routes")

@@ -8,9 +8,10 @@ import pytest
 import yaml
 from serving_helpers import SKLEARN_SERVER, sample_rows, train
 
+import mlrun
 from mlrun.errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from mlrun.policy import AccessPolicy
-from mlrun.serving import ServingError, ServingFunction, ServingSpec, V2ModelServer
+from mlrun.serving import ServingError, ServingSpec, V2ModelServer
 
 
 class Doubler(V2ModelServer):
@@ -42,7 +43,7 @@ class Broken(V2ModelServer):
 @pytest.fixture
 def iris_fn(tmp_path):
     model, path = train(str(tmp_path / "models"))
-    fn = ServingFunction("iris")
+    fn = mlrun.new_function("iris", kind="serving")
     fn.add_model("iris", model_path=path, class_name=SKLEARN_SERVER)
     return fn, model
 
@@ -75,7 +76,7 @@ def test_list_metadata_ready_and_explain_routes(iris_fn):
 
 
 def test_models_by_name_and_version_with_pre_and_postprocessing_and_custom_operations():
-    fn = ServingFunction("calc")
+    fn = mlrun.new_function("calc", kind="serving")
     fn.add_model("double:v1", class_name=Doubler)
     fn.add_model("double:v2", class_name=Doubler, factor=3)
     fn.add_model("other", class_name=Doubler, factor=10)
@@ -125,7 +126,7 @@ def test_unknown_models_paths_and_methods_are_refused_by_name(iris_fn, path, met
 
 
 def test_a_model_without_explain_and_a_failing_model_answer_without_internals():
-    fn = ServingFunction("calc")
+    fn = mlrun.new_function("calc", kind="serving")
     fn.add_model("double", class_name=Doubler)
     fn.add_model("broken", class_name=Broken)
     server = fn.to_mock_server()
@@ -137,14 +138,17 @@ def test_a_model_without_explain_and_a_failing_model_answer_without_internals():
 
 def test_the_spec_round_trips_through_yaml_and_serves_from_its_file(tmp_path, iris_fn):
     fn, model = iris_fn
-    path = fn.export(str(tmp_path / "function.yaml"))
+    path = str(tmp_path / "function.yaml")
+    fn.export(path)
     data = yaml.safe_load((tmp_path / "function.yaml").read_text())
     route = data["spec"]["graph"]["routes"]["iris"]
     assert data["kind"] == "serving" and data["metadata"]["name"] == "iris"
     assert route == {"kind": "task", "class_name": SKLEARN_SERVER,
                      "class_args": {"model_path": str(tmp_path / "models" / "model.pkl")}}
     spec = ServingSpec.from_file(path)
-    assert spec.to_dict() == data
+    assert spec.to_dict()["spec"]["graph"] == data["spec"]["graph"]
+    imported = mlrun.import_function(path)  # MLRun 1.x's function YAML: the kind's class comes back
+    assert type(imported).__name__ == "ServingFunction" and imported.to_dict(strip=True) == data
     rows = sample_rows()
     answer = spec.build_router().handle("POST", "/v2/models/iris/infer", {"inputs": rows})
     assert answer[0] == 200 and answer[1]["outputs"] == model.predict(rows).tolist()
@@ -185,14 +189,14 @@ def test_a_malformed_spec_is_refused_naming_the_field(data, fragment):
     ("mlrun.serving.spec.ServingSpec", "is not a V2ModelServer class"),
 ])
 def test_a_class_that_is_not_a_model_server_is_refused_by_name(class_name, fragment):
-    fn = ServingFunction("x")
+    fn = mlrun.new_function("x", kind="serving")
     fn.add_model("m", class_name=class_name)
     with pytest.raises(InvalidInputError, match=fragment):
         fn.to_mock_server()
 
 
 def test_model_keys_and_empty_functions_are_checked():
-    fn = ServingFunction("x")
+    fn = mlrun.new_function("x", kind="serving")
     with pytest.raises(InvalidInputError, match="NAME or NAME:VERSION"):
         fn.add_model("a/b")
     with pytest.raises(InvalidInputError, match="has no models"):
@@ -204,9 +208,9 @@ def test_a_model_outside_the_policy_or_over_the_size_limit_is_never_read(tmp_pat
     model_file = str(tmp_path / "models" / "model.pkl")
     elsewhere = AccessPolicy.serving([], str(tmp_path / "out"), str(tmp_path / "fn"))
     with pytest.raises(AccessDeniedError, match=f"not allowed to read {model_file}"):
-        fn.spec.build_router(policy=elsewhere)
+        fn.serving.build_router(policy=elsewhere)
     allowed = AccessPolicy.serving([str(tmp_path / "models")], str(tmp_path / "out"), str(tmp_path / "fn"))
-    assert fn.spec.build_router(policy=allowed).names() == ["iris"]
+    assert fn.serving.build_router(policy=allowed).names() == ["iris"]
     monkeypatch.setenv("MLRUN_SERVING_MAX_MODEL_SIZE", "100")
     with pytest.raises(InvalidInputError, match=r"over the limit of 100 \(\$MLRUN_SERVING_MAX_MODEL_SIZE\)"):
         fn.to_mock_server()
@@ -214,7 +218,7 @@ def test_a_model_outside_the_policy_or_over_the_size_limit_is_never_read(tmp_pat
 
 def test_a_model_that_fails_to_load_is_named(tmp_path):
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
-    fn = ServingFunction("x")
+    fn = mlrun.new_function("x", kind="serving")
     fn.add_model("junk", model_path=str(tmp_path / "junk.pkl"))
     with pytest.raises(MLRunError, match="model 'junk' could not be loaded: "):
         fn.to_mock_server()
@@ -225,7 +229,7 @@ def test_a_model_that_fails_to_load_is_named(tmp_path):
 
 def test_a_model_object_handed_over_is_served_but_not_exported(tmp_path):
     model, _ = train(str(tmp_path))
-    fn = ServingFunction("live")
+    fn = mlrun.new_function("live", kind="serving")
     fn.add_model("iris", model=model)
     rows = sample_rows()
     answer = fn.to_mock_server().test("/v2/models/iris/infer", {"inputs": rows})
@@ -237,7 +241,7 @@ def test_a_model_object_handed_over_is_served_but_not_exported(tmp_path):
 def test_a_missing_framework_names_the_extra_that_provides_it(tmp_path, monkeypatch):
     _, path = train(str(tmp_path))
     monkeypatch.setitem(sys.modules, "joblib", None)  # as if scikit-learn (and its joblib) were not installed
-    fn = ServingFunction("x")
+    fn = mlrun.new_function("x", kind="serving")
     fn.add_model("iris", model_path=path)
     with pytest.raises(ImportError, match=r"model 'iris' \(SklearnModelServer\) needs joblib; install it with: "
                                           r"pip install \"mlrun\[sklearn\]\""):

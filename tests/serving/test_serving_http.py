@@ -10,7 +10,8 @@ from helpers import free_port, mlrun_cli
 from remote_helpers import serving
 from serving_helpers import SKLEARN_SERVER, sample_rows, train, write_spec
 
-from mlrun.serving import ServingError, ServingFunction
+import mlrun
+from mlrun.serving import ServingError
 
 TOKEN = "serving-token-5d2c"
 
@@ -98,7 +99,7 @@ def test_a_model_outside_the_policy_is_refused_before_the_port_opens(tmp_path):
 
 def test_deploy_serves_the_function_locally_and_invoke_calls_it_with_its_token(tmp_path):
     model, path = train(str(tmp_path / "models"))
-    fn = ServingFunction("iris-deployed")
+    fn = mlrun.new_function("iris-deployed", kind="serving")
     fn.add_model("iris", model_path=path, class_name=SKLEARN_SERVER)
     rows = sample_rows()
     address = fn.deploy()  # the model it names may be read
@@ -111,6 +112,6 @@ def test_deploy_serves_the_function_locally_and_invoke_calls_it_with_its_token(t
             fn.invoke("/v2/models/iris/infer", {"inputs": "x"})
         assert caught.value.status == 400 and "must be a list" in str(caught.value)
     finally:
-        fn.undeploy()
+        fn.stop()
     with pytest.raises(Exception, match="not deployed"):
         fn.invoke("/v2/models/")
