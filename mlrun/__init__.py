@@ -14,13 +14,15 @@ __version__ = "0.1.0"
 
 __all__ = ["get_or_create_ctx", "RunContext", "MLClientCtx", "RunRecord", "MLRunError", "run_function",
            "get_run_db", "run_start", "run_local", "new_task", "NewRun", "RunTemplate", "RunObject", "new_function",
-           "code_to_function", "import_function", "function_to_module", "handler", "mlrun_op", "__version__"]
+           "code_to_function", "import_function", "function_to_module", "handler", "mlrun_op", "get_dataitem",
+           "DataItem", "__version__"]
 
 #: names loaded on first use (module, attribute), so `import mlrun` stays as cheap as importing PyYAML
 _LAZY = {"run_function": "run", "run_start": "run", "run_local": "run", "new_task": "templates",
          "NewRun": "templates", "RunTemplate": "templates", "RunObject": "runobject",
          "new_function": "functions", "code_to_function": "functions", "import_function": "functions",
-         "function_to_module": "functions", "handler": "functions.decorators", "mlrun_op": "kfp"}
+         "function_to_module": "functions", "handler": "functions.decorators", "mlrun_op": "kfp",
+         "get_dataitem": "datastore", "DataItem": "datastore"}
 
 
 def __getattr__(name: str):

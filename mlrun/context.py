@@ -153,7 +153,7 @@ class RunContext:
             else:
                 entry["path"] = key
         item = get_item(url, secrets=self._secrets.items(), key=key, data_stores=self._record.spec.data_stores,
-                        policy=self._policy)
+                        policy=self._policy, rundb=self._rundb)
         item.on_read = self._input_read
         return item
 
@@ -169,6 +169,11 @@ class RunContext:
             return
         self._read_inputs.add(item.key)
         entry = {"key": item.key, "url": item.url, "read_time": now_iso()}
+        if item.meta is not None:  # a store:// artifact: the exact version read, as its run recorded it
+            meta = item.meta
+            entry.update(url=item.artifact_url, target_path=item.url, uid=meta.get("uid", ""),
+                         iteration=meta.get("iteration", 0), sha256=meta.get("sha256", ""))
+            content = None  # hashed when it was logged: not again
         try:
             stat = stat or item.stat()
             entry.update(size=stat.size, etag=stat.etag, modified=stat.modified)
@@ -208,7 +213,7 @@ class RunContext:
     def log_artifact(self, item: str | Artifact, body: bytes | str | None = None,
                      local_path: str | None = None, target_path: str | None = None, viewer: str | None = None,
                      upload: bool = True, labels: Mapping | None = None, description: str = "",
-                     format: str | None = None) -> dict:
+                     format: str | None = None, tag: str = "") -> dict:
         """Store a file, a body or a typed artifact (``TableArtifact``, ``ChartArtifact``, ``PlotArtifact``) as an
         artifact of the run and record where it went, with its kind and ``viewer`` (``table``, ``chart``,
         ``web-app``, ``image``, ``text``: how the KFP UI and the web UI show it).
@@ -218,12 +223,79 @@ class RunContext:
         target given for ``key``, else ``<out_path>/<key>`` (which must stay inside the output path, symlinks
         followed).  A local target is recorded absolute.  ``upload=False`` copies nothing: the record points at
         ``target_path``, else ``local_path``, else the key, where it is (a local file still hashed).
+        The entry's ``uri`` names it from other runs: ``store://artifacts/<project>/<key>:<tag or latest>@<uid>``.
         """
         from .artifacts import log_artifact
 
         return log_artifact(self._record, item, body=body, local_path=local_path, target_path=target_path,
-                                      description=description, labels=labels, format=format, secrets=self._secrets,
-                                      policy=self._policy, viewer=viewer, upload=upload)
+                            description=description, labels=labels, format=format, secrets=self._secrets,
+                            policy=self._policy, viewer=viewer, upload=upload, tag=tag)
+
+    def log_dataset(self, key: str, df, tag: str = "", format: str = "", preview: int | None = None,
+                    stats: bool = True, labels: Mapping | None = None, description: str = "",
+                    artifact_path: str | None = None, upload: bool = True, extra_data: Mapping | None = None,
+                    **kwargs) -> dict:
+        """Store a DataFrame (``df``, or what ``pandas.DataFrame(...)`` accepts) as the dataset ``key``: parquet
+        (the default when pyarrow is installed) or csv (``format``), under ``artifact_path`` (else the output
+        path), named ``<key>.<format>``.  The entry records its schema, its first ``preview`` rows (20) and,
+        with ``stats``, per-column statistics; its ``uri`` is ``store://datasets/<project>/<key>:<tag>@<uid>``.
+        ``extra_data`` maps names to URLs (or logged entries) recorded with it."""
+        from .artifacts import DatasetArtifact
+        from .artifacts.model import extra_urls
+
+        if not upload:
+            raise InvalidInputError(f"dataset {key!r}: upload=False records a file that exists: log it with "
+                                    "log_artifact(key, target_path=..., upload=False)")
+        artifact = DatasetArtifact(key, df, format=format, preview=preview, stats=stats, labels=labels,
+                                   description=description, **kwargs)
+        if artifact_path:
+            from .datastore import join_url
+
+            artifact.target_path = join_url(artifact_path, artifact.file_name())
+        entry = self.log_artifact(artifact, tag=tag)
+        if extra_data:
+            entry["extra_data"] = extra_urls(extra_data, "", _refuse_bytes, key)
+        return entry
+
+    def log_model(self, key: str, body: bytes | None = None, model_file: str | None = None,
+                  model_dir: str | None = None, framework: str = "", algorithm: str = "",
+                  metrics: Mapping | None = None, parameters: Mapping | None = None, inputs: list | None = None,
+                  outputs: list | None = None, feature_vector: str | None = None, feature_weights: list | None = None,
+                  training_set=None, label_column: str | list | None = None, extra_data: Mapping | None = None,
+                  labels: Mapping | None = None, tag: str = "", artifact_path: str | None = None, **kwargs) -> dict:
+        """Store a trained model as the model ``key``: ``body`` (its bytes), the local file ``model_file``, or the
+        files of the local folder ``model_dir``, in the folder ``<output path>/<key>/`` with ``model_spec.yaml``
+        (MLRun 1.x's layout) and ``extra_data`` (bytes become files there; URLs and logged entries are referenced).
+        The entry records framework, algorithm, metrics, parameters, inputs/outputs (from ``training_set`` and
+        ``label_column`` when not given); its ``uri`` is ``store://models/<project>/<key>:<tag>@<uid>``, which
+        ``mlrun.artifacts.get_model`` reads back."""
+        from .artifacts import ModelArtifact
+        from .artifacts.model import write_model_files
+
+        model = ModelArtifact(key, body=body, model_file=model_file, model_dir=model_dir, framework=framework,
+                              algorithm=algorithm, metrics=metrics, parameters=parameters, inputs=inputs,
+                              outputs=outputs, feature_vector=feature_vector, feature_weights=feature_weights,
+                              training_set=training_set, label_column=label_column, extra_data=extra_data,
+                              labels=labels, **kwargs)
+        if artifact_path:
+            from .datastore import join_url
+
+            model.target_path = join_url(artifact_path, model.file_name())
+        entry = self.log_artifact(model, tag=tag)
+        write_model_files(self._record, entry, model, self._write_file)
+        model.entry = entry
+        return entry
+
+    def _write_file(self, url: str, data: bytes | str) -> None:
+        """Store ``data`` (bytes, or a local file's path) at ``url``, as the run writes its artifacts."""
+        from .datastore import get_item
+
+        item = get_item(url, secrets=self._secrets.items(), data_stores=self._record.spec.data_stores,
+                        policy=self._policy, action="write")
+        if isinstance(data, bytes):
+            item.put(data)
+        else:
+            item.upload(data)
 
     # -- lifecycle --------------------------------------------------------------------------
     def commit(self, message: str = "", completed: bool = False) -> None:
@@ -404,6 +476,10 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         if spec is None:
             lifecycle.finish_at_exit(ctx, signals=not from_env)  # a launcher's child: the launcher handles signals
     return ctx
+
+
+def _refuse_bytes(url: str, data) -> None:
+    raise InvalidInputError("a dataset's extra_data names URLs or logged artifacts, not bytes")
 
 
 def _request_policy(policy: AccessPolicy | None, store: SecretsStore, code_secrets: Mapping | None):

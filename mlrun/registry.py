@@ -28,6 +28,8 @@ MODULE_EXTRAS = {
     "psycopg": "postgres", "psycopg_pool": "postgres",
     "matplotlib": "plots",
     "sklearn": "sklearn", "joblib": "sklearn",
+    "pandas": "data", "pyarrow": "data",
+    "plotly": "plotly",
 }
 
 

@@ -81,18 +81,20 @@ class RunObject(Section):
 
     @property
     def outputs(self) -> dict:
-        """Results and, by key, where each artifact went (a result wins over an artifact of the same key)."""
-        outputs = {a["key"]: a.get("target_path", "") for a in self.status.output_artifacts}
+        """Results and, by key, each artifact's ``store://`` URI (its target path for an entry without one, as
+        records from before URIs have); a result wins over an artifact of the same key."""
+        outputs = {a["key"]: a.get("uri") or a.get("target_path", "") for a in self.status.output_artifacts}
         outputs.update(self.status.outputs)
         return outputs
 
     def output(self, key: str, default: Any = None) -> Any:
-        """A result's value, else an artifact's target path, else ``default``."""
+        """A result's value, else an artifact's ``store://`` URI, else ``default``."""
         return self.outputs.get(key, default)
 
-    def artifact(self, key: str) -> dict | None:
-        """The artifact entry logged as ``key`` (target_path, size, sha256, ...), ``None`` when there is none."""
-        return next((dict(a) for a in self.status.output_artifacts if a.get("key") == key), None)
+    def artifact(self, key: str) -> ArtifactEntry | None:
+        """The artifact logged as ``key``: its entry (``['target_path']``, ``['sha256']``, ...) that reads as a data
+        item too (``.as_df()``, ``.get()``, ``.local()``, ``.show()``); ``None`` when there is none."""
+        return next((ArtifactEntry(a) for a in self.status.output_artifacts if a.get("key") == key), None)
 
     def to_dict(self) -> dict:
         return self.record.to_dict()
@@ -129,6 +131,37 @@ class RunObject(Section):
         body = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
                        for k, v in rows if v not in ("", None))
         return f"<table class='mlrun-run'>{body}</table>"
+
+
+class ArtifactEntry(dict):
+    """An artifact's record entry (a mapping, as ``run.artifact(key)`` always was) that also reads the artifact's
+    file as a data item does: ``.as_df()``, ``.local()``, ``.open()``, ``.show()``, ``.url``, ``.meta`` (the entry).
+
+    ``.get()`` with no key reads the content (``.get(encoding='utf-8')``: text); ``.get(field, default)`` reads a
+    field of the entry, as on any mapping.
+    """
+
+    _NO_KEY = object()
+
+    def get(self, key: Any = _NO_KEY, default: Any = None, encoding: str | None = None) -> Any:
+        if key is ArtifactEntry._NO_KEY:
+            return self.item().get(encoding)
+        return super().get(key, default)
+
+    def item(self):
+        """The data item of the artifact's file (its entry as ``.meta``)."""
+        item = self.__dict__.get("_item")
+        if item is None:
+            from .datastore import get_item
+
+            item = self.__dict__["_item"] = get_item(self["target_path"])
+            item.meta, item.artifact_url = dict(self), self.get("uri", "") or item.url
+        return item
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.item(), name)
 
 
 def _pairs(values: dict) -> str:

@@ -1,5 +1,6 @@
 """Small helpers 2019 run code and MLRun 1.x code import from ``mlrun.utils``: the names of spec fields
-(``run_keys``) and dotted-path access to nested mappings (``get_in``, ``update_in``).
+(``run_keys``) and dotted-path access to nested mappings (``get_in``, ``update_in``); ``in_notebook`` tells
+whether tables should show as HTML.
 
     from mlrun.utils import run_keys, update_in
     spec = {}
@@ -10,13 +11,14 @@ Nothing here imports more than the standard library's ``collections.abc``: ``imp
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["run_keys", "get_in", "update_in"]
+__all__ = ["run_keys", "get_in", "update_in", "in_notebook"]
 
 
 class run_keys:  # lower case: the name both the seed system and MLRun 1.x use
@@ -89,3 +91,15 @@ def update_in(obj: MutableMapping, key: str | Sequence, value: Any, append: bool
         items.append(value)
     else:
         raise ValueError(f"update_in: {'.'.join(map(str, parts))} holds a {type(items).__name__}, not a list")
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython loaded, and its shell runs in a kernel)."""
+    ipython = sys.modules.get("IPython")  # a kernel has it loaded: never imported just to ask
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 - a half-initialised IPython is no notebook
+        return False
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})

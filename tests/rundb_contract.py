@@ -272,3 +272,28 @@ class RunDBContract:
         with pytest.raises(InvalidInputError, match="days_ago"):
             db.del_runs(days_ago=-1)  # a cut-off in the future would delete every run
         assert db.del_runs(state="running") == 0 and db.del_runs() == 1 and db.list_runs() == []
+
+    def test_artifact_tags_kinds_and_best_iteration(self, db):
+        def run_with(uid, start, tag="", iteration=0, key="model"):
+            record = make_record(uid, project="p", start=start, iteration=iteration)
+            record.status.output_artifacts = [{"key": key, "kind": "model", "target_path": f"/art/{uid}/{iteration}",
+                                               **({"tag": tag} if tag else {})},
+                                              {"key": "data", "kind": "dataset", "target_path": f"/art/{uid}/d"}]
+            db.store_run(record)
+
+        run_with("a", "2024-01-01T00:00:00+00:00", tag="prod")
+        run_with("b", "2024-01-02T00:00:00+00:00")
+        run_with("c", "2024-01-03T00:00:00+00:00", iteration=1)  # an iteration of a sweep
+        run_with("c", "2024-01-03T00:00:01+00:00")
+        assert [a["uid"] for a in db.list_artifacts("model", tag="prod")] == ["a"]
+        assert [(a["uid"], a["iteration"]) for a in db.list_artifacts("model", tag="latest")] == [("c", 0), ("c", 1)]
+        assert db.read_artifact("model", tag="prod", project="p")["uid"] == "a"
+        assert db.read_artifact("model", project="p", iter=1)["uid"] == "c"
+        run_with("d", "2024-01-04T00:00:00+00:00", tag="prod")  # prod moves to the newer version
+        assert [a["uid"] for a in db.list_artifacts("model", tag="prod")] == ["d"]
+        assert {a["key"] for a in db.list_artifacts(kind="dataset")} == {"data"}
+        assert {a["key"] for a in db.list_artifacts(category="model")} == {"model"}
+        assert [a["uid"] for a in db.list_artifacts("data", best_iteration=True)] == ["d", "c", "b", "a"]
+        assert db.list_artifacts(project="default") == []  # every run here has a project
+        with pytest.raises(InvalidInputError, match="category must be one of"):
+            db.list_artifacts(category="plots")

@@ -19,11 +19,11 @@ PACKAGE = os.path.join(ROOT, "mlrun")
 #: bottom to top, as the README's layout section writes them down; a package name covers its modules
 LAYERS = [
     ["errors", "config", "utils"],
-    ["registry", "model", "params", "secrets", "templates", "runobject"],
+    ["registry", "model", "params", "secrets", "templates"],
     ["policy", "protocol", "transport"],
     ["datastore"],
     ["rundb"],
-    ["context", "artifacts", "lifecycle", "loader", "execution"],
+    ["context", "artifacts", "lifecycle", "loader", "execution", "runobject"],
     ["runtimes"],
     ["hyper"],
     ["run"],

@@ -55,6 +55,10 @@ class Artifact:
     default_viewer = ""
     #: whether mlrun renders the body from the caller's values (then masked like any value mlrun writes)
     rendered = False
+    #: whether the body is written into the target's stream (``write_body``) rather than returned (``get_body``)
+    streamed = False
+    #: whether a key without an extension gets the format's in the file name (a dataset ``d``: ``d.parquet``)
+    adds_extension = False
 
     def __init__(self, key: str, body: bytes | str | None = None, local_path: str | None = None,
                  target_path: str | None = None, viewer: str | None = None, format: str | None = None,
@@ -70,6 +74,22 @@ class Artifact:
     def get_body(self) -> bytes | str | None:
         """The data to store (``None``: the artifact is the local file ``local_path`` or ``key``)."""
         return self.body
+
+    def write_body(self, stream) -> None:
+        """Write the data into ``stream`` (a binary file), for a ``streamed`` kind: large bodies never sit whole
+        in memory."""
+        raise NotImplementedError(f"{type(self).__name__} returns its body (get_body)")
+
+    def file_name(self) -> str:
+        """Where the artifact goes under the output path (a relative path): its key (with the format's extension
+        for a kind that ``adds_extension``, when the key has none)."""
+        if self.adds_extension and not os.path.splitext(self.key)[1]:
+            return f"{self.key}.{self.format}"
+        return self.key
+
+    def entry_fields(self) -> dict:
+        """What this kind adds to the record's entry (a dataset's schema, a model's metrics, ...)."""
+        return {}
 
     def to_dict(self) -> dict:
         return {"key": self.key, "kind": self.kind, "viewer": self.viewer, "format": self.format,
@@ -190,6 +210,26 @@ class PlotArtifact(Artifact):
         image = base64.b64encode(buffer.getvalue()).decode("ascii")
         return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(self.key)}</title></head>'
                 f'<body><img alt="{html.escape(self.key)}" src="data:image/png;base64,{image}"></body></html>\n')
+
+
+class PlotlyArtifact(Artifact):
+    """A plotly figure (``figure``) stored as a self-contained HTML page (plotly.js inside: it opens offline).
+
+    ``PlotlyArtifact(figure=fig, key="loss.html")`` as in MLRun 1.x; plotly comes with the ``plotly`` extra.
+    """
+
+    kind, default_format, default_viewer, rendered, adds_extension = "plotly", "html", "web-app", False, True
+
+    def __init__(self, figure=None, key: str | None = None, **kwargs):
+        key = key or "plotly"
+        super().__init__(key, **kwargs)
+        if not hasattr(figure, "to_html"):
+            raise InvalidInputError(f"plotly artifact {key!r}: figure must be a plotly figure, "
+                                    f"got {type(figure).__name__}")
+        self.figure = figure
+
+    def get_body(self) -> str:
+        return self.figure.to_html(full_html=True, include_plotlyjs=True)
 
 
 def current_figure():

@@ -35,15 +35,21 @@ def output_path(record: RunRecord, policy: AccessPolicy | None = None) -> str:
 def log_artifact(record: RunRecord, item: str | Artifact, body: bytes | str | None = None,
                  local_path: str | None = None, target_path: str | None = None, description: str = "",
                  labels: Mapping | None = None, format: str | None = None, secrets: SecretsStore | None = None,
-                 policy: AccessPolicy | None = None, viewer: str | None = None, upload: bool = True) -> dict:
+                 policy: AccessPolicy | None = None, viewer: str | None = None, upload: bool = True,
+                 tag: str = "") -> dict:
     """Store a file, a body or a typed artifact (``item``: a key or an ``Artifact``) as an artifact of the run
     ``record`` and record where it went (see ``RunContext.log_artifact``); remote stores are opened with
-    ``secrets``, within ``policy``.  ``upload=False`` records a reference to the data where it is."""
+    ``secrets``, within ``policy``.  ``upload=False`` records a reference to the data where it is.
+    The entry names the artifact by its ``store://`` URI (``uri``), with ``tag`` (default ``latest``)."""
     artifact = as_artifact(item, body=body, local_path=local_path, target_path=target_path, description=description,
                            labels=labels, format=format, viewer=viewer)
     key, secrets = artifact.key, secrets or SecretsStore()
     check_key(key)
-    data = artifact.get_body()
+    check_tag(tag)
+    if artifact.streamed and not upload:
+        raise InvalidInputError(f"artifact {key!r}: a {type(artifact).__name__} is written by mlrun: upload=False "
+                                "records a file that exists (log it by its key or path)")
+    data = None if artifact.streamed else artifact.get_body()
     if artifact.rendered and isinstance(data, str):
         data = secrets.mask(data)  # mlrun wrote this body from the caller's values: hidden like any value it writes
     if upload:
@@ -61,6 +67,9 @@ def log_artifact(record: RunRecord, item: str | Artifact, body: bytes | str | No
         "labels": dict(artifact.labels),
         "producer": {"name": record.metadata.name, "uid": record.metadata.uid},
         "sources": [{"key": i["key"], "path": i["path"]} for i in record.spec.input_objects],
+        **({"tag": tag} if tag else {}),
+        "uri": artifact_uri(record, artifact.kind, key, tag),
+        **artifact.entry_fields(),
     }
     artifacts = record.status.output_artifacts
     artifacts[:] = [a for a in artifacts if a.get("key") != key]
@@ -90,8 +99,13 @@ def _store(record: RunRecord, artifact: Artifact, data: bytes | str | None, secr
     """Copy the body (or the local file) to the artifact's target: its URL, size and sha256."""
     from ..datastore import get_item
 
-    item = get_item(target_of(record, artifact.key, artifact.target_path, policy), secrets=secrets.items(),
+    item = get_item(target_of(record, artifact.key, artifact.target_path, policy, artifact.file_name()),
+                    secrets=secrets.items(),
                     data_stores=record.spec.data_stores, policy=policy, action="write")
+    if artifact.streamed:
+        with item.open("wb") as target, HashingStream(target) as stream:
+            artifact.write_body(stream)
+        return item.url, stream.size, stream.hexdigest
     if data is not None:
         import hashlib
 
@@ -126,9 +140,11 @@ def _reference(artifact: Artifact, data: bytes | str | None, policy: AccessPolic
     return url, size, digest
 
 
-def target_of(record: RunRecord, key: str, target_path: str | None, policy: AccessPolicy | None) -> str:
+def target_of(record: RunRecord, key: str, target_path: str | None, policy: AccessPolicy | None,
+              file_name: str = "") -> str:
     """The artifact's target: ``target_path``, else the ``-o`` target given for ``key``, else
-    ``<output path>/<key>`` (which must stay inside the output path, symlinks followed); local targets absolute."""
+    ``<output path>/<file_name or key>`` (which must stay inside the output path, symlinks followed); local
+    targets absolute."""
     from ..datastore import join_url
     from ..policy import absolute
 
@@ -136,9 +152,24 @@ def target_of(record: RunRecord, key: str, target_path: str | None, policy: Acce
     target = target_path or {o["key"]: o["path"] for o in record.spec.output_artifacts}.get(key)
     if not target:
         out_path = output_path(record, policy)
-        target = join_url(out_path, key)
+        target = join_url(out_path, file_name or key)
         check_inside(out_path, target, key)
     return absolute(target)
+
+
+def artifact_uri(record: RunRecord, kind: str, key: str, tag: str = "") -> str:
+    """The ``store://`` URI of the artifact ``key`` this run logs, pinned to the run (``@uid``)."""
+    from ..rundb.artifactstore import store_uri
+
+    return store_uri(kind, record.metadata.project, key, record.metadata.iteration, tag, record.metadata.uid)
+
+
+def check_tag(tag: str) -> None:
+    """A tag is a word of letters, digits, ``-``, ``_`` and ``.`` (it ends a ``store://`` URI after a ``:``)."""
+    import re
+
+    if not isinstance(tag, str) or (tag and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", tag)):
+        raise InvalidInputError(f"artifact tag {tag!r} must be letters, digits, '_', '-' or '.' (at most 64)")
 
 
 def check_key(key: str) -> None:
@@ -158,6 +189,49 @@ def check_inside(out_path: str, target: str, key: str) -> None:
 
     if is_local(out_path) and not AccessPolicy([out_path]).allows(target, "write"):
         raise AccessDeniedError(f"artifact key {key!r} leads outside the output path through a symlink")
+
+
+class HashingStream:
+    """A binary stream passing what is written to ``target`` while counting it and hashing it (sha256) in a
+    thread of its own (hashlib lets go of the interpreter lock: the hash costs next to no time when a core is
+    free).  Used as a context manager: ``hexdigest`` is set when the block ends."""
+
+    def __init__(self, target):
+        import hashlib
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.target, self.digest, self.size, self.closed, self.hexdigest = target, hashlib.sha256(), 0, False, ""
+        self.hasher = ThreadPoolExecutor(1)  # one worker: the chunks are hashed in the order they were written
+
+    def write(self, data) -> int:
+        chunk = bytes(data)  # the writer may reuse its buffer once this returns
+        self.hasher.submit(self.digest.update, chunk)
+        self.size += len(chunk)
+        self.target.write(chunk)
+        return len(chunk)
+
+    def __enter__(self) -> HashingStream:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.hasher.shutdown(wait=True)
+        self.closed = True
+        self.hexdigest = self.digest.hexdigest()
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
 
 
 def file_sha256(path: str) -> tuple[str, int]:

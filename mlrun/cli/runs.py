@@ -1,4 +1,5 @@
-"""``mlrun get runs``, ``mlrun get run``, ``mlrun logs`` and ``mlrun delete run``: reading the run store."""
+"""``mlrun get runs``, ``mlrun get run``, ``mlrun get artifacts``, ``mlrun logs`` and ``mlrun delete run``: reading
+the run store."""
 from __future__ import annotations
 
 import json
@@ -69,8 +70,13 @@ def format_runs_table(runs: list) -> str:
             uid = f"  iteration {run['iteration']}"
         results = ", ".join(f"{k}={v}" for k, v in list(run["outputs"].items())[:4])
         rows.append((uid, run["name"], run["state"], run["start_time"][:19].replace("T", " "), results))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
-    lines = ("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4] for r in rows)
+    return aligned(rows)
+
+
+def aligned(rows: list) -> str:
+    """Rows as text columns, each but the last padded to its widest cell (the last one runs free)."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + str(r[-1]) for r in rows)
     return "\n".join(lines).rstrip()
 
 
@@ -88,6 +94,41 @@ def _children_under_parents(runs: list):
                 yield child, True
         elif run["uid"] not in listed:
             yield run, False
+
+
+@get.command("artifacts")
+@click.option("--name", default="", help="Only artifacts with this key.")
+@click.option("--project", default="", help="Only artifacts of this project ('default': of runs with none too).")
+@click.option("--tag", default="", help="Only the version holding this tag ('latest': the newest of each key).")
+@click.option("--kind", default="", help="Only artifacts of this kind (dataset, model, table, chart, plot, ...).")
+@click.option("--category", default="", type=click.Choice(["", "model", "dataset", "other"]),
+              help="Only models, datasets or other artifacts.")
+@click.option("--label", "labels", multiple=True, metavar="KEY[=VALUE]", help="Only artifacts with this label.")
+@click.option("--best-iteration", is_flag=True, help="Leave out the iterations of hyper-parameter runs.")
+@click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
+              show_default=True, help="A table, or the entries as YAML or JSON.")
+@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@user_errors
+def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fmt, rundb) -> None:
+    """List the artifacts of stored runs, newest first, with their store:// URIs."""
+    from ..rundb import get_run_db
+
+    found = list(get_run_db(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
+                                                  category=category, best_iteration=best_iteration))
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2))
+    elif fmt == "yaml":
+        from ..model import dump_yaml
+
+        click.echo(dump_yaml(found), nl=False)
+    else:
+        from ..model import printable
+
+        rows = [("KEY", "KIND", "SIZE", "URI")] + [
+            (a.get("key", ""), a.get("kind") or "artifact", a.get("size", ""), a.get("uri") or a.get("target_path", ""))
+            for a in found]
+        click.echo(printable(aligned(rows)))
 
 
 @get.command("run")

@@ -1,9 +1,10 @@
 """Data stores keyed by URL scheme.
 
 ``get_item(url)`` returns a ``DataItem`` whatever the URL: a local path, ``file://``, ``s3://``,
-``http(s)://`` or ``memory://``.  The registry maps a scheme to a dotted class path, imported on
-first use, so ``import mlrun`` never pays for boto3 or requests.  Third parties add schemes with
-``register_store("myscheme", MyStore)`` or through the ``mlrun.datastores`` entry-point group.
+``http(s)://``, ``memory://`` or an artifact's ``store://`` URI (``rundb.artifactstore``).
+The registry maps a scheme to a dotted class path, imported on first use, so ``import mlrun`` never pays
+for boto3 or requests.  Third parties add schemes with ``register_store("myscheme", MyStore)`` or through
+the ``mlrun.datastores`` entry-point group.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from .base import DataItem, DataStore, FileStat, join_url, split_url
 if TYPE_CHECKING:
     from ..policy import AccessPolicy
 
-__all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_store", "register_store", "known_schemes", "join_url",
-           "split_url", "set_in_memory_item"]
+__all__ = ["DataItem", "DataStore", "FileStat", "get_item", "get_dataitem", "get_store", "register_store",
+           "known_schemes", "join_url", "split_url", "set_in_memory_item"]
 
 #: scheme -> (store class or "module:Class", pip extra that provides its dependencies)
 STORES = Registry("the {name}:// data store", "mlrun.datastores", {
@@ -27,6 +28,7 @@ STORES = Registry("the {name}:// data store", "mlrun.datastores", {
     "s3": ("mlrun.datastore.s3:S3Store", "s3"),
     ("http", "https"): ("mlrun.datastore.http:HttpStore", "http"),
     "memory": ("mlrun.datastore.memory:MemoryStore", ""),
+    "store": ("mlrun.rundb.artifactstore:ArtifactStore", ""),
 })
 
 
@@ -60,8 +62,11 @@ def set_in_memory_item(key: str, value: bytes | str) -> DataItem:
 
 def get_item(url: str, secrets: Mapping | None = None, key: str = "",
              data_stores: Sequence[Mapping] | None = None, policy: AccessPolicy | None = None,
-             action: str = "read") -> DataItem:
+             action: str = "read", rundb=None) -> DataItem:
     """A handle on the object at ``url``; nothing is read until asked for.
+
+    A ``store://`` URI is resolved through the run store ``rundb`` (``None``: the default one) to the file
+    the artifact was stored at; the item reads that file and carries the artifact entry (``.meta``).
 
     ``ds://NAME/path`` URLs resolve through ``data_stores`` (a run spec's named stores).  With a
     ``policy`` (a run that came over the network) the real URL must be allowed for ``action``
@@ -70,6 +75,15 @@ def get_item(url: str, secrets: Mapping | None = None, key: str = "",
     """
     if not url:
         raise InvalidInputError("empty data URL")
+    if url.startswith("store://"):  # an artifact's URI: the file its entry names, read through the run store
+        if action == "write":
+            raise InvalidInputError(f"cannot write to {url}: a store:// artifact is written by logging it")
+        store = get_store(url, secrets)
+        store.rundb = rundb
+        entry = store.resolve(url)
+        item = get_item(entry["target_path"], secrets, key, data_stores, policy, action)
+        item.meta, item.artifact_url = entry, url
+        return item
     request_secrets = None
     if url.startswith("ds://"):
         from .named import resolve
@@ -90,6 +104,12 @@ def get_item(url: str, secrets: Mapping | None = None, key: str = "",
     if action == "write":  # what may be written may be read
         return DataItem(store, store.path_of(url), url, key=key)
     return _PolicedItem(store, store.path_of(url), url, key=key, policy=policy, secrets=request_secrets)
+
+
+def get_dataitem(url: str, secrets: Mapping | None = None, rundb=None) -> DataItem:
+    """A data item for ``url`` (any scheme, ``store://`` URIs included), opened with ``secrets``: ``.get()``,
+    ``.local()``, ``.as_df()``, ``.show()``, ``.meta`` (the artifact behind a ``store://`` URI)."""
+    return get_item(url, secrets=secrets, rundb=rundb)
 
 
 class _PolicedItem(DataItem):

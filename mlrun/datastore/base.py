@@ -227,13 +227,16 @@ def _copy(src, dst, progress) -> None:
 
 
 class DataItem:
-    """An object at a URL, as run code sees it: ``get()``, ``local()``, ``open()``, ``put()``, ..."""
+    """An object at a URL, as run code sees it: ``get()``, ``local()``, ``open()``, ``put()``, ``as_df()``, ..."""
 
     def __init__(self, store: DataStore, path: str, url: str, key: str = ""):
         self.store = store
         self.path = path
         self.url = url
         self.key = key
+        #: the artifact entry behind a ``store://`` URI (``None`` for plain URLs), and the URI itself
+        self.meta: dict | None = None
+        self.artifact_url = url
         self._local_path = ""
         #: called as ``on_read(item, content, stat)`` once content was read: ``content`` is the bytes
         #: read, a local file holding them, or ``None`` for a stream; ``stat`` is the version read,
@@ -316,3 +319,16 @@ class DataItem:
 
     def exists(self) -> bool:
         return self.store.exists(self.path)
+
+    def as_df(self, columns: list | None = None, format: str = "", **kwargs):
+        """The content as a pandas DataFrame: ``format`` (``csv``, ``parquet``, ``json``, ``jsonl``, ``feather``)
+        else the artifact's or the file name's; ``columns`` picks columns; ``kwargs`` go to pandas' reader."""
+        from .dataframes import read_df
+
+        return read_df(self, columns, format, **kwargs)
+
+    def show(self, format: str = "") -> None:
+        """Show the content: a table's first rows, an image, or text (as HTML in a notebook, else printed)."""
+        from .dataframes import show
+
+        show(self, format)

@@ -1,12 +1,20 @@
 """Artifacts as the run store API sees them: the ``status.output_artifacts`` entries of stored records.
 
-An artifact matches ``list_artifacts(name, tag, labels)`` when its ``key`` is ``name`` (any, when empty),
-its tag (its own ``tag``, else its run's ``metadata.tag``) is ``tag`` (any, when empty), and every label
-filter holds over its labels laid over its run's labels.
+An artifact matches ``list_artifacts(name, tag, labels, kind, category)`` when its ``key`` is ``name`` (any,
+when empty), its tag (its own ``tag``, else its run's ``metadata.tag``) is ``tag`` (any, when empty; every
+artifact is a candidate for ``latest``), every label filter holds over its labels laid over its run's
+labels, its ``kind`` is ``kind`` and its category (``model``, ``dataset``, ``other``) is ``category``.
+A tag names one version per key: the newest artifact that has it (``newest_per_key``), so a tag moves when
+a newer artifact takes it.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+LATEST = "latest"
+#: what ``category=`` takes, and the kinds each one holds (``other``: every other kind)
+CATEGORIES = ("model", "dataset", "other")
+DEFAULT_PROJECT = "default"
 
 
 def _run_of(data: dict) -> tuple[dict, dict]:
@@ -15,8 +23,20 @@ def _run_of(data: dict) -> tuple[dict, dict]:
     return metadata, status
 
 
+def check_category(category: str) -> None:
+    if category and category not in CATEGORIES:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"artifact category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+
+
+def category_of(artifact: Mapping) -> str:
+    kind = artifact.get("kind") or ""
+    return kind if kind in ("model", "dataset") else "other"
+
+
 def matches(artifact, metadata: dict, name: str = "", tag: str = "", labels: Mapping | None = None,
-            like: bool = False) -> bool:
+            kind: str = "", category: str = "", like: bool = False) -> bool:
     """Whether ``artifact`` (of the run ``metadata``) is wanted: ``name`` its key (with ``like``, a part of it, as
     2019 listings matched; ``~NAME`` too, MLRun 1.x's spelling), ``tag`` its (``*``: any), ``labels`` its."""
     if not isinstance(artifact, dict):
@@ -26,19 +46,37 @@ def matches(artifact, metadata: dict, name: str = "", tag: str = "", labels: Map
         found = name.removeprefix("~") in key if like else key == name
         if not found:
             return False
-    if tag and tag != "*" and (artifact.get("tag") or metadata.get("tag") or "") != tag:
+    if tag and tag not in ("*", LATEST) and (artifact.get("tag") or metadata.get("tag") or "") != tag:
+        return False
+    if kind and (artifact.get("kind") or "") != kind or category and category_of(artifact) != category:
         return False
     have = {**(metadata.get("labels") or {}), **(artifact.get("labels") or {})}
     return all(k in have and (v is None or str(have[k]) == str(v)) for k, v in (labels or {}).items())
 
 
-def entries(data: dict, name: str = "", tag: str = "", labels: Mapping | None = None) -> list[dict]:
-    """The artifacts of the record ``data`` that match, each with its run's uid, name, project and iteration."""
+def entries(data: dict, name: str = "", tag: str = "", labels: Mapping | None = None, kind: str = "",
+            category: str = "", project: str = "", like: bool = False) -> list[dict]:
+    """The artifacts of the record ``data`` that match, each with its run's uid, name, project and iteration;
+    with ``project``, only a run of that project (``default``: a run of none too); ``like``: ``name`` a part of
+    the key (``matches``)."""
     metadata, status = _run_of(data)
     run = {"uid": metadata.get("uid", ""), "run_name": metadata.get("name", ""),
            "project": metadata.get("project", ""), "iteration": metadata.get("iteration", 0)}
+    if project and (run["project"] or DEFAULT_PROJECT) != project:
+        return []
     return [{**artifact, **run} for artifact in status.get("output_artifacts") or ()
-            if matches(artifact, metadata, name, tag, labels, like=True)]
+            if matches(artifact, metadata, name, tag, labels, kind, category, like)]
+
+
+def newest_per_key(found: Iterable[dict]) -> list[dict]:
+    """The first (newest) entry of each project, key and iteration: what a tag names."""
+    seen, kept = set(), []
+    for entry in found:
+        version = (entry.get("project") or DEFAULT_PROJECT, entry.get("key"), entry.get("iteration", 0))
+        if version not in seen:
+            seen.add(version)
+            kept.append(entry)
+    return kept
 
 
 def remove(data: dict, name: str = "", tag: str = "", labels: Mapping | None = None) -> int:

@@ -162,17 +162,29 @@ class RunDB(ABC):
             except NotFoundError:  # deleted while we listed
                 continue
 
-    def list_artifacts(self, name: str = "", project: str = "", tag: str = "", labels=None) -> ArtifactList:
+    def list_artifacts(self, name: str = "", project: str = "", tag: str = "", labels=None, kind: str = "",
+                       category: str = "", best_iteration: bool = False) -> ArtifactList:
         """The artifacts of stored runs as an ``ArtifactList`` (``.show()``), newest run first: ``name`` is an
-        artifact key, ``tag`` an artifact's (else its run's) tag, ``labels`` as in ``list_runs`` over an
-        artifact's labels laid over its run's.  Each entry is the record's artifact entry plus ``uid``,
-        ``run_name``, ``project`` and ``iteration`` of its run."""
+        artifact key (when no key is ``name``, or it starts with ``~``: a part of one, as 2019 listings matched),
+        ``project`` a run's project (``default`` takes runs of none too), ``labels`` as in
+        ``list_runs`` over an artifact's labels laid over its run's, ``kind`` an artifact kind (``dataset``,
+        ``model``, ``table``, ...), ``category`` ``model``, ``dataset`` or ``other``.  ``tag`` names one version
+        per key (and iteration): the newest with that tag (``latest``: the newest of all).  ``best_iteration``
+        leaves out the iterations of hyper-parameter runs (their parent holds the best one's artifacts).
+        Each entry is the record's artifact entry plus ``uid``, ``run_name``, ``project`` and ``iteration`` of
+        its run."""
         from . import artifacts
         from .lists import ArtifactList
 
+        artifacts.check_category(category)
         wanted = parse_labels(labels)
-        return ArtifactList(entry for data in self.run_data_of(project or None)
-                            for entry in artifacts.entries(data, name, tag, wanted))
+        scope = None if not project or project == artifacts.DEFAULT_PROJECT else project
+        found = [entry for data in self.run_data_of(scope)
+                 if not best_iteration or not (data.get("metadata") or {}).get("iteration")
+                 for entry in artifacts.entries(data, name, tag, wanted, kind, category, project, like=True)]
+        if name and not name.startswith("~") and any(entry["key"] == name for entry in found):
+            found = [entry for entry in found if entry["key"] == name]  # a whole key: that one (else a part of one)
+        return ArtifactList(artifacts.newest_per_key(found) if tag else found)
 
     def del_artifacts(self, name: str = "", project: str = "", tag: str = "", labels=None) -> int:
         """Remove the matching artifact entries (``list_artifacts``' meaning) from the stored records; how
@@ -203,11 +215,13 @@ class RunDB(ABC):
         artifacts.put(data, key, artifact, tag)
         self.store_run(RunRecord.from_dict(data), secrets)
 
-    def read_artifact(self, key: str, tag: str = "", project: str = "", iter: int = 0, uid: str = "") -> dict:
+    def read_artifact(self, key: str, tag: str = "", project: str = "", iter: int = 0, uid: str = "",
+                      kind: str = "") -> dict:
         """The artifact ``key`` (``list_artifacts``' entry) of the newest run that has it at iteration ``iter``
-        (of run ``uid`` when given); ``NotFoundError`` when none has."""
-        for entry in self.list_artifacts(key, project, tag):
-            if entry["iteration"] == iter and (not uid or entry["uid"] == uid):
+        (of run ``uid`` when given; with ``tag``, the version that has it; of ``kind`` when given);
+        ``NotFoundError`` when none has."""
+        for entry in self.list_artifacts(key, project, "" if tag == "latest" else tag, kind=kind):
+            if entry["key"] == key and entry["iteration"] == iter and (not uid or entry["uid"] == uid):
                 return entry
         raise NotFoundError(f"artifact {key!r} not found" + (f" in run {uid}" if uid else ""))
 

@@ -134,14 +134,15 @@ class HTTPRunDB(RunDB):
         params = _filters(name, project, labels, state, since, until, iterations)
         return self._json("GET", "/runs", params={**params, "limit": 0})["total"]
 
-    def list_artifacts(self, name="", project="", tag="", labels=None):
+    def list_artifacts(self, name="", project="", tag="", labels=None, kind="", category="", best_iteration=False):
         """The server's ``GET /api/artifacts``, page by page (the server reads the records, once)."""
         from .base import parse_labels
         from .lists import ArtifactList
 
         params = _filters(name or None, project or None, parse_labels(labels), None, None, None, False)
-        if tag:
-            params["tag"] = tag
+        params.update({k: v for k, v in (("tag", tag), ("kind", kind), ("category", category)) if v})
+        if best_iteration:
+            params["best_iteration"] = "true"
         return ArtifactList(self._pages("/artifacts", "artifacts", params)[0])
 
     def _pages(self, path: str, key: str, params: dict, limit: int | None = None, offset: int = 0) -> tuple[list, dict]:

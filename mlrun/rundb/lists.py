@@ -8,23 +8,12 @@ record's ``status.output_artifacts`` item plus its run's ``uid``, ``run_name``, 
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
+
+from ..utils import in_notebook
 
 #: characters of a cell in the text table (the HTML table shows whole values)
 TEXT_CELL = 40
-
-
-def in_notebook() -> bool:
-    """Whether this process is a Jupyter kernel (IPython loaded, and its shell runs in a kernel)."""
-    ipython = sys.modules.get("IPython")  # a kernel has it loaded: never imported just to ask
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 - a half-initialised IPython is no notebook
-        return False
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def _cell(value) -> str:

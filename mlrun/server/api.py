@@ -9,7 +9,8 @@
     GET    /api/runs/UID/log[?offset=B]   the log (from byte B)
     POST   /api/runs/UID/log              append to the log;  PUT replaces it
     GET    /api/artifacts                 artifacts of stored runs (``name``, ``project``, ``tag``, ``label=k[=v]``,
-                                          ``limit``, ``offset``): ``{"artifacts": [...], "total", "next_offset"}``
+                                          ``kind``, ``category``, ``best_iteration``, ``limit``, ``offset``):
+                                          ``{"artifacts": [...], "total", "next_offset"}``
     GET    /api/runs/UID/artifacts/KEY    the artifact's content, streamed from where the run stored it,
                                           if that is under one of the server's artifact roots
 
@@ -131,7 +132,7 @@ def store_log(uid: str):
 
 
 #: the query parameters of GET /api/artifacts
-ARTIFACT_PARAMS = ("name", "project", "tag", "label", "limit", "offset")
+ARTIFACT_PARAMS = ("name", "project", "tag", "label", "kind", "category", "best_iteration", "limit", "offset")
 
 
 @bp.get("/artifacts")
@@ -144,8 +145,12 @@ def list_artifacts():
                                f"{', '.join(ARTIFACT_PARAMS)})", unknown[0])
     limit = whole_number(args.get("limit", str(MAX_LIMIT)), "limit", high=MAX_LIMIT)
     offset = whole_number(args.get("offset", "0"), "offset", high=MAX_OFFSET)
+    best = args.get("best_iteration", "false").lower()
+    if best not in ("true", "false", "1", "0"):
+        raise InvalidSpecError(f"best_iteration must be true or false, got {best!r}", "best_iteration")
     found = run_db().list_artifacts(args.get("name", ""), args.get("project", ""), args.get("tag", ""),
-                                    args.getlist("label") or None)
+                                    args.getlist("label") or None, kind=args.get("kind", ""),
+                                    category=args.get("category", ""), best_iteration=best in ("true", "1"))
     more = offset + limit < len(found)
     return {"artifacts": found[offset: offset + limit], "total": len(found), "offset": offset,
             "next_offset": offset + limit if more else None}

@@ -32,7 +32,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     prefixes), whatever path a record claims.  Bodies over ``max_body`` and records over ``max_record``
     bytes are refused with 413.
     """
-    from . import api, views
+    from . import api, catalog, views
 
     app = Flask(__name__)
     db = rundb if isinstance(rundb, RunDB) else get_run_db(rundb)
@@ -44,6 +44,7 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.json.sort_keys = False  # records keep their metadata/spec/status order
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(views.bp)
+    app.register_blueprint(catalog.bp)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.before_request(_check_token)
     app.after_request(_security_headers)

@@ -237,7 +237,7 @@ def artifact_rows(record: RunRecord, notes: list[str] | None = None) -> list[dic
                 notes.append(f"status.output_artifacts[{number}] is not shown: it is not a mapping")
             continue
         row = {key: _text(artifact.get(key))
-               for key in ("key", "kind", "viewer", "format", "target_path", "description", "sha256")}
+               for key in ("key", "kind", "viewer", "format", "target_path", "description", "sha256", "uri")}
         row["size"] = artifact.get("size")
         row["sources"] = [s for s in artifact.get("sources") or [] if isinstance(s, dict)] \
             if isinstance(artifact.get("sources"), list) else []

@@ -180,7 +180,7 @@ def test_kfp_true_writes_the_pipeline_files(tmp_path, monkeypatch, infile):
     metrics = json.loads((tmp_path / "kfp" / "mlpipeline-metrics.json").read_text())
     assert {"name": "accuracy", "numberValue": 8, "format": "RAW"} in metrics["metrics"]
     assert (tmp_path / "outputs" / "accuracy").read_text() == "8"
-    assert (tmp_path / "outputs" / "model.txt").read_text() == run.output("model.txt")
+    assert (tmp_path / "outputs" / "model.txt").read_text() == run.artifact("model.txt")["target_path"]
     assert (tmp_path / "kfp" / "mlpipeline-ui-metadata.json").exists()
 
 
