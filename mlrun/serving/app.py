@@ -60,11 +60,14 @@ def model_spec(uri: str, class_name: str = "", name: str = "") -> tuple[ServingS
 
     The model's own folder (a local one) is readable by the function: its operator named the model.
     """
+    from .models import model_location
+
     key = name or _model_name(uri)
     spec = ServingSpec(key)
     spec.add_model(key, model_path=uri, class_name=class_name or DEFAULT_CLASS)
-    local = "://" not in uri or uri.startswith("file://")
-    path = os.path.abspath(uri.removeprefix("file://")) if local else ""
+    where = model_location(uri)  # a store:// URI's artifact file
+    local = "://" not in where or where.startswith("file://")
+    path = os.path.abspath(where.removeprefix("file://")) if local else ""
     return spec, (path if os.path.isdir(path) else os.path.dirname(path)) if local else os.getcwd()
 
 

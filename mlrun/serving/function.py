@@ -88,7 +88,9 @@ class ServingFunction(Function):
         self.metadata.tag = tag or self.metadata.tag
         path = os.path.join(home_dir(), "functions", self.metadata.name or "serving", "function.yaml")
         self.export(path)
-        named = [p for p in self.serving.model_paths() if "://" not in p]
+        from .models import model_location
+
+        named = [where for where in map(model_location, self.serving.model_paths()) if "://" not in where]
         self._server, address, self._token = serve_locally(path, [*named, *allow], verbose)
         self.status.address, self.status.state = address, "ready"
         self.status.external_invocation_urls = [address]

@@ -8,59 +8,33 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import InvalidInputError, NotFoundError
-
-STORE_PREFIX = "store://"
+from ..errors import InvalidInputError
 
 
 def fetch_model(model_path: str, suffix: str = "", policy=None, limit: int = 0) -> tuple[str, Any, dict]:
     """``(local model file, model artifact or None, extra data items)`` for ``model_path``.
 
-    ``policy``: what may be read (``None``: anything); ``limit``: the largest file in bytes (0: any).
+    A ``store://`` model URI is resolved through the run store to the file its artifact names (checked by
+    ``policy`` like any path); ``policy``: what may be read (``None``: anything); ``limit``: the largest file
+    in bytes (0: any).
     """
+    from ..datastore import get_item
+
     if not model_path:
         raise InvalidInputError("the model has no model_path")
-    if model_path.startswith(STORE_PREFIX):
-        return _stored_model(model_path, suffix, policy, limit)
-    from ..datastore import get_item
-
     item = get_item(model_path, policy=policy)
-    path = item.store.local_path(item.path)
-    if path is not None and os.path.isdir(path):
-        path = _file_in_folder(path, suffix)
-        item = get_item(path, policy=policy)
-    _check_size(item, limit)
-    return item.local(), None, {}
+    folder = item.meta is None and os.path.isdir(item.store.local_path(item.path) or "")
+    if item.meta is None and not folder:  # a model file
+        _check_size(item, limit)
+        return item.local(), None, {}
+    from ..artifacts import get_model
 
-
-def _stored_model(uri: str, suffix: str, policy, limit: int) -> tuple[str, Any, dict]:
-    try:
-        from ..artifacts import get_model
-    except ImportError:
-        raise InvalidInputError(f"{uri}: store:// model URIs need mlrun.artifacts.get_model") from None
-    from ..datastore import get_item
-
-    model_file, artifact, extra = get_model(uri, suffix=suffix)
-    if policy is not None:  # where the artifact says it lives
-        policy.check(str(_field(artifact, "target_path") or model_file), "read")
-    _check_size(get_item(model_file, policy=policy), limit)
-    return model_file, artifact, extra
-
-
-def _field(artifact: Any, key: str) -> Any:
-    if isinstance(artifact, dict):
-        return artifact.get(key) or (artifact.get("spec") or {}).get(key)
-    return getattr(artifact, key, None) or getattr(getattr(artifact, "spec", None), key, None)
-
-
-def _file_in_folder(folder: str, suffix: str) -> str:
-    """The one model file in ``folder`` ending in ``suffix`` (``model_spec.yaml`` and hidden files aside)."""
-    names = sorted(n for n in os.listdir(folder) if n.endswith(suffix) and not n.startswith(".")
-                   and n != "model_spec.yaml" and os.path.isfile(os.path.join(folder, n)))
-    if len(names) != 1:
-        found = ", ".join(names) if names else "none"
-        raise NotFoundError(f"{folder}: expected one model file ending in {suffix!r}, found {found}")
-    return os.path.join(folder, names[0])
+    if item.meta is not None:  # a logged model: its file, its artifact and its extra data
+        _check_size(item, limit)
+        return get_model(item, suffix)
+    found = get_model(item.url, suffix)  # a folder: its model_spec.yaml, else its one file ending in suffix
+    _check_size(get_item(found[0], policy=policy), limit)
+    return found
 
 
 def _check_size(item, limit: int) -> None:
@@ -70,3 +44,13 @@ def _check_size(item, limit: int) -> None:
     if size is not None and size > limit:
         raise InvalidInputError(f"model {item.url} is {size} bytes, over the limit of {limit} "
                                 "($MLRUN_SERVING_MAX_MODEL_SIZE)")
+
+
+def model_location(model_path: str) -> str:
+    """Where ``model_path`` is read from: a ``store://`` URI's artifact file (resolved through the run store),
+    else the path itself."""
+    if not model_path.startswith("store://"):
+        return model_path
+    from ..datastore import get_item
+
+    return get_item(model_path).url

@@ -44,3 +44,24 @@ def write_spec(folder: str, model_path: str, key: str = "iris", class_name: str 
     with open(path, "w") as fp:
         yaml.safe_dump(spec, fp)
     return path
+
+
+def log_iris_model(project: str = "serving") -> tuple:
+    """Train on iris in a run that logs the model (``context.log_model``); ``(model, its store:// URI)``."""
+    import mlrun
+
+    features, labels = iris()
+    trained = {}
+
+    def trainer(context):
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(max_iter=1000).fit(features, labels)
+        trained["model"] = model
+        context.log_model("iris", body=pickle.dumps(model), model_file="iris.pkl", framework="sklearn",
+                          metrics={"accuracy": float(model.score(features, labels))},
+                          inputs=[{"name": n} for n in ("sepal_length", "sepal_width", "petal_length", "petal_width")],
+                          outputs=[{"name": "label"}])
+
+    run = mlrun.new_function("trainer").run(handler=trainer, local=True, project=project)
+    return trained["model"], run.outputs["iris"]
