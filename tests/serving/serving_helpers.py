@@ -46,7 +46,7 @@ def write_spec(folder: str, model_path: str, key: str = "iris", class_name: str 
     return path
 
 
-def log_iris_model(project: str = "serving") -> tuple:
+def log_iris_model(project: str = "serving", rundb: str = "", artifact_path: str = "") -> tuple:
     """Train on iris in a run that logs the model (``context.log_model``); ``(model, its store:// URI)``."""
     import mlrun
 
@@ -63,5 +63,6 @@ def log_iris_model(project: str = "serving") -> tuple:
                           inputs=[{"name": n} for n in ("sepal_length", "sepal_width", "petal_length", "petal_width")],
                           outputs=[{"name": "label"}])
 
-    run = mlrun.new_function("trainer").run(handler=trainer, local=True, project=project)
+    run = mlrun.new_function("trainer").run(handler=trainer, local=True, project=project, rundb=rundb,
+                                            artifact_path=artifact_path)
     return trained["model"], run.outputs["iris"]
