@@ -79,6 +79,7 @@ class RunContext:
     parameters = _recorded("spec.parameters", "The run's parameters (a dict), defaults used so far included.")
     state = _recorded("status.state", "created, running, completed or error.")
     outputs = _recorded("status.outputs", "The results logged so far (a dict).")
+    results = _recorded("status.outputs", "MLRun 1.x's name of ``outputs``.")
     runtime = _recorded("spec.runtime", "How the run was launched (``spec.runtime``: kind, command, handler, args).")
     error = _recorded("status.error", "Why the run failed (``status.error``); ``\"\"`` while it has not.")
 
@@ -504,6 +505,8 @@ def _load_run(name: str, event, spec, from_env: bool, project: str, labels: Mapp
         spec, handed = _launcher_spec()
         inline.update(handed)
 
+    if spec is not None and not isinstance(spec, (Mapping, str, bytes, RunRecord)) and hasattr(spec, "to_dict"):
+        spec = spec.to_dict()  # a task template (``new_task``), as MLRun 1.x code passes it
     if spec is None:
         record = RunRecord()
     elif isinstance(spec, RunRecord):

@@ -438,11 +438,31 @@ def run_local(task=None, command: str = "", name: str = "", args: Sequence[str] 
     """MLRun 1.x's name and argument order for ``run_start``: ``run_local(task, command, name, args, ...)``.
 
     ``workdir`` is where relative input paths are read from (default: the working directory); ``tag`` labels
-    the run.  Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
+    the run, as ``kind: local`` does; ``project`` defaults to ``default``.  ``command`` may also be a function
+    object, a notebook or a function's YAML: then it is that function's ``fn.run(task, local=True, ...)``.
+    Other keywords (``rundb``, ``hyperparams``, ``kfp``, ...) go to ``run_start`` as they are.
     """
+    if not isinstance(command, str) or command.endswith((".ipynb", ".yaml", ".yml")):
+        fn = load(FUNCTION_OF, "run_local(command=a function, a notebook or a function YAML)")(command, name, tag)
+        return fn.run(task, handler=handler, name=name, project=project, params=params, inputs=inputs,
+                      artifact_path=artifact_path, workdir=workdir, local=True, secrets=secrets, **fields)
+    task_inputs = getattr(getattr(task, "spec", None), "input_objects", None)
+    if workdir and task_inputs:  # a task's relative inputs are under workdir too
+        task = task.copy()
+        task.spec.input_objects = [{**i, "path": _under(workdir, i["path"])} for i in task_inputs]
     if workdir and inputs:
-        inputs = {k: v if "://" in v or os.path.isabs(v) else os.path.join(workdir, v) for k, v in inputs.items()}
-    labels = {**dict(fields.pop("labels", None) or {}), **({"tag": tag} if tag else {})}
+        inputs = {k: _under(workdir, v) for k, v in inputs.items()}
+    # MLRun 1.x labels a run with its kind and puts it in project "default" when nothing names one
+    labels = {"kind": "local", **dict(fields.pop("labels", None) or {}), **({"tag": tag} if tag else {})}
+    task_project = getattr(getattr(task, "metadata", None), "project", "")
     return run_start(task, handler=handler, command=command, mode=mode, name=name, args=args or (),
-                     project=project, secrets=secrets, params=params, inputs=inputs, artifact_path=artifact_path,
-                     labels=labels, **fields)
+                     project=project or task_project or "default", secrets=secrets, params=params, inputs=inputs,
+                     artifact_path=artifact_path, labels=labels, **fields)
+
+
+#: what ``run_local`` makes a function object of (a layer above this one, so named here, loaded on use)
+FUNCTION_OF = "mlrun.functions.create:function_of"
+
+
+def _under(workdir: str, path: str) -> str:
+    return path if not path or "://" in path or os.path.isabs(path) else os.path.join(workdir, path)

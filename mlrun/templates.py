@@ -60,8 +60,12 @@ class TemplateSpec:
 
     @property
     def inputs(self) -> dict:
-        """Input keys and the URLs they come from (MLRun 1.x's ``spec.inputs``)."""
+        """Input keys and the URLs they come from (MLRun 1.x's ``spec.inputs``; set it to replace them all)."""
         return {i["key"]: i["path"] for i in self.input_objects}
+
+    @inputs.setter
+    def inputs(self, inputs: Mapping) -> None:
+        self.input_objects = [{"key": str(k), "path": str(v)} for k, v in dict(inputs or {}).items()]
 
     def to_dict(self) -> dict:
         options = dict(self.hyper_options)

@@ -170,19 +170,11 @@ class Function:
         path or a data store URL), written whole or not at all."""
         import json
 
-        target = target or f"function{format}"
-        text = json.dumps(self.to_dict(strip), indent=2) if format == ".json" else self.to_yaml(strip)
-        if "://" in target:
-            from ..datastore import get_item
+        from .code import write_text
 
-            get_item(target, secrets).put(text)
-        else:
-            folder = os.path.dirname(os.path.abspath(target))
-            os.makedirs(folder, exist_ok=True)
-            temporary = f"{target}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            os.replace(temporary, target)
+        target = target or f"function{format}"
+        write_text(target, json.dumps(self.to_dict(strip), indent=2) if format == ".json" else self.to_yaml(strip),
+                   secrets)
         return self
 
     @classmethod

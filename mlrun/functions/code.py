@@ -84,21 +84,25 @@ def decode_code(text: str) -> str:
 
 
 def code_file(code: str, name: str) -> str:
-    """A file holding ``code`` (for a child process or a bundle): ``$MLRUN_HOME``'s functions folder, named by
-    its hash, written once under a temporary name and renamed (never half-written)."""
+    """A file holding ``code`` (for a child process): ``$MLRUN_HOME``'s functions folder, named by its hash,
+    written once (whole or not at all)."""
     from ..config import home_dir
 
     digest = hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
-    folder = os.path.join(home_dir(), "functions")
-    os.makedirs(folder, exist_ok=True)
     stem = "".join(c if c.isalnum() else "_" for c in name) or "function"
-    path = os.path.join(folder, f"{stem}_{digest}.py")
+    path = os.path.join(home_dir(), "functions", f"{stem}_{digest}.py")
     if not os.path.isfile(path):
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as fp:
-            fp.write(code)
-        os.replace(temporary, path)
+        write_text(path, code)
     return path
+
+
+def write_text(target: str, text: str, secrets=None) -> None:
+    """Write ``text`` to ``target`` (a local path, its folder made, or a data store URL), whole or not at all."""
+    from ..datastore import get_item
+
+    if "://" not in target:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    get_item(target, secrets).put(text)
 
 
 def load_module(code: str, name: str, origin: str = "") -> types.ModuleType:

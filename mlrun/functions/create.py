@@ -143,3 +143,14 @@ def function_to_module(code="", workdir: str | None = None, secrets=None, silent
         if silent:
             return None
         raise
+
+
+def function_of(command, name: str = "", tag: str = "") -> Function:
+    """``run_local``'s ``command`` as a function: a function object itself, a notebook's code, a function YAML."""
+    if isinstance(command, Function):
+        return command
+    if not isinstance(command, str):
+        raise MLRunInvalidArgumentError(f"command must be a file, a URL or a function, got {type(command).__name__}")
+    if command.endswith(".ipynb"):
+        return code_to_function(name or "", filename=command, kind="local", tag=tag)
+    return import_function(command)

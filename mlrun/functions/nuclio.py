@@ -41,19 +41,15 @@ class NuclioFunction(Function):
         besides the working directory (``mlrun serve --allow``)."""
         from ..config import home_dir
         from ..deploy.bundle import write_bundle
+        from .code import write_text
 
         self.metadata.project = project or self.metadata.project
         self.metadata.tag = tag or self.metadata.tag
         name = self.metadata.name or "function"
         handler = self.spec.default_handler or "handler"
         directory = bundle_dir or os.path.join(home_dir(), "functions", name)
-        source = self._bundle_source(handler)
-        os.makedirs(directory, exist_ok=True)
         code_path = os.path.join(directory, f"{_module_name(name)}.py")
-        temporary = f"{code_path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as fp:
-            fp.write(source)
-        os.replace(temporary, code_path)
+        write_text(code_path, self._bundle_source(handler))
         nuclio_handler = handler if self._is_nuclio_form(handler) else WRAPPED_HANDLER
         env = {**{e["name"]: e.get("value", "") for e in self.spec.env if "name" in e}, **dict(env or {})}
         write_bundle(f"{code_path}:{nuclio_handler}", directory, name=_dns_name(name),

@@ -279,3 +279,23 @@ def test_dask_kind_runs_a_sweeps_iterations_on_a_local_dask_cluster(tmp_path):
 
     assert run.spec.hyper_options["dask"] == "local" and run.metadata.labels["kind"] == "dask"
     assert run.output("best_iteration") == 2 and run.output("accuracy") == 5
+
+
+def test_code_to_function_without_embedding_runs_the_file_and_can_write_a_notebooks_code(tmp_path):
+    path = write_handlers(tmp_path)
+    fn = mlrun.code_to_function(filename=path, kind="local", embed_code=False)
+    assert fn.kind == "local" and fn.spec.command == path and not fn.spec.build.functionSourceCode
+    assert fn.metadata.name == "handlers"
+
+    out = str(tmp_path / "ctf_tst.py")
+    nb = mlrun.code_to_function(filename=write_notebook(tmp_path), kind="job", code_output=out, embed_code=False)
+    assert nb.spec.command == out and "def train" in (tmp_path / "ctf_tst.py").read_text()
+    assert nb.run(handler="train", params={"p1": 9}).output("root") == 3.0
+
+
+def test_a_module_of_the_code_runs_on_a_context_made_from_a_task(tmp_path):
+    module = mlrun.function_to_module(write_handlers(tmp_path))
+    task = mlrun.new_task(params={"p3": 1})
+    context = mlrun.get_or_create_ctx("myfunc", spec=task)
+    module.train(context, p1=2)
+    assert context.results["accuracy"] == 5 and context.parameters["p3"] == 1
