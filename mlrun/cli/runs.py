@@ -10,6 +10,10 @@ from ..model import MAX_ITERATION
 from ..rundb.base import MAX_LISTED
 from . import Group, user_errors
 
+#: the run store a command reads: ``--db URL``, else ``$MLRUN_DBPATH``
+db_option = click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
+                         help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+
 
 @click.group(cls=Group)
 def get() -> None:
@@ -35,8 +39,7 @@ def get() -> None:
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending, newest or largest first).")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True, help="A table of summaries, or the summaries as YAML or JSON.")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
     """List runs, newest first (or as --sort says)."""
@@ -49,17 +52,22 @@ def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, f
     runs, _ = get_run_db(rundb).search_runs(expr, sort=sort, desc=not asc, name=name, project=project,
                                             labels=label_filter, state=state, limit=limit or None,
                                             iterations=iterations)
-    if fmt == "json":
-        click.echo(json.dumps(runs, indent=2))
-    elif fmt == "yaml":
-        from ..model import dump_yaml
-
-        click.echo(dump_yaml(runs), nl=False)
-    else:
+    if not echo_structured(runs, fmt):
         from ..model import printable
 
         # stores written by older versions may hold raw bytes: escaped in the text, not walked value by value
         click.echo(printable(format_runs_table(runs)))
+
+
+def echo_structured(items: list, fmt: str) -> bool:
+    """Print ``items`` as JSON or YAML when ``fmt`` asks for it; ``False`` for a table (the caller's)."""
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2))
+    elif fmt == "yaml":
+        from ..model import dump_yaml
+
+        click.echo(dump_yaml(items), nl=False)
+    return fmt in ("json", "yaml")
 
 
 def format_runs_table(runs: list) -> str:
@@ -107,8 +115,7 @@ def _children_under_parents(runs: list):
 @click.option("--best-iteration", is_flag=True, help="Leave out the iterations of hyper-parameter runs.")
 @click.option("--output", "-o", "fmt", default="table", type=click.Choice(["table", "yaml", "json"]),
               show_default=True, help="A table, or the entries as YAML or JSON.")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fmt, rundb) -> None:
     """List the artifacts of stored runs, newest first, with their store:// URIs."""
@@ -116,13 +123,7 @@ def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fm
 
     found = list(get_run_db(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
                                                   category=category, best_iteration=best_iteration))
-    if fmt == "json":
-        click.echo(json.dumps(found, indent=2))
-    elif fmt == "yaml":
-        from ..model import dump_yaml
-
-        click.echo(dump_yaml(found), nl=False)
-    else:
+    if not echo_structured(found, fmt):
         from ..model import printable
 
         rows = [("KEY", "KIND", "SIZE", "URI")] + [
@@ -137,8 +138,7 @@ def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fm
               help="A hyper-parameter iteration of the run.")
 @click.option("--output", "-o", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), show_default=True,
               help="The record as YAML or JSON.")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
@@ -150,8 +150,7 @@ def get_run(uid, iteration, fmt, rundb) -> None:
 
 @click.command()
 @click.argument("uid")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def logs(uid, rundb) -> None:
     """Print a run's log (its captured stdout and stderr)."""
@@ -169,8 +168,7 @@ def delete() -> None:
 
 @delete.command("run")
 @click.argument("uid")
-@click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+@db_option
 @user_errors
 def delete_run(uid, rundb) -> None:
     """Delete a run, its iterations and its log."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from ..errors import NotFoundError
+from ..errors import InvalidInputError, NotFoundError
 from ..model import check_uid
 from ..rundb.artifacts import DEFAULT_PROJECT, LATEST
 from .api import run_db
@@ -92,6 +92,16 @@ def _stats_table(stats: dict) -> dict:
                                            if isinstance(values, dict)]}
 
 
+def _key_of(url) -> str:
+    """The artifact key a ``store://`` URI names; ``""`` for anything else."""
+    from ..rundb.artifactstore import parse
+
+    try:
+        return parse(url).key
+    except InvalidInputError:
+        return ""
+
+
 def consumers_of(version: dict) -> list[dict]:
     """The runs that read this version: an input that resolved to it (its producer's uid and key), or that read
     the file it is stored at."""
@@ -102,8 +112,8 @@ def consumers_of(version: dict) -> list[dict]:
         for read in status.get("input_objects") or []:
             if not isinstance(read, dict):
                 continue
-            by_uri = read.get("uid") == uid and isinstance(read.get("url"), str) and f"/{key}" in read["url"]
-            if by_uri or target and target in (read.get("target_path"), read.get("url")):
+            if read.get("uid") == uid and _key_of(read.get("url")) == key or \
+                    target and target in (read.get("target_path"), read.get("url")):
                 found.append({"uid": metadata.get("uid", ""), "iteration": metadata.get("iteration", 0),
                               "name": metadata.get("name", ""), "input": read.get("key", ""),
                               "url": read.get("url", ""), "read_time": read.get("read_time", ""),
