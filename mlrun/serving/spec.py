@@ -43,6 +43,7 @@ class ServingSpec:
         self.base_dir = base_dir
         #: classes handed over as objects (in this process), by route key
         self.classes: dict[str, type] = {}
+        self._source_module = None
 
     def add_model(self, key: str, model_path: str = "", class_name: str | type = "", model: Any = None,
                   **class_args) -> dict:
@@ -105,6 +106,14 @@ class ServingSpec:
             raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
         return cls.from_dict(parse_struct(text, path), os.path.dirname(os.path.abspath(path)), path)
 
+    def source_module(self):
+        """The module of the ``source`` file, run once per spec."""
+        from ..loader import import_file
+
+        if self._source_module is None:
+            self._source_module = import_file(self._path(self.source))
+        return self._source_module
+
     def model_paths(self) -> list[str]:
         """Every model path, relative ones made absolute from ``base_dir``."""
         return [self._path(route["class_args"]["model_path"]) for route in self.routes.values()
@@ -166,9 +175,7 @@ def _class_of(route: dict, spec: ServingSpec, key: str) -> type:
     module_name, _, attr = class_name.rpartition(".")
     try:
         if spec.source:
-            from ..loader import import_file
-
-            found = getattr(import_file(spec._path(spec.source)), class_name, None)
+            found = getattr(spec.source_module(), class_name, None)
             if found is not None:
                 return _checked(found, class_name, key)
         if not module_name:
