@@ -70,7 +70,8 @@ def served(work: str, model_path: str, rows: list, requests_count: int, threads:
 
     fn = mlrun.new_function("iris", kind="serving")
     fn.add_model("iris", model_path=model_path)
-    spec = fn.export(os.path.join(work, "iris.yaml"))
+    spec = os.path.join(work, "iris.yaml")
+    fn.export(spec)
     mlrun_port, flask_port = free_port(), free_port()
     app = os.path.join(work, "predict_app.py")
     with open(app, "w") as fp:
