@@ -200,8 +200,9 @@ def handler_form(fn: Callable, parameters: Mapping | None = None, inputs: Mappin
     * ``"nuclio"``: nuclio's ``handler(context, event)`` (two required arguments, the second ``event``);
     * ``"params"``: it takes the run's parameters and inputs by name, the context only where a parameter is
       named ``context`` (``fn(p1, p2)``, ``fn(x, context=None)``); also ``fn(**kwargs)``;
-    * ``"spec"``: the 2019 ``fn(struct)`` / ``fn(spec=None)``: one argument that names no parameter or input of the
-      run, called with the run's spec (it calls ``get_or_create_ctx(name, spec=struct)`` itself);
+    * ``"spec"``: the 2019 ``fn(struct)`` / ``fn(spec=None)``: one argument, without a default or defaulting to
+      ``None``, that names no parameter or input of the run, called with the run's spec (it calls
+      ``get_or_create_ctx(name, spec=struct)`` itself);
     * ``"none"``: no arguments: ``fn()``.
 
     ``parameters`` and ``inputs``: the run's (``None``: not known yet, a single argument is taken as the spec).
@@ -217,8 +218,9 @@ def handler_form(fn: Callable, parameters: Mapping | None = None, inputs: Mappin
     if params[0].name in CONTEXT_NAMES:
         return "context"
     known = set(parameters or ()) | set(inputs or ())
-    if len(params) == 1 and params[0].name not in known and not any(p.name == "context" for p in params):
-        return "spec"
+    first = params[0]
+    if len(params) == 1 and first.name not in known | {"context"} and first.default in (first.empty, None):
+        return "spec"  # fn(struct), fn(spec=None); fn(x=5) takes a parameter by name
     return "params"
 
 

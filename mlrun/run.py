@@ -357,6 +357,10 @@ def _run_spec(spec) -> tuple[RunRecord, list, Any]:
     else:
         raise InvalidInputError(f"spec must be a RunTemplate, a mapping or a RunRecord, got {type(spec).__name__}")
     sections = {k: dict(data.get(k) or {}) for k in ("metadata", "spec")}
+    for key in ("param_file", "selector", "strategy"):  # the 2019 spec's places of sweep options
+        if sections["spec"].get(key):
+            sections["spec"]["hyper_options"] = {**dict(sections["spec"].get("hyper_options") or {}),
+                                                 key: sections["spec"].pop(key)}
     if not pairs:
         # an inline source of a record names keys only: its values are gone
         pairs = [(s.get("kind"), s.get("source")) for s in sections["spec"].get("secret_sources") or []
@@ -446,12 +450,7 @@ def run_local(task=None, command: str = "", name: str = "", args: Sequence[str] 
         fn = load(FUNCTION_OF, "run_local(command=a function, a notebook or a function YAML)")(command, name, tag)
         return fn.run(task, handler=handler, name=name, project=project, params=params, inputs=inputs,
                       artifact_path=artifact_path, workdir=workdir, local=True, secrets=secrets, **fields)
-    task_inputs = getattr(getattr(task, "spec", None), "input_objects", None)
-    if workdir and task_inputs:  # a task's relative inputs are under workdir too
-        task = task.copy()
-        task.spec.input_objects = [{**i, "path": _under(workdir, i["path"])} for i in task_inputs]
-    if workdir and inputs:
-        inputs = {k: _under(workdir, v) for k, v in inputs.items()}
+    task, inputs = under_workdir(workdir, task, inputs)
     # MLRun 1.x labels a run with its kind and puts it in project "default" when nothing names one
     labels = {"kind": "local", **dict(fields.pop("labels", None) or {}), **({"tag": tag} if tag else {})}
     task_project = getattr(getattr(task, "metadata", None), "project", "")
@@ -464,5 +463,15 @@ def run_local(task=None, command: str = "", name: str = "", args: Sequence[str] 
 FUNCTION_OF = "mlrun.functions.create:function_of"
 
 
-def _under(workdir: str, path: str) -> str:
-    return path if not path or "://" in path or os.path.isabs(path) else os.path.join(workdir, path)
+def under_workdir(workdir: str, task, inputs: Mapping[str, str] | None):
+    """A task (a copy) and inputs whose relative input paths are read under ``workdir`` (MLRun 1.x's ``workdir``)."""
+    def under(path: str) -> str:
+        return path if not path or "://" in path or os.path.isabs(path) else os.path.join(workdir, path)
+
+    if not workdir:
+        return task, inputs
+    task_inputs = getattr(getattr(task, "spec", None), "input_objects", None)
+    if task_inputs:
+        task = task.copy()
+        task.spec.input_objects = [{**i, "path": under(i["path"])} for i in task_inputs]
+    return task, {k: under(v) for k, v in inputs.items()} if inputs else inputs

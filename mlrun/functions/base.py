@@ -272,7 +272,7 @@ class Function:
         ``project``: the run's (default: the function's, else ``default``).  A run in state ``error`` raises
         ``mlrun.runtimes.utils.RunError`` once recorded.
         """
-        from ..run import run_start
+        from ..run import run_start, under_workdir
 
         task = _as_task(runspec, hyperparams, hyper_param_options, selector, param_file)
         handler = handler or (task.spec.handler if task is not None else None) or self.spec.default_handler or None
@@ -282,16 +282,15 @@ class Function:
         target = self._run_target(handler, local, values.get("_init_args"))
         if target.get("args"):
             target["args"] = substitute(target["args"], values)
-        if workdir and inputs:
-            inputs = {k: v if not v or "://" in v or os.path.isabs(v) else os.path.join(workdir, v)
-                      for k, v in inputs.items()}
+        task, inputs = under_workdir(workdir, task, inputs)
         run_labels = {**self.metadata.labels, **dict(labels or {}), "kind": self.label}
         if self.metadata.tag:
             run_labels.setdefault("tag", self.metadata.tag)
         task_name = task.metadata.name if task is not None else ""
         task_project = task.metadata.project if task is not None else ""
         run = run_start(task, handler=target.get("handler"), command=target.get("command", ""),
-                        name=name or task_name or self.metadata.name, rundb=rundb, mode=target.get("mode", ""),
+                        name=name or task_name or self.metadata.name, rundb=rundb or self.spec.extra.get("rundb", ""),
+                        mode=target.get("mode", ""),
                         project=project or task_project or self.metadata.project or DEFAULT_PROJECT,
                         params=params, inputs=inputs, artifact_path=artifact_path or out_path,
                         labels=run_labels, secrets=secrets, args=target.get("args", ()), returns=returns or (),

@@ -14,24 +14,28 @@ def new_function(name: str = "", project: str = "", tag: str = "", kind: str = "
                  image: str = "", args: Sequence[str] | None = None, runtime: Mapping | None = None,
                  mode: str | None = None, handler: str | Callable | None = None, source: str | None = None,
                  requirements: Sequence[str] | str | None = None, kfp=None,
-                 requirements_file: str = "") -> Function:
+                 requirements_file: str = "", rundb: str = "") -> Function:
     """A function object (MLRun 1.x's ``new_function``).
 
     ``kind``: ``""``/``local``, ``job``, ``dask``, ``nuclio``/``remote`` or a registered kind
     (``mlrun.functions.kinds``); ``command``: a Python file, with arguments (``'train.py --p {p}'``: ``{NAME}`` is
     the run's parameter ``NAME``); ``handler``: the function to call in the code (a name, ``Class::method``,
     ``module.func``); a callable is kept for runs in this process.  ``runtime``: a function's mapping (a YAML's) to
-    start from.  A bad name (``asd/asd``) or unknown kind raises ``MLRunInvalidArgumentError``.
+    start from.  A bad name (``asd/asd``) or unknown kind raises ``MLRunInvalidArgumentError``.  Late-2019 code's
+    ``command='dask://[ADDRESS]'`` makes a ``dask`` function, ``command='http(s)://...'`` one of a served function
+    at that URL; ``rundb``: the run store its runs go to.
     """
     if runtime is not None:
         data = dict(runtime.to_dict() if hasattr(runtime, "to_dict") else runtime)
-        kind = kind or data.get("kind", "")
-        fn = function_class(kind).from_dict(data)
+        fn = function_class(kind or data.get("kind", "")).from_dict(data)
     else:
-        fn = function_class(kind)()
-    meta, spec = fn.metadata, fn.spec
+        scheme, sep, address = command.partition("://")
+        # late-2019 spellings: 'dask://[ADDRESS]', 'http://host:port' (a served function)
+        fn = _function_at(scheme, address, command, kind) if sep else function_class(kind)()
+        command = "" if sep else command
     from .base import check_name
 
+    meta, spec = fn.metadata, fn.spec
     meta.name = check_name(name or meta.name)
     meta.tag = check_name(tag or meta.tag, "function tag")
     meta.project = project or meta.project
@@ -41,20 +45,30 @@ def new_function(name: str = "", project: str = "", tag: str = "", kind: str = "
     elif args:
         spec.args = list(args)
     spec.image = image or spec.image
-    if mode:
-        spec.extra["mode"] = mode
     if callable(handler):
         fn._handlers[handler.__name__] = handler
-        spec.default_handler = handler.__name__
-    elif handler:
-        spec.default_handler = handler
-    if source:
-        spec.extra["source"] = source
-    if requirements or requirements_file:
-        fn.with_requirements(list(requirements or []) if not isinstance(requirements, str) else requirements)
-        if requirements_file:
-            fn.with_requirements(requirements_file)
+    spec.default_handler = getattr(handler, "__name__", handler) or spec.default_handler
+    spec.extra.update({k: v for k, v in (("mode", mode), ("source", source), ("rundb", rundb)) if v})
+    if requirements:
+        fn.with_requirements(list(requirements) if not isinstance(requirements, str) else requirements)
+    if requirements_file:
+        fn.with_requirements(requirements_file)
     return fn
+
+
+def _function_at(scheme: str, address: str, url: str, kind: str) -> Function:
+    """The function a ``scheme://`` command names: ``dask://[ADDRESS]`` or a served function's URL."""
+    if scheme == "dask":
+        fn = function_class("dask")()
+        if address:
+            fn.spec.extra["scheduler_address"] = f"tcp://{address}" if "://" not in address else address
+        return fn
+    if scheme in ("http", "https"):
+        fn = function_class(kind if kind in ("nuclio", "remote") else "remote")()
+        fn.status.address = url
+        return fn
+    raise MLRunInvalidArgumentError(f"command {url!r}: unknown scheme {scheme!r} (expected a file, dask:// or "
+                                    "http(s)://)")
 
 
 def code_to_function(name: str = "", project: str = "", tag: str = "", filename: str = "", handler: str = "",

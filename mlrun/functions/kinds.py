@@ -22,7 +22,8 @@ FUNCTION_KINDS = Registry("functions of kind {name!r}", "mlrun.function_kinds", 
     ("", "local"): ("mlrun.functions.local:LocalFunction", ""),
     "job": ("mlrun.functions.local:JobFunction", ""),
     "dask": ("mlrun.functions.local:DaskFunction", "dask"),
-    ("nuclio", "remote"): ("mlrun.functions.nuclio:NuclioFunction", "server"),
+    "nuclio": ("mlrun.functions.nuclio:NuclioFunction", "server"),
+    "remote": ("mlrun.functions.nuclio:RemoteFunction", "server"),
     "serving": ("mlrun.serving.function:ServingFunction", ""),
 })
 

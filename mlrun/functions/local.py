@@ -34,7 +34,7 @@ class JobFunction(Function):
 
     def _run_target(self, handler, local: bool, init_args=None) -> dict:
         if not local:
-            tell_once(f"{self.kind}-local", f"functions of kind {self.kind!r} run in a child process on this machine "
+            tell_once(f"{self.kind}-local", f"functions of kind {self.kind!r} run on this machine "
                                             "(no Kubernetes cluster here): local=True implied")
         if handler and not callable(handler) and (self.spec.command or self.spec.build.functionSourceCode):
             return {"command": self.code_path(), "handler": handler, "args": self.spec.args}

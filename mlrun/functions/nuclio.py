@@ -161,11 +161,11 @@ class NuclioFunction(Function):
                                             "with local=True, or deploy that handler)")
         return {"command": self._address()}
 
-    def run(self, runspec=None, handler=None, *args, **kwargs):
-        """``Function.run``: remotely on the deployed function, or in this process with ``local=True``."""
-        if not kwargs.get("local") and not handler:
-            handler = None  # the deployed function runs its own handler
-        return super().run(runspec, handler, *args, **kwargs)
+
+class RemoteFunction(NuclioFunction):
+    """MLRun 1.x's kind ``remote``: a served function (its URL in ``status.address``, or deployed here)."""
+
+    kind = "remote"
 
 
 def _module_name(name: str) -> str:

@@ -91,3 +91,26 @@ def test_the_same_handler_gives_the_same_results_and_hashes_on_every_path(deploy
     assert [r["status"]["outputs"]["p2_used"] for r in runs] == ["a"] * 4
     hashes = {a["sha256"] for r in runs for a in r["status"]["output_artifacts"] if a["key"] == "model.txt"}
     assert len(hashes) == 1
+
+
+def test_a_function_made_from_a_served_url_runs_there(deployed):
+    _, url = deployed
+    fn = mlrun.new_function("by-url", command=url)
+    assert fn.kind == "remote" and fn.status.address == url
+    assert fn.run(params={"p1": 5}).output("accuracy") == 11
+
+
+def test_the_token_and_secrets_never_leave_in_the_function_or_its_runs(deployed, tmp_path):
+    fn, _ = deployed
+    fn.export(str(tmp_path / "served.yaml"))
+    assert fn._token and fn._token not in (tmp_path / "served.yaml").read_text()
+    assert fn._token not in fn.to_yaml()
+
+    def uses_secret(context):
+        context.log_result("seen", context.get_secret("API_KEY") == "s3cr3t-value")
+        print("the key is", context.get_secret("API_KEY"))
+
+    run = mlrun.new_function("secretive").run(handler=uses_secret, secrets={"API_KEY": "s3cr3t-value"})
+    assert run.output("seen") is True
+    assert "s3cr3t-value" not in run.to_yaml()
+    assert "s3cr3t-value" not in str(get_run_db().read_run_data(run.uid))

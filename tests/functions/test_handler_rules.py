@@ -38,7 +38,8 @@ def nuclio(context, event):
 @pytest.mark.parametrize("fn, params, form", [
     (with_context, {}, "context"), (with_ctx, {}, "context"), (params_only, {"p1": 1}, "params"),
     (context_by_name, {}, "params"), (spec_2019, {}, "spec"), (no_args, {}, "none"), (nuclio, {}, "nuclio"),
-    (lambda p1: p1, {"p1": 1}, "params"), (lambda **kw: kw, {}, "params"),
+    (lambda p1: p1, {"p1": 1}, "params"), (lambda **kw: kw, {}, "params"), (lambda x=5: x, {}, "params"),
+    (lambda struct: struct, {}, "spec"),
 ])
 def test_the_form_of_each_handler(fn, params, form):
     assert handler_form(fn, params) == form

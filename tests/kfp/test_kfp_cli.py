@@ -100,12 +100,15 @@ def test_a_hyper_parameter_run_shows_the_best_results_and_the_iterations_table(w
     assert (workdir / "out" / "accuracy").read_text() == "6"
     report, table = json.loads((workdir / "kfp" / UI_METADATA_FILE).read_text())["outputs"]
     assert "| p1 | [1, 3, 2] |" in report["source"]
-    assert table["type"] == "table" and table["header"] == ["state", "iter", "param.p1", "output.accuracy"]
-    assert table["source"].splitlines() == ["completed,1,1,2", "completed,2,3,6", "completed,3,2,4"]
+    # the swept parameter first, then the fixed ones (p2: the default the code recorded), then the results
+    header = ["state", "iter", "param.p1", "param.p2", "output.accuracy"]
+    assert table["type"] == "table" and table["header"] == header
+    assert table["source"].splitlines() == ["completed,1,1,a-string,2", "completed,2,3,a-string,6",
+                                            "completed,3,2,a-string,4"]
     # the same table as an output file of its own, JSON, beside the results' files
     iterations = json.loads((workdir / "out" / "iterations").read_text())
-    assert iterations == [["state", "iter", "param.p1", "output.accuracy"], ["completed", 1, 1, 2],
-                          ["completed", 2, 3, 6], ["completed", 3, 2, 4]]
+    assert iterations == [header, ["completed", 1, 1, "a-string", 2], ["completed", 2, 3, "a-string", 6],
+                          ["completed", 3, 2, "a-string", 4]]
     assert iterations == only_run(isolated_store)["status"]["iterations"]
 
 

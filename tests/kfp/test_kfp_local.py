@@ -151,7 +151,7 @@ def test_a_sweep_is_one_step_with_the_best_result_and_the_iterations_table(tmp_p
     table = Path(outputs["iteration_results"].path).read_text().splitlines()
     assert table[0].split(",")[:3] == ["state", "iter", "param.lr"] and len(table) == 4
     page = Path(outputs["iterations"].path).read_text()
-    assert page.count("<tr>") == 4 and "<td>0.3</td><td>0.8285</td>" in page
+    assert page.count("<tr>") == 4 and "<td>0.3</td><td>3</td><td>0.8285</td>" in page  # lr, epochs (fixed), acc
     assert outputs["validation_accuracy"] == pytest.approx(0.8255)  # validated the best model (lr=0.3)
 
     runs = pipeline_runs(isolated_store)

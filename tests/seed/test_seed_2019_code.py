@@ -136,3 +136,30 @@ def test_list_artifacts_by_part_of_a_name_and_any_tag(tmp_path):
     assert [a['key'] for a in db.list_artifacts('char', tag='*')] == ['chart']
     assert [a['key'] for a in db.list_artifacts('~har')] == ['chart']
     assert db.del_artifacts('char') == 0  # deleting takes whole names only
+
+
+def test_a_param_file_and_selector_in_the_spec_make_a_sweep(tmp_path):
+    seed_files(tmp_path)
+    (tmp_path / 'param_file.csv').write_text('p1,p2\n1,a\n3,b\n2,c\n')
+    spec = {'spec': {'parameters': {'p1': 5}, 'param_file': 'param_file.csv', 'selector': 'max.accuracy'}}
+    result = run_start(spec, handler=my_func, rundb='./')
+
+    assert result['status']['state'] == 'completed', result['status']['error']
+    assert len(result['status']['iterations']) == 3 + 1, 'hyper parameters test failed'
+    assert result['status']['outputs']['best_iteration'] == 2
+
+
+def test_late_2019_dask_functions_run_here(tmp_path):
+    from mlrun import NewRun, new_function
+
+    def dask_func(context, p1=1, p2='a'):
+        context.log_result('accuracy', p1 * 2)
+        return f'tst-me-{context.iteration}'
+
+    run = new_function(command='dask://', rundb=str(tmp_path / 'db')).run(NewRun(params={'p1': 3, 'p2': 'vv'}),
+                                                                          handler=dask_func)
+    assert run.state() == 'completed' and run.outputs == {'accuracy': 6, 'return': 'tst-me-0'}
+    assert get_run_db(str(tmp_path / 'db')).read_run_data(run.uid)['status']['state'] == 'completed'
+    task = NewRun().with_hyper_params({'p1': [5, 2, 3]}, 'max.accuracy')
+    run = new_function(command='dask://').run(task, handler=dask_func)
+    assert len(run.status.iterations) == 3 + 1 and run.spec.hyper_options['dask'] == 'local'
