@@ -15,8 +15,7 @@ from .base import Artifact
 #: the formats a dataset is written as
 DATASET_FORMATS = ("parquet", "csv")
 DEFAULT_PREVIEW = 20
-#: columns of text with more distinct values than this are described by count only (``describe``'s top/freq
-#: needs a pass over every value; counting is enough to tell what a column is)
+#: a frame wider than this many columns gets no statistics (they would outweigh the rest of the record)
 MAX_DESCRIBED_COLUMNS = 1000
 
 
@@ -58,6 +57,7 @@ class DatasetArtifact(Artifact):
         self.df = as_dataframe(df, key)
         self.preview = DEFAULT_PREVIEW if preview is None else preview
         self.stats = stats
+        self.computed_stats: dict | None = None  # set by write_body when pyarrow computed them
 
     def write_body(self, stream) -> None:
         """Write the table into ``stream``; with pyarrow the statistics are computed meanwhile, on the table
@@ -90,8 +90,7 @@ class DatasetArtifact(Artifact):
         fields = {"schema": schema_of(df), "header": [str(c) for c in df.columns], "length": len(df),
                   "preview": plain_rows(df.head(self.preview)) if self.preview else []}
         if self.stats:
-            computed = getattr(self, "computed_stats", None)
-            fields["stats"] = computed if computed is not None else stats_of(df)
+            fields["stats"] = self.computed_stats if self.computed_stats is not None else stats_of(df)
         return fields
 
 

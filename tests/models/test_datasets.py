@@ -121,3 +121,23 @@ def test_bad_datasets_are_refused_by_name():
                           ("df", "dataset 'd': cannot make a DataFrame of object")):
         run = mlrun.run_start(handler=bad, params={"what": what})
         assert run.state() == "error" and message in run.error
+
+
+def test_show_prints_a_tables_first_rows_or_text(tmp_path, capsys):
+    frame(30).to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "notes.txt").write_text("just text\n")
+    mlrun.get_dataitem(str(tmp_path / "t.csv")).show()
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].split() == ["n", "x", "flag", "city"] and len(shown) == 21  # the header and 20 rows
+    mlrun.get_dataitem(str(tmp_path / "notes.txt")).show()
+    assert capsys.readouterr().out == "just text\n\n"
+
+
+def test_extra_data_of_a_dataset_names_urls_and_logged_artifacts(tmp_path):
+    def with_extra(context):
+        readme = context.log_artifact("readme.txt", body="about the data")
+        context.log_dataset("d", frame(5), extra_data={"readme": readme, "source": "s3://bucket/raw.csv"})
+
+    run = mlrun.run_start(handler=with_extra, project="shop")
+    assert run.artifact("d")["extra_data"] == {"readme": run.outputs["readme.txt"], "source": "s3://bucket/raw.csv"}
+    assert mlrun.get_dataitem(run.artifact("d")["extra_data"]["readme"]).get() == b"about the data"

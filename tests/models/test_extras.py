@@ -72,3 +72,19 @@ def test_a_bad_store_input_fails_the_run_with_one_line():
     run = mlrun.run_start(handler=use, inputs={"data": "store://datasets/p/missing"})
     assert run.state() == "error"
     assert run.error == "NotFoundError: artifact store://datasets/p/missing not found in the run store"
+
+
+def test_the_store_scheme_is_a_read_only_data_store():
+    from mlrun.datastore import get_store
+    from mlrun.errors import StoreError
+
+    def log(context):
+        context.log_artifact("notes.txt", body="hello")
+
+    run = mlrun.run_start(handler=log, project="p")
+    store = get_store("store://artifacts/p/notes.txt")
+    uri = "store://artifacts/p/notes.txt"
+    assert store.read(uri)[0] == b"hello" and store.stat(uri).size == 5
+    assert store.resolve(uri)["uid"] == run.uid and store.local_path(uri) == run.artifact("notes.txt")["target_path"]
+    with pytest.raises(StoreError, match="written by logging it"):
+        store.open(uri, "wb")
