@@ -27,6 +27,7 @@ MODULE_EXTRAS = {
     "dask": "dask", "distributed": "dask",
     "psycopg": "postgres", "psycopg_pool": "postgres",
     "matplotlib": "plots",
+    "sklearn": "sklearn", "joblib": "sklearn",
     "pandas": "data", "pyarrow": "data",
     "plotly": "plotly",
 }

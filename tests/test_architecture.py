@@ -28,7 +28,7 @@ LAYERS = [
     ["hyper"],
     ["run", "gc"],
     ["kfp", "adapters", "deploy", "server"],
-    ["functions", "launcher"],
+    ["functions", "launcher", "serving", "frameworks"],
     ["projects"],
     ["cli"],
 ]

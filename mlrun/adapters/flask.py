@@ -294,9 +294,7 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
     (default ``$MLRUN_SERVE_ALLOW``) names (``mlrun.policy.AccessPolicy.serving``).  A host other
     than this machine needs a token, unless ``insecure``: checked before anything else.
     """
-    import logging
-
-    from .wsgi import check_listen, run_server
+    from .wsgi import check_listen
 
     check_listen(host, token, insecure)
     try:
@@ -312,23 +310,39 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8080, threads: int =
     policy = _serving_policy(target, allow, out_path, name)
     handler, module, name = load_handler(target, name)
     configure_serving(policy)  # before the first request, and before forking workers: every run built from an event
-    app = AccessLog(create_app(handler, module, name=name, token=token, max_body_size=max_body_size))
-    admit = admission(token, app)
+    app = create_app(handler, module, name=name, token=token, max_body_size=max_body_size)
+    processes = f"{workers} processes x {threads} threads" if workers > 1 else f"{threads} threads"
+    lines = [f"serving {target} on {{where}} with {processes}",
+             f"runs may use {policy.describe()}"
+             + ("" if policy.allow_any else "; s3:// with the request's own credentials; public http(s)://"),
+             f"runs write their artifacts to {policy.out_path}"]
+    serve_app(app, lines, "run the function", host=host, port=port, threads=threads, workers=workers, token=token,
+              max_body_size=max_body_size)
+
+
+def serve_app(app, lines: list[str], callers_may: str, host: str, port: int, threads: int, workers: int,
+              token: str, max_body_size: int) -> None:
+    """Serve a WSGI ``app`` of ``mlrun serve`` (one access-log line per request) until SIGINT or SIGTERM.
+
+    ``lines`` are announced on stderr once it listens (``{where}``: its URL); without a token beyond
+    loopback a warning says that anyone who reaches it may ``callers_may``.
+    """
+    import logging
+
+    from .wsgi import run_server
+
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a busy server is not an error
 
     def announce(effective_port: int) -> None:
         where = f"http://{host}:{effective_port}"
-        processes = f"{workers} processes x {threads} threads" if workers > 1 else f"{threads} threads"
-        print(f"mlrun serve: serving {target} on {where} with {processes}", file=sys.stderr, flush=True)
-        print(f"mlrun serve: runs may use {policy.describe()}"
-              + ("" if policy.allow_any else "; s3:// with the request's own credentials; public http(s)://"),
-              file=sys.stderr, flush=True)
-        print(f"mlrun serve: runs write their artifacts to {policy.out_path}", file=sys.stderr, flush=True)
+        for line in lines:
+            print(f"mlrun serve: {line.replace('{where}', where)}", file=sys.stderr, flush=True)
         if not token and not is_loopback(host):
-            print(f"mlrun serve: warning: no token: anyone who can reach {where} can run the function "
+            print(f"mlrun serve: warning: no token: anyone who can reach {where} can {callers_may} "
                   f"(set ${TOKEN_ENV} or --token)", file=sys.stderr, flush=True)
 
     # waitress refuses far larger bodies itself, before buffering them; the app answers the rest
+    app = AccessLog(app)
     run_server(app, host=host, port=port, threads=threads, workers=workers,
-               max_request_body_size=max_body_size + 64 * 1024, announce=announce, admit=admit)
+               max_request_body_size=max_body_size + 64 * 1024, announce=announce, admit=admission(token, app))
     print("mlrun serve: stopped", file=sys.stderr, flush=True)

@@ -20,7 +20,7 @@ from ..registry import Registry, missing_extra
 COMMANDS = Registry("the mlrun {name} command", "mlrun.commands", {
     "run": ("mlrun.cli.run:", ""),
     ("get", "logs", "delete"): ("mlrun.cli.runs:", ""),
-    ("serve", "function-config"): ("mlrun.cli.serve:", ""),
+    ("serve", "function-config", "serve-model"): ("mlrun.cli.serve:", ""),
     "server": ("mlrun.cli.server:", ""),
     "gc": ("mlrun.cli.gc:", ""),
     "project": ("mlrun.cli.project:", ""),

@@ -24,6 +24,7 @@ FUNCTION_KINDS = Registry("functions of kind {name!r}", "mlrun.function_kinds", 
     "dask": ("mlrun.functions.local:DaskFunction", "dask"),
     "nuclio": ("mlrun.functions.nuclio:NuclioFunction", "server"),
     "remote": ("mlrun.functions.nuclio:RemoteFunction", "server"),
+    "serving": ("mlrun.serving.function:ServingFunction", ""),
 })
 
 

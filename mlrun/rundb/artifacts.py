@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 LATEST = "latest"
+#: the tag 2019 listings name every version with
+ANY_TAG = "*"
 #: what ``category=`` takes, and the kinds each one holds (``other``: every other kind)
 CATEGORIES = ("model", "dataset", "other")
 DEFAULT_PROJECT = "default"
@@ -46,7 +48,7 @@ def matches(artifact, metadata: dict, name: str = "", tag: str = "", labels: Map
         found = name.removeprefix("~") in key if like else key == name
         if not found:
             return False
-    if tag and tag not in ("*", LATEST) and (artifact.get("tag") or metadata.get("tag") or "") != tag:
+    if tag and tag not in (ANY_TAG, LATEST) and (artifact.get("tag") or metadata.get("tag") or "") != tag:
         return False
     if kind and (artifact.get("kind") or "") != kind or category and category_of(artifact) != category:
         return False

@@ -238,7 +238,7 @@ class RunDB(ABC):
                  for entry in artifacts.entries(data, name, tag, wanted, kind, category, project, like=True)]
         if name and not name.startswith("~") and any(entry["key"] == name for entry in found):
             found = [entry for entry in found if entry["key"] == name]  # a whole key: that one (else a part of one)
-        return ArtifactList(artifacts.newest_per_key(found) if tag else found)
+        return ArtifactList(artifacts.newest_per_key(found) if tag and tag != artifacts.ANY_TAG else found)
 
     def del_artifacts(self, name: str = "", project: str = "", tag: str = "", labels=None) -> int:
         """Remove the matching artifact entries (``list_artifacts``' meaning) from the stored records; how

@@ -30,6 +30,12 @@ def podman(*args: str, timeout: float = 60, check: bool = True) -> subprocess.Co
 @pytest.fixture(scope="module")
 def image():
     """The image built from the checkout (the base image cached between runs); removed afterwards."""
+    yield from built_image("mlrun-function-test")
+
+
+def built_image(name: str, *build_args: str):
+    """Build deploy/Dockerfile from the checkout as ``localhost/NAME:RANDOM`` (``build_args``: more ``podman
+    build`` arguments); yields its tag, then removes it.  Skips where podman cannot run."""
     try:
         base = subprocess.run(["bash", os.path.join(ROOT, "deploy", "podman-base.sh")], capture_output=True,
                               text=True, timeout=900)
@@ -38,10 +44,10 @@ def image():
     if base.returncode == 3:  # the script's verdict after trying `podman info`
         pytest.skip(f"podman cannot run here: {base.stderr.strip().splitlines()[-1]}")
     assert base.returncode == 0, base.stderr
-    tag = f"localhost/mlrun-function-test:{uuid.uuid4().hex[:8]}"
+    tag = f"localhost/{name}:{uuid.uuid4().hex[:8]}"
     # docker format: the OCI format has no HEALTHCHECK
-    podman("build", "--pull=never", "--format", "docker", "-q", "-f", os.path.join(ROOT, "deploy", "Dockerfile"),
-           "-t", tag, ROOT, timeout=900)
+    podman("build", "--pull=never", "--format", "docker", "-q", *build_args, "-f",
+           os.path.join(ROOT, "deploy", "Dockerfile"), "-t", tag, ROOT, timeout=1800)
     yield tag
     podman("rmi", "-f", tag, check=False)
 
