@@ -123,12 +123,10 @@ def _start_heartbeat(ctx) -> None:
     interval = heartbeat_interval()
     if interval > 0 and getattr(ctx, "_heartbeat", None) is None:
         ctx.annotations.setdefault(HEARTBEAT_ANNOTATION, f"{interval:g}")
-        from contextlib import suppress
+        if ctx._rundb is None:  # the store the run began in: the beats never follow a changed environment
+            from .config import default_dbpath
 
-        # the store the run began with, resolved now: the beats never follow a changed environment (a store that
-        # cannot open yet fails the run's own writes later, not its start)
-        with suppress(Exception):
-            ctx._db()
+            ctx._rundb = default_dbpath()
         ctx._heartbeat = Heartbeat(ctx.heartbeat, interval)
 
 

@@ -343,9 +343,12 @@ class MlrunProject:
         return dict(found[0])
 
     def get_artifact_uri(self, key: str, tag: str = "") -> str:
-        """Where the project's newest artifact ``key`` is (its target path: a URL or a local path, usable as a
-        run's input)."""
-        return self.get_artifact(key, tag).get("target_path", "")
+        """The ``store://`` URI of the project's artifact ``key`` (the version holding ``tag``, else the newest), as
+        MLRun 1.x gives it: usable wherever a URL is (a run's input, ``get_dataitem``, ``get_model``)."""
+        from ..rundb.artifactstore import store_uri
+
+        entry = self.get_artifact(key, tag)
+        return store_uri(entry.get("kind", ""), self.name, key, entry.get("iteration", 0), tag)
 
     def list_runs(self, name: str = "", labels=None, state: str = "", **kwargs):
         """The project's runs in the run store (``labels``: ``workflow=ID`` for one workflow's steps)."""

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from faults.faultkit import children_of
 from helpers import free_port, pid_gone, poll, stop_process, wait_for_http
 
+from faults.faultkit import children_of
 from mlrun.errors import StoreError
 from mlrun.run import new_run
 

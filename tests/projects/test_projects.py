@@ -37,7 +37,9 @@ def check_loaded(project, folder: Path) -> None:
     run = project.run_function("train", params={"lr": 0.2})
     assert run.state() == "completed" and run.output("accuracy") == pytest.approx(0.68)  # epochs=2: project param
     assert run.metadata.project == "demo" and run.spec.parameters == {"epochs": 2, "lr": 0.2}
-    assert run.output("model.txt") == str(folder / "artifacts" / "model.txt")  # under the project's artifact path
+    # under the project's artifact path, named by a store:// URI of the project's
+    assert run.artifact("model.txt")["target_path"] == str(folder / "artifacts" / "model.txt")
+    assert run.output("model.txt") == f"store://artifacts/demo/model.txt:latest@{run.uid}"
     assert project.run_function("nb", params={"p1": 21}).output("double") == 42
     assert mlrun.get_current_project() is project
 
@@ -160,7 +162,9 @@ def test_log_and_list_artifacts_and_runs_of_the_project(tmp_path):
     entry = project.log_artifact("notes.txt", body="hello")
     assert entry["target_path"] == str(tmp_path / "store" / "notes.txt")
     assert project.get_artifact("notes.txt")["sha256"] == entry["sha256"]
-    assert project.get_artifact_uri("notes.txt") == entry["target_path"]
+    uri = project.get_artifact_uri("notes.txt")
+    assert uri == "store://artifacts/arts/notes.txt:latest"
+    assert mlrun.get_dataitem(uri).get() == b"hello"  # the URI reads the artifact wherever a URL does
     assert [a["key"] for a in project.list_artifacts()] == ["notes.txt"]
     assert project.artifacts[0]["key"] == "notes.txt"
     assert [r["project"] for r in project.list_runs()] == ["arts"]

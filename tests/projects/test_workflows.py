@@ -46,7 +46,7 @@ def test_engine_local_and_kfp_give_the_same_results_and_artifact_hashes(project,
     # the train step's output reached the next step as its parameter and its input
     assert validate.spec.parameters["min_accuracy"] == train.output("accuracy")
     assert validate.spec.input_objects == [{"key": "model.txt", "path": train.output("model.txt")}]
-    assert train.output("model.txt").startswith(str(Path(project.context) / "artifacts"))
+    assert train.artifact("model.txt")["target_path"].startswith(str(Path(project.context) / "artifacts"))
 
     kfp = project.run("main", arguments={"lr": 0.2}, engine="kfp")
     assert kfp.state == "completed" and [s["name"] for s in kfp.steps] == ["train", "validate"]
