@@ -19,7 +19,7 @@ __all__ = ["get_or_create_ctx", "RunContext", "MLClientCtx", "RunRecord", "MLRun
            "__version__"]
 
 #: names loaded on first use (module, attribute), so `import mlrun` stays as cheap as importing PyYAML
-_LAZY = {"run_function": "run", "run_start": "run", "run_local": "run", "new_task": "templates",
+_LAZY = {"run_function": "projects", "run_start": "run", "run_local": "run", "new_task": "templates",
          "NewRun": "templates", "RunTemplate": "templates", "RunObject": "runobject",
          "new_function": "functions", "code_to_function": "functions", "import_function": "functions",
          "function_to_module": "functions", "handler": "functions.decorators", "mlrun_op": "kfp",

@@ -19,8 +19,9 @@ from .project import (
     get_or_create_project,
     load_project,
     new_project,
+    run_function,
     validate_project_name,
 )
 
 __all__ = ["MlrunProject", "new_project", "get_or_create_project", "load_project", "get_current_project",
-           "pipeline_context", "validate_project_name", "PROJECT_FILE"]
+           "pipeline_context", "run_function", "validate_project_name", "PROJECT_FILE"]

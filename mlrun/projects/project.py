@@ -144,11 +144,15 @@ class MlrunProject:
     def set_function(self, func: Any = None, name: str = "", kind: str = "", image: str = "", handler: str = "",
                      with_repo: bool = False, tag: str = "", requirements: Sequence[str] | None = None):
         """Add (or replace) a function: a ``.py``/``.ipynb`` path (relative to the context folder), a function
-        YAML, or a function object; return the function object.  ``with_repo``: the code is read from the
+        YAML, a function object, or (``func`` omitted) a new function of ``kind`` (``kind='serving'``); return the
+        function object.  ``with_repo``: the code is read from the
         project's folder at each run instead of being embedded."""
-        from ..functions import Function
+        from ..functions import Function, new_function
         from ..functions.base import check_name
 
+        if not func and kind:  # a function of that kind made here (a serving function, to add models to)
+            func = new_function(name=check_name(name), kind=kind, image=image, handler=handler or None,
+                                requirements=requirements)
         if isinstance(func, Function):
             name = check_name(name or func.metadata.name)
             entry = {"name": name, "spec": func.to_dict(strip=True)}
@@ -440,6 +444,19 @@ def get_or_create_project(name: str, context: str = "./", url: str | None = None
     if secrets:
         project.set_secrets(secrets)
     return project
+
+
+def run_function(function: Any, *args, **kwargs):
+    """MLRun 1.x's ``mlrun.run_function``: a function of the current project named ``function`` runs as
+    ``project.run_function`` does (its parameters, secrets, artifact path; a step inside a KFP workflow); anything
+    else (a function object, a file, a URL) as ``mlrun.run.run_function`` runs it."""
+    project = _current
+    if isinstance(function, str) and project is not None and (
+            function in project._objects or any(f.get("name") == function for f in project.functions)):
+        return project.run_function(function, *args, **kwargs)
+    from ..run import run_function as run
+
+    return run(function, *args, **kwargs)
 
 
 def get_current_project(silent: bool = False) -> MlrunProject | None:

@@ -213,3 +213,16 @@ def test_clone_replaces_a_projects_folder_but_never_the_working_directory(tmp_pa
     with pytest.raises(InvalidInputError, match="holds the working directory"):
         mlrun.load_project(str(tmp_path), str(source), clone=True)
     assert (source / "project.yaml").is_file()
+
+
+def test_mlrun_run_function_runs_a_function_of_the_current_project_by_name(tmp_path):
+    (tmp_path / "trainer.py").write_text("def train(context, p1=1):\n    context.log_result('double', p1 * 2)\n")
+    project = mlrun.new_project("byname", str(tmp_path))
+    project.set_function("trainer.py", name="trainer", handler="train")
+    project.params["p1"] = 4
+    assert mlrun.run_function("trainer").output("double") == 8  # the project's parameter
+    run = mlrun.run_function("trainer", params={"p1": 5}, local=True)
+    assert run.output("double") == 10 and run.metadata.project == "byname"
+    # a name the project does not have is a file to run, as before
+    with pytest.raises(mlrun.errors.InvalidInputError, match="nothere.py"):
+        mlrun.run_function("nothere.py")

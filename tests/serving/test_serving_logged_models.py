@@ -65,3 +65,14 @@ def test_deploy_and_invoke_a_logged_model(logged):
         assert fn.invoke("/v2/models/iris/infer", {"inputs": rows})["outputs"] == model.predict(rows).tolist()
     finally:
         fn.stop()
+
+
+def test_a_project_makes_a_serving_function_that_serves_its_logged_model(logged, tmp_path):
+    model, uri = logged
+    project = mlrun.new_project("serving", str(tmp_path))
+    fn = project.set_function(name="iris-serving", kind="serving")
+    fn.add_model("iris", model_path=uri, class_name=SKLEARN_SERVER)
+    assert project.get_function("iris-serving") is fn and fn.metadata.project == "serving"
+    rows = sample_rows()
+    assert fn.to_mock_server().test("/v2/models/iris/infer", {"inputs": rows})["outputs"] == \
+        model.predict(rows).tolist()
