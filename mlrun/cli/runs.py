@@ -91,6 +91,60 @@ def format_runs_table(runs: list) -> str:
     return aligned(rows)
 
 
+def format_run_summary(record: dict, store: str) -> str:
+    """A finished run in a few lines for a terminal: what ran, how it ended, what it made, where to see more."""
+    meta, status = record["metadata"], record["status"]
+    uid = meta["uid"]
+    state = status["state"] + _took(status.get("start_time", ""), status.get("last_update", ""))
+    rows = [("run", f"{meta['name']} (uid {uid})"), ("state", state)]
+    if status.get("iterations"):  # a header row, then one row per iteration
+        rows.append(("iterations", str(len(status["iterations"]) - 1)))
+    if status.get("outputs"):
+        results = ", ".join(f"{k}={v}" for k, v in status["outputs"].items())
+        rows.append(("results", elide(results, terminal_width() - 12)))  # all of them: mlrun get run
+    for artifact in status.get("output_artifacts") or ():
+        rows.append(("artifact", f"{artifact.get('key', '')}: {artifact.get('target_path', '')}"))
+    # a failure's error is not repeated here: the command ends with it, after the log and this summary
+    rows += [("stored in", _without_password(store)), ("more", f"mlrun get run {uid}")]
+    return "\n".join(f"{label + ':':<12}{text}" for label, text in rows)
+
+
+def _took(start: str, end: str) -> str:
+    """`` in 1.2 s`` between two ISO times, or nothing when one is missing."""
+    from datetime import datetime
+
+    try:
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return ""
+    return f" in {seconds:.1f} s" if seconds < 120 else f" in {seconds / 60:.1f} min"
+
+
+def _without_password(url: str) -> str:
+    """A store URL fit to print: ``postgresql://user:secret@host/db`` loses ``:secret``."""
+    import re
+
+    return re.sub(r"^([a-z0-9+.-]+://[^/:@]*):[^/@]*@", r"\1@", url, flags=re.IGNORECASE)
+
+
+def short_line(text: str, limit: int = 120) -> str:
+    """The first non-empty line of ``text``, cut to ``limit`` characters."""
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return elide(line, limit)
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in "..." when cut."""
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
+
+
+def terminal_width() -> int:
+    """The terminal's width ($COLUMNS first), at least 40."""
+    import shutil
+
+    return max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+
 def aligned(rows: list) -> str:
     """Rows as text columns, each but the last padded to its widest cell (the last one runs free)."""
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]

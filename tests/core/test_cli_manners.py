@@ -1,0 +1,115 @@
+"""How the CLI talks: a summary on a terminal and the record in a pipe, option typos, listings that fit."""
+import json
+import os
+import pty
+import subprocess
+import sys
+import threading
+
+import yaml
+from helpers import mlrun_cli
+
+from mlrun.rundb import get_run_db
+
+TRAIN = """
+from mlrun import get_or_create_ctx
+
+ctx = get_or_create_ctx("train")
+print("training with", ctx.get_param("p1", 1))
+with open("model.txt", "w") as fp:
+    fp.write("weights")
+ctx.log_output("accuracy", ctx.get_param("p1", 1) * 2)
+ctx.log_artifact("model.txt")
+"""
+
+FAILING = """
+from mlrun import get_or_create_ctx
+
+ctx = get_or_create_ctx("broken")
+print("about to fail")
+raise RuntimeError("the data is gone")
+"""
+
+
+def on_terminal(*args: str, cwd: str, columns: int = 100) -> tuple[int, str]:
+    """Run ``python -m mlrun ARGS`` with stdout and stderr on a real pseudo-terminal; its code and screen."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    proc = subprocess.Popen([sys.executable, "-m", "mlrun", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave)
+    os.close(slave)
+    screen = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not data:
+                break
+            screen.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    code = proc.wait(timeout=120)
+    reader.join(timeout=30)
+    os.close(master)
+    return code, b"".join(screen).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_a_terminal_gets_a_short_summary_after_the_log(tmp_path):
+    (tmp_path / "train.py").write_text(TRAIN)
+    code, screen = on_terminal("run", "-p", "p1=4", "train.py", cwd=str(tmp_path))
+    assert code == 0, screen
+    (run,) = get_run_db().list_runs()
+    uid = run["uid"]
+    assert "metadata:" not in screen and "spec:" not in screen  # not the record
+    assert screen.index("training with 4") < screen.index(f"run:        train (uid {uid})")
+    assert "state:      completed in " in screen
+    assert "results:    accuracy=8" in screen
+    assert f"artifact:   model.txt: {tmp_path / 'model.txt'}" in screen
+    assert f"stored in:  {os.environ['MLRUN_DBPATH']}" in screen
+    assert screen.rstrip().endswith(f"more:       mlrun get run {uid}")
+
+
+def test_a_pipe_gets_the_record_as_before_and_o_chooses_either_way(tmp_path):
+    (tmp_path / "train.py").write_text(TRAIN)
+    piped = mlrun_cli("run", "-p", "p1=4", "train.py", cwd=str(tmp_path))
+    assert piped.returncode == 0, piped.stderr
+    record = yaml.safe_load(piped.stdout[piped.stdout.index("metadata:\n"):])
+    assert record["status"]["state"] == "completed" and record["status"]["outputs"] == {"accuracy": 8}
+
+    summary = mlrun_cli("run", "-o", "summary", "-o", "model.txt=out/model.txt", "train.py", cwd=str(tmp_path))
+    assert summary.returncode == 0, summary.stderr
+    assert "results:    accuracy=2" in summary.stdout and "metadata:" not in summary.stdout
+    assert (tmp_path / "out" / "model.txt").read_text() == "weights"  # the other -o is still an artifact target
+
+    code, screen = on_terminal("run", "-o", "json", "train.py", cwd=str(tmp_path))
+    assert code == 0, screen
+    assert json.loads(screen[screen.index("{"):])["status"]["state"] == "completed"
+    code, screen = on_terminal("run", "-o", "yaml", "train.py", cwd=str(tmp_path))
+    assert code == 0 and "  state: completed" in screen and "iterations:" in screen
+
+    both = mlrun_cli("run", "-o", "yaml", "-o", "json", "train.py", cwd=str(tmp_path))
+    assert both.returncode == 2 and "-o: one of summary, yaml, json, not yaml and json" in both.stderr
+
+
+def test_quiet_prints_only_the_uid(tmp_path):
+    (tmp_path / "train.py").write_text(TRAIN)
+    quiet = mlrun_cli("run", "-q", "train.py", cwd=str(tmp_path))
+    assert quiet.returncode == 0, quiet.stderr
+    (run,) = get_run_db().list_runs()
+    assert quiet.stdout == run["uid"] + "\n" and quiet.stderr == ""
+    code, screen = on_terminal("run", "-q", "train.py", cwd=str(tmp_path))
+    assert code == 0 and screen.strip() in {r["uid"] for r in get_run_db().list_runs()}
+
+
+def test_a_failure_on_a_terminal_ends_with_its_error_line(tmp_path):
+    (tmp_path / "broken.py").write_text(FAILING)
+    code, screen = on_terminal("run", "broken.py", cwd=str(tmp_path))
+    assert code == 1
+    (run,) = get_run_db().list_runs()
+    assert "metadata:" not in screen
+    assert screen.index("about to fail") < screen.index("state:      error") < screen.index("Error: run")
+    assert screen.rstrip().splitlines()[-1] == f"Error: run {run['uid']} failed: RuntimeError: the data is gone"
