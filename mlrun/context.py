@@ -64,6 +64,8 @@ class RunContext:
         #: artifact writes that failed (the code may have caught the error): they fail the run at its end
         self._failed_writes: list[str] = []
         self._children: list[RunContext] = []
+        #: the run's code asked for this context (``get_or_create_ctx``), beyond the launcher that made it
+        self.claimed = False
         self._record.spec.secret_sources = self._secrets.sources
         if register:  # the process's stdout, stderr and logging hide them from now on
             self._secrets.register()
@@ -497,6 +499,7 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
     if event is None and spec is None and current is not None:
         if name and not current.name:
             current._record.metadata.name = name
+        current.claimed = True
         return current
 
     if spec is not None and event is None:  # inside an in-process run, a handler making its run's context

@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..errors import InvalidInputError
-from . import strict_option, user_errors
+from . import TargetCommand, strict_option, user_errors
 
 #: the most iterations a sweep runs, and the most ``--parallel`` starts at once
 MAX_SWEEP = 1_000_000
@@ -52,7 +52,7 @@ def sweep_options(fn):
     return fn
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=TargetCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("target")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",

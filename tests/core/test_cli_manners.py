@@ -113,3 +113,37 @@ def test_a_failure_on_a_terminal_ends_with_its_error_line(tmp_path):
     assert "metadata:" not in screen
     assert screen.index("about to fail") < screen.index("state:      error") < screen.index("Error: run")
     assert screen.rstrip().splitlines()[-1] == f"Error: run {run['uid']} failed: RuntimeError: the data is gone"
+
+
+def test_a_mistyped_option_before_the_target_is_an_option_error(tmp_path):
+    (tmp_path / "train.py").write_text(TRAIN)
+    typo = mlrun_cli("run", "--parm", "p1=2", "train.py", cwd=str(tmp_path))
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert "No such option '--parm'" in typo.stderr and "'--param'" in typo.stderr
+    assert "file not found" not in typo.stderr
+    joined = mlrun_cli("run", "--db=" + os.environ["MLRUN_DBPATH"], "--nmae=x", "train.py", cwd=str(tmp_path))
+    assert joined.returncode == 2 and "No such option '--nmae'" in joined.stderr and "'--name'" in joined.stderr
+    assert get_run_db().list_runs() == []
+
+    command = mlrun_cli("gte", "runs")
+    assert command.returncode == 2 and "No such command 'gte'. Did you mean 'get'?" in command.stderr
+
+
+def test_options_after_the_target_are_the_scripts_own(tmp_path):
+    (tmp_path / "echo.py").write_text("import sys\nprint('argv', sys.argv[1:])\n")
+    proc = mlrun_cli("run", "-o", "yaml", "echo.py", "--parm", "-z", "x", cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "argv ['--parm', '-z', 'x']" in proc.stdout
+
+
+def test_parameters_for_a_script_without_a_context_are_said_unread_once(tmp_path):
+    (tmp_path / "plain.py").write_text("print('plain')\n")
+    (tmp_path / "train.py").write_text(TRAIN)
+    unread = mlrun_cli("run", "-p", "p1=2", "-p", "p2=a", "plain.py", cwd=str(tmp_path))
+    assert unread.returncode == 0, unread.stderr
+    hints = [line for line in unread.stderr.splitlines() if "get_or_create_ctx" in line]
+    assert hints == ["mlrun: plain.py never calls get_or_create_ctx, so its parameters (p1, p2) went unread; "
+                     "--mode noctx passes them as --KEY VALUE arguments"]
+    for args in (["-p", "p1=2", "train.py"], ["-p", "p1=2", "--mode", "noctx", "plain.py"], ["plain.py"]):
+        quiet = mlrun_cli("run", *args, cwd=str(tmp_path))
+        assert quiet.returncode == 0 and "get_or_create_ctx" not in quiet.stderr, args
