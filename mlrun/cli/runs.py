@@ -3,9 +3,11 @@ the run store."""
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
+from ..errors import NotFoundError
 from ..model import MAX_ITERATION
 from ..rundb.base import MAX_LISTED
 from . import Group, UsageLine, user_errors
@@ -43,7 +45,6 @@ def get() -> None:
 @user_errors
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
     """List runs, newest first (or as --sort says)."""
-    from ..rundb import get_run_db
     from ..rundb.filters import FilterError, check_listing_text, parse
 
     label_filter = {}
@@ -58,15 +59,46 @@ def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, f
         raise UsageLine(f"--{exc.field}: {exc}" if exc.field == "label" else str(exc)) from None
     from ..rundb.liveness import mark_gone
 
-    db = get_run_db(rundb)
+    db = open_store(rundb)
     runs, _ = db.search_runs(expr, sort=sort, desc=not asc, name=name, project=project, labels=label_filter,
                              state=state, limit=limit or None, iterations=iterations)
     mark_gone(db, runs)  # runs whose process is gone are recorded as such when seen
-    if not echo_structured(runs, fmt):
+    if not runs and fmt == "table":
+        click.echo("no runs match", err=True)
+    elif not echo_structured(runs, fmt):
         from ..model import printable
 
         # stores written by older versions may hold raw bytes: escaped in the text, not walked value by value
-        click.echo(printable(format_runs_table(runs)))
+        width = terminal_width() if click.get_text_stream("stdout").isatty() else None
+        click.echo(printable(format_runs_table(runs, width)))
+
+
+def open_store(rundb: str | None):
+    """The run store a reading command was pointed at; a local folder named with ``--db`` must exist
+    (only a run creates a store: a mistyped path is an error, not an empty store)."""
+    from click.core import ParameterSource
+
+    from ..rundb import get_run_db
+
+    ctx = click.get_current_context(silent=True)
+    given = ctx is not None and ctx.get_parameter_source("rundb") is ParameterSource.COMMANDLINE
+    if given and rundb and ("://" not in rundb or rundb.startswith("file://")):
+        folder = os.path.expanduser(rundb.removeprefix("file://"))
+        if not os.path.isdir(folder):
+            raise click.ClickException(f"run store {rundb} not found: no such folder (a run creates it)")
+    return get_run_db(rundb)
+
+
+def full_uid(db, prefix: str) -> str:
+    """The uid of the one stored run whose uid starts with ``prefix`` (as a terminal's listing shows them);
+    ``prefix`` itself when none does; an error when several do."""
+    if len(prefix) < 4 or not prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return prefix
+    found = sorted({run["uid"] for run in db.search_runs(f'uid ~ "{prefix}"', limit=50, iterations=True)[0]
+                    if run["uid"].startswith(prefix)})
+    if len(found) > 1:
+        raise click.ClickException(f"uid {prefix} is the start of {len(found)} runs' uids: give more of it")
+    return found[0] if found else prefix
 
 
 def echo_structured(items: list, fmt: str) -> bool:
@@ -80,15 +112,23 @@ def echo_structured(items: list, fmt: str) -> bool:
     return fmt in ("json", "yaml")
 
 
-def format_runs_table(runs: list) -> str:
+def format_runs_table(runs: list, width: int | None = None) -> str:
+    """Runs as a table; a failed run's results column holds its error, in short.
+
+    With ``width`` (a terminal's), uids are cut to 8 characters (``mlrun get run`` takes no prefix: piped, they
+    stay whole) and each line to ``width``.
+    """
     rows = [("UID", "NAME", "STATE", "START", "RESULTS")]
     for run, under_parent in _children_under_parents(runs):
-        uid = run["uid"] + (f".{run['iteration']}" if run.get("iteration") else "")
+        uid = (run["uid"][:8] if width else run["uid"]) + (f".{run['iteration']}" if run.get("iteration") else "")
         if under_parent:  # right under its parent an iteration needs no uid
             uid = f"  iteration {run['iteration']}"
         results = ", ".join(f"{k}={v}" for k, v in list(run["outputs"].items())[:4])
+        if run["state"] == "error" and run.get("error"):
+            results = ", ".join(filter(None, (results, "error: " + short_line(run["error"], 60))))
         rows.append((uid, run["name"], run["state"], run["start_time"][:19].replace("T", " "), results))
-    return aligned(rows)
+    table = aligned(rows)
+    return "\n".join(elide(line, width) for line in table.splitlines()) if width else table
 
 
 def format_run_summary(record: dict, store: str) -> str:
@@ -183,9 +223,7 @@ def _children_under_parents(runs: list):
 @user_errors
 def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fmt, rundb) -> None:
     """List the artifacts of stored runs, newest first, with their store:// URIs."""
-    from ..rundb import get_run_db
-
-    found = list(get_run_db(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
+    found = list(open_store(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
                                                   category=category, best_iteration=best_iteration))
     if not echo_structured(found, fmt):
         from ..model import printable
@@ -206,9 +244,11 @@ def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fm
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
-    from ..rundb import get_run_db
-
-    record = get_run_db(rundb).read_run(uid, iteration)
+    db = open_store(rundb)
+    try:
+        record = db.read_run(uid, iteration)
+    except NotFoundError:
+        record = db.read_run(full_uid(db, uid), iteration)
     click.echo(record.to_yaml() if fmt == "yaml" else record.to_json(indent=2), nl=fmt == "json")
 
 
@@ -218,10 +258,13 @@ def get_run(uid, iteration, fmt, rundb) -> None:
 @user_errors
 def logs(uid, rundb) -> None:
     """Print a run's log (its captured stdout and stderr)."""
-    from ..rundb import get_run_db
-
+    db = open_store(rundb)
+    try:
+        log = db.read_log(uid)
+    except NotFoundError:
+        log = db.read_log(full_uid(db, uid))
     out = click.get_binary_stream("stdout")
-    out.write(get_run_db(rundb).read_log(uid))
+    out.write(log)
     out.flush()
 
 
@@ -236,7 +279,5 @@ def delete() -> None:
 @user_errors
 def delete_run(uid, rundb) -> None:
     """Delete a run, its iterations and its log."""
-    from ..rundb import get_run_db
-
-    get_run_db(rundb).del_run(uid)
+    open_store(rundb).del_run(uid)
     click.echo(f"deleted run {uid}")

@@ -147,3 +147,54 @@ def test_parameters_for_a_script_without_a_context_are_said_unread_once(tmp_path
     for args in (["-p", "p1=2", "train.py"], ["-p", "p1=2", "--mode", "noctx", "plain.py"], ["plain.py"]):
         quiet = mlrun_cli("run", *args, cwd=str(tmp_path))
         assert quiet.returncode == 0 and "get_or_create_ctx" not in quiet.stderr, args
+
+
+RESULTS = """
+from mlrun import get_or_create_ctx
+
+ctx = get_or_create_ctx("wide")
+ctx.log_output("a_rather_long_result_name", 0.123456789)
+ctx.log_output("another_long_result_name", "with some text in it")
+if ctx.get_param("fail", False):
+    raise ValueError("bad input: " + "detail " * 40)
+"""
+
+
+def test_get_runs_fits_the_terminal_and_shows_errors_in_short(tmp_path):
+    (tmp_path / "wide.py").write_text(RESULTS)
+    assert mlrun_cli("run", "wide.py", cwd=str(tmp_path)).returncode == 0
+    assert mlrun_cli("run", "-p", "fail=true", "wide.py", cwd=str(tmp_path)).returncode == 1
+    failed, done = get_run_db().list_runs()  # newest first
+    code, screen = on_terminal("get", "runs", cwd=str(tmp_path), columns=60)
+    assert code == 0, screen
+    header, *rows = screen.strip().splitlines()
+    assert header.split() == ["UID", "NAME", "STATE", "START", "RESULTS"]
+    assert [row.split()[:3] for row in rows] == [[failed["uid"][:8], "wide", "error"],
+                                                 [done["uid"][:8], "wide", "completed"]]
+    assert all(len(line) <= 60 for line in [header, *rows]) and rows[1].endswith("...")
+
+    piped = mlrun_cli("get", "runs", cwd=str(tmp_path))
+    assert piped.stdout.splitlines()[1].split()[0] == failed["uid"]  # whole uids for scripts
+    assert "error: ValueError: bad input: detail" in piped.stdout and "detail " * 20 not in piped.stdout
+
+    shown = mlrun_cli("get", "run", failed["uid"][:8])  # the short uid a terminal shows is enough
+    assert shown.returncode == 0 and f"uid: {failed['uid']}" in shown.stdout
+
+
+def test_an_empty_listing_says_no_runs_match(tmp_path):
+    (tmp_path / "wide.py").write_text(RESULTS)
+    assert mlrun_cli("run", "wide.py", cwd=str(tmp_path)).returncode == 0
+    empty = mlrun_cli("get", "runs", "--name", "nothing-like-it")
+    assert empty.returncode == 0 and empty.stdout == "" and empty.stderr == "no runs match\n"
+    assert mlrun_cli("get", "runs", "--name", "nothing-like-it", "-o", "json").stdout.strip() == "[]"
+
+
+def test_a_store_folder_that_does_not_exist_is_an_error(tmp_path):
+    missing = tmp_path / "typo-db"
+    for args in (["get", "runs"], ["get", "run", "abc"], ["logs", "abc"], ["get", "artifacts"]):
+        proc = mlrun_cli(*args, "--db", str(missing))
+        assert proc.returncode == 1 and proc.stdout == "", args
+        assert proc.stderr == f"Error: run store {missing} not found: no such folder (a run creates it)\n"
+    assert not missing.exists()
+    fresh = mlrun_cli("get", "runs")  # the default store ($MLRUN_DBPATH here) is created on first use
+    assert fresh.returncode == 0 and fresh.stderr == "no runs match\n"
