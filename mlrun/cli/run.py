@@ -88,7 +88,8 @@ def sweep_options(fn):
               help="noctx: the file never calls get_or_create_ctx; it gets the parameters as --KEY VALUE "
                    "arguments and is recorded all the same (its output as the run's log).")
 @click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
-              help="Run store: a directory, s3://... or http(s)://... [unset: $MLRUN_META_DBPATH, else ~/.mlrun/db]")
+              help="Run store: a folder, s3://bucket/prefix, postgresql://user@host/db or http(s)://server "
+                   "[unset: $MLRUN_META_DBPATH, else the folder ~/.mlrun/db]")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run's uid: no output streamed, no record.")
 @strict_option("Refuse a spec the code passes to get_or_create_ctx when it has a field mlrun does not know, "
                "instead of leaving the field out with a warning.")

@@ -14,7 +14,8 @@ from . import Group, UsageLine, user_errors
 
 #: the run store a command reads: ``--db URL``, else ``$MLRUN_DBPATH``
 db_option = click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-                         help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+                         help="Run store: a folder, s3://bucket/prefix, postgresql://user@host/db or http(s)://server "
+                              "(unset: $MLRUN_META_DBPATH, else the folder ~/.mlrun/db).")
 
 
 @click.group(cls=Group)

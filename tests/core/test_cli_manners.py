@@ -2,12 +2,15 @@
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+import tomllib
 import yaml
-from helpers import mlrun_cli
+from helpers import ROOT, mlrun_cli
 
 from mlrun.rundb import get_run_db
 
@@ -198,3 +201,22 @@ def test_a_store_folder_that_does_not_exist_is_an_error(tmp_path):
     assert not missing.exists()
     fresh = mlrun_cli("get", "runs")  # the default store ($MLRUN_DBPATH here) is created on first use
     assert fresh.returncode == 0 and fresh.stderr == "no runs match\n"
+
+
+def test_the_readme_install_block_names_every_extra():
+    extras = set(tomllib.loads(Path(ROOT, "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    readme = Path(ROOT, "README.md").read_text()
+    install = readme[readme.index("## Install"):]
+    install = install[:install.index("```\n", install.index("```bash") + 7)]
+    listed = set(re.findall(r"pip install '\.\[(\w+)\]'", install))
+    assert listed == extras - {"test"}
+    assert "Default: the folder `~/.mlrun/db`" in readme
+
+
+def test_every_db_option_names_the_stores_it_takes():
+    for command in (["run"], ["get", "runs"], ["get", "run"], ["logs"], ["delete", "run"], ["gc"]):
+        helped = mlrun_cli(*command, "--help", env={"COLUMNS": "200"})
+        assert helped.returncode == 0
+        line = next(line for line in helped.stdout.splitlines() if "--db" in line)
+        text = " ".join(helped.stdout[helped.stdout.index(line):].split())
+        assert "a folder, s3://bucket/prefix, postgresql://user@host/db or http(s)://server" in text, command
