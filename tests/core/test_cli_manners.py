@@ -5,12 +5,11 @@ import pty
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import tomllib
 import yaml
-from helpers import ROOT, mlrun_cli
+from helpers import ROOT, mlrun_cli, terminal_reader
 
 from mlrun.rundb import get_run_db
 
@@ -41,24 +40,9 @@ def on_terminal(*args: str, cwd: str, columns: int = 100) -> tuple[int, str]:
     proc = subprocess.Popen([sys.executable, "-m", "mlrun", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=slave, stderr=slave)
     os.close(slave)
-    screen = []
-
-    def drain():
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's last writer is gone
-                break
-            if not data:
-                break
-            screen.append(data)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
+    screen = terminal_reader(master)
     code = proc.wait(timeout=120)
-    reader.join(timeout=30)
-    os.close(master)
-    return code, b"".join(screen).decode("utf-8", "replace").replace("\r\n", "\n")
+    return code, screen().replace("\r\n", "\n")
 
 
 def test_a_terminal_gets_a_short_summary_after_the_log(tmp_path):
