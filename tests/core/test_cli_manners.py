@@ -204,3 +204,16 @@ def test_every_db_option_names_the_stores_it_takes():
         line = next(line for line in helped.stdout.splitlines() if "--db" in line)
         text = " ".join(helped.stdout[helped.stdout.index(line):].split())
         assert "a folder, s3://bucket/prefix, postgresql://user@host/db or http(s)://server" in text, command
+
+
+def test_the_summary_names_the_store_without_its_password_and_counts_iterations():
+    from mlrun.cli.runs import format_run_summary
+
+    record = {"metadata": {"name": "sweep", "uid": "u1"},
+              "status": {"state": "completed", "start_time": "2024-01-01T00:00:00+00:00",
+                         "last_update": "2024-01-01T00:03:00+00:00", "outputs": {"best_iteration": 2},
+                         "iterations": [["state", "iter"], ["completed", 1], ["completed", 2]]}}
+    lines = format_run_summary(record, "postgresql://team:s3cret-pw@127.0.0.1:5432/runs").splitlines()
+    assert lines == ["run:        sweep (uid u1)", "state:      completed in 3.0 min", "iterations: 2",
+                     "results:    best_iteration=2", "stored in:  postgresql://team@127.0.0.1:5432/runs",
+                     "more:       mlrun get run u1"]
