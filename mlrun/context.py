@@ -94,6 +94,14 @@ class RunContext:
     runtime = _recorded("spec.runtime", "How the run was launched (``spec.runtime``: kind, command, handler, args).")
     error = _recorded("status.error", "Why the run failed (``status.error``); ``\"\"`` while it has not.")
 
+    def claim(self, name: str = "") -> RunContext:
+        """This context, as the run's code asks for it (``get_or_create_ctx``): ``claimed``, and named ``name``
+        when it has no name yet."""
+        if name and not self.name:
+            self._record.metadata.name = name
+        self.claimed = True
+        return self
+
     @property
     def out_path(self) -> str:
         """Where artifacts go by default: the run's output path, else the working directory (made absolute).
@@ -497,10 +505,7 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         event = None
     current = lifecycle.current()
     if event is None and spec is None and current is not None:
-        if name and not current.name:
-            current._record.metadata.name = name
-        current.claimed = True
-        return current
+        return current.claim(name)
 
     if spec is not None and event is None:  # inside an in-process run, a handler making its run's context
         run_db, run_secrets = lifecycle.run_defaults()

@@ -118,10 +118,7 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
     from ..params import parse_pairs, split_pair
     from ..run import RunRequest, run_with_kfp, save_record
 
-    shown = [value for value in outputs if value in RUN_FORMATS]
-    outputs = [value for value in outputs if value not in RUN_FORMATS]
-    if len(shown) > 1:
-        raise InvalidInputError(f"-o: one of {', '.join(RUN_FORMATS)}, not {' and '.join(shown)}")
+    shown, outputs = split_formats(outputs)
     if not kfp and (kfp_dir or kfp_outputs_dir or kfp_outputs):
         raise InvalidInputError("--kfp-dir, --kfp-outputs-dir and --kfp-output need --kfp")
     request = RunRequest(
@@ -141,13 +138,21 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
         record = run_with_kfp(request, writer)
     else:
         record = request.run()
-    show_run(record, "uid" if quiet else shown[0] if shown else None, rundb)
+    show_run(record, "uid" if quiet else shown, rundb)
     if record.state == "error":
         click.echo(f"Error: run {record.uid} failed: {record.status.error}", err=True)
     if save_to:  # after the record and its state are shown: a failure to save is one more line, exit 1
         save_record(record, save_to, request.secret_store().items())
     if record.state == "error":
         sys.exit(1)
+
+
+def split_formats(outputs: tuple) -> tuple[str | None, list]:
+    """``-o`` values as (the format asked for, if any; the artifact targets)."""
+    shown = [value for value in outputs if value in RUN_FORMATS]
+    if len(shown) > 1:
+        raise InvalidInputError(f"-o: one of {', '.join(RUN_FORMATS)}, not {' and '.join(shown)}")
+    return (shown[0] if shown else None), [value for value in outputs if value not in RUN_FORMATS]
 
 
 def show_run(record, fmt: str | None, rundb: str | None) -> None:
