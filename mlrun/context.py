@@ -64,6 +64,8 @@ class RunContext:
         #: artifact writes that failed (the code may have caught the error): they fail the run at its end
         self._failed_writes: list[str] = []
         self._children: list[RunContext] = []
+        #: the run's code asked for this context (``get_or_create_ctx``), beyond the launcher that made it
+        self.claimed = False
         self._record.spec.secret_sources = self._secrets.sources
         if register:  # the process's stdout, stderr and logging hide them from now on
             self._secrets.register()
@@ -91,6 +93,14 @@ class RunContext:
     results = _recorded("status.outputs", "MLRun 1.x's name of ``outputs``.")
     runtime = _recorded("spec.runtime", "How the run was launched (``spec.runtime``: kind, command, handler, args).")
     error = _recorded("status.error", "Why the run failed (``status.error``); ``\"\"`` while it has not.")
+
+    def claim(self, name: str = "") -> RunContext:
+        """This context, as the run's code asks for it (``get_or_create_ctx``): ``claimed``, and named ``name``
+        when it has no name yet."""
+        if name and not self.name:
+            self._record.metadata.name = name
+        self.claimed = True
+        return self
 
     @property
     def out_path(self) -> str:
@@ -495,9 +505,7 @@ def get_or_create_ctx(name: str, event=None, spec: Mapping | str | bytes | RunRe
         event = None
     current = lifecycle.current()
     if event is None and spec is None and current is not None:
-        if name and not current.name:
-            current._record.metadata.name = name
-        return current
+        return current.claim(name)
 
     if spec is not None and event is None:  # inside an in-process run, a handler making its run's context
         run_db, run_secrets = lifecycle.run_defaults()

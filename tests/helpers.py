@@ -28,6 +28,32 @@ def mlrun_cli(*args: str, cwd: str | None = None, env: dict | None = None, input
                           input=input, capture_output=True, text=True, timeout=timeout)
 
 
+def terminal_reader(master: int):
+    """Read a pseudo-terminal's ``master`` side from a thread until its last writer is gone; the returned
+    function waits for that and gives what was written, decoded (``\r\n`` as the terminal shows it)."""
+    screen = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not data:
+                break
+            screen.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+
+    def finish(timeout: float = 30) -> str:
+        reader.join(timeout=timeout)
+        os.close(master)
+        return b"".join(screen).decode("utf-8", "replace")
+
+    return finish
+
+
 def run_python(code: str, *args: str, timeout: float = 120, **options) -> subprocess.CompletedProcess:
     """Run ``python -c CODE ARGS`` in a fresh process (a clean ``sys.modules``) and capture its output as text."""
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,

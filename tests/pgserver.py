@@ -10,7 +10,7 @@ The cluster lives in a temporary directory owned by the ``postgres`` system user
 to run as root: as root, ``initdb`` and ``postgres`` run through ``runuser``), listens on 127.0.0.1
 and on a unix socket in that directory only, starts once per session (per xdist worker) and is
 stopped and deleted at the end.  The binaries are Debian's ``postgresql`` package's
-(``/usr/lib/postgresql/*/bin``; ``.ci/run`` installs the package when ``initdb`` is missing).
+(``/usr/lib/postgresql/*/bin``; ``scripts/test.sh`` installs the package when ``initdb`` is missing).
 """
 from __future__ import annotations
 

@@ -131,8 +131,44 @@ def strict_option(help_text: str):
                         callback=set_strict, help=help_text)
 
 
+class TargetCommand(click.Command):
+    """A command whose options come before its target; what follows the target is the target's own arguments.
+
+    Options after the target pass through untouched, but an unknown option before it is a mistyped one:
+    refused as click refuses any, with its "did you mean" (``--parm``), not taken for the target.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {name: param for param in self.get_params(ctx) if isinstance(param, click.Option)
+                 for name in param.opts + param.secondary_opts}
+        rest = iter(args)
+        for arg in rest:
+            if arg == "--" or not arg.startswith("-") or arg == "-":
+                break  # the target: the rest is its own
+            name = arg.partition("=")[0] if arg.startswith("--") else arg[:2]
+            param = known.get(name)
+            if param is None:
+                raise click.NoSuchOption(name, possibilities=list(known), ctx=ctx)
+            if not (param.is_flag or param.count) and arg == name:  # its value is the next argument
+                next(rest, None)
+        return super().parse_args(ctx, args)
+
+
 class Group(click.Group):
     """A command group whose commands refuse arguments that are not valid UTF-8 (``refuse_undecodable``)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """A mistyped command name suggests the nearest one (``mlrun gte``: did you mean ``get``)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
+            if not close or name in self.list_commands(ctx):
+                raise
+            raise click.UsageError(f"No such command {name!r}. Did you mean {close[0]!r}?", ctx) from None
 
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)

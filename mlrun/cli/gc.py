@@ -9,7 +9,8 @@ from . import user_errors
 @click.command()
 @click.argument("places", nargs=-1, metavar="[PLACE]...")
 @click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-              help="Run store whose records say what is in use (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+              help="Run store whose records say what is in use: a folder, s3://bucket/prefix, "
+                   "postgresql://user@host/db or http(s)://server (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
 @click.option("--older-than", default=3600.0, show_default=True, type=click.FloatRange(0), metavar="SECONDS",
               help="Only leftovers older than this (a younger one may belong to a write in progress); a temp file "
                    "whose writer on this machine is gone counts at any age.")

@@ -6,12 +6,15 @@ import sys
 import click
 
 from ..errors import InvalidInputError
-from . import strict_option, user_errors
+from . import TargetCommand, strict_option, user_errors
 
 #: the most iterations a sweep runs, and the most ``--parallel`` starts at once
 MAX_SWEEP = 1_000_000
 MAX_PARALLEL = 1024
 
+
+#: the ways ``-o`` shows the finished run (any other ``-o`` value is an artifact target, KEY=TARGET)
+RUN_FORMATS = ("summary", "yaml", "json")
 
 #: what each sweep option does, by its long name
 SWEEP_HELP = {
@@ -49,7 +52,7 @@ def sweep_options(fn):
     return fn
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=TargetCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("target")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -59,8 +62,9 @@ def sweep_options(fn):
                    "or inline=\"{'KEY': 'VALUE'}\" (its values show in the shell history and the process list).")
 @click.option("-i", "--input", "--in-artifact", "inputs", multiple=True, metavar="KEY=URL",
               help="Input object for get_object(KEY).")
-@click.option("-o", "--output", "--out-artifact", "outputs", multiple=True, metavar="KEY=TARGET",
-              help="Target for artifact KEY.")
+@click.option("-o", "--output", "--out-artifact", "outputs", multiple=True, metavar="KEY=TARGET|FORMAT",
+              help="Target for artifact KEY; or how the finished run is shown: summary, yaml or json "
+                   "[default: a summary on a terminal, else the record as YAML].")
 @click.option("--out-path", default="", metavar="DIR",
               help="Where artifacts go (a folder or URL) [default: $MLRUN_OUT_PATH, else the working directory].")
 @click.option("--name", default="", help="Run name (default: the name the code gives, else the file's).")
@@ -84,8 +88,9 @@ def sweep_options(fn):
               help="noctx: the file never calls get_or_create_ctx; it gets the parameters as --KEY VALUE "
                    "arguments and is recorded all the same (its output as the run's log).")
 @click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", show_envvar=True, metavar="URL",
-              help="Run store: a directory, s3://... or http(s)://... [unset: $MLRUN_META_DBPATH, else ~/.mlrun/db]")
-@click.option("-q", "--quiet", is_flag=True, help="Do not stream the run's output or print the record.")
+              help="Run store: a folder, s3://bucket/prefix, postgresql://user@host/db or http(s)://server "
+                   "[unset: $MLRUN_META_DBPATH, else the folder ~/.mlrun/db]")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the run's uid: no output streamed, no record.")
 @strict_option("Refuse a spec the code passes to get_or_create_ctx when it has a field mlrun does not know, "
                "instead of leaving the field out with a warning.")
 @sweep_options
@@ -113,6 +118,7 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
     from ..params import parse_pairs, split_pair
     from ..run import RunRequest, run_with_kfp, save_record
 
+    shown, outputs = split_formats(outputs)
     if not kfp and (kfp_dir or kfp_outputs_dir or kfp_outputs):
         raise InvalidInputError("--kfp-dir, --kfp-outputs-dir and --kfp-output need --kfp")
     request = RunRequest(
@@ -132,11 +138,38 @@ def run(target, args, params, secrets, inputs, outputs, out_path, name, uid, pro
         record = run_with_kfp(request, writer)
     else:
         record = request.run()
-    if not quiet:
-        click.echo(record.to_yaml(), nl=False)
+    show_run(record, "uid" if quiet else shown, rundb)
     if record.state == "error":
         click.echo(f"Error: run {record.uid} failed: {record.status.error}", err=True)
     if save_to:  # after the record and its state are shown: a failure to save is one more line, exit 1
         save_record(record, save_to, request.secret_store().items())
     if record.state == "error":
         sys.exit(1)
+
+
+def split_formats(outputs: tuple) -> tuple[str | None, list]:
+    """``-o`` values as (the format asked for, if any; the artifact targets)."""
+    shown = [value for value in outputs if value in RUN_FORMATS]
+    if len(shown) > 1:
+        raise InvalidInputError(f"-o: one of {', '.join(RUN_FORMATS)}, not {' and '.join(shown)}")
+    return (shown[0] if shown else None), [value for value in outputs if value not in RUN_FORMATS]
+
+
+def show_run(record, fmt: str | None, rundb: str | None) -> None:
+    """Print the finished run: its ``uid`` alone, a ``summary``, or the record as ``yaml`` or ``json``.
+
+    Unasked (``fmt`` None), a terminal gets the summary and a pipe or file the record YAML, which scripts read.
+    """
+    if fmt is None:
+        fmt = "summary" if sys.stdout.isatty() else "yaml"
+    if fmt == "uid":
+        click.echo(record.uid)
+    elif fmt == "summary":
+        from ..config import default_dbpath
+        from .runs import format_run_summary
+
+        click.echo(format_run_summary(record.to_dict(copy=False), rundb or default_dbpath()))
+    elif fmt == "json":
+        click.echo(record.to_json(indent=2))
+    else:
+        click.echo(record.to_yaml(), nl=False)

@@ -3,16 +3,19 @@ the run store."""
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
+from ..errors import NotFoundError
 from ..model import MAX_ITERATION
 from ..rundb.base import MAX_LISTED
 from . import Group, UsageLine, user_errors
 
 #: the run store a command reads: ``--db URL``, else ``$MLRUN_DBPATH``
 db_option = click.option("--db", "--rundb", "rundb", default=None, envvar="MLRUN_DBPATH", metavar="URL",
-                         help="Run store (unset: $MLRUN_META_DBPATH, else ~/.mlrun/db).")
+                         help="Run store: a folder, s3://bucket/prefix, postgresql://user@host/db or http(s)://server "
+                              "(unset: $MLRUN_META_DBPATH, else the folder ~/.mlrun/db).")
 
 
 @click.group(cls=Group)
@@ -43,7 +46,6 @@ def get() -> None:
 @user_errors
 def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, fmt, rundb) -> None:
     """List runs, newest first (or as --sort says)."""
-    from ..rundb import get_run_db
     from ..rundb.filters import FilterError, check_listing_text, parse
 
     label_filter = {}
@@ -58,15 +60,46 @@ def get_runs(name, project, labels, state, limit, iterations, expr, sort, asc, f
         raise UsageLine(f"--{exc.field}: {exc}" if exc.field == "label" else str(exc)) from None
     from ..rundb.liveness import mark_gone
 
-    db = get_run_db(rundb)
+    db = open_store(rundb)
     runs, _ = db.search_runs(expr, sort=sort, desc=not asc, name=name, project=project, labels=label_filter,
                              state=state, limit=limit or None, iterations=iterations)
     mark_gone(db, runs)  # runs whose process is gone are recorded as such when seen
-    if not echo_structured(runs, fmt):
+    if not runs and fmt == "table":
+        click.echo("no runs match", err=True)
+    elif not echo_structured(runs, fmt):
         from ..model import printable
 
         # stores written by older versions may hold raw bytes: escaped in the text, not walked value by value
-        click.echo(printable(format_runs_table(runs)))
+        width = terminal_width() if click.get_text_stream("stdout").isatty() else None
+        click.echo(printable(format_runs_table(runs, width)))
+
+
+def open_store(rundb: str | None):
+    """The run store a reading command was pointed at; a local folder named with ``--db`` must exist
+    (only a run creates a store: a mistyped path is an error, not an empty store)."""
+    from click.core import ParameterSource
+
+    from ..rundb import get_run_db
+
+    ctx = click.get_current_context(silent=True)
+    given = ctx is not None and ctx.get_parameter_source("rundb") is ParameterSource.COMMANDLINE
+    if given and rundb and ("://" not in rundb or rundb.startswith("file://")):
+        folder = os.path.expanduser(rundb.removeprefix("file://"))
+        if not os.path.isdir(folder):
+            raise click.ClickException(f"run store {rundb} not found: no such folder (a run creates it)")
+    return get_run_db(rundb)
+
+
+def full_uid(db, prefix: str) -> str:
+    """The uid of the one stored run whose uid starts with ``prefix`` (as a terminal's listing shows them);
+    ``prefix`` itself when none does; an error when several do."""
+    if len(prefix) < 4 or not prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return prefix
+    found = sorted({run["uid"] for run in db.search_runs(f'uid ~ "{prefix}"', limit=50, iterations=True)[0]
+                    if run["uid"].startswith(prefix)})
+    if len(found) > 1:
+        raise click.ClickException(f"uid {prefix} is the start of {len(found)} runs' uids: give more of it")
+    return found[0] if found else prefix
 
 
 def echo_structured(items: list, fmt: str) -> bool:
@@ -80,15 +113,77 @@ def echo_structured(items: list, fmt: str) -> bool:
     return fmt in ("json", "yaml")
 
 
-def format_runs_table(runs: list) -> str:
+def format_runs_table(runs: list, width: int | None = None) -> str:
+    """Runs as a table; a failed run's results column holds its error, in short.
+
+    With ``width`` (a terminal's), uids are cut to 8 characters (``mlrun get run`` takes no prefix: piped, they
+    stay whole) and each line to ``width``.
+    """
     rows = [("UID", "NAME", "STATE", "START", "RESULTS")]
     for run, under_parent in _children_under_parents(runs):
-        uid = run["uid"] + (f".{run['iteration']}" if run.get("iteration") else "")
+        uid = (run["uid"][:8] if width else run["uid"]) + (f".{run['iteration']}" if run.get("iteration") else "")
         if under_parent:  # right under its parent an iteration needs no uid
             uid = f"  iteration {run['iteration']}"
         results = ", ".join(f"{k}={v}" for k, v in list(run["outputs"].items())[:4])
+        if run["state"] == "error" and run.get("error"):
+            results = ", ".join(filter(None, (results, "error: " + short_line(run["error"], 60))))
         rows.append((uid, run["name"], run["state"], run["start_time"][:19].replace("T", " "), results))
-    return aligned(rows)
+    table = aligned(rows)
+    return "\n".join(elide(line, width) for line in table.splitlines()) if width else table
+
+
+def format_run_summary(record: dict, store: str) -> str:
+    """A finished run in a few lines for a terminal: what ran, how it ended, what it made, where to see more."""
+    meta, status = record["metadata"], record["status"]
+    uid = meta["uid"]
+    state = status["state"] + _took(status.get("start_time", ""), status.get("last_update", ""))
+    rows = [("run", f"{meta['name']} (uid {uid})"), ("state", state)]
+    if status.get("iterations"):  # a header row, then one row per iteration
+        rows.append(("iterations", str(len(status["iterations"]) - 1)))
+    if status.get("outputs"):
+        results = ", ".join(f"{k}={v}" for k, v in status["outputs"].items())
+        rows.append(("results", elide(results, terminal_width() - 12)))  # all of them: mlrun get run
+    for artifact in status.get("output_artifacts") or ():
+        rows.append(("artifact", f"{artifact.get('key', '')}: {artifact.get('target_path', '')}"))
+    # a failure's error is not repeated here: the command ends with it, after the log and this summary
+    rows += [("stored in", _without_password(store)), ("more", f"mlrun get run {uid}")]
+    return "\n".join(f"{label + ':':<12}{text}" for label, text in rows)
+
+
+def _took(start: str, end: str) -> str:
+    """`` in 1.2 s`` between two ISO times, or nothing when one is missing."""
+    from datetime import datetime
+
+    try:
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return ""
+    return f" in {seconds:.1f} s" if seconds < 120 else f" in {seconds / 60:.1f} min"
+
+
+def _without_password(url: str) -> str:
+    """A store URL fit to print: ``postgresql://user:secret@host/db`` loses ``:secret``."""
+    import re
+
+    return re.sub(r"^([a-z0-9+.-]+://[^/:@]*):[^/@]*@", r"\1@", url, flags=re.IGNORECASE)
+
+
+def short_line(text: str, limit: int = 120) -> str:
+    """The first non-empty line of ``text``, cut to ``limit`` characters."""
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return elide(line, limit)
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in "..." when cut."""
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
+
+
+def terminal_width() -> int:
+    """The terminal's width ($COLUMNS first), at least 40."""
+    import shutil
+
+    return max(shutil.get_terminal_size((100, 24)).columns, 40)
 
 
 def aligned(rows: list) -> str:
@@ -129,9 +224,7 @@ def _children_under_parents(runs: list):
 @user_errors
 def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fmt, rundb) -> None:
     """List the artifacts of stored runs, newest first, with their store:// URIs."""
-    from ..rundb import get_run_db
-
-    found = list(get_run_db(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
+    found = list(open_store(rundb).list_artifacts(name, project, tag, list(labels) or None, kind=kind,
                                                   category=category, best_iteration=best_iteration))
     if not echo_structured(found, fmt):
         from ..model import printable
@@ -152,9 +245,11 @@ def get_artifacts(name, project, tag, kind, category, labels, best_iteration, fm
 @user_errors
 def get_run(uid, iteration, fmt, rundb) -> None:
     """Show one run's full record."""
-    from ..rundb import get_run_db
-
-    record = get_run_db(rundb).read_run(uid, iteration)
+    db = open_store(rundb)
+    try:
+        record = db.read_run(uid, iteration)
+    except NotFoundError:
+        record = db.read_run(full_uid(db, uid), iteration)
     click.echo(record.to_yaml() if fmt == "yaml" else record.to_json(indent=2), nl=fmt == "json")
 
 
@@ -164,10 +259,13 @@ def get_run(uid, iteration, fmt, rundb) -> None:
 @user_errors
 def logs(uid, rundb) -> None:
     """Print a run's log (its captured stdout and stderr)."""
-    from ..rundb import get_run_db
-
+    db = open_store(rundb)
+    try:
+        log = db.read_log(uid)
+    except NotFoundError:
+        log = db.read_log(full_uid(db, uid))
     out = click.get_binary_stream("stdout")
-    out.write(get_run_db(rundb).read_log(uid))
+    out.write(log)
     out.flush()
 
 
@@ -182,7 +280,5 @@ def delete() -> None:
 @user_errors
 def delete_run(uid, rundb) -> None:
     """Delete a run, its iterations and its log."""
-    from ..rundb import get_run_db
-
-    get_run_db(rundb).del_run(uid)
+    open_store(rundb).del_run(uid)
     click.echo(f"deleted run {uid}")

@@ -18,7 +18,7 @@ from . import UsageLine, user_errors
 @click.option("--store", default=None, envvar="MLRUN_DBPATH", metavar="PATH_OR_URL",
               help="Run store to serve: a directory, s3://bucket/prefix or postgresql://user@host/db (password: "
                    "PGPASSWORD, ~/.pgpass or MLRUN_PG_PASSWORD rather than in the URL). "
-                   "Default: ~/.mlrun/db.")
+                   "Default: the folder ~/.mlrun/db.")
 @click.option("--token", default=None, envvar="MLRUN_TOKEN", metavar="TOKEN",
               help="Require this token (API: 'Authorization: Bearer TOKEN'; UI: a login page). "
                    "Prefer the environment variable: a command line is visible to other users.")

@@ -85,6 +85,15 @@ def param_args(parameters: dict) -> list[str]:
     return args
 
 
+def unread_parameters(ctx, path: str) -> None:
+    """Say, once on stderr, that a script which never asked for its context left its parameters unread."""
+    given = [key for key in ctx.parameters if not key.startswith("_")]
+    if given and not ctx.claimed and ctx.runtime.get("mode") != "noctx" and not ctx.iteration:
+        print(f"mlrun: {os.path.basename(path)} never calls get_or_create_ctx, so its parameters "
+              f"({', '.join(given)}) went unread; --mode noctx passes them as --KEY VALUE arguments",
+              file=sys.stderr)
+
+
 def main() -> int:
     if os.environ.get(PROGRESS_FD_ENV):
         from ..datastore.progress import adopt_launcher_stream
@@ -110,6 +119,7 @@ def main() -> int:
             record_result(ctx, call_handler(fn, ctx, file_handler_form(fn, ctx)), handler_returns(fn, ctx))
         else:
             runpy.run_path(path, run_name="__main__")
+            unread_parameters(ctx, path)
     except SystemExit as exc:
         error = exc  # finish() tells sys.exit(0) from a failing exit
     except BaseException as exc:  # noqa: BLE001 - whatever the code raised ends the run in state error

@@ -307,8 +307,9 @@ def test_a_script_that_never_commits_is_recorded_completed(workdir):
 def test_a_script_without_mlrun_is_recorded_under_its_file_name(workdir):
     write(workdir, "plain.py", "print('just a script')\n")
     proc = mlrun_cli("run", "--project", "demo", "-q", "plain.py", cwd=str(workdir))
-    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
+    assert proc.returncode == 0 and proc.stderr == ""
     record = only_run(os.environ["MLRUN_DBPATH"])
+    assert proc.stdout == record["metadata"]["uid"] + "\n"  # -q: the uid alone
     assert (record["metadata"]["name"], record["metadata"]["project"]) == ("plain", "demo")
     assert record["status"]["state"] == "completed"
     assert get_run_db().read_log(record["metadata"]["uid"]) == b"just a script\n"

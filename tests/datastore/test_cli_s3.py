@@ -4,10 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
-from helpers import ROOT, free_port, mlrun_cli
+from helpers import ROOT, free_port, mlrun_cli, terminal_reader
 from s3server import SECRET_KEY
 
 from mlrun.model import load_yaml
@@ -121,24 +120,9 @@ def cli_with_terminal_stderr(*args, cwd, env):
     proc = subprocess.Popen([sys.executable, "-m", "mlrun", *args], cwd=cwd, env={**os.environ, **env},
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
-    screen = []
-
-    def drain():
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's last writer is gone
-                break
-            if not data:
-                break
-            screen.append(data)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
+    screen = terminal_reader(master)
     stdout, _ = proc.communicate(timeout=120)
-    reader.join(timeout=30)
-    os.close(master)
-    return proc.returncode, stdout.decode(), b"".join(screen).decode("utf-8", "replace")
+    return proc.returncode, stdout.decode(), screen()
 
 
 UPLOADER = """

@@ -49,7 +49,10 @@ def _refused_fast(post, body: str, headers: dict, reason: str) -> requests.Respo
 
 
 def _function_runs(work: Workdir) -> list:
-    listed = mlrun_cli("get", "runs", "-o", "json", "--db", os.path.join(work.path, "function-home", "db"))
+    db = os.path.join(work.path, "function-home", "db")
+    if not os.path.isdir(db):  # no run was ever stored there (a store named with --db must exist to be read)
+        return []
+    listed = mlrun_cli("get", "runs", "-o", "json", "--db", db)
     assert listed.returncode == 0, listed.stderr
     return json.loads(listed.stdout)
 
