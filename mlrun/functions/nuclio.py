@@ -76,46 +76,23 @@ class NuclioFunction(Function):
         return handler_form(self.handler_callable(handler)) == "nuclio"
 
     def _serve(self, code_path: str, handler: str, env: Mapping[str, str], allow: tuple, verbose: bool) -> str:
-        import secrets
-
-        from ..protocol import TOKEN_ENV
         from ..runtimes.remote import register_token
 
         self.stop()
-        port = _free_port()
-        self._token = secrets.token_urlsafe(24)
-        command = [sys.executable, "-m", "mlrun", "serve", f"{code_path}:{handler}", "--host", "127.0.0.1",
-                   "--port", str(port), "--name", self.metadata.name or handler]
-        for prefix in allow:
-            command += ["--allow", prefix]
-        # the token goes by environment: a command line is visible to every user of the machine
-        child_env = {**os.environ, **dict(env), TOKEN_ENV: self._token}
-        log_path = os.path.join(os.path.dirname(code_path), "serve.log")
-        with open(log_path, "wb") as log:  # the server's access log and errors; the child holds its own copy
-            self._server = subprocess.Popen(command, env=child_env, stdout=None if verbose else log,
-                                            stderr=None if verbose else subprocess.STDOUT)
-        address = f"http://127.0.0.1:{port}"
-        _wait_until_up(address, self._server, log_path)
+        self._server, address, self._token = serve_locally(
+            f"{code_path}:{handler}", os.path.dirname(code_path), ("--name", self.metadata.name or handler),
+            allow, env, verbose)
         register_token(address, self._token)
         self.status.address, self.status.state = address, "ready"
         self.status.external_invocation_urls = [address]
         self.status.nuclio_name = _dns_name(self.metadata.name or "function")
-        import atexit
-
-        atexit.register(self.stop)
         return address
 
     def stop(self) -> None:
         """Stop the function this object serves on this machine (if it does)."""
         server, self._server = self._server, None
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
         if server is not None:
+            stop_server(server)
             self.status.state = "stopped"
 
     # -- calling ------------------------------------------------------------------------------------------
@@ -123,28 +100,16 @@ class NuclioFunction(Function):
                timeout: float = 60.0):
         """Call the deployed function: ``path`` on its URL, ``body`` (a mapping or list as JSON, else bytes/text);
         ``method`` defaults to ``POST`` with a body, else ``GET``.  The answer decoded from JSON when it is JSON,
-        else its text; an HTTP error answer raises ``MLRunError`` with its status and first line."""
-        import json
-
-        import requests
-
-        address = self._address()
-        method = (method or ("POST" if body is not None else "GET")).upper()
-        data, send = (json.dumps(body).encode(), {"Content-Type": "application/json"}) if isinstance(
-            body, (Mapping, list)) else (body.encode() if isinstance(body, str) else body, {})
-        send.update(dict(headers or {}))
-        if self._token:
-            send["Authorization"] = f"Bearer {self._token}"
-        url = f"{address}/{path.lstrip('/')}" if path else address
-        try:
-            answer = requests.request(method, url, data=data, headers=send, timeout=timeout)
-        except requests.RequestException as exc:
-            raise MLRunError(f"cannot reach function {self.metadata.name or '?'!r} at {url}: {exc}") from None
-        kind = answer.headers.get("Content-Type", "")
+        else its text; an HTTP error answer raises ``MLRunError`` with its status and first line.  The call and
+        its answer take at most ``timeout`` seconds and ``$MLRUN_INVOKE_MAX_ANSWER`` bytes (64 MiB)."""
+        sent = {**({"Authorization": f"Bearer {self._token}"} if self._token else {}), **dict(headers or {})}
+        name = self.metadata.name or "?"
+        answer = call(self._address(), path, body, method, sent, timeout, f"function {name!r}")
         if answer.status_code >= 400:
-            line = (answer.text.strip().splitlines() or [""])[0][:300]
-            raise MLRunError(f"function {self.metadata.name or '?'!r} answered HTTP {answer.status_code}: {line}")
-        return answer.json() if "json" in kind else answer.text
+            from ..protocol import answer_error
+
+            raise MLRunError(f"function {name!r} answered HTTP {answer.status_code}: {answer_error(answer.content)}")
+        return answer.json() if "json" in answer.headers.get("Content-Type", "") else answer.text
 
     def _address(self) -> str:
         if not self.status.address:
@@ -175,6 +140,76 @@ def _module_name(name: str) -> str:
 
 def _dns_name(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "function"
+
+
+#: the largest answer ``invoke`` reads, in bytes
+INVOKE_MAX_ANSWER_ENV = "MLRUN_INVOKE_MAX_ANSWER"
+
+
+def serve_locally(target: str, folder: str, args: tuple = (), allow: tuple = (), env: Mapping | None = None,
+                  verbose: bool = False) -> tuple[subprocess.Popen, str, str]:
+    """Start ``mlrun serve TARGET ARGS`` on 127.0.0.1 at a free port with a fresh token, from ``folder`` (where its
+    output goes, ``serve.log``, unless ``verbose``); ``(process, address, token)`` once it answers.  Stopped when
+    this process ends.  The token goes by environment: a command line is visible to every user of the machine."""
+    import atexit
+    import secrets
+
+    from ..protocol import TOKEN_ENV
+
+    port, token = _free_port(), secrets.token_urlsafe(24)
+    command = [sys.executable, "-m", "mlrun", "serve", target, "--host", "127.0.0.1", "--port", str(port), *args]
+    for prefix in allow:
+        command += ["--allow", prefix]
+    log_path = os.path.join(folder, "serve.log")
+    with open(log_path, "wb") as log:  # the server's access log and errors; the child holds its own copy
+        server = subprocess.Popen(command, env={**os.environ, **dict(env or {}), TOKEN_ENV: token}, cwd=folder,
+                                  stdin=subprocess.DEVNULL, stdout=None if verbose else log,
+                                  stderr=None if verbose else subprocess.STDOUT)
+    atexit.register(stop_server, server)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(address, server, log_path)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server, address, token
+
+
+def stop_server(server: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a server ``serve_locally`` started (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def call(address: str, path: str = "", body=None, method: str = "", headers: Mapping | None = None,
+         timeout: float = 60.0, what: str = "the function"):
+    """``method`` (default: ``POST`` with a body, else ``GET``) on ``address`` + ``path`` with ``body`` (a mapping
+    or list as JSON, else bytes or text as they are); the answer, read whole within ``timeout`` seconds and
+    ``$MLRUN_INVOKE_MAX_ANSWER`` bytes.  An address that cannot be reached is one ``MLRunError`` naming ``what``."""
+    import json
+
+    import requests
+
+    from .. import transport
+
+    method = (method or ("POST" if body is not None else "GET")).upper()
+    sent = dict(headers or {})
+    if isinstance(body, (Mapping, list)):
+        body = json.dumps(body)
+        sent.setdefault("Content-Type", "application/json")
+    url = f"{address.rstrip('/')}/{path.lstrip('/')}" if path else address
+    with transport.session() as http:
+        try:
+            return transport.request(http, method, url, data=body, headers=sent, deadline=timeout,
+                                     limit=transport.env_bytes(INVOKE_MAX_ANSWER_ENV, 64 * 1024 * 1024),
+                                     limit_env=INVOKE_MAX_ANSWER_ENV)
+        except requests.RequestException as exc:
+            raise MLRunError(f"cannot reach {what} at {url}: {type(exc).__name__}") from None
 
 
 def _free_port() -> int:

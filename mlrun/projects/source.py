@@ -52,7 +52,8 @@ def clone(url: str, context: str) -> None:
     url, _, branch = url.partition("#")
     if os.listdir(context):
         raise InvalidInputError(f"cannot clone {url} into {context}: the folder is not empty")
-    command = ["git", "clone", "--quiet", *(["--branch", branch] if branch else []), url, context]
+    # "--" ends the options: a URL or branch starting with "-" is never read as one of git's options
+    command = ["git", "clone", "--quiet", *([f"--branch={branch}"] if branch else []), "--", url, context]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=GIT_TIMEOUT,
                               env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})

@@ -98,11 +98,11 @@ class ServingFunction(Function):
 
     def stop(self) -> None:
         """Stop the function ``deploy`` serves on this machine (if it does)."""
-        from .deploy import stop
+        from ..functions.nuclio import stop_server
 
         server, self._server = self._server, None
         if server is not None:
-            stop(server)
+            stop_server(server)
             self.status.state, self.status.address, self.status.external_invocation_urls = "stopped", "", []
 
     def invoke(self, path: str = "/v2/models/", body: Any = None, method: str = "", headers: Mapping | None = None,
