@@ -67,9 +67,9 @@ class Call:
     def error(self) -> DeadlineExceeded:
         hint = f"set ${self.env} to wait longer" if self.env else ""
         if not self.headers:
-            return DeadlineExceeded(f"{self.address}: no answer within {self.seconds:g}s"
+            return DeadlineExceeded(f"{self.address}: no answer within {round(self.seconds, 2):g}s"
                                     + (f" ({hint})" if hint else ""))
-        return DeadlineExceeded(f"{self.address}: no complete answer within {self.seconds:g}s "
+        return DeadlineExceeded(f"{self.address}: no complete answer within {round(self.seconds, 2):g}s "
                                 f"(got {self.got} bytes{'; ' + hint if hint else ''})")
 
     def check(self) -> None:

@@ -185,16 +185,17 @@ class PostgresRunDB(RunDB):
         seconds = call_seconds()
         limit_ms = max(1, int(seconds * 1000))
         connect_timeout = min(int(os.environ.get("MLRUN_PG_CONNECT_TIMEOUT", "10")), math.ceil(seconds))
-        try:
-            conn = psycopg.connect(self.url.replace("postgres://", "postgresql://", 1), autocommit=True,
-                                   connect_timeout=max(connect_timeout, 1),
-                                   options=f"-c statement_timeout={limit_ms} "
-                                           f"-c idle_in_transaction_session_timeout={limit_ms}", **options)
-        except (psycopg.Error, ValueError) as exc:
-            raise StoreError(self._message("cannot connect to run store", exc)) from None
         from ..transport import current
 
         call = current()
+        try:
+            conn = _connect_within(seconds if call is None else call, lambda: psycopg.connect(
+                self.url.replace("postgres://", "postgresql://", 1), autocommit=True,
+                connect_timeout=max(connect_timeout, 1),
+                options=f"-c statement_timeout={limit_ms} -c idle_in_transaction_session_timeout={limit_ms}",
+                **options))
+        except (psycopg.Error, ValueError) as exc:
+            raise StoreError(self._message("cannot connect to run store", exc)) from None
         if call is not None:  # the schema check below is part of the call that connects
             call.watch(conn)
         try:
@@ -402,6 +403,34 @@ def _schema_version(conn) -> int:
     if exists is None:
         return 0
     return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def _connect_within(bound, connect):
+    """``connect()`` within ``bound`` (a ``transport.Call``, or seconds): psycopg bounds connecting in whole seconds,
+    two at least, so a thread waits for it; a connection that arrives too late is closed."""
+    from concurrent.futures import Future
+    from concurrent.futures import TimeoutError as Late
+
+    future: Future = Future()
+
+    def attempt():
+        try:
+            future.set_result(connect())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            future.set_exception(exc)
+
+    threading.Thread(target=attempt, name="mlrun-pg-connect", daemon=True).start()
+    seconds = bound if isinstance(bound, (int, float)) else bound.remaining()
+    try:
+        return future.result(timeout=max(seconds, 0))
+    except Late:
+        future.add_done_callback(lambda done: done.exception() is None and done.result().close())
+        if isinstance(bound, (int, float)):
+            from ..transport import DeadlineExceeded
+
+            raise DeadlineExceeded(f"no connection to the run store within {seconds:g}s "
+                                   f"(set ${TIMEOUT_ENV} to wait longer)") from None
+        raise bound.error() from None
 
 
 def call_seconds() -> float:

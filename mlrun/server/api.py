@@ -59,10 +59,13 @@ def iteration_arg() -> int:
     return whole_number(request.args.get("iteration", "0"), "iteration", high=MAX_ITERATION)
 
 
+ANSWER_MARGIN = 0.5  # seconds kept, at most, of a client's deadline to send it the store's error in time
+
+
 @bp.before_request
 def pass_on_deadline():
-    """The store gives up when the client does (its deadline header): a write whose client gave up is not applied
-    later."""
+    """The store gives up a little before the client does (its deadline header): the client hears why, and a
+    write whose client gave up is not applied later."""
     import time
 
     from ..rundb.base import set_caller_deadline
@@ -72,7 +75,10 @@ def pass_on_deadline():
         left = float(text) if text else None
     except ValueError:
         left = None
-    set_caller_deadline(time.time() + left if left is not None and 0 <= left < float("inf") else None)
+    if left is None or not 0 <= left < float("inf"):
+        set_caller_deadline(None)
+        return
+    set_caller_deadline(time.time() + left - min(ANSWER_MARGIN, left / 10))
 
 
 @bp.teardown_request

@@ -88,8 +88,10 @@ def test_through_a_server_a_frozen_store_is_503_and_a_given_up_write_is_never_ap
         pg.freeze()
         try:
             started = time.monotonic()
-            with pytest.raises(StoreError, match="no answer within 2s"):
-                client.store_run(late)  # the client gives up before the server's own deadline (5 s)
+            # the server gives up a little before its client does, and well before its own deadline (5 s): the
+            # client hears why (on a machine too slow to answer within that margin, it gives up itself)
+            with pytest.raises(StoreError, match=r"run store failed|no (complete )?answer within 2s"):
+                client.store_run(late)
             assert time.monotonic() - started < 2 + SLACK
             for path, status in (("/ready", "not ready"), ("/healthz", "store unreachable")):
                 started = time.monotonic()
