@@ -110,7 +110,7 @@ def run_document(path: str | Path, tmp_path: Path, copies: tuple[str, ...] = ())
     name = os.path.relpath(path, ROOT)
     blocks = document_blocks(path)
     work = tmp_path / "reader"
-    work.mkdir()
+    work.mkdir(parents=True)
     for folder in copies:
         shutil.copytree(os.path.join(ROOT, folder), work / folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLRUN_", "AWS_", "S3_"))}

@@ -32,6 +32,52 @@ def test_page_blocks_run_from_an_empty_folder(page, tmp_path):
     run_document(DOCS / page, tmp_path)
 
 
+SAMPLE = """\
+<!-- docs-test: save-as params.yaml -->
+```yaml
+p1: 5
+```
+
+<!-- docs-test: save-as job.py -->
+```python
+import os, yaml
+open("job-ran", "a").write("x")
+print("p1 =", yaml.safe_load(open("params.yaml"))["p1"], os.environ["GREETING"])
+```
+
+```bash
+test "$(ls -A | tr '\\n' ' ')" = "job.py params.yaml "  # the saved files, nothing else
+export GREETING=hello
+python job.py | grep -x "p1 = 5 hello"
+```
+
+!!! note
+    ```python
+    import os
+    assert os.environ["GREETING"] == "hello" and open("job-ran").read() == "x"
+    ```
+
+<!-- docs-test: fails: on purpose -->
+```bash
+mlrun get run no-such-uid
+```
+
+<!-- docs-test: skip: never run -->
+```bash
+exit 1
+```
+"""
+
+
+def test_runner_saves_files_keeps_the_session_and_expects_failures(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(SAMPLE)
+    assert run_document(page, tmp_path / "ok") == [13, 20, 26]
+    page.write_text(SAMPLE.replace("<!-- docs-test: fails: on purpose -->", ""))  # an error not expected
+    with pytest.raises(AssertionError, match=r"page.md:26 \(bash\) exited [1-9]"):
+        run_document(page, tmp_path / "bad")
+
+
 def test_fences_are_tagged_and_markers_known():
     assert [problem for page in PAGES for problem in block_problems(DOCS / page)] == []
 
