@@ -175,6 +175,8 @@ class RunDB(ABC):
         # bounds as UTC text, as stores keep times: compared as instants
         since, until = (None if t is None else parse_time(t, n) for t, n in ((since, "since"), (until, "until")))
         field = sort if isinstance(sort, str) else "start_time"
+        from .filters import parse_labels
+
         runs = self.list_summaries(name=name or None, project=project or None, labels=parse_labels(labels),
                                    state=state or None, since=since, until=until, sort=field,
                                    desc=desc if isinstance(sort, str) or sort else True, limit=last or limit,
@@ -228,6 +230,7 @@ class RunDB(ABC):
         Each entry is the record's artifact entry plus ``uid``, ``run_name``, ``project`` and ``iteration`` of
         its run."""
         from . import artifacts
+        from .filters import parse_labels
         from .lists import ArtifactList
 
         artifacts.check_category(category)
@@ -244,6 +247,7 @@ class RunDB(ABC):
         """Remove the matching artifact entries (``list_artifacts``' meaning) from the stored records; how
         many went.  The artifacts' files are left where they are: a record only points at them."""
         from . import artifacts
+        from .filters import parse_labels
 
         wanted, removed = parse_labels(labels), 0
         for data in list(self.run_data_of(project or None)):
@@ -340,6 +344,7 @@ def select_summaries(summaries, name=None, project=None, labels=None, state=None
                      sort="start_time", desc=True, limit=None, offset=0, iterations=False) -> list[dict]:
     """Filter, sort and page run summaries in memory: for back ends without a query engine."""
     from ..model import RECORD_TIMES, known_time
+    from .filters import parse_labels
 
     check_sort(sort)
     labels = parse_labels(labels)
@@ -406,21 +411,6 @@ def password_spellings(url: str) -> list[str]:
     for case in (str.lower, str.upper):
         encoded |= {re.sub("%[0-9A-Fa-f]{2}", lambda m, case=case: case(m.group(0)), e) for e in encoded}
     return [p for p in {*encoded, decoded} if p]
-
-
-def parse_labels(labels) -> dict | None:
-    """A label filter as ``{key: value}`` (``None``: has the label), from ``"k=v"``, ``["k=v", "k"]`` or a mapping."""
-    if labels is None or isinstance(labels, Mapping):
-        return dict(labels) if labels else None
-    parsed: dict = {}
-    for item in [labels] if isinstance(labels, str) else labels:
-        key, sep, value = str(item).partition("=")
-        if not key.strip():
-            from ..errors import InvalidSpecError
-
-            raise InvalidSpecError(f"label filter {item!r} has no key (expected KEY or KEY=VALUE)", "label")
-        parsed[key.strip()] = value if sep else None
-    return parsed or None
 
 
 def check_count(value, name: str) -> None:

@@ -23,6 +23,7 @@ parameters keep their JSON types), a word or quoted string with strings only.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import InvalidSpecError
@@ -379,8 +380,6 @@ class Dialect:
     def listing_where(self, name=None, project=None, labels=None, state=None, since=None, until=None,
                       iterations=False) -> tuple[str, list]:
         """The WHERE clause (with its leading space, or empty) and arguments for ``RunDB.list_runs``' filters."""
-        from .base import parse_labels
-
         labels = parse_labels(labels)
         check_listing_text(name=name, project=project, state=state, labels=labels)
         where: list[str] = []
@@ -478,3 +477,16 @@ def to_sql(tree, dialect: Dialect) -> tuple[str, list]:
     """A SQL condition over the ``runs`` table (its ``summary`` column) and its arguments."""
     args: list = []
     return dialect.where(tree, args), args
+
+
+def parse_labels(labels) -> dict | None:
+    """A label filter as ``{key: value}`` (``None``: has the label), from ``"k=v"``, ``["k=v", "k"]`` or a mapping."""
+    if labels is None or isinstance(labels, Mapping):
+        return dict(labels) if labels else None
+    parsed: dict = {}
+    for item in [labels] if isinstance(labels, str) else labels:
+        key, sep, value = str(item).partition("=")
+        if not key.strip():
+            raise InvalidSpecError(f"label filter {item!r} has no key (expected KEY or KEY=VALUE)", "label")
+        parsed[key.strip()] = value if sep else None
+    return parsed or None

@@ -142,7 +142,7 @@ class HTTPRunDB(RunDB):
 
     def list_artifacts(self, name="", project="", tag="", labels=None, kind="", category="", best_iteration=False):
         """The server's ``GET /api/artifacts``, page by page (the server reads the records, once)."""
-        from .base import parse_labels
+        from .filters import parse_labels
         from .lists import ArtifactList
 
         params = _filters(name or None, project or None, parse_labels(labels), None, None, None, False)
@@ -183,7 +183,7 @@ class HTTPRunDB(RunDB):
 
 
 def _filters(name, project, labels, state, since, until, iterations) -> dict:
-    from .base import parse_labels
+    from .filters import parse_labels
 
     labels = parse_labels(labels)
     params: dict = {key: value for key, value in

@@ -4,8 +4,7 @@ from __future__ import annotations
 from ..errors import InvalidSpecError
 from ..model import RUN_STATES, parse_time
 from ..rundb import RunDB
-from ..rundb.base import parse_labels
-from ..rundb.filters import SORT_FIELDS, parse, sort_field
+from ..rundb.filters import SORT_FIELDS, parse, parse_labels, sort_field
 from ..rundb.search import AtLeast, page_total
 
 DEFAULT_LIMIT = 100
