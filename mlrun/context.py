@@ -470,7 +470,7 @@ class RunContext:
         """
         data = self._record.to_dict(copy)
         if not data["metadata"]["name"]:  # named by the code later, if it calls get_or_create_ctx(name)
-            data["metadata"] = dict(data["metadata"], name=_default_name(self._record))
+            data["metadata"] = dict(data["metadata"], name=self._record.shown_name())
         return self._secrets.mask_record(data) if masked else data
 
     def to_yaml(self) -> str:
@@ -673,9 +673,3 @@ def _run_logger(level: str):
     logger = logging.getLogger(f"mlrun.run.{level}")
     logger.setLevel(level.upper())
     return logger
-
-
-def _default_name(record: RunRecord) -> str:
-    command = record.spec.runtime.get("command", "") if isinstance(record.spec.runtime, dict) else ""
-    base = os.path.splitext(os.path.basename(command.rstrip("/")))[0] if command else ""
-    return base or "run"

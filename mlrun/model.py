@@ -783,6 +783,13 @@ class RunRecord:
     def state(self) -> str:
         return self.status.state
 
+    def shown_name(self) -> str:
+        """The run's name; until its code names it, its command's (``train`` for ``train.py``), else ``run``."""
+        if self.metadata.name:
+            return self.metadata.name
+        command = self.spec.runtime.get("command", "") if isinstance(self.spec.runtime, dict) else ""
+        return os.path.splitext(os.path.basename(command.rstrip("/")))[0] or "run"
+
     @property
     def outputs(self) -> dict:
         return self.status.outputs

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from _thread import allocate_lock as Lock  # threading itself is not needed to import this module
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,8 @@ from .errors import SecretError
 
 SOURCE_KINDS = ("file", "env", "inline")
 MASK = "******"
+#: how a secret reads when user code logs it as a number (``int(secret)``, ``float(secret)``)
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 #: shorter values are not masked: hiding every "1" or "a" would make output unreadable
 MIN_MASKED_LENGTH = 3
 #: keys whose values say where a store is, not how to get in: never masked, so an error can name the endpoint
@@ -257,11 +260,17 @@ _TRIE_MAX_LENGTH = 256
 class _Values(list):
     """Values to hide, longest first, with their compiled matchers built on first need."""
 
-    __slots__ = ("_text_matcher", "_bytes_matcher", "_escaped")
+    __slots__ = ("_text_matcher", "_bytes_matcher", "_escaped", "_numbers")
 
     def __init__(self, values: Iterable[str] = ()):
         super().__init__(values)
-        self._text_matcher = self._bytes_matcher = self._escaped = None
+        self._text_matcher = self._bytes_matcher = self._escaped = self._numbers = None
+
+    def numbers(self) -> frozenset:
+        """The values that read as numbers: a result logged as ``int(secret)`` shows the secret as a number."""
+        if self._numbers is None:
+            self._numbers = frozenset(float(v) for v in self if _NUMBER.fullmatch(v.strip()))
+        return self._numbers
 
     def escaped(self) -> _Values:
         """The values as they show inside JSON strings (JSON escapes character by character)."""
@@ -404,9 +413,19 @@ def mask_data(data, values: Mapping | Iterable[str]):
 
 
 def _mask_data(data, maskable: list[str]):
-    if not _shows(data, maskable):
+    maskable = maskable if isinstance(maskable, _Values) else _Values(maskable)
+    if not _shows(data, maskable) and not (maskable.numbers() and _shows_number(data, maskable.numbers())):
         return data
     return _hide_in_data(data, maskable)
+
+
+def _shows_number(item, numbers: frozenset) -> bool:
+    """Whether a number of ``item`` is a secret value (walked only when a secret reads as a number)."""
+    if isinstance(item, dict):
+        return any(_shows_number(v, numbers) for v in item.values())
+    if isinstance(item, (list, tuple)):
+        return any(_shows_number(v, numbers) for v in item)
+    return item.__class__ in (int, float) and item in numbers
 
 
 def _shows(data, maskable: list[str]) -> bool:
@@ -483,14 +502,17 @@ def _hide_in_record(item, maskable: list[str]):
 
 def _hide_in_data(data, maskable: list[str]):
     """``data`` with values hidden: a run record (a mapping with ``metadata``) keeps its structure."""
+    maskable = maskable if isinstance(maskable, _Values) else _Values(maskable)
     if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
         return _hide_in_record(data, maskable)
     return _hide_in(data, maskable)
 
 
-def _hide_in(item, maskable: list[str]):
+def _hide_in(item, maskable: _Values):
     if isinstance(item, str):
         return _hide(item, maskable)
+    if item.__class__ in (int, float) and item in maskable.numbers():
+        return MASK
     if isinstance(item, dict):
         return {_hide_in(k, maskable): _hide_in(v, maskable) for k, v in item.items()}
     if isinstance(item, (list, tuple)):

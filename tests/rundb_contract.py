@@ -192,6 +192,10 @@ class RunDBContract:
             assert db.search_runs(expr, sort=sort, limit=3, offset=matching + 5)[1] == matching  # past the end
             assert db.search_runs(expr, sort=sort)[1] == matching
         assert db.count_runs() == 12 and db.count_runs(labels={"team": "b"}) == 4  # exact, whatever the store
+        # labels in every form list_runs takes
+        assert db.count_runs(labels="team=b") == db.count_runs(labels=["team=b"]) == 4
+        assert db.count_runs(labels=["team"]) == 12
+        assert db.search_runs("outputs.accuracy >= 0.25", labels=["team=b"], total_exact=True)[1] == 3
 
     def test_search_errors_point_at_the_token(self, db):
         with pytest.raises(InvalidInputError, match="after .>. .*position 20, got .and."):

@@ -68,7 +68,7 @@ def log_artifact(record: RunRecord, item: str | Artifact, body: bytes | str | No
         **({"size": size, "sha256": digest} if digest else {}),
         "format": artifact.format,
         "labels": dict(artifact.labels),
-        "producer": {"name": record.metadata.name, "uid": record.metadata.uid},
+        "producer": {"name": record.shown_name(), "uid": record.metadata.uid},
         "sources": [{"key": i["key"], "path": i["path"]} for i in record.spec.input_objects],
         **({"tag": tag} if tag else {}),
         "uri": artifact_uri(record, artifact.kind, key, tag),

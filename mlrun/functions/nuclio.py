@@ -38,7 +38,8 @@ class NuclioFunction(Function):
                env: Mapping[str, str] | None = None, allow: tuple = ()) -> str:
         """Write the bundle (into ``bundle_dir``, default ``$MLRUN_HOME/functions/<name>``) and serve the function
         locally; its URL (also ``fn.status.address``).  ``allow``: paths and URLs the served runs may read and write
-        besides the working directory (``mlrun serve --allow``)."""
+        besides the bundle's folder, where the function runs (``mlrun serve --allow``): the caller's own files
+        are out of its reach unless allowed here."""
         from ..config import home_dir
         from ..deploy.bundle import write_bundle
         from .code import write_text

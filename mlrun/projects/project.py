@@ -115,6 +115,11 @@ class MlrunProject:
 
         return SimpleNamespace(name=self.name)
 
+    @property
+    def spec(self) -> MlrunProject:
+        """MLRun 1.x's ``project.spec.params``, ``.artifact_path``, ``.context``...: the same fields, kept flat here."""
+        return self
+
     # -- parameters and secrets ---------------------------------------------------------------------------
     def get_param(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)

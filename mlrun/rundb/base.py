@@ -342,6 +342,7 @@ def select_summaries(summaries, name=None, project=None, labels=None, state=None
     from ..model import RECORD_TIMES, known_time
 
     check_sort(sort)
+    labels = parse_labels(labels)
 
     def wanted(s: dict) -> bool:
         return ((iterations or not s.get("iteration"))

@@ -379,6 +379,9 @@ class Dialect:
     def listing_where(self, name=None, project=None, labels=None, state=None, since=None, until=None,
                       iterations=False) -> tuple[str, list]:
         """The WHERE clause (with its leading space, or empty) and arguments for ``RunDB.list_runs``' filters."""
+        from .base import parse_labels
+
+        labels = parse_labels(labels)
         check_listing_text(name=name, project=project, state=state, labels=labels)
         where: list[str] = []
         args: list = []

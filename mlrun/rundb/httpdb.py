@@ -183,6 +183,9 @@ class HTTPRunDB(RunDB):
 
 
 def _filters(name, project, labels, state, since, until, iterations) -> dict:
+    from .base import parse_labels
+
+    labels = parse_labels(labels)
     params: dict = {key: value for key, value in
                     (("name", name), ("project", project), ("state", state), ("since", since), ("until", until))
                     if value is not None}

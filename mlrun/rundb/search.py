@@ -61,9 +61,11 @@ def search_in_sql(db, dialect, filter, sort, desc, limit, offset, filters: dict,
     """``RunDB.search_runs`` for a SQL store: ``db.where(**filters)`` gives the listing filters' WHERE
     clause and arguments, ``db.query(sql, args)`` the rows.  Every filter and sort reads an index: numbers
     and labels are rows of ``run_numbers`` and ``run_labels``."""
+    from .base import parse_labels
     from .filters import to_sql
 
     by_value = check_search_sort(sort)
+    filters = {**filters, "labels": parse_labels(filters.get("labels"))}
     where, args = db.where(**filters)
     tree = parse(filter) if filter else None
     if tree is not None:

@@ -348,6 +348,18 @@ def test_handler_mode(workdir, handler, state, outputs, error):
     assert record["status"]["outputs"] == outputs
 
 
+def test_an_unnamed_handler_run_names_its_artifacts_producer_as_its_record(workdir):
+    write(workdir, "tables.py", """\
+        def make(ctx):
+            ctx.log_artifact("t.txt", body="rows")
+    """)
+    proc = mlrun_cli("run", "--handler", "make", "tables.py", cwd=str(workdir))
+    assert proc.returncode == 0, proc.stderr
+    record = only_run(os.environ["MLRUN_DBPATH"])
+    assert record["metadata"]["name"] == "tables"
+    assert record["status"]["output_artifacts"][0]["producer"] == {"name": "tables", "uid": record["metadata"]["uid"]}
+
+
 def test_save_to_a_file_and_to_a_directory(workdir):
     target = workdir / "records" / "nested" / "last.yaml"
     proc = mlrun_cli("run", "-q", "--uid", "u-file", "--save-to", str(target), "example1.py", cwd=str(workdir))

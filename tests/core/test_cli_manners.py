@@ -193,7 +193,7 @@ def test_the_readme_install_block_names_every_extra():
     install = readme[readme.index("## Install"):]
     install = install[:install.index("```\n", install.index("```bash") + 7)]
     listed = set(re.findall(r"pip install '\.\[(\w+)\]'", install))
-    assert listed == extras - {"test", "docs"}  # the docs tools are installed where the README builds the docs
+    assert listed == extras - {"test", "docs"}  # docs: building the documentation site, not a feature
     assert "Default: the folder `~/.mlrun/db`" in readme
 
 

@@ -294,3 +294,16 @@ def test_a_secret_the_code_logs_is_masked_in_the_record():
     assert "tok-3141" not in json.dumps(record) and "tok-3141" not in ctx.to_yaml()
     assert record["status"]["outputs"] == {"token": "******", "nested": {"urls": ["https://u:******@host"]}}
     assert record["metadata"]["labels"]["auth"] == "******" and record["status"]["commit_message"] == "logged ******"
+
+
+def test_a_secret_the_code_logs_as_a_number_is_masked_in_the_record():
+    ctx = get_or_create_ctx("x", secrets={"PIN": "4567", "RATE": "0.125"})
+    ctx.log_output("pin", int(ctx.get_secret("PIN")))
+    ctx.log_outputs({"rate": float(ctx.get_secret("RATE")), "in_a_list": [1, 4567.0], "other": 4568})
+    ctx.log_metric("loss", 4567)
+    ctx.commit()
+    record = stored(ctx.uid)
+    shown = json.dumps([record["status"]["outputs"], record["status"].get("metrics")])
+    assert "4567" not in shown and "0.125" not in shown, shown  # (a uid or a time may hold those digits by chance)
+    assert record["status"]["outputs"] == {"pin": "******", "rate": "******", "in_a_list": [1, "******"],
+                                           "other": 4568}

@@ -32,6 +32,9 @@ def make_project(folder: Path):
 def check_loaded(project, folder: Path) -> None:
     assert project.name == "demo" and project.context == str(folder)
     assert project.params == {"epochs": 2} and project.description == "a demo"
+    # MLRun 1.x's nesting of the same fields
+    assert project.spec.params == {"epochs": 2} and project.spec.artifact_path == "artifacts"
+    assert project.spec.context == str(folder) and project.metadata.name == "demo"
     assert [f.metadata.name for f in project.list_functions()] == ["train", "validate", "nb"]
     assert [w["name"] for w in project.workflows] == ["main"]
     run = project.run_function("train", params={"lr": 0.2})
