@@ -1,4 +1,4 @@
-"""The package's shape: the layer order of the README's layout section, no import cycles, short functions, ruff.
+"""The package's shape: the layer order of docs/development.md's layout, no import cycles, short functions, ruff.
 
 Every import in ``mlrun/`` (those inside functions too) is read with ``ast``; a module may import from its
 own layer or a lower one, never from a higher one, and no two modules may import each other, directly or
@@ -16,7 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "mlrun")
 
-#: bottom to top, as the README's layout section writes them down; a package name covers its modules
+#: bottom to top, as docs/development.md's layout section writes them down; a package name covers its modules
 LAYERS = [
     ["errors", "config", "utils"],
     ["registry", "model", "params", "secrets", "templates"],
@@ -62,7 +62,7 @@ def layer_of(module: str) -> int | None:
     for number, names in enumerate(LAYERS):
         if top in names:
             return number
-    raise AssertionError(f"{module} is in no layer: add it to LAYERS and to the README's layout section")
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS and to the layout section of docs/development.md")
 
 
 def imports_of(module: str, path: str, known: dict) -> set[str]:

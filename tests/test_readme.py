@@ -12,7 +12,7 @@ from helpers import ROOT
 
 README = os.path.join(ROOT, "README.md")
 #: repository folders copied into the reader's folder before the README's blocks run
-COPIES = ("examples", "handlers")
+COPIES = ()
 
 
 def test_readme_fences_are_tagged_and_markers_known():
