@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from ..artifacts import viewer_of
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
+from ..rundb.filters import field_names, filter_help, is_key
 from .api import check_artifact, check_path_uid, iteration_arg, run_db
 from .auth import COOKIE, SESSION_MAX_AGE, TooManyAttempts
 from .charts import is_series, last_value, metric_series
@@ -42,6 +43,8 @@ LISTED_LABELS = 12
 LISTED_OUTPUTS = 4
 COMPARED_KEYS = 200
 COMPARED_CHARTS = 50
+#: label, output and parameter keys the filter box suggests at most
+SUGGESTED_KEYS = 200
 #: metric histories longer than this are cut short in the page's YAML (the download has them whole)
 YAML_LIST_ITEMS = 20
 IMAGE_FORMATS = ("png", "jpg", "jpeg", "gif", "webp")
@@ -61,11 +64,12 @@ def runs():
     # an empty form field means "any", and the label box takes several labels separated by commas
     args = MultiDict([(k, p.strip()) for k, v in request.args.items(multi=True)
                       for p in (v.split(",") if k == "label" else [v]) if p.strip()])
-    error, page = "", None
+    error, page, suggestions = "", None, filter_suggestions([])
     try:
         query = ListQuery.from_args(args, strict=False)
         db = run_db()
         page = query.fetch(db)
+        suggestions = filter_suggestions(page.runs)
         page.runs = [summary_row(summary) for summary in page.runs]
         for row in page.runs:
             if not row["name"] and row["uid"]:  # a run of a function never reached has no name: show its URL
@@ -74,7 +78,8 @@ def runs():
         query, error = ListQuery(), str(exc)
     form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until", "filter")}
     form["label"] = ", ".join(args.getlist("label"))
-    html = render_template("runs.html", page=page, query=query, form=form, error=error, states=RUN_STATES)
+    html = render_template("runs.html", page=page, query=query, form=form, error=error, states=RUN_STATES,
+                           suggestions=suggestions, filter_help=filter_help())
     return html, 400 if error else 200
 
 
@@ -224,6 +229,22 @@ def summary_row(summary) -> dict:
         row[key] = summary.get(key) if isinstance(summary.get(key), dict) else {}
     row["more_labels"] = more_labels
     return row
+
+
+def filter_suggestions(summaries: list) -> list[str]:
+    """The fields the filter box offers: the language's own, and the label, output and parameter keys of the runs
+    on the page (a cheap sample of the store's keys: no query of its own), at most ``SUGGESTED_KEYS`` of them."""
+    fields = [field for field in field_names() if not field.endswith(".KEY")]
+    keyed: dict = {}
+    for summary in summaries:
+        for prefix in ("labels", "outputs", "parameters"):
+            mapping = summary.get(prefix) if isinstance(summary, dict) else None
+            if isinstance(mapping, dict):
+                keyed.update(dict.fromkeys(f"{prefix}.{key}" for key in itertools.islice(mapping, SUGGESTED_KEYS)
+                                           if is_key(key)))
+        if len(keyed) >= SUGGESTED_KEYS:
+            break
+    return fields + sorted(keyed)[:SUGGESTED_KEYS]
 
 
 def function_url(db, uid: str, iteration: int) -> str:

@@ -257,3 +257,32 @@ def test_sweep_parent_unreachable_function_and_integer_steps(tmp_path, browser, 
         wait(browser).until(lambda d: "/compare" in d.current_url)
         # the label column and the 3 runs
         assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) >= 3
+
+
+def test_filter_box_grows_with_its_text_and_suggests_fields(site, browser):
+    browser.get(site + "/")
+    box = browser.find_element(By.NAME, "filter")
+    empty_width = box.size["width"]
+    suggested = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#filter-fields option")]
+    # the language's fields, and the keys of the runs on the page
+    for field in ("name", "state", "start_time", "labels.team", "outputs.accuracy", "parameters.lr"):
+        assert field in suggested, field
+    assert not [field for field in suggested if field.endswith(".KEY")]
+
+    box.send_keys("outputs.accuracy > 0.8 and par")  # the datalist completes the word being typed
+    wait(browser).until(lambda d: [o.get_attribute("value") for o in d.find_elements(
+        By.CSS_SELECTOR, "#filter-fields option")] == ["outputs.accuracy > 0.8 and parameters.epochs",
+                                                       "outputs.accuracy > 0.8 and parameters.lr",
+                                                       "outputs.accuracy > 0.8 and parameters.optimizer"])
+    long_filter = "(parameters.lr >= 0.3 or labels.team = nlp) and not name ~ 'smoke' and outputs.accuracy > 0.1"
+    box.clear()
+    box.send_keys(long_filter)
+    wide = box.size["width"]
+    assert wide > empty_width + 200  # it grew with the text, and shows it whole
+    assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1", box)
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(browser).until(lambda d: "filter=" in d.current_url)
+    box = browser.find_element(By.NAME, "filter")
+    assert box.get_attribute("value") == long_filter and box.size["width"] > empty_width + 200  # shown whole again
+    assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1", box)
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows(browser)] == ["bbbb2222", "cccc3333"]
