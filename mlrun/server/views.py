@@ -43,6 +43,8 @@ LISTED_LABELS = 12
 LISTED_OUTPUTS = 4
 COMPARED_KEYS = 200
 COMPARED_CHARTS = 50
+#: parameters naming a run's column in a comparison at most
+LABEL_PARAMETERS = 3
 #: label, output and parameter keys the filter box suggests at most
 SUGGESTED_KEYS = 200
 #: metric histories longer than this are cut short in the page's YAML (the download has them whole)
@@ -145,12 +147,13 @@ def compare():
         metrics.append(record_metrics)
         records.append(record)
     only_diff = request.args.get("diff") == "1"
+    columns = parameter_labels(records)
     metric_keys = _union(metrics)
     if len(metric_keys) > COMPARED_CHARTS:
         notes.append(f"the first {COMPARED_CHARTS} of {len(metric_keys):,} metrics are charted")
         metric_keys = metric_keys[:COMPARED_CHARTS]
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
-    charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
+    charts = [chart(key, [dict(metric_series(m[key], columns[i] or run_label(r)), color=i)
                           for i, (r, m) in enumerate(zip(records, metrics, strict=False)) if key in m])
               for key in metric_keys]
     sections = [(title, diff_rows(mappings, only_diff, notes, title)) for title, mappings in (
@@ -160,7 +163,7 @@ def compare():
         ("Labels", [r.metadata.labels for r in records]),
     )]
     return render_template("compare.html", runs=records, refs=refs, sections=sections, charts=charts,
-                           only_diff=only_diff, notes=notes)
+                           only_diff=only_diff, notes=notes, columns=columns)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -420,6 +423,18 @@ def diff_rows(mappings: list[dict], only_diff: bool = False, notes: list[str] | 
             rows.append({"key": key, "cells": [None if v is _MISSING else v for v in values],
                          "missing": [v is _MISSING for v in values], "differs": differs})
     return rows
+
+
+def parameter_labels(records: list[RunRecord]) -> list[str]:
+    """Each run's column label in a comparison: the parameters that set it apart (``lr=0.1, depth=4``: the first
+    ``LABEL_PARAMETERS`` that differ between the runs), ``""`` where none do."""
+    mappings = [r.spec.parameters for r in records]
+    varied = [row["key"] for row in diff_rows(mappings) if row["differs"]][:LABEL_PARAMETERS]
+    return [", ".join(f"{key}={_cut(show_value(m[key]))}" for key in varied if key in m) for m in mappings]
+
+
+def _cut(text: str, most: int = 24) -> str:
+    return text if len(text) <= most else text[:most - 1] + "…"
 
 
 def run_label(record: RunRecord) -> str:

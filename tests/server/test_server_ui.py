@@ -73,6 +73,10 @@ def wait(driver, seconds: float = 10):
     return WebDriverWait(driver, seconds)
 
 
+def tick_texts(driver, selector: str) -> list[str]:
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+
 def rows(driver) -> list:
     return driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
 
@@ -213,6 +217,19 @@ def test_sweep_page_draws_its_iterations(site, browser, shots):
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sweep-parallel .sweep-axis")) == 4
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sweep-scatter circle")) == 12
     assert browser.find_element(By.CSS_SELECTOR, "#sweep-scatter .x-label").text == "lr"
+    # every axis is labelled with the values the iterations hold, not only its ends
+    assert tick_texts(browser, '#sweep-parallel [data-axis="param.lr"] .tick') == [
+        f"{0.01 * i:.4g}" for i in range(1, 13)]
+    assert tick_texts(browser, '#sweep-parallel [data-axis="param.batch"] .tick') == ["16", "32", "48"]
+    scatter_x = tick_texts(browser, "#sweep-scatter .x-tick")
+    assert scatter_x[0] == "0.01" and scatter_x[-1] == "0.12" and 3 <= len(scatter_x) < 12
+    assert set(scatter_x) <= {f"{0.01 * i:.4g}" for i in range(1, 13)}
+    # the colour legend: which output colours the lines, from its lowest to its highest value
+    legend = browser.find_element(By.CSS_SELECTOR, ".sweep-legend")
+    assert "Colour: accuracy" in legend.text
+    legend_ticks = tick_texts(browser, "#sweep-legend .legend-tick")
+    assert legend_ticks[0] == "0.54" and legend_ticks[-1] == "0.98"
+    assert browser.find_element(By.ID, "sweep-legend").size["width"] > 200
     screenshot(browser, shots, "sweep")
     from selenium.webdriver.support.ui import Select
 
@@ -221,6 +238,7 @@ def test_sweep_page_draws_its_iterations(site, browser, shots):
     assert browser.find_element(By.CSS_SELECTOR, "#sweep-scatter .x-label").text == "batch"
     xs = {c.get_attribute("cx") for c in browser.find_elements(By.CSS_SELECTOR, "#sweep-scatter circle")}
     assert len(xs) == 3  # three batch sizes
+    assert tick_texts(browser, "#sweep-scatter .x-tick") == ["16", "32", "48"]
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 
@@ -255,8 +273,13 @@ def test_sweep_parent_unreachable_function_and_integer_steps(tmp_path, browser, 
 
         browser.find_element(By.ID, "compare-iterations").click()
         wait(browser).until(lambda d: "/compare" in d.current_url)
-        # the label column and the 3 runs
+        # the label column and the 3 runs, each column named by the parameter that sets it apart
         assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) >= 3
+        assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#compare-table .run-params")] == [
+            "depth=2", "depth=4", "depth=8"]
+        legend = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".u-legend .u-series"))
+        names = [e.find_element(By.CSS_SELECTOR, ".u-label").text for e in legend]
+        assert names[1:4] == ["depth=2", "depth=4", "depth=8"]  # the charts' lines are named the same way
 
 
 def test_filter_box_grows_with_its_text_and_suggests_fields(site, browser):
