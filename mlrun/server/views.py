@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import shlex
 from datetime import datetime
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
@@ -316,6 +318,12 @@ def artifact_rows(record: RunRecord, notes: list[str] | None = None) -> list[dic
         fmt = row["format"].lower()
         row["preview"] = preview(record.uid, row, fmt) if number < PREVIEW_ARTIFACTS else {}
         rows.append(row)
+    hinted = set()
+    for row in rows:  # the command that serves a folder is shown once, at its first artifact
+        if row["preview"].get("kind") == "refused" and row["preview"]["folder"]:
+            if row["preview"]["folder"] in hinted:
+                row["preview"]["command"] = ""
+            hinted.add(row["preview"]["folder"])
     return rows
 
 
@@ -330,7 +338,9 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
     try:
         check_artifact(uid, artifact["key"], artifact["target_path"])
     except AccessDeniedError:
-        return {"kind": "refused", "text": "not served: stored outside the server's artifact roots"}
+        folder = artifact_folder(artifact["target_path"])
+        return {"kind": "refused", "text": "not served: stored outside the server's artifact roots", "folder": folder,
+                "command": server_command(folder) if folder else ""}
     viewer = viewer_of({"viewer": artifact.get("viewer"), "format": fmt})
     if viewer in FRAME_VIEWERS and fmt in IMAGE_FORMATS:
         return {"kind": "image"}
@@ -357,6 +367,36 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
         if rows:
             return {"kind": "table", "header": rows[0], "rows": rows[1:], "cut": cut or len(lines) > 21}
     return {"kind": "text", "text": text, "cut": cut}
+
+
+def artifact_folder(target_path: str) -> str:
+    """The folder to serve for a local artifact at ``target_path`` that the server does not serve: the folder the
+    server was started in when the artifact is under it (runs write into the folder they start in, and the server
+    is often started there too), else ``""``: a record only claims its path, and a hint to serve whatever folder a
+    record names (``/etc``) is no hint to give."""
+    if "://" in target_path and not target_path.startswith("file://"):
+        return ""
+    path = os.path.realpath(target_path.removeprefix("file://"))  # where a link really points
+    start = current_app.config["MLRUN_START_DIR"]
+    if start == os.path.dirname(start) or os.path.commonpath([start, path]) != start:  # never "/" as a whole
+        return ""
+    return start
+
+
+def server_command(folder: str) -> str:
+    """The ``mlrun server`` command that serves this server's store and artifact roots, and ``folder`` too."""
+    config = current_app.config
+    words = ["mlrun", "server"]
+    host, port = config.get("MLRUN_HOST", "127.0.0.1"), request.environ.get("SERVER_PORT", "8080")
+    if host != "127.0.0.1":
+        words += ["--host", host]
+    if port != "8080":
+        words += ["--port", port]
+    if config["MLRUN_STORE_ARG"]:
+        words += ["--store", config["MLRUN_STORE_ARG"]]
+    for root in [*config["MLRUN_ARTIFACT_ROOTS"].prefixes[1 if config["MLRUN_STORE_ROOT"] else 0:], folder]:
+        words += ["--artifact-root", root]
+    return shlex.join(words)
 
 
 def iteration_table(record: RunRecord) -> dict:
