@@ -167,7 +167,7 @@ def _scatter(x_axis, y_axis, rows, value, color_axis) -> dict:
 
 def _legend(axis: Axis, has_missing: bool) -> dict:
     """The colour scale as a bar from the lowest to the highest value of ``axis``, labelled with its values."""
-    left, right = 8, LEGEND_WIDTH - 8
+    left, right = 20, LEGEND_WIDTH - 20  # room for the end labels, centred on the bar's ends
     return {"width": LEGEND_WIDTH, "height": LEGEND_HEIGHT, "left": left, "bar": LEGEND_BAR, "name": axis.label,
             "length": right - left, "missing": has_missing, "missing_color": _color(None),
             "stops": [(f"{at:.2f}", _color(at)) for at in (0, 0.25, 0.5, 0.75, 1)],
