@@ -218,7 +218,7 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 
     """Serve ``app`` on waitress until interrupted; ``announce`` gets the line saying where."""
     from ..adapters.wsgi import run_server
 
-    app.config["MLRUN_HOST"] = host
+    app.config.update(MLRUN_HOST=host, MLRUN_THREADS=threads, MLRUN_WORKERS=workers)  # for views.server_command
     shown = f"[{host}]" if ":" in host else host
     guard = "token required" if app.config["MLRUN_AUTH"] else "no token"
     max_body = app.config["MAX_CONTENT_LENGTH"]

@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from ..artifacts import viewer_of
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
+from ..policy import is_loopback
 from ..rundb.filters import field_names, filter_help, is_key
 from .api import check_artifact, check_path_uid, iteration_arg, run_db
 from .auth import COOKIE, SESSION_MAX_AGE, TooManyAttempts
@@ -384,16 +385,25 @@ def artifact_folder(target_path: str) -> str:
 
 
 def server_command(folder: str) -> str:
-    """The ``mlrun server`` command that serves this server's store and artifact roots, and ``folder`` too."""
+    """The ``mlrun server`` command that serves as this server does (its store, address, artifact roots, limits),
+    and ``folder`` too; a token is never shown (the page says to keep it)."""
+    from .limits import MAX_BODY, MAX_RECORD
+
     config = current_app.config
     words = ["mlrun", "server"]
     host, port = config.get("MLRUN_HOST", "127.0.0.1"), request.environ.get("SERVER_PORT", "8080")
-    if host != "127.0.0.1":
-        words += ["--host", host]
-    if port != "8080":
-        words += ["--port", port]
-    if config["MLRUN_STORE_ARG"]:
-        words += ["--store", config["MLRUN_STORE_ARG"]]
+    options = [("--host", host, "127.0.0.1"), ("--port", port, "8080"), ("--store", config["MLRUN_STORE_ARG"], None),
+               ("--max-body-size", config["MAX_CONTENT_LENGTH"], MAX_BODY),
+               ("--max-record-size", config["MLRUN_MAX_RECORD"], MAX_RECORD),
+               ("--threads", config.get("MLRUN_THREADS", 8), 8), ("--workers", config.get("MLRUN_WORKERS", 1), 1)]
+    for option, value, default in options:
+        if value != default:
+            words += [option, str(value)]
+    auth = config["MLRUN_AUTH"]
+    if auth is None and not is_loopback(host):
+        words.append("--insecure")
+    if auth is not None and auth.secure_cookie:
+        words.append("--behind-tls")
     for root in [*config["MLRUN_ARTIFACT_ROOTS"].prefixes[1 if config["MLRUN_STORE_ROOT"] else 0:], folder]:
         words += ["--artifact-root", root]
     return shlex.join(words)
