@@ -43,13 +43,14 @@ def test_run_page_tells_the_command_that_serves_the_artifacts_of_its_folder(tmp_
         hints = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#artifacts pre.serve-hint")]
         port = plain.url.rsplit(":", 1)[1]
         assert hints == [shlex.join(["mlrun", "server", "--port", port, "--store", os.path.realpath(store),
-                                     "--artifact-root", os.path.realpath(project)])]
+                                     "--threads", "4", "--artifact-root", os.path.realpath(project)])]
         assert "hello from the project folder" not in browser.find_element(By.ID, "artifacts").text
 
     words = shlex.split(hints[0])
     assert words[:2] == ["mlrun", "server"]
     options = dict(zip(words[2::2], words[3::2], strict=True))
-    with running_server(options["--store"], args=("--artifact-root", options["--artifact-root"])) as served:
+    del options["--port"]  # the same options on another free port
+    with running_server(options.pop("--store"), args=tuple(w for pair in options.items() for w in pair)) as served:
         browser.get(f"{served.url}/runs/{uid}")  # started elsewhere, with the hinted options: it serves them
         assert "hello from the project folder" in browser.find_element(By.CSS_SELECTOR, "#artifacts pre").text
         assert not browser.find_elements(By.CSS_SELECTOR, "#artifacts .refused, #artifacts pre.serve-hint")
