@@ -239,14 +239,15 @@ def summary_row(summary) -> dict:
 
 def filter_suggestions(summaries: list) -> list[str]:
     """The fields the filter box offers: the language's own, and the label, output and parameter keys of the runs
-    on the page (a cheap sample of the store's keys: no query of its own), at most ``SUGGESTED_KEYS`` of them."""
+    on the page (a cheap sample of the store's keys: no query of its own; the first ``LISTED_LABELS`` of each
+    kind per run, as the list shows its labels), at most ``SUGGESTED_KEYS`` of them."""
     fields = [field for field in field_names() if not field.endswith(".KEY")]
     keyed: dict = {}
     for summary in summaries:
         for prefix in ("labels", "outputs", "parameters"):
             mapping = summary.get(prefix) if isinstance(summary, dict) else None
             if isinstance(mapping, dict):
-                keyed.update(dict.fromkeys(f"{prefix}.{key}" for key in itertools.islice(mapping, SUGGESTED_KEYS)
+                keyed.update(dict.fromkeys(f"{prefix}.{key}" for key in itertools.islice(mapping, LISTED_LABELS)
                                            if is_key(key)))
         if len(keyed) >= SUGGESTED_KEYS:
             break

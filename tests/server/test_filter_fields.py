@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers import mlrun_cli
 
 from mlrun.rundb.filters import FilterError, field_names, parse
-from mlrun.server.views import SUGGESTED_KEYS, filter_suggestions
+from mlrun.server.views import LISTED_LABELS, SUGGESTED_KEYS, filter_suggestions
 
 
 def test_every_listed_field_is_one_the_language_takes():
@@ -37,5 +37,7 @@ def test_the_filter_box_suggests_the_keys_of_the_runs_shown():
     suggestions = filter_suggestions(runs)
     assert suggestions[:3] == ["name", "project", "state"] and not any(s.endswith(".KEY") for s in suggestions)
     assert suggestions[-4:] == ["labels.team", "outputs.accuracy", "outputs.loss", "parameters.lr"]
-    many = [{"outputs": {f"m{i}": i for i in range(SUGGESTED_KEYS * 2)}}] * 3
+    one_big = [{"outputs": {f"m{i}": i for i in range(SUGGESTED_KEYS * 2)}}]
+    assert len(filter_suggestions(one_big)) == len(filter_suggestions([])) + LISTED_LABELS  # a few keys per run
+    many = [{"outputs": {f"m{n}-{i}": i for i in range(LISTED_LABELS)}} for n in range(100)]
     assert len(filter_suggestions(many)) == len(filter_suggestions([])) + SUGGESTED_KEYS
