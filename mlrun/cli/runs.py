@@ -10,6 +10,7 @@ import click
 from ..errors import NotFoundError
 from ..model import MAX_ITERATION
 from ..rundb.base import MAX_LISTED
+from ..rundb.filters import filter_help
 from . import Group, UsageLine, user_errors
 
 #: the run store a command reads: ``--db URL``, else ``$MLRUN_DBPATH``
@@ -34,8 +35,7 @@ def get() -> None:
 @click.option("--iterations", is_flag=True, help="Include hyper-parameter iterations.")
 @click.option("--filter", "expr", default=None, metavar="EXPR",
               help="Only runs matching this expression, e.g. \"outputs.accuracy > 0.9 and labels.team = vision\" "
-                   "(fields: name, project, state, uid, iteration, start_time, end_time, labels.KEY, outputs.KEY, "
-                   "parameters.KEY; operators = != < <= > >= ~ (contains); and, or, not, parentheses).")
+                   f"({filter_help()}).")
 @click.option("--sort", default="start_time", show_default=True, metavar="FIELD",
               help="Sort by start_time, last_update, name, state, uid, or the number in outputs.KEY or "
                    "parameters.KEY (runs without one last).")

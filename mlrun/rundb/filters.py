@@ -48,6 +48,21 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _KEY = re.compile(r"[A-Za-z0-9_.:\-/]+$")
 
 
+def field_names() -> list[str]:
+    """Every FIELD a filter takes, as help texts list them (``labels.KEY`` for the keyed ones, aliases too)."""
+    return [*TEXT_FIELDS, *NUMBER_FIELDS, *TIME_FIELDS, *(f"{prefix}.KEY" for prefix in KEYED)]
+
+
+def filter_help() -> str:
+    """The fields and operators of the filter language in one line, for ``--help`` and the web UI."""
+    return f"fields: {', '.join(field_names())}; operators: {' '.join(OPS)} (~: contains); and, or, not, parentheses"
+
+
+def is_key(key) -> bool:
+    """True if ``key`` can follow ``labels.``, ``outputs.`` or ``parameters.`` in a filter as it is."""
+    return isinstance(key, str) and _KEY.match(key) is not None
+
+
 class FilterError(InvalidSpecError):
     """A filter that does not parse; the message names the bad token and its position (1-based)."""
 
@@ -187,8 +202,7 @@ def _field(token: _Token) -> str:
     if prefix in KEYED and key and _KEY.match(key):
         return f"{KEYED[prefix]}.{key}"
     raise FilterError(f"filter: unknown field {text!r} at position {token.pos} (expected one of: "
-                      f"{', '.join(TEXT_FIELDS + NUMBER_FIELDS + tuple(TIME_FIELDS))}, labels.KEY, outputs.KEY, "
-                      "parameters.KEY)")
+                      f"{', '.join(field_names())})")
 
 
 def _value(field: str, op: str, token: _Token) -> str | float:

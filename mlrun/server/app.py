@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
@@ -51,7 +52,12 @@ def create_app(rundb: str | RunDB | None = None, token: str | None = None, artif
     app.config["MLRUN_DB"] = db
     app.config["MLRUN_STORE_SHOWN"] = mask_password(db.url, db.url)  # pages and the start line: no password
     app.config["MLRUN_AUTH"] = TokenAuth(token, secure_cookie=behind_tls) if token else None
+    app.config["MLRUN_STORE_ROOT"] = store_root(db)
     app.config["MLRUN_ARTIFACT_ROOTS"] = AccessPolicy([*filter(None, [store_root(db)]), *artifact_roots])
+    # how the UI tells the command that also serves a run's artifacts (``views.server_command``)
+    app.config["MLRUN_START_DIR"] = os.path.realpath(os.getcwd())
+    app.config["MLRUN_STORE_ARG"] = None if rundb is None else os.path.abspath(db.dirpath) \
+        if getattr(db, "dirpath", None) else app.config["MLRUN_STORE_SHOWN"]
     app.config["MLRUN_MAX_RECORD"] = max_record
     app.config["MAX_CONTENT_LENGTH"] = max_body
     app.json.sort_keys = False  # records keep their metadata/spec/status order
@@ -212,6 +218,7 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 
     """Serve ``app`` on waitress until interrupted; ``announce`` gets the line saying where."""
     from ..adapters.wsgi import run_server
 
+    app.config.update(MLRUN_HOST=host, MLRUN_THREADS=threads, MLRUN_WORKERS=workers)  # for views.server_command
     shown = f"[{host}]" if ":" in host else host
     guard = "token required" if app.config["MLRUN_AUTH"] else "no token"
     max_body = app.config["MAX_CONTENT_LENGTH"]

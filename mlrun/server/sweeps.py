@@ -14,6 +14,10 @@ MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 60, 30, 40
 SCATTER_WIDTH, SCATTER_HEIGHT, SCATTER_MARGIN = 520, 340, 60
 #: lines drawn at most (a sweep of thousands of iterations stays a light page)
 MAX_LINES = 2000
+#: values labelled on one axis at most, and the least room between two labels (pixels)
+MAX_TICKS = 12
+TICK_GAP = 13
+LEGEND_WIDTH, LEGEND_HEIGHT, LEGEND_BAR = 300, 34, 12
 
 
 class Axis:
@@ -25,6 +29,7 @@ class Axis:
         self.numeric = bool(present) and all(_is_number(v) for v in present)
         if self.numeric:
             self.low, self.high = min(present), max(present)
+            self.values = present
             self.categories: list = []
         else:
             self.categories = sorted({str(v) for v in present})
@@ -50,13 +55,23 @@ class Axis:
             return 0.5
         return self.categories.index(str(value)) / (len(self.categories) - 1)
 
-    def ticks(self) -> list[tuple[float, str]]:
-        """(position, text) pairs to label the axis with."""
-        if not self.numeric:
-            return [(self.position(c), c) for c in self.categories[:12]]
-        if self.high == self.low:
-            return [(0.5, _short(self.low))]
-        return [(0.0, _short(self.low)), (0.5, _short((self.low + self.high) / 2)), (1.0, _short(self.high))]
+    def ticks(self, min_gap: float = 0.0) -> list[tuple[float, str]]:
+        """(position, text) pairs to label the axis with: the values the iterations hold (a grid's few values
+        each; of many, ``MAX_TICKS`` spread from the lowest to the highest), none nearer the previous one than
+        ``min_gap`` (a fraction of the axis) so that labels never overlap."""
+        values = sorted(set(self.values)) if self.numeric else self.categories
+        if len(values) > MAX_TICKS:
+            last = len(values) - 1
+            values = [values[round(i * last / (MAX_TICKS - 1))] for i in range(MAX_TICKS)]
+        ticks: list[tuple[float, str]] = []
+        for value in values:
+            at = self.position(value)
+            if ticks and at - ticks[-1][0] < min_gap:
+                if value != values[-1]:
+                    continue
+                ticks.pop()  # the highest value is always labelled
+            ticks.append((at, _short(value) if self.numeric else value))
+        return ticks
 
 
 def _is_number(value) -> bool:
@@ -105,6 +120,7 @@ def sweep_views(table: dict, x: str | None = None, y: str | None = None) -> dict
     return {
         "parallel": _parallel(axes, rows, value, color_axis),
         "scatter": _scatter(x_axis, y_axis, rows, value, color_axis),
+        "legend": _legend(color_axis, any(color_axis.position(value(row, color_axis)) is None for _, row in rows)),
         "params": params, "outputs": outputs, "x": x_axis.name, "y": y_axis.name, "color": color_axis.label,
         "cut": len(table["rows"]) > MAX_LINES,
     }
@@ -129,7 +145,7 @@ def _parallel(axes, rows, value, color_axis) -> dict:
                       "title": ", ".join(f"{a.label}={value(row, a)}" for a in axes)})
     return {"width": WIDTH, "height": HEIGHT, "top": MARGIN_TOP, "bottom": HEIGHT - MARGIN_BOTTOM, "lines": lines,
             "axes": [{"x": ax, "name": a.name, "label": a.label, "kind": a.kind,
-                      "ticks": [(MARGIN_TOP + (1 - at) * span, text) for at, text in a.ticks()]}
+                      "ticks": [(MARGIN_TOP + (1 - at) * span, text) for at, text in a.ticks(TICK_GAP / span)]}
                      for a, ax in zip(axes, xs, strict=True)]}
 
 
@@ -144,8 +160,18 @@ def _scatter(x_axis, y_axis, rows, value, color_axis) -> dict:
                            "title": f"{x_axis.label}={value(row, x_axis)}, {y_axis.label}={value(row, y_axis)}"})
     return {"width": w, "height": h, "left": m, "right": w - m, "top": m, "bottom": h - m, "points": points,
             "x_label": x_axis.label, "y_label": y_axis.label,
-            "x_ticks": [(m + at * (w - 2 * m), text) for at, text in x_axis.ticks()],
-            "y_ticks": [(h - m - at * (h - 2 * m), text) for at, text in y_axis.ticks()]}
+            # labels along x are wider than tall: more room between them
+            "x_ticks": [(m + at * (w - 2 * m), text) for at, text in x_axis.ticks(4 * TICK_GAP / (w - 2 * m))],
+            "y_ticks": [(h - m - at * (h - 2 * m), text) for at, text in y_axis.ticks(TICK_GAP / (h - 2 * m))]}
+
+
+def _legend(axis: Axis, has_missing: bool) -> dict:
+    """The colour scale as a bar from the lowest to the highest value of ``axis``, labelled with its values."""
+    left, right = 20, LEGEND_WIDTH - 20  # room for the end labels, centred on the bar's ends
+    return {"width": LEGEND_WIDTH, "height": LEGEND_HEIGHT, "left": left, "bar": LEGEND_BAR, "name": axis.label,
+            "length": right - left, "missing": has_missing, "missing_color": _color(None),
+            "stops": [(f"{at:.2f}", _color(at)) for at in (0, 0.25, 0.5, 0.75, 1)],
+            "ticks": [(left + at * (right - left), text) for at, text in axis.ticks(4 * TICK_GAP / (right - left))]}
 
 
 def _color(at: float | None) -> str:

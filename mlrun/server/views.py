@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import shlex
 from datetime import datetime
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
@@ -24,6 +26,8 @@ from werkzeug.datastructures import MultiDict
 from ..artifacts import viewer_of
 from ..errors import AccessDeniedError, InvalidInputError, InvalidSpecError, MLRunError
 from ..model import MAX_ITERATION, RUN_STATES, RunRecord, check_uid, dump_yaml
+from ..policy import is_loopback
+from ..rundb.filters import field_names, filter_help, is_key
 from .api import check_artifact, check_path_uid, iteration_arg, run_db
 from .auth import COOKIE, SESSION_MAX_AGE, TooManyAttempts
 from .charts import is_series, last_value, metric_series
@@ -42,6 +46,10 @@ LISTED_LABELS = 12
 LISTED_OUTPUTS = 4
 COMPARED_KEYS = 200
 COMPARED_CHARTS = 50
+#: parameters naming a run's column in a comparison at most
+LABEL_PARAMETERS = 3
+#: label, output and parameter keys the filter box suggests at most
+SUGGESTED_KEYS = 200
 #: metric histories longer than this are cut short in the page's YAML (the download has them whole)
 YAML_LIST_ITEMS = 20
 IMAGE_FORMATS = ("png", "jpg", "jpeg", "gif", "webp")
@@ -61,11 +69,12 @@ def runs():
     # an empty form field means "any", and the label box takes several labels separated by commas
     args = MultiDict([(k, p.strip()) for k, v in request.args.items(multi=True)
                       for p in (v.split(",") if k == "label" else [v]) if p.strip()])
-    error, page = "", None
+    error, page, suggestions = "", None, filter_suggestions([])
     try:
         query = ListQuery.from_args(args, strict=False)
         db = run_db()
         page = query.fetch(db)
+        suggestions = filter_suggestions(page.runs)
         page.runs = [summary_row(summary) for summary in page.runs]
         for row in page.runs:
             if not row["name"] and row["uid"]:  # a run of a function never reached has no name: show its URL
@@ -74,7 +83,8 @@ def runs():
         query, error = ListQuery(), str(exc)
     form = {key: args.get(key, "") for key in ("name", "project", "state", "since", "until", "filter")}
     form["label"] = ", ".join(args.getlist("label"))
-    html = render_template("runs.html", page=page, query=query, form=form, error=error, states=RUN_STATES)
+    html = render_template("runs.html", page=page, query=query, form=form, error=error, states=RUN_STATES,
+                           suggestions=suggestions, filter_help=filter_help())
     return html, 400 if error else 200
 
 
@@ -140,12 +150,13 @@ def compare():
         metrics.append(record_metrics)
         records.append(record)
     only_diff = request.args.get("diff") == "1"
+    columns = parameter_labels(records)
     metric_keys = _union(metrics)
     if len(metric_keys) > COMPARED_CHARTS:
         notes.append(f"the first {COMPARED_CHARTS} of {len(metric_keys):,} metrics are charted")
         metric_keys = metric_keys[:COMPARED_CHARTS]
     # each run keeps its colour (its column's) in every chart, also where other runs lack the metric
-    charts = [chart(key, [dict(metric_series(m[key], run_label(r)), color=i)
+    charts = [chart(key, [dict(metric_series(m[key], columns[i] or run_label(r)), color=i)
                           for i, (r, m) in enumerate(zip(records, metrics, strict=False)) if key in m])
               for key in metric_keys]
     sections = [(title, diff_rows(mappings, only_diff, notes, title)) for title, mappings in (
@@ -155,7 +166,7 @@ def compare():
         ("Labels", [r.metadata.labels for r in records]),
     )]
     return render_template("compare.html", runs=records, refs=refs, sections=sections, charts=charts,
-                           only_diff=only_diff, notes=notes)
+                           only_diff=only_diff, notes=notes, columns=columns)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -226,6 +237,23 @@ def summary_row(summary) -> dict:
     return row
 
 
+def filter_suggestions(summaries: list) -> list[str]:
+    """The fields the filter box offers: the language's own, and the label, output and parameter keys of the runs
+    on the page (a cheap sample of the store's keys: no query of its own; the first ``LISTED_LABELS`` of each
+    kind per run, as the list shows its labels), at most ``SUGGESTED_KEYS`` of them."""
+    fields = [field for field in field_names() if not field.endswith(".KEY")]
+    keyed: dict = {}
+    for summary in summaries:
+        for prefix in ("labels", "outputs", "parameters"):
+            mapping = summary.get(prefix) if isinstance(summary, dict) else None
+            if isinstance(mapping, dict):
+                keyed.update(dict.fromkeys(f"{prefix}.{key}" for key in itertools.islice(mapping, LISTED_LABELS)
+                                           if is_key(key)))
+        if len(keyed) >= SUGGESTED_KEYS:
+            break
+    return fields + sorted(keyed)[:SUGGESTED_KEYS]
+
+
 def function_url(db, uid: str, iteration: int) -> str:
     """The URL of the function a remote run called (``""`` for other runs, or a record that cannot be read)."""
     try:
@@ -292,6 +320,12 @@ def artifact_rows(record: RunRecord, notes: list[str] | None = None) -> list[dic
         fmt = row["format"].lower()
         row["preview"] = preview(record.uid, row, fmt) if number < PREVIEW_ARTIFACTS else {}
         rows.append(row)
+    hinted = set()
+    for row in rows:  # the command that serves a folder is shown once, at its first artifact
+        if row["preview"].get("kind") == "refused" and row["preview"]["folder"]:
+            if row["preview"]["folder"] in hinted:
+                row["preview"]["command"] = ""
+            hinted.add(row["preview"]["folder"])
     return rows
 
 
@@ -306,7 +340,9 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
     try:
         check_artifact(uid, artifact["key"], artifact["target_path"])
     except AccessDeniedError:
-        return {"kind": "refused", "text": "not served: stored outside the server's artifact roots"}
+        folder = artifact_folder(artifact["target_path"])
+        return {"kind": "refused", "text": "not served: stored outside the server's artifact roots", "folder": folder,
+                "command": server_command(folder) if folder else ""}
     viewer = viewer_of({"viewer": artifact.get("viewer"), "format": fmt})
     if viewer in FRAME_VIEWERS and fmt in IMAGE_FORMATS:
         return {"kind": "image"}
@@ -333,6 +369,45 @@ def preview(uid: str, artifact: dict, fmt: str) -> dict:
         if rows:
             return {"kind": "table", "header": rows[0], "rows": rows[1:], "cut": cut or len(lines) > 21}
     return {"kind": "text", "text": text, "cut": cut}
+
+
+def artifact_folder(target_path: str) -> str:
+    """The folder to serve for a local artifact at ``target_path`` that the server does not serve: the folder the
+    server was started in when the artifact is under it (runs write into the folder they start in, and the server
+    is often started there too), else ``""``: a record only claims its path, and a hint to serve whatever folder a
+    record names (``/etc``) is no hint to give."""
+    if "://" in target_path and not target_path.startswith("file://"):
+        return ""
+    path = os.path.realpath(target_path.removeprefix("file://"))  # where a link really points
+    start = current_app.config["MLRUN_START_DIR"]
+    if start == os.path.dirname(start) or os.path.commonpath([start, path]) != start:  # never "/" as a whole
+        return ""
+    return start
+
+
+def server_command(folder: str) -> str:
+    """The ``mlrun server`` command that serves as this server does (its store, address, artifact roots, limits),
+    and ``folder`` too; a token is never shown (the page says to keep it)."""
+    from .limits import MAX_BODY, MAX_RECORD
+
+    config = current_app.config
+    words = ["mlrun", "server"]
+    host, port = config.get("MLRUN_HOST", "127.0.0.1"), request.environ.get("SERVER_PORT", "8080")
+    options = [("--host", host, "127.0.0.1"), ("--port", port, "8080"), ("--store", config["MLRUN_STORE_ARG"], None),
+               ("--max-body-size", config["MAX_CONTENT_LENGTH"], MAX_BODY),
+               ("--max-record-size", config["MLRUN_MAX_RECORD"], MAX_RECORD),
+               ("--threads", config.get("MLRUN_THREADS", 8), 8), ("--workers", config.get("MLRUN_WORKERS", 1), 1)]
+    for option, value, default in options:
+        if value != default:
+            words += [option, str(value)]
+    auth = config["MLRUN_AUTH"]
+    if auth is None and not is_loopback(host):
+        words.append("--insecure")
+    if auth is not None and auth.secure_cookie:
+        words.append("--behind-tls")
+    for root in [*config["MLRUN_ARTIFACT_ROOTS"].prefixes[1 if config["MLRUN_STORE_ROOT"] else 0:], folder]:
+        words += ["--artifact-root", root]
+    return shlex.join(words)
 
 
 def iteration_table(record: RunRecord) -> dict:
@@ -399,6 +474,18 @@ def diff_rows(mappings: list[dict], only_diff: bool = False, notes: list[str] | 
             rows.append({"key": key, "cells": [None if v is _MISSING else v for v in values],
                          "missing": [v is _MISSING for v in values], "differs": differs})
     return rows
+
+
+def parameter_labels(records: list[RunRecord]) -> list[str]:
+    """Each run's column label in a comparison: the parameters that set it apart (``lr=0.1, depth=4``: the first
+    ``LABEL_PARAMETERS`` that differ between the runs), ``""`` where none do."""
+    mappings = [r.spec.parameters for r in records]
+    varied = [row["key"] for row in diff_rows(mappings) if row["differs"]][:LABEL_PARAMETERS]
+    return [", ".join(f"{key}={_cut(show_value(m[key]))}" for key in varied if key in m) for m in mappings]
+
+
+def _cut(text: str, most: int = 24) -> str:
+    return text if len(text) <= most else text[:most - 1] + "…"
 
 
 def run_label(record: RunRecord) -> str:

@@ -31,3 +31,39 @@ def quit_chromium(driver) -> None:
         driver.quit()
     finally:
         shutil.rmtree(getattr(driver, "mlrun_profile", ""), ignore_errors=True)
+
+
+#: the size of the docs' pictures of the UI, whatever the window the tests drive
+DOCS_VIEWPORT = (1280, 800)
+DOCS_SCREENSHOTS = "MLRUN_DOCS_SCREENSHOTS"
+
+
+def docs_screenshot(driver, name: str, top=None) -> str | None:
+    """Save what a 1280x800 window shows of the page as ``$MLRUN_DOCS_SCREENSHOTS/NAME`` (scrolled so that the
+    element ``top`` is at the top), for the docs; nothing without the variable.  The page's charts are redrawn
+    at that width first.  Returns the path written."""
+    import os
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    folder = os.environ.get(DOCS_SCREENSHOTS)
+    if not folder:
+        return None
+    width, height = DOCS_VIEWPORT
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        driver.execute_script("window.dispatchEvent(new Event('resize'))")
+        # the charts follow the resize (app.js redraws them a moment later): wait until each fits its box
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+            "return [...document.querySelectorAll('.chart')].every(box => !box.querySelector('canvas') || "
+            "Math.abs(box.querySelector('.uplot').offsetWidth - box.clientWidth) <= 2)"))
+        driver.execute_script("if (arguments[0]) { arguments[0].scrollIntoView(); window.scrollBy(0, -16); } "
+                              "else window.scrollTo(0, 0)", top)
+        path = os.path.join(folder, name)
+        os.makedirs(folder, exist_ok=True)
+        assert driver.save_screenshot(path), path
+        return path
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        driver.execute_script("window.dispatchEvent(new Event('resize'))")

@@ -22,11 +22,11 @@ class Server:
 
 @contextmanager
 def running_server(store: str, token: str | None = None, args: tuple = (), env: dict | None = None,
-                   log_dir: str | None = None):
+                   log_dir: str | None = None, cwd: str | None = None):
     """``mlrun server`` in a subprocess at a free port; stopped (and its log kept) on exit.
 
     ``args`` are more command-line arguments (``--artifact-root DIR``...), ``env`` more environment variables;
-    the log goes next to a directory ``store``, else into ``log_dir``.
+    the log goes next to a directory ``store``, else into ``log_dir``; the server starts in ``cwd``.
     """
     port = free_port()
     server_env = {k: v for k, v in os.environ.items() if k not in ("MLRUN_TOKEN", "MLRUN_DBPATH")
@@ -39,7 +39,8 @@ def running_server(store: str, token: str | None = None, args: tuple = (), env: 
         os.makedirs(store, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "mlrun", "server", "--port", str(port), "--store", store,
-                                 "--threads", "4", *args], stdout=log, stderr=subprocess.STDOUT, env=server_env)
+                                 "--threads", "4", *args], stdout=log, stderr=subprocess.STDOUT, env=server_env,
+                                cwd=cwd)
     server = Server(f"http://127.0.0.1:{port}", store, proc, log_path)
     try:
         wait_for_http(server.url + "/healthz", proc)

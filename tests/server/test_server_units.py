@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 from helpers import run_python
@@ -270,3 +271,54 @@ def test_runs_page_filter_box_and_sort_by_output(client):
     bad = web.get("/?filter=outputs.accuracy+>")
     assert bad.status_code == 400 and "expected a value after &#39;&gt;&#39; at the end (position 19)" in \
         bad.get_data(as_text=True)
+
+
+def test_sweep_axes_are_ticked_on_their_values_without_overlap():
+    from mlrun.server.sweeps import MAX_TICKS, Axis
+
+    grid = Axis("param.lr", [0.1, 0.01, 0.1, 0.001, None, ""])
+    assert [text for _, text in grid.ticks()] == ["0.001", "0.01", "0.1"]  # each value of the grid once
+    assert [round(at, 3) for at, _ in grid.ticks()] == [0.0, round(0.009 / 0.099, 3), 1.0]
+    assert [text for _, text in grid.ticks(min_gap=0.2)] == ["0.001", "0.1"]  # 0.001 and 0.01 would overlap
+    many = Axis("output.loss", list(range(100)))
+    texts = [text for _, text in many.ticks()]
+    assert len(texts) == MAX_TICKS and texts[0] == "0" and texts[-1] == "99"  # spread, the ends kept
+    assert [text for _, text in Axis("param.opt", ["sgd", "adam"]).ticks()] == ["adam", "sgd"]
+
+
+def test_compared_runs_are_named_by_the_parameters_that_differ(client):
+    web, db = client
+    for uid, lr in (("p1", 0.1), ("p2", 0.3)):
+        record = sample_record(uid, lr=lr)
+        record["spec"]["parameters"]["note"] = "<script>x</script>" if uid == "p2" else "same"
+        db.store_run_data(record)
+    html = web.get("/compare?uid=p1&uid=p2").get_data(as_text=True)
+    assert '<div class="run-params" title="the parameters that differ">lr=0.1, note=same</div>' in html
+    assert "lr=0.3, note=&lt;script&gt;x&lt;/script&gt;" in html and "<script>x</script>" not in html
+    assert '"label": "lr=0.1, note=same"' in html or '"label":"lr=0.1, note=same"' in html  # the charts' lines
+
+
+def test_the_serving_hint_repeats_the_servers_options_never_its_token(tmp_path, monkeypatch):
+    import shlex
+
+    from mlrun.server.views import server_command
+
+    start, roots = tmp_path / "start", tmp_path / "roots"
+    start.mkdir()
+    monkeypatch.chdir(start)
+    db = SQLiteRunDB(str(tmp_path / "store"))
+    app = create_app(db, token="s3cret-token", artifact_roots=[str(roots)], max_body=1000, behind_tls=True)
+    app.config.update(MLRUN_HOST="0.0.0.0", MLRUN_THREADS=2, MLRUN_WORKERS=3)
+    with app.test_request_context("/runs/x", base_url="http://127.0.0.1:9000/"):
+        command = server_command(str(start))
+    assert shlex.split(command) == [
+        "mlrun", "server", "--host", "0.0.0.0", "--port", "9000", "--store", os.path.realpath(tmp_path / "store"),
+        "--max-body-size", "1000", "--threads", "2", "--workers", "3", "--behind-tls",
+        "--artifact-root", str(roots), "--artifact-root", str(start)]
+    assert "s3cret" not in command
+    plain = create_app(db)
+    plain.config.update(MLRUN_HOST="0.0.0.0")
+    with plain.test_request_context("/runs/x", base_url="http://127.0.0.1:8080/"):
+        assert shlex.split(server_command("/data")) == [
+            "mlrun", "server", "--host", "0.0.0.0", "--store", os.path.realpath(tmp_path / "store"), "--insecure",
+            "--artifact-root", "/data"]

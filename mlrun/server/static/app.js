@@ -72,7 +72,29 @@
     if (form) form.addEventListener("change", function () { form.submit(); });
   }
 
+  function filterFields() {
+    // the datalist completes the word being typed: its options become the text so far followed by each field
+    // that starts with that word (a browser matches options against the whole value of the box)
+    var box = document.getElementById("filter-box");
+    var list = document.getElementById("filter-fields");
+    if (!box || !list) return;
+    var fields = Array.prototype.map.call(list.options, function (o) { return o.value; });
+    function update() {
+      var text = box.value;
+      var start = Math.max(text.lastIndexOf(" "), text.lastIndexOf("(")) + 1;
+      var before = text.slice(0, start), word = text.slice(start);
+      var options = fields.filter(function (f) { return f.indexOf(word) === 0 && f !== word; });
+      list.replaceChildren.apply(list, options.map(function (f) {
+        var option = document.createElement("option");
+        option.value = before + f;
+        return option;
+      }));
+    }
+    box.addEventListener("input", update);
+  }
+
   drawCharts();
   compareButton();
   sweepPickers();
+  filterFields();
 })();
