@@ -155,14 +155,22 @@ def test_the_python_api_reference_has_every_public_name(site):
     assert sorted(public - shown) == [], "mlrun's public names missing from docs/reference/python-api.md"
 
 
+def _is_config(node) -> bool:
+    """``app.config``, ``current_app.config`` or a local ``config``: Flask's settings, not the environment."""
+    return isinstance(node, ast.Attribute) and node.attr == "config" or isinstance(node, ast.Name) and node.id == "config"
+
+
 def environment_variables() -> dict[str, set[str]]:
     """Every ``MLRUN_*`` name the code spells as a string (read from the environment, or named for a
     command's option), and the modules that name it; keys of Flask's ``app.config`` are not variables."""
     found = defaultdict(set)
     for path in sorted(Path(ROOT, "mlrun").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        config_keys = {id(node.slice) for node in ast.walk(tree) if isinstance(node, ast.Subscript)
-                       and isinstance(node.value, ast.Attribute) and node.value.attr == "config"}
+        config_keys = {id(node.slice) for node in ast.walk(tree)
+                       if isinstance(node, ast.Subscript) and _is_config(node.value)}
+        config_keys |= {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call) and node.args
+                        and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                        and _is_config(node.func.value)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and ENV_NAME.fullmatch(node.value) \
                     and id(node) not in config_keys:
