@@ -157,7 +157,8 @@ def test_the_python_api_reference_has_every_public_name(site):
 
 def _is_config(node) -> bool:
     """``app.config``, ``current_app.config`` or a local ``config``: Flask's settings, not the environment."""
-    return isinstance(node, ast.Attribute) and node.attr == "config" or isinstance(node, ast.Name) and node.id == "config"
+    return (isinstance(node, ast.Attribute) and node.attr == "config"
+            or isinstance(node, ast.Name) and node.id == "config")
 
 
 def environment_variables() -> dict[str, set[str]]:
