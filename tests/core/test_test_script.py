@@ -13,6 +13,7 @@ case "$*" in
   *"pip install -e"*) echo "Collecting a-dependency (pip detail)"
                       if [ -n "$FAIL_PIP" ]; then echo "ERROR: No matching distribution for a-dependency"; exit 1; fi ;;
   *pytest*) echo "pytest ran" ;;
+  *mkdocs*) ;;
   *) echo "Requirement already satisfied: pip (pip detail)" ;;
 esac
 """
@@ -56,8 +57,10 @@ def test_steps_are_one_line_each_and_the_detail_goes_to_the_log(checkout):
     assert proc.stdout.splitlines() == [
         "== test.sh: pip install --upgrade pip (details: .venv/test-setup.log)",
         "== test.sh: pip install -e '.[test]' (details: .venv/test-setup.log)",
+        "== test.sh: mkdocs build --strict (the docs site: a broken link or reference fails here)",
         "== test.sh: python -m pytest -n 4 --dist worksteal -k cli",
         "pytest ran"]
+    assert "python -m mkdocs build --strict --quiet --site-dir .venv/site" in calls
     assert "pip detail" in (checkout / ".venv" / "test-setup.log").read_text()
     assert not [call for call in calls if call.startswith("apt-get")]  # nothing missing: nothing installed
 

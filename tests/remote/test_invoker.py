@@ -156,7 +156,9 @@ def test_a_slow_function_times_out_without_a_retry(monkeypatch):
     monkeypatch.setenv("MLRUN_REMOTE_TIMEOUT", "0.5")
     with scripted("slow") as server:
         record = run(server.url)
-    assert len(server.requests) == 1  # the function may be running it: a POST is not sent twice
+    # the function may be running it: a POST is not sent twice (on a loaded machine the server may not even have
+    # read it within the 0.5 s)
+    assert len(server.requests) <= 1
     assert record.state == "error"
     assert record.status.error == f"{server.url}: no answer within 0.5s (set $MLRUN_REMOTE_TIMEOUT to wait longer)"
 
