@@ -57,6 +57,7 @@ def main() -> None:
     import mlrun
 
     df = frame(args.rows)
+    load_before = os.getloadavg()[0]  # the figures depend on it: quoted beside them
     with tempfile.TemporaryDirectory() as work:
         os.environ["MLRUN_DBPATH"] = os.path.join(work, "db")
         ctx = mlrun.get_or_create_ctx("bench-datasets", spec={"metadata": {"project": "bench"}})
@@ -84,7 +85,8 @@ def main() -> None:
         assert mlrun.get_dataitem(uri).as_df().equals(df)
 
     median = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{args.rows:,} rows x {len(df.columns)} columns, {args.repeat} rounds, medians (ms)")
+    print(f"{args.rows:,} rows x {len(df.columns)} columns, {args.repeat} rounds, medians (ms); load average "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} cores)")
     print(f"{'':36} {'mlrun':>8} {'pandas':>8} {'ratio':>7}  target")
     for label, mine, theirs in (("write: log_dataset / to_parquet", "log_dataset", "to_parquet"),
                                 ("read: as_df / read_parquet", "as_df", "read_parquet"),
