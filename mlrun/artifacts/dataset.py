@@ -57,11 +57,13 @@ class DatasetArtifact(Artifact):
         self.df = as_dataframe(df, key)
         self.preview = DEFAULT_PREVIEW if preview is None else preview
         self.stats = stats
-        self.computed_stats: dict | None = None  # set by write_body when pyarrow computed them
+        self.computed_stats: dict | None = None  # set by entry_fields when pyarrow computed them
+        self._pending_stats = None  # a Future of them, from write_body
 
     def write_body(self, stream) -> None:
-        """Write the table into ``stream``; with pyarrow the statistics are computed meanwhile, on the table
-        being written (pyarrow lets go of the interpreter lock: they cost next to no time)."""
+        """Write the table into ``stream``; with pyarrow the statistics are computed meanwhile, in a thread, on
+        the table being written (pyarrow lets go of the interpreter lock: they cost next to no time when a core is
+        free).  ``entry_fields`` collects them once the file is in place: they also overlap its final move."""
         index = _keeps_index(self.df)
         if not has_pyarrow():
             if self.format == "parquet":
@@ -74,21 +76,23 @@ class DatasetArtifact(Artifact):
         import pyarrow
 
         table = pyarrow.Table.from_pandas(self.df, preserve_index=index)
-        with ThreadPoolExecutor(1) as pool:
-            wanted = self.stats and len(self.df.columns) <= MAX_DESCRIBED_COLUMNS
-            stats = pool.submit(arrow_stats, table) if wanted else None
-            if self.format == "parquet":
-                import pyarrow.parquet
+        if self.stats and len(self.df.columns) <= MAX_DESCRIBED_COLUMNS:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="stats")
+            self._pending_stats = pool.submit(arrow_stats, table)
+            pool.shutdown(wait=False)  # its thread ends with the statistics
+        if self.format == "parquet":
+            import pyarrow.parquet
 
-                pyarrow.parquet.write_table(table, stream)
-            else:
-                _write_csv(self.df, stream, index)
-            self.computed_stats = stats.result() if stats is not None else None
+            pyarrow.parquet.write_table(table, stream)
+        else:
+            _write_csv(self.df, stream, index)
 
     def entry_fields(self) -> dict:
         df = self.df
         fields = {"schema": schema_of(df), "header": [str(c) for c in df.columns], "length": len(df),
                   "preview": plain_rows(df.head(self.preview)) if self.preview else []}
+        if self._pending_stats is not None:
+            self.computed_stats, self._pending_stats = self._pending_stats.result(), None
         if self.stats:
             fields["stats"] = self.computed_stats if self.computed_stats is not None else stats_of(df)
         return fields

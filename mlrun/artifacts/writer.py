@@ -197,29 +197,50 @@ def check_inside(out_path: str, target: str, key: str) -> None:
 class HashingStream:
     """A binary stream passing what is written to ``target`` while counting it and hashing it (sha256) in a
     thread of its own (hashlib lets go of the interpreter lock: the hash costs next to no time when a core is
-    free).  Used as a context manager: ``hexdigest`` is set when the block ends."""
+    free).  The chunks reach that thread a batch of ``BATCH`` bytes at a time: each hand-over between threads
+    costs more than hashing one small chunk, and a waiting writer (pyarrow's, calling back into Python) would
+    pay it.  At most ``QUEUED`` batches wait, so a hash falling behind holds little memory.
+    Used as a context manager: ``hexdigest`` is set when the block ends."""
+
+    BATCH, QUEUED = 1 << 20, 8
 
     def __init__(self, target):
         import hashlib
-        from concurrent.futures import ThreadPoolExecutor
+        import queue
+        import threading
 
         self.target, self.digest, self.size, self.closed, self.hexdigest = target, hashlib.sha256(), 0, False, ""
-        self.hasher = ThreadPoolExecutor(1)  # one worker: the chunks are hashed in the order they were written
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._batches: queue.Queue[list[bytes] | None] = queue.Queue(self.QUEUED)
+        self._hasher = threading.Thread(target=self._hash, name="sha256", daemon=True)
+        self._hasher.start()
+
+    def _hash(self) -> None:
+        while (batch := self._batches.get()) is not None:  # in the order written
+            for chunk in batch:
+                self.digest.update(chunk)
 
     def write(self, data) -> int:
-        chunk = bytes(data)  # the writer may reuse its buffer once this returns
-        self.hasher.submit(self.digest.update, chunk)
-        self.size += len(chunk)
+        chunk = bytes(data)  # kept until hashed: the writer may reuse its buffer once this returns (bytes: no copy)
         self.target.write(chunk)
+        self.size += len(chunk)
+        self._batch.append(chunk)
+        self._batched += len(chunk)
+        if self._batched >= self.BATCH:
+            self._batches.put(self._batch)
+            self._batch, self._batched = [], 0
         return len(chunk)
 
     def __enter__(self) -> HashingStream:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.hasher.shutdown(wait=True)
+        self._batches.put(self._batch if exc_type is None else [])  # a failed write's hash is of no use
+        self._batches.put(None)
+        self._hasher.join()
         self.closed = True
-        self.hexdigest = self.digest.hexdigest()
+        self.hexdigest = self.digest.hexdigest() if exc_type is None else ""
 
     def tell(self) -> int:
         return self.size

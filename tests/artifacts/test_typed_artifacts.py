@@ -254,3 +254,22 @@ def test_rendered_bodies_hide_secret_values_like_the_record(tmp_path):
     # a body the caller wrote is theirs, stored as given; the record's fields are masked as always
     assert (tmp_path / "raw.txt").read_text() == f"user data {secret}"
     assert secret not in ctx.to_yaml()
+
+
+def test_hashing_stream_hashes_reused_buffers_across_batches_and_stops_on_error(tmp_path):
+    from mlrun.artifacts.writer import HashingStream
+
+    buffer, written = bytearray(100_000), []
+    with open(tmp_path / "out", "wb") as target, HashingStream(target) as stream:
+        for i in range(40):  # ~4 MB: several batches; the writer refills one buffer each time
+            buffer[:] = bytes([i]) * len(buffer)
+            stream.write(memoryview(buffer))
+            written.append(bytes(buffer))
+    data = b"".join(written)
+    assert (stream.size, stream.hexdigest) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (tmp_path / "out").read_bytes() == data
+
+    with pytest.raises(OSError), open(tmp_path / "bad", "wb") as target, HashingStream(target) as failed:
+        failed.write(b"x" * (3 << 20))
+        raise OSError("disk full")
+    assert not failed._hasher.is_alive() and failed.hexdigest == ""

@@ -35,6 +35,19 @@ def test_a_dataframe_logged_reads_back_equal(fmt, tmp_path):
                                   frame()[["x", "city"]])
 
 
+def test_a_large_datasets_hash_is_of_its_bytes_which_are_pandas_own(tmp_path):
+    """Several MiB: the sha256 is taken over many batches handed to the hashing thread."""
+    df = pd.DataFrame({"x": np.random.default_rng(3).random(400_000), "n": np.arange(400_000)})
+    ctx = mlrun.get_or_create_ctx("big", spec={"metadata": {"project": "shop"}})
+    entry = ctx.log_dataset("big", df, artifact_path=str(tmp_path))
+    content = (tmp_path / "big.parquet").read_bytes()
+    assert len(content) > 3 * (1 << 20)
+    assert entry["sha256"] == hashlib.sha256(content).hexdigest() and entry["size"] == len(content)
+    df.to_parquet(tmp_path / "plain.parquet", index=False)
+    assert content == (tmp_path / "plain.parquet").read_bytes()
+    assert entry["stats"]["n"]["50%"] == 199_999.5 and entry["stats"]["n"]["count"] == 400_000
+
+
 def test_schema_preview_and_stats_are_in_the_record():
     run = mlrun.run_start(handler=gen, project="shop")
     stored = mlrun.get_run_db().read_run(run.uid).status.output_artifacts[0]
