@@ -162,33 +162,43 @@ def test_reading_a_directory_names_it(tmp_path):
         get_item(str(tmp_path)).get()
 
 
-def _draw_temp_name(folder: str) -> str:
-    from mlrun.datastore.base import temp_name
+TEMP_NAMES_ACROSS_FORKS = """
+import json, os, sys, threading
+from mlrun.datastore.base import temp_name
 
-    return temp_name(folder)
+folder, names, lock = sys.argv[1], [], threading.Lock()
+
+def draw():
+    drawn = [temp_name(folder) for _ in range(500)]
+    with lock:
+        names.extend(drawn)
+
+threads = [threading.Thread(target=draw) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+children = []
+for _ in range(4):  # forked children start from the parent's state: they must not repeat it
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.write(write, temp_name(folder).encode())
+        os._exit(0)
+    os.close(write)
+    children.append(os.read(read, 4096).decode())
+    os.wait()
+print(json.dumps({"parent": names, "children": children}))
+"""
 
 
 def test_temp_names_are_unique_across_threads_and_forked_processes(tmp_path):
-    import multiprocessing
-    import threading
+    import json
 
-    from mlrun.datastore.base import temp_name
-
-    names, lock = [], threading.Lock()
-
-    def draw():
-        drawn = [temp_name(str(tmp_path)) for _ in range(500)]
-        with lock:
-            names.extend(drawn)
-
-    threads = [threading.Thread(target=draw) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    fork = multiprocessing.get_context("fork")
-    with fork.Pool(2) as pool:  # forked children start from the parent's state: they must not repeat it
-        children = pool.map(_draw_temp_name, [str(tmp_path)] * 4)
+    # in a process of its own: a fork from a test worker would copy its other threads' held locks
+    result = run_python(TEMP_NAMES_ACROSS_FORKS, str(tmp_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    drawn = json.loads(result.stdout)
+    names, children = drawn["parent"], drawn["children"]
     parent_prefix = names[0].rsplit("-", 1)[0]
     assert len(set(names)) == 2000
     assert all(not child.startswith(parent_prefix) for child in children) and len(set(children)) == 4
