@@ -9,7 +9,7 @@ per-column statistics recorded in the run); its read is ``run.artifact(key).as_d
 through the run store (``get_dataitem(uri).as_df()``).  Each side alternates going first (the reads rotate); the
 medians of each side and the median of the rounds' ratios (mlrun / pandas, each round's pair timed back to back)
 are quoted.
-Needs ``pip install "mlrun[data]"``.
+Needs ``pip install "mlrun-lite[data]"``.
 """
 from __future__ import annotations
 
