@@ -12,7 +12,7 @@ repeats, alternating which side goes first:
 Each transfer runs in a fresh process, so its peak RSS (imports included) is its own.  Times
 cover the transfer only (client creation included, imports excluded).  Prints the median time,
 throughput, the throughput ratio mlrun / baseline (target >= 0.9) and the median peak RSS
-(target for mlrun <= 150 MB).  Needs ``pip install "mlrun[s3]" "moto[server]"``.
+(target for mlrun <= 150 MB).  Needs ``pip install "mlrun-lite[s3]" "moto[server]"``.
 """
 from __future__ import annotations
 

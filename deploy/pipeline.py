@@ -11,7 +11,7 @@ with ``packages_to_install`` (``$MLRUN_KFP_REQUIREMENT``, else a wheel built fro
 see deploy/KFP.md).  Either way the step's results, ``accuracy`` and the ``test.txt`` artifact,
 are the task's outputs (``accuracy``, ``test_txt``).  ``--local`` runs the component form with
 ``kfp.local.SubprocessRunner`` (no Docker) in the current directory, which needs the seed's
-``infile.txt``.  Needs ``pip install 'mlrun[kfp]'``.
+``infile.txt``.  Needs ``pip install 'mlrun-lite[kfp]'``.
 
 (No ``from __future__ import annotations`` here: kfp reads the pipeline's annotations as types.)
 """

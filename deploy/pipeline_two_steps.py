@@ -9,7 +9,7 @@ the validation step's ``min_accuracy`` parameter, and its ``model.txt`` artifact
 step's ``model.txt`` input (KFP hands the file over).  With ``--sweep`` the training step is one
 hyper-parameter run (``-x lr=[...] --selector max.accuracy``): its outputs are the best iteration's,
 its iterations table a Dataset (``iteration_results.csv``) and a web page (``iterations``).
-Needs ``pip install 'mlrun[kfp]'``; see deploy/KFP.md for what the steps install.
+Needs ``pip install 'mlrun-lite[kfp]'``; see deploy/KFP.md for what the steps install.
 
 (No ``from __future__ import annotations`` here: kfp reads the pipeline's annotations as types.)
 """

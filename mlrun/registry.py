@@ -16,6 +16,12 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms: ev
 if TYPE_CHECKING:
     from typing import Any
 
+#: this project's name on the package index (the import name and the command are ``mlrun``; the index's
+#: ``mlrun`` is another project): every install hint and every look-up of the installed metadata uses it
+DISTRIBUTION = "mlrun-lite"
+#: the name as wheel and ``.dist-info`` file names spell it (``mlrun_lite-0.1.0-py3-none-any.whl``)
+DISTRIBUTION_FILENAME = DISTRIBUTION.replace("-", "_")
+
 #: the pip extra that provides each optional module (by its top-level name): what a bare
 #: ``ModuleNotFoundError`` is turned into a hint with (``missing_extra``)
 MODULE_EXTRAS = {
@@ -35,7 +41,7 @@ MODULE_EXTRAS = {
 
 def install_hint(extra: str, quote: str = '"') -> str:
     """How to install the pip extra ``extra`` of mlrun: the one spelling every message uses."""
-    return f"pip install {quote}mlrun[{extra}]{quote}"
+    return f"pip install {quote}{DISTRIBUTION}[{extra}]{quote}"
 
 
 def missing_dependency(what: str, module: str | None, extra: str = "") -> ImportError:

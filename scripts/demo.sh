@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== python3 -m venv .venv (unless there is one) and pip install -e . (its progress below)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
+# a distribution called mlrun (our old name, or the index's other project) owns the same package and command:
+# one .venv holds one of them
+if ls .venv/lib/python3*/site-packages/mlrun-[0-9]*.dist-info >/dev/null 2>&1; then
+  echo "== pip uninstall mlrun (mlrun-lite's old name, or the index's other project: both own the package mlrun)"
+  .venv/bin/python -m pip uninstall -y mlrun
+fi
 .venv/bin/python -m pip install -e .
 export PATH="$PWD/.venv/bin:$PATH"
 

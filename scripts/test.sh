@@ -41,6 +41,12 @@ if [ ! -x .venv/bin/python ]; then
   step "python3 -m venv .venv"
   quietly python3 -m venv .venv
 fi
+# a distribution called mlrun (our old name, or the index's other project) owns the same package and command:
+# left installed beside it, uninstalling it later would take the mlrun command away
+if ls .venv/lib/python3*/site-packages/mlrun-[0-9]*.dist-info >/dev/null 2>&1; then
+  step "pip uninstall mlrun (mlrun-lite's old name, or the index's other project: both own the package mlrun)"
+  quietly .venv/bin/python -m pip uninstall -y mlrun
+fi
 step "pip install --upgrade pip (details: $log)"
 quietly .venv/bin/python -m pip install --upgrade pip
 step "pip install -e '.[test]' (details: $log)"

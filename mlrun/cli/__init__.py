@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from .. import __version__
 from ..errors import InvalidInputError, MLRunError
 from ..registry import Registry, missing_extra
 
@@ -205,7 +206,7 @@ class LazyGroup(Group):
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="mlrun", message="mlrun %(version)s")
+@click.version_option(__version__, message="mlrun %(version)s")  # right even where installed metadata is stale
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Run ML code anywhere with one run context, and record every run.

@@ -66,7 +66,7 @@ def transfer_progress(desc: str, size: int | Callable[[], int]) -> Iterator[Call
         return
     try:
         from tqdm import tqdm
-    except ImportError:  # bars are a nicety: mlrun[s3] brings tqdm
+    except ImportError:  # bars are a nicety: mlrun-lite[s3] brings tqdm
         yield None
         return
     with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=stream,

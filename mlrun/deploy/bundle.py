@@ -5,8 +5,8 @@
 The folder holds the handler file, a wheel of this very mlrun and ``function.yaml``, whose build
 commands install that wheel with the extras the handler needs from where nuclio puts the folder
 (``/opt/nuclio``).  The name ``mlrun`` on the package index belongs to another project, so a
-function never installs mlrun from the index by name; ``--mlrun-requirement`` installs it from
-somewhere else (a git URL) instead of the wheel.
+function never installs mlrun by that name; ``--mlrun-requirement`` installs it from somewhere
+else (a git URL) instead of the wheel.
 
 The wheel is made from the installed package's own files (a pure-Python package: a zip with the
 ``.dist-info`` metadata pip needs), so no build backend or network is involved.
@@ -21,6 +21,7 @@ import tempfile
 import zipfile
 
 from ..errors import InvalidInputError
+from ..registry import DISTRIBUTION, DISTRIBUTION_FILENAME
 from .nuclio import DEFAULT_EXTRAS, NUCLIO_DIR, POST_COPY, wheel_name, wheel_requirement
 
 __all__ = ["DEFAULT_EXTRAS", "NUCLIO_DIR", "POST_COPY", "build_wheel", "wheel_name", "wheel_requirement",
@@ -37,7 +38,7 @@ def build_wheel(directory: str) -> str:
     from .. import __version__
 
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    dist_info = f"mlrun-{__version__}.dist-info"
+    dist_info = f"{DISTRIBUTION_FILENAME}-{__version__}.dist-info"
     entries: list[tuple[str, bytes]] = []
     for root, dirs, files in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -79,13 +80,13 @@ def _metadata(version: str) -> tuple[str, str]:
     from importlib import metadata
 
     try:
-        dist = metadata.distribution("mlrun")
+        dist = metadata.distribution(DISTRIBUTION)
         text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
         entry_points = dist.read_text("entry_points.txt") or ""
     except metadata.PackageNotFoundError:
         text, entry_points = "", ""
     headers = text.split("\n\n", 1)[0].splitlines()
-    if not any(h.startswith("Name: mlrun") for h in headers):
+    if f"Name: {DISTRIBUTION}" not in headers:
         raise InvalidInputError("cannot build a wheel of mlrun: it is not installed (pip install -e . in a checkout)")
     headers = [f"Version: {version}" if h.startswith("Version:") else h for h in headers
                if not h.startswith(("Description-Content-Type:", "License-File:"))]
@@ -110,8 +111,8 @@ def write_bundle(target: str, directory: str, command: str = "", **options) -> d
         raise InvalidInputError(f"bundle directory {directory} is a file")
     config = function_config(target, bundle=True, **options)
     os.makedirs(directory, exist_ok=True)
-    for name in os.listdir(directory):  # a wheel of another version would be shipped for nothing
-        if name.startswith("mlrun-") and name.endswith(".whl") and name != wheel_name():
+    for name in os.listdir(directory):  # a wheel of another version (or the old name) would be shipped for nothing
+        if name.startswith(("mlrun-", f"{DISTRIBUTION_FILENAME}-")) and name.endswith(".whl") and name != wheel_name():
             os.unlink(os.path.join(directory, name))
     handler_copy = os.path.join(directory, os.path.basename(path))
     if os.path.abspath(handler_copy) != os.path.abspath(path):

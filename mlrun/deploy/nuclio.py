@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import InvalidInputError
 from ..protocol import DEFAULT_MAX_BODY_SIZE
+from ..registry import DISTRIBUTION_FILENAME
 
 #: where nuclio's Python runtime copies the function's folder (``--path``) inside its image
 NUCLIO_DIR = "/opt/nuclio"
@@ -34,11 +35,11 @@ _EXTRA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 def wheel_name() -> str:
     from .. import __version__
 
-    return f"mlrun-{__version__}-py3-none-any.whl"
+    return f"{DISTRIBUTION_FILENAME}-{__version__}-py3-none-any.whl"
 
 
 def wheel_requirement(extras=DEFAULT_EXTRAS) -> str:
-    """The wheel as nuclio's build sees it, with ``extras``: ``/opt/nuclio/mlrun-X-py3-none-any.whl[s3]``."""
+    """The wheel as nuclio's build sees it, with ``extras``: ``/opt/nuclio/mlrun_lite-X-py3-none-any.whl[s3]``."""
     suffix = f"[{','.join(extras)}]" if extras else ""
     return f"{NUCLIO_DIR}/{wheel_name()}{suffix}"
 

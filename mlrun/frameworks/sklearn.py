@@ -1,4 +1,4 @@
-"""Serving scikit-learn models (and any pickled model with ``predict``): ``pip install 'mlrun[sklearn]'``.
+"""Serving scikit-learn models (and any pickled model with ``predict``): ``pip install 'mlrun-lite[sklearn]'``.
 
     fn.add_model("iris", model_path="store://models/p/iris", class_name="mlrun.frameworks.sklearn.SklearnModelServer")
 

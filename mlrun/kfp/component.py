@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..registry import DISTRIBUTION, DISTRIBUTION_FILENAME
 from .ops import kfp_name, without_url_password
 from .outputs import KfpOutputs
 
@@ -80,7 +81,7 @@ def mlrun_component(target: str, params: Mapping[str, Any] | None = None, inputs
     ``hyperparams``/``hyper_options``: the step is a sweep (as ``run_function``); its outputs are the
     best iteration's, and ``outputs=["iteration_results.csv"]`` hands over the iterations table.
     ``requirement``: what ``packages_to_install`` installs to get this project in the task (a pip
-    requirement: ``"mlrun @ https://host/mlrun-0.1.0-py3-none-any.whl"``, a ``git+`` URL; ``""``:
+    requirement: ``"mlrun-lite @ https://host/mlrun_lite-0.1.0-py3-none-any.whl"``, a ``git+`` URL; ``""``:
     nothing); default ``default_requirement()``.  ``packages``: more requirements.
     ``embed``: carry the handler file inside the component (default: when ``target`` is a local
     file), so the task needs no copy of it; the run's working directory stays the task's own.
@@ -340,7 +341,7 @@ def default_requirement() -> str:
     ``$MLRUN_KFP_REQUIREMENT`` when set (a wheel URL the cluster can reach, a ``git+`` URL, ``""``
     for an image that has mlrun); else nothing when the pipeline runs under KFP's local
     ``SubprocessRunner(use_venv=False)`` (the task runs in this interpreter, which has it); else a
-    wheel of this project's source tree built here (``mlrun @ file:///.../mlrun-X-py3-none-any.whl``,
+    wheel of this project's source tree built here (``mlrun-lite @ file:///.../mlrun_lite-X-py3-none-any.whl``,
     for the local runner's fresh virtual environments).  Never the name alone: the package index
     has an unrelated project called ``mlrun``.
     """
@@ -348,7 +349,7 @@ def default_requirement() -> str:
         return os.environ[REQUIREMENT_ENV].strip()
     if _local_runner_in_place():
         return ""
-    return f"mlrun @ file://{local_wheel()}"
+    return f"{DISTRIBUTION} @ file://{local_wheel()}"
 
 
 def local_wheel(cache: str | None = None) -> str:
@@ -432,7 +433,7 @@ def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
     from importlib import metadata
 
     try:
-        dist_meta = metadata.distribution("mlrun")
+        dist_meta = metadata.distribution(DISTRIBUTION)
         text = dist_meta.read_text("METADATA") or dist_meta.read_text("PKG-INFO")
     except metadata.PackageNotFoundError:
         text = None
@@ -440,7 +441,7 @@ def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
         raise InvalidInputError("mlrun_component: no metadata of the installed mlrun to build a wheel with: "
                                 f"pass requirement=... or set ${REQUIREMENT_ENV}")
     version = dist_meta.version
-    info = f"mlrun-{version}.dist-info"
+    info = f"{DISTRIBUTION_FILENAME}-{version}.dist-info"
     entry_points = dist_meta.read_text("entry_points.txt") or "[console_scripts]\nmlrun = mlrun.cli:main\n"
     contents = {rel: Path(root, rel).read_bytes() for rel in files if rel.startswith("mlrun" + os.sep)}
     contents.update({f"{info}/METADATA": text.encode(), f"{info}/entry_points.txt": entry_points.encode(),
@@ -452,7 +453,7 @@ def pack_wheel(root: str, files: Sequence[str], dist: str) -> str:
         record.append(f"{name.replace(os.sep, '/')},sha256={digest},{len(data)}")
     record.append(f"{info}/RECORD,,")
     os.makedirs(dist, exist_ok=True)
-    name = f"mlrun-{version}-py3-none-any.whl"
+    name = f"{DISTRIBUTION_FILENAME}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(os.path.join(dist, name), "w", zipfile.ZIP_DEFLATED) as wheel:
         for path, data in contents.items():
             wheel.writestr(path.replace(os.sep, "/"), data)
@@ -468,7 +469,7 @@ def project_root() -> str | None:
             text = fp.read()
     except OSError:
         return None
-    return root if re.search(r'^name\s*=\s*"mlrun"\s*$', text, re.M) else None
+    return root if re.search(rf'^name\s*=\s*"{re.escape(DISTRIBUTION)}"\s*$', text, re.M) else None
 
 
 def _source_files(root: str) -> list[str]:

@@ -4,7 +4,7 @@ The step is a container running ``python -m mlrun run --kfp ... TARGET``: the sa
 person would type, with pipeline parameters and upstream outputs filled in when the pipeline
 runs, and the results handed back as KFP output parameters.  The step is described in KFP's
 component format (``inputValue``/``outputPath``/``concat`` placeholders) and loaded with
-``kfp.components.load_component_from_text``.  kfp (``pip install 'mlrun[kfp]'``) is imported
+``kfp.components.load_component_from_text``.  kfp (``pip install 'mlrun-lite[kfp]'``) is imported
 here only, when a step is built.
 """
 from __future__ import annotations

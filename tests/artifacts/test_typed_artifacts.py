@@ -164,7 +164,7 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1
     assert last == 'ImportError: PlotArtifact without a figure (body) needs matplotlib; install it with: ' \
-                   'pip install "mlrun[plots]"'
+                   'pip install "mlrun-lite[plots]"'
 
 
 def test_a_run_records_each_artifacts_kind_and_viewer(tmp_path):

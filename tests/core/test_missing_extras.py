@@ -72,7 +72,7 @@ def test_the_library_missing_an_optional_package_names_its_extra(tmp_path, refus
     result = without({refused}, code, tmp_path)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: ") and what in last and f"mlrun[{extra}]" in last, last
+    assert last.startswith("ImportError: ") and what in last and f"mlrun-lite[{extra}]" in last, last
 
 
 def test_every_mapped_extra_is_declared():
@@ -84,6 +84,6 @@ def test_every_mapped_extra_is_declared():
 
 def test_missing_extra_words_any_module_of_a_known_package_and_leaves_others_alone():
     error = missing_extra(ModuleNotFoundError("No module named 'psycopg.pq'", name="psycopg.pq"), "the pg store")
-    assert str(error) == 'the pg store needs psycopg.pq; install it with: pip install "mlrun[postgres]"'
+    assert str(error) == 'the pg store needs psycopg.pq; install it with: pip install "mlrun-lite[postgres]"'
     assert missing_extra(ModuleNotFoundError("No module named 'numpy'", name="numpy"), "x") is None
     assert missing_extra(ImportError("cannot import name"), "x") is None

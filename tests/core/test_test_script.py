@@ -93,3 +93,14 @@ def test_without_root_a_missing_package_is_named_not_installed(checkout):
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr == "the UI tests needs: sudo apt-get install chromium chromium-driver\n"
     assert calls == []
+
+
+def test_the_distribution_under_its_old_name_is_uninstalled_before_mlrun_lite_is_installed(checkout):
+    """``mlrun`` (the old name) owns the same package and command: left beside mlrun-lite, removing it later would
+    take the command away."""
+    (checkout / ".venv" / "lib" / "python3.11" / "site-packages" / "mlrun-0.1.0.dist-info").mkdir(parents=True)
+    proc, calls = run_script(checkout, "-k", "cli")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("== test.sh: pip uninstall mlrun (mlrun-lite's old name")
+    pips = [call for call in calls if " pip " in call]
+    assert pips[0] == "python -m pip uninstall -y mlrun" and pips[-1] == "python -m pip install -e .[test]"

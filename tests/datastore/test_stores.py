@@ -78,7 +78,7 @@ def test_register_store_by_dotted_path_loads_on_first_use(scratch_registry):
 
 def test_missing_dependency_says_what_to_install(scratch_registry):
     register_store("broken", "mlrun_no_such_module:Store", extra="broken")
-    with pytest.raises(ImportError, match=r'pip install "mlrun\[broken\]"'):
+    with pytest.raises(ImportError, match=r'pip install "mlrun-lite\[broken\]"'):
         get_item("broken://x/y")
 
 

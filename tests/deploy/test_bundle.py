@@ -59,10 +59,10 @@ def test_nothing_in_the_repository_names_a_version_of_mlrun_on_the_index():
 
 def test_the_wheel_holds_the_package_and_what_pip_needs(tmp_path):
     path = build_wheel(str(tmp_path))
-    assert os.path.basename(path) == f"mlrun-{mlrun.__version__}-py3-none-any.whl"
+    assert os.path.basename(path) == f"mlrun_lite-{mlrun.__version__}-py3-none-any.whl"
     with zipfile.ZipFile(path) as wheel:
         names = set(wheel.namelist())
-        dist = f"mlrun-{mlrun.__version__}.dist-info"
+        dist = f"mlrun_lite-{mlrun.__version__}.dist-info"
         assert {"mlrun/__init__.py", "mlrun/deploy/bundle.py", "mlrun/py.typed", f"{dist}/METADATA", f"{dist}/WHEEL",
                 f"{dist}/RECORD", f"{dist}/entry_points.txt"} <= names
         assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)

@@ -5,6 +5,7 @@ parameters and artifacts between steps and hands back the outputs checked here; 
 its run in the store, labelled with the pipeline run's id.
 """
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import ROOT, SEED_EXAMPLE, run_python
 
 from mlrun.model import RunRecord
@@ -86,7 +88,7 @@ def installed_as() -> list:
     import sysconfig
 
     found = []
-    for folder in sorted(glob.glob(os.path.join(sysconfig.get_paths()["purelib"], "mlrun-*.dist-info"))):
+    for folder in sorted(glob.glob(os.path.join(sysconfig.get_paths()["purelib"], "mlrun_lite-*.dist-info"))):
         direct_url = os.path.join(folder, "direct_url.json")
         found.append((folder, os.stat(folder).st_mtime_ns,
                       Path(direct_url).read_text() if os.path.exists(direct_url) else None))
@@ -212,18 +214,18 @@ def test_the_default_requirement_is_never_the_index_package(monkeypatch, tmp_pat
             component.mlrun_component(SEED_EXAMPLE, outputs=["accuracy"])
 
         compiler.Compiler().compile(req, str(tmp_path / "p.yaml"))
-        return (tmp_path / "p.yaml").read_text()
+        return json.dumps(yaml.safe_load((tmp_path / "p.yaml").read_text()))  # as one line: the YAML folds long ones
 
     local.init(runner=local.SubprocessRunner(use_venv=True), pipeline_root=str(tmp_path / "kfp"))
     text = compiled()
-    assert f"'mlrun @ file://{wheel}'" in text and "'mlrun'" not in text
+    assert f"'mlrun-lite @ file://{wheel}'" in text and "'mlrun'" not in text
 
-    monkeypatch.setenv("MLRUN_KFP_REQUIREMENT", "mlrun @ https://wheels.example/mlrun-0.1.0-py3-none-any.whl")
-    assert "'mlrun @ https://wheels.example/mlrun-0.1.0-py3-none-any.whl'" in compiled()
+    monkeypatch.setenv("MLRUN_KFP_REQUIREMENT", "mlrun-lite @ https://wheels.example/mlrun_lite-0.1.0-py3-none-any.whl")
+    assert "'mlrun-lite @ https://wheels.example/mlrun_lite-0.1.0-py3-none-any.whl'" in compiled()
 
     monkeypatch.delenv("MLRUN_KFP_REQUIREMENT")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
-    assert "mlrun @" not in compiled()  # the task runs in this interpreter, which has this mlrun
+    assert "mlrun-lite @" not in compiled()  # the task runs in this interpreter, which has this mlrun
     shutil.rmtree(tmp_path / "wheels")
 
 
@@ -237,8 +239,8 @@ def test_offline_the_wheel_is_packed_directly_and_installs(monkeypatch, tmp_path
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     wheel = component.local_wheel(str(tmp_path / "wheels"))
     with zipfile.ZipFile(wheel) as packed:
-        assert "Generator: mlrun" in packed.read("mlrun-0.1.0.dist-info/WHEEL").decode()
-        assert "Requires-Dist: pyyaml" in packed.read("mlrun-0.1.0.dist-info/METADATA").decode()
+        assert "Generator: mlrun" in packed.read("mlrun_lite-0.1.0.dist-info/WHEEL").decode()
+        assert "Requires-Dist: pyyaml" in packed.read("mlrun_lite-0.1.0.dist-info/METADATA").decode()
     target = tmp_path / "site"
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
                                 "--target", str(target), wheel], capture_output=True, text=True, timeout=120)
@@ -246,7 +248,7 @@ def test_offline_the_wheel_is_packed_directly_and_installs(monkeypatch, tmp_path
     code = "import mlrun, mlrun.kfp.component; print(mlrun.__file__)"
     used = run_python(code, cwd=tmp_path, timeout=60, env={**os.environ, "PYTHONPATH": str(target)})
     assert used.returncode == 0 and used.stdout.strip() == str(target / "mlrun" / "__init__.py")
-    assert (target / "bin" / "mlrun").exists() or (target / "mlrun-0.1.0.dist-info" / "entry_points.txt").exists()
+    assert (target / "bin" / "mlrun").exists() or (target / "mlrun_lite-0.1.0.dist-info" / "entry_points.txt").exists()
 
 
 def test_secrets_reach_the_step_by_source_and_their_values_stay_out_of_the_pipeline(tmp_path, isolated_store,

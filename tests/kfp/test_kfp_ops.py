@@ -100,5 +100,5 @@ def test_constant_parameters_read_back_as_the_same_value(value):
 
 def test_without_kfp_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "kfp", None)
-    with pytest.raises(ImportError, match=r"pip install 'mlrun\[kfp\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'mlrun-lite\[kfp\]'"):
         mlrun_op("x.py")

@@ -244,5 +244,5 @@ def test_a_missing_framework_names_the_extra_that_provides_it(tmp_path, monkeypa
     fn = mlrun.new_function("x", kind="serving")
     fn.add_model("iris", model_path=path)
     with pytest.raises(ImportError, match=r"model 'iris' \(SklearnModelServer\) needs joblib; install it with: "
-                                          r"pip install \"mlrun\[sklearn\]\""):
+                                          r"pip install \"mlrun-lite\[sklearn\]\""):
         fn.to_mock_server()
