@@ -82,7 +82,8 @@ def test_through_a_server_a_frozen_store_is_503_and_a_given_up_write_is_never_ap
     url = pg.new_database()
     env = {"MLRUN_PG_TIMEOUT": "5", "MLRUN_SERVER_READY_TIMEOUT": "1", "MLRUN_SERVER_CHECK_INTERVAL": "0"}
     with running_server(url, log_dir=str(tmp_path), env=env, args=("--workers", "2")) as server:
-        assert requests.get(server.url + "/ready", timeout=5).json() == {"status": "ready"}
+        # ready once each worker has its connection (on a loaded machine the first may take more than the 1 s)
+        poll(lambda: requests.get(server.url + "/ready", timeout=5).json() == {"status": "ready"}, what="ready")
         client = HTTPRunDB(server.url, deadline=2.0, retries=0)
         late = record("late")
         pg.freeze()
