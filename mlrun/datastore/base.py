@@ -47,7 +47,11 @@ class _TempNames:
 
     def __call__(self, folder: str) -> str:
         sweep_temp(folder)
-        return os.path.join(folder, f".mlrun-{self.prefix}-{next(self.counter)}.tmp")
+        return os.path.join(folder, self.basename())
+
+    def basename(self) -> str:
+        """A new temp file name, for a folder already swept."""
+        return f".mlrun-{self.prefix}-{next(self.counter)}.tmp"
 
 
 def _host_tag() -> str:
@@ -116,6 +120,54 @@ def create_temp(folder: str) -> tuple[int, str]:
         return os.open(name, flags, 0o666), name
 
 
+#: a file at least this large that a write replaces is freed by a thread: the writer does not wait while the file
+#: system frees its blocks (an 83 MB file: ~45 ms)
+FREE_LATER_SIZE = 8 * 1024 * 1024
+
+
+def replace(tmp: str, target: str, dir_fd: int | None = None) -> None:
+    """``os.replace(tmp, target)`` (names relative to ``dir_fd`` when given: a rename over a link, never through
+    it).  A large file it replaces keeps a second name, a temp name, until a thread unlinks it (``sweep_temp``
+    removes it if this process dies first)."""
+    aside = _aside(target, dir_fd)
+    try:
+        os.replace(tmp, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        if aside:
+            with suppress(OSError):
+                os.unlink(aside, dir_fd=dir_fd)
+        raise
+    if aside:
+        import threading
+
+        fd = None if dir_fd is None else os.dup(dir_fd)
+        threading.Thread(target=_unlink_aside, args=(aside, fd), name="mlrun-free-replaced").start()
+
+
+def _aside(target: str, dir_fd: int | None) -> str | None:
+    """A second name for ``target`` when it is a large plain file with one name; ``None`` otherwise."""
+    import stat
+
+    try:
+        st = os.stat(target, dir_fd=dir_fd, follow_symlinks=False)
+        if not (stat.S_ISREG(st.st_mode) and st.st_size >= FREE_LATER_SIZE and st.st_nlink == 1):
+            return None
+        aside = os.path.join(os.path.dirname(target), temp_name.basename())  # beside the write's own temp file
+        os.link(target, aside, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+        return aside
+    except OSError:  # no hard links here (some network file systems): the rename frees the file itself
+        return None
+
+
+def _unlink_aside(aside: str, dir_fd: int | None) -> None:
+    try:
+        with suppress(OSError):
+            os.unlink(aside, dir_fd=dir_fd)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+
 def unlink_quietly(path: str) -> None:
     with suppress(FileNotFoundError):
         os.unlink(path)
@@ -133,7 +185,7 @@ def atomic_path(path: str) -> Iterator[str]:
     tmp = temp_name(folder)
     try:
         yield tmp
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException:
         unlink_quietly(tmp)
         raise

@@ -10,7 +10,17 @@ from stat import S_ISDIR
 from typing import BinaryIO
 
 from ..errors import MLRunError, NotFoundError, StoreError
-from .base import CHUNK_SIZE, DataStore, FileStat, TempFileWriter, atomic_path, create_temp, temp_name, unlink_quietly
+from .base import (
+    CHUNK_SIZE,
+    DataStore,
+    FileStat,
+    TempFileWriter,
+    atomic_path,
+    create_temp,
+    replace,
+    temp_name,
+    unlink_quietly,
+)
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -70,7 +80,7 @@ class FileStore(DataStore):
                     fill(fd)
                 finally:
                     os.close(fd)
-                os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # renames over a link, never through it
+                replace(tmp, name, dir_fd)
             except BaseException:
                 with suppress(FileNotFoundError):
                     os.unlink(tmp, dir_fd=dir_fd)
@@ -105,7 +115,7 @@ class FileStore(DataStore):
             # the temp file sits beside the target so the final rename stays on one file system
             folder = os.path.dirname(os.path.abspath(path))
             with _write_errors(path):
-                return _NamedWriter(lambda tmp: os.replace(tmp, path), folder, path)  # type: ignore[return-value]
+                return _NamedWriter(lambda tmp: replace(tmp, path), folder, path)  # type: ignore[return-value]
         with _os_errors(path):
             fp = open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
         if self.opened_check is not None:
@@ -146,7 +156,7 @@ class FileStore(DataStore):
                 _write_all(fd, data)
             finally:
                 os.close(fd)
-            os.replace(tmp, path)
+            replace(tmp, path)
         except BaseException:
             unlink_quietly(tmp)
             raise

@@ -5,7 +5,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import run_python
+from helpers import poll, run_python
 
 import mlrun.datastore as datastore
 from mlrun.datastore import get_item, get_store, known_schemes, register_store
@@ -309,3 +309,57 @@ def test_import_mlrun_loads_no_transfer_library():
            "print(sorted(m for m in ('boto3', 'requests', 'tqdm', 'mlrun.datastore') if m in sys.modules))"
     out = run_python(code, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("write", ["put", "open", "upload", "checked"])
+def test_a_large_file_a_write_replaces_is_freed_by_a_thread_and_never_left_named(tmp_path, monkeypatch, write):
+    import threading
+
+    import mlrun.datastore.base as base
+    from mlrun.datastore.base import HOST_TAG
+    from mlrun.datastore.filestore import FileStore
+
+    monkeypatch.setattr(base, "FREE_LATER_SIZE", 1000)
+    held, release, real_unlink = [], threading.Event(), base._unlink_aside
+
+    def unlink_when_released(aside, dir_fd):
+        held.append(aside)
+        release.wait(30)
+        real_unlink(aside, dir_fd)
+
+    monkeypatch.setattr(base, "_unlink_aside", unlink_when_released)
+    target, old, new = tmp_path / "data.bin", os.urandom(5000), os.urandom(6000)
+    target.write_bytes(old)
+    (tmp_path / "new.bin").write_bytes(new)
+    store = FileStore()
+    if write == "checked":
+        store.opened_check = lambda path, action: None  # a served function's store: writes through the folder's fd
+    if write in ("put", "checked"):
+        store.put(str(target), new)
+    elif write == "open":
+        with store.open(str(target), "wb") as fp:
+            fp.write(new)
+    else:
+        store.upload(str(target), str(tmp_path / "new.bin"))
+    poll(lambda: held, what="the freeing thread")
+    assert target.read_bytes() == new
+    aside = tmp_path / os.path.basename(held[0])
+    assert aside.read_bytes() == old  # the old file, under a temp name of this process: swept if it dies now
+    assert aside.name.startswith(f".mlrun-{HOST_TAG}-{os.getpid()}-") and aside.name.endswith(".tmp")
+    release.set()
+    poll(lambda: sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", "new.bin"], what="the old file freed")
+
+
+def test_a_small_file_or_one_with_other_names_is_replaced_in_place(tmp_path, monkeypatch):
+    import mlrun.datastore.base as base
+
+    monkeypatch.setattr(base, "_unlink_aside", lambda *args: pytest.fail("nothing to free in a thread"))
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"x" * 100)
+    get_item(str(small)).put(b"y" * 100)
+    linked = tmp_path / "linked.bin"
+    linked.write_bytes(os.urandom(base.FREE_LATER_SIZE))
+    os.link(linked, tmp_path / "other-name.bin")  # its blocks stay in use: nothing to free
+    get_item(str(linked)).put(b"z")
+    assert small.read_bytes() == b"y" * 100 and linked.read_bytes() == b"z"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["linked.bin", "other-name.bin", "small.bin"]
