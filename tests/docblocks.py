@@ -183,8 +183,8 @@ class _started:
 
 
 def _mlrun_serve(previous: Block, work, env: dict, tmp_path, moto=None) -> _started:
-    """The document's own ``mlrun serve`` (or ``serve-model``) command (the previous block's), on a free port (and the moto server's
-    address for ``http://127.0.0.1:9000``)."""
+    """The document's own ``mlrun serve`` (or ``serve-model``) command (the previous block's), on a free port (and
+    the moto server's address for ``http://127.0.0.1:9000``)."""
     command = _first_command(previous)
     assert command.startswith(("mlrun serve ", "mlrun serve-model ")) and "8080" in command, (previous.line, command)
     if moto is not None:
