@@ -52,7 +52,7 @@ quietly .venv/bin/python -m pip install --upgrade pip
 step "pip install -e '.[test]' (details: $log)"
 quietly .venv/bin/python -m pip install -e '.[test]'
 step "mkdocs build --strict (the docs site: a broken link or reference fails here)"
-.venv/bin/python -m mkdocs build --strict --quiet --site-dir .venv/site
+NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict --quiet --site-dir .venv/site
 
 # many tests wait on child processes, pip and sockets, so more workers than cores is no slower (2 cores: 4 as
 # fast as 2 or faster); work stealing keeps every worker busy while the few long tests (pip, podman) run
