@@ -151,13 +151,14 @@ def main() -> None:
             fp.write(MLFLOW_RUN)
         for points, target in ((1000, 10), (10000, 25)):
             work = tempfile.mkdtemp(dir=tmp)
-            t_run = median_of(args.repeat, lambda: timed([PY, script, str(points), os.path.join(work, "db")], cwd=work))
+            t_run = median_of(args.repeat, lambda points=points, work=work: timed([PY, script, str(points),
+                                                                              os.path.join(work, "db")], cwd=work))
             if mlflow_py:
                 mwork = tempfile.mkdtemp(dir=tmp)
                 mlflow_env = (dict(ENV, MLFLOW_TRACKING_URI=args.mlflow_tracking_uri, MLFLOW_ALLOW_FILE_STORE="true")
                               if args.mlflow_tracking_uri else ENV)
-                t_ml = median_of(max(3, args.repeat // 2), lambda: timed([mlflow_py, mlflow_script, str(points)],
-                                                                         cwd=mwork, env=mlflow_env))
+                t_ml = median_of(max(3, args.repeat // 2), lambda points=points, mwork=mwork, env=mlflow_env: timed(
+                    [mlflow_py, mlflow_script, str(points)], cwd=mwork, env=env))
                 store_name = args.mlflow_tracking_uri or "default store"
                 rows.append((f"tracked run, {points} points (s)", t_run, t_ml, f"MLflow, {store_name}",
                              t_ml / t_run, f">= {target}x faster"))

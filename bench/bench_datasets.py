@@ -11,9 +11,9 @@ medians of each side and the median of the rounds' ratios (mlrun / pandas, each 
 are quoted.
 Both sides write the same file each round: ``to_parquet`` truncates it in place, ``log_dataset`` writes a temporary
 file and renames it over the previous version (never a half-written dataset); the replaced 83 MB file is freed by
-a thread (``datastore.base.replace``), not within the rename (~45 ms here when it was).  Its statistics are computed while the file is
-written and the sha256 is taken in a thread as bytes are written: on 2 cores, a busy machine leaves them no core of
-their own and the ratio grows with the load (``uptime``); measure on a quiet one.
+a thread (``datastore.base.replace``), not within the rename (~45 ms here when it was).  Its statistics are
+computed while the file is written and the sha256 is taken in a thread as bytes are written: on 2 cores, a busy
+machine leaves them no core of their own and the ratio grows with the load (``uptime``); measure on a quiet one.
 Needs ``pip install "mlrun-lite[data]"``.
 """
 from __future__ import annotations

@@ -11,11 +11,10 @@ Figures:
 
 Targets (issue 18): page <= 50 ms median; numeric filter <= 200 ms; 4 workers >= 3x one worker on SQLite.
 
-The cluster lives in ``--pg-dir`` (default ``/var/tmp/mlrun-bench-pg``: PostgreSQL runs as the ``postgres`` user, who cannot enter
-/root) and keeps its databases between
-runs (one per store size): the first run loads the runs with COPY, later runs start at once.  PostgreSQL
-runs with ``synchronous_commit=off``, as SQLite in WAL mode with ``synchronous=NORMAL`` does not sync on
-each commit either.
+The cluster lives in ``--pg-dir`` (default ``/var/tmp/mlrun-bench-pg``: PostgreSQL runs as the ``postgres`` user,
+who cannot enter /root) and keeps its databases between runs (one per store size): the first run loads the runs
+with COPY, later runs start at once.  PostgreSQL runs with ``synchronous_commit=off``, as SQLite in WAL mode with
+``synchronous=NORMAL`` does not sync on each commit either.
 """
 from __future__ import annotations
 
@@ -137,14 +136,13 @@ def bench_reads(url: str, queries: list[dict], requests_count: int) -> list[floa
             answer = session.get(url + "/api/runs", params=query, timeout=60)
             assert answer.status_code == 200 and answer.json()["runs"], (query, answer.text[:200])
     return [t for i in range(requests_count)
-            for t in timed(lambda: session.get(url + "/api/runs", params=queries[i % len(queries)], timeout=60).json(),
-                           1)]
+            for t in timed(lambda i=i: session.get(url + "/api/runs", params=queries[i % len(queries)],
+                                                   timeout=60).json(), 1)]
 
 
 def _write_client(url: str, n: int, deadline: float, threads: int, results) -> None:
     """One client process: ``threads`` threads storing runs until ``deadline``; puts how many it stored."""
     import requests
-
     from bench_server import realistic_record
 
     rng = random.Random(n)

@@ -151,7 +151,7 @@ def sequential(mlrun_url: str, echo_url: str, work: str, runs: int) -> None:
         rates[name] = statistics.median(round_rates)
         print(f"{name:20} {rates[name]:22.0f} {percentile(latencies, 0.5) * 1000:8.2f} "
               f"{percentile(latencies, 0.99) * 1000:8.2f}")
-    paired = [m / e for m, e in zip(results["mlrun serve"][1], results["bare Flask echo"][1])]
+    paired = [m / e for m, e in zip(results["mlrun serve"][1], results["bare Flask echo"][1], strict=True)]
     print(f"throughput ratio mlrun serve / bare Flask echo: {statistics.median(paired):.2f}x, median of the "
           f"{ROUNDS} rounds' ratios (quartiles {_quartiles(paired)}; target >= 0.7x)")
 
@@ -200,8 +200,9 @@ def concurrent(url: str, work: str, runs: int, server: str, pid: int, clients: i
     def rate(processes: int, attempt: int) -> float:
         per_client = max(1, runs // processes)
         ready, start, done = context.Queue(), context.Event(), context.Queue()
-        pool = [context.Process(target=_client, args=(url, infile, os.path.join(work, f"caller-{attempt}-{processes}-{i}"),
-                                                      per_client, ready, start, done)) for i in range(processes)]
+        callers = [os.path.join(work, f"caller-{attempt}-{processes}-{i}") for i in range(processes)]
+        pool = [context.Process(target=_client, args=(url, infile, caller, per_client, ready, start, done))
+                for caller in callers]
         for proc in pool:
             proc.start()
         for _ in pool:  # the clock starts once every client is warm: starting processes is not serving
@@ -237,7 +238,8 @@ def concurrent(url: str, work: str, runs: int, server: str, pid: int, clients: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="sequential runs each way (default 1000)")
-    parser.add_argument("--concurrent-runs", type=int, default=800, help="runs per concurrency test (default 800: 100 per client)")
+    parser.add_argument("--concurrent-runs", type=int, default=800,
+                        help="runs per concurrency test (default 800: 100 per client)")
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                         help="where run stores, inputs and artifacts live (default: /dev/shm when there is one)")
     args = parser.parse_args()

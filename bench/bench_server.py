@@ -121,8 +121,8 @@ def bench_api(url: str, store: str, requests_count: int) -> dict:
         ListQuery.from_args(query).fetch(db)
     api, store_times = [], []
     for query in cycle:  # interleaved, so both sides see the same machine
-        api += timed(lambda: session.get(url + "/api/runs", params=query, timeout=30).json(), 1)
-        store_times += timed(lambda: ListQuery.from_args(query).fetch(db), 1)
+        api += timed(lambda query=query: session.get(url + "/api/runs", params=query, timeout=30).json(), 1)
+        store_times += timed(lambda query=query: ListQuery.from_args(query).fetch(db), 1)
     return {"api": api, "store": store_times}
 
 
