@@ -199,7 +199,7 @@ def _field(token: _Token) -> str:
     if text in TIME_FIELDS:
         return TIME_FIELDS[text]
     prefix, _, key = text.partition(".")
-    if prefix in KEYED and key and _KEY.match(key):
+    if prefix in KEYED and is_key(key):
         return f"{KEYED[prefix]}.{key}"
     raise FilterError(f"filter: unknown field {text!r} at position {token.pos} (expected one of: "
                       f"{', '.join(field_names())})")
